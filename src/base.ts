@@ -1,0 +1,81 @@
+/**
+ * The core types: gradient transformations, schedules, and the identity transformation.
+ *
+ * @module
+ */
+import type { PyTree } from "./pytree.js";
+
+/**
+ * A schedule maps a step count (from 0) to a value, e.g. a learning rate.
+ *
+ * @example
+ * ```ts
+ * import type { Schedule } from "gradtx";
+ * const halving: Schedule = (step) => 0.1 * 0.5 ** Math.floor(step / 1000);
+ * ```
+ * @since 0.1.0
+ */
+export type Schedule = (step: number) => number;
+
+/** A hyperparameter given as a constant or as a {@link Schedule} of the step count. @since 0.1.0 */
+export type ScalarOrSchedule = number | Schedule;
+
+/**
+ * An optimizer, or a piece of one: a pure pair of functions over pytrees, as in optax.
+ *
+ * - `init(params)` returns the initial state (plain data: objects, arrays, numbers, typed arrays).
+ * - `update(updates, state, params?)` returns the transformed updates and the next state. It
+ *   never mutates its arguments.
+ *
+ * Sign convention as optax: gradients go in, and what comes out of a whole optimizer is added
+ * to the params by {@link applyUpdates} (`scaleByLearningRate` does the negation).
+ *
+ * @example
+ * ```ts
+ * import { adam, applyUpdates } from "gradtx";
+ * // f(x) = sum(x^2) from x0 = [1, 2, 3]
+ * const opt = adam(0.1);
+ * let params = Float64Array.of(1, 2, 3);
+ * let state = opt.init(params);
+ * for (let step = 0; step < 5; step++) {
+ *   const grads = params.map((x) => 2 * x);
+ *   const [updates, next] = opt.update(grads, state, params);
+ *   params = applyUpdates(params, updates) as Float64Array;
+ *   state = next;
+ * }
+ * ```
+ * @since 0.1.0
+ */
+export interface GradientTransformation<S = unknown> {
+  /** The initial state for `params`. */
+  init(params: PyTree): S;
+  /** Transforms `updates` given the current state (and `params`, where the transformation reads them). */
+  update(updates: PyTree, state: S, params?: PyTree): readonly [PyTree, S];
+}
+
+/** The state of a transformation that keeps none. @since 0.1.0 */
+export type EmptyState = Readonly<Record<string, never>>;
+
+/** The one shared empty state (states are immutable, so sharing is safe). */
+export const EMPTY_STATE: EmptyState = Object.freeze({});
+
+/**
+ * The transformation that leaves updates as they are: the unit of {@link chain}.
+ *
+ * `u' = u`
+ *
+ * @example
+ * ```ts
+ * import { identity } from "gradtx";
+ * const tx = identity();
+ * const g = Float64Array.of(1, 2);
+ * tx.update(g, tx.init(g))[0] === g; // true: the very same leaf
+ * ```
+ * @since 0.1.0
+ */
+export function identity(): GradientTransformation<EmptyState> {
+  return {
+    init: () => EMPTY_STATE,
+    update: (updates, state) => [updates, state],
+  };
+}

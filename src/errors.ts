@@ -1,0 +1,49 @@
+/**
+ * The one error class gradtx throws, and its codes.
+ *
+ * @module
+ */
+
+/**
+ * What went wrong, as a stable machine-readable code.
+ *
+ * - `INVALID_HYPERPARAMETER`: a factory got a hyperparameter outside its range.
+ * - `STRUCTURE_MISMATCH`: two trees differ in node kinds, key sets or tuple lengths.
+ * - `SHAPE_MISMATCH`: two trees agree in structure but a leaf differs in length or shape.
+ * - `NOT_A_PYTREE`: a value is not a leaf, `null`/`undefined`, an array or a plain object.
+ * - `MISSING_PARAMS`: a transformation that reads `params` was called without them.
+ * - `BAD_STATE`: a state is not what this transformation produced.
+ *
+ * @since 0.1.0
+ */
+export type GradTxErrorCode =
+  "INVALID_HYPERPARAMETER" | "STRUCTURE_MISMATCH" | "SHAPE_MISMATCH" | "NOT_A_PYTREE" | "MISSING_PARAMS" | "BAD_STATE";
+
+/**
+ * The only error gradtx throws. `code` says what kind of problem it is and `path`, where it
+ * applies, names the offending place in a tree (`layers[1].w`; the empty string is the root).
+ *
+ * @example
+ * ```ts
+ * import { adam, GradTxError } from "gradtx";
+ * try {
+ *   adam(-1);
+ * } catch (e) {
+ *   if (e instanceof GradTxError) console.log(e.code); // "INVALID_HYPERPARAMETER"
+ * }
+ * ```
+ * @since 0.1.0
+ */
+export class GradTxError extends Error {
+  /** The kind of problem. */
+  readonly code: GradTxErrorCode;
+  /** Where in the tree, when the problem has a place. */
+  readonly path: string | undefined;
+
+  constructor(code: GradTxErrorCode, message: string, path?: string) {
+    super(path === undefined ? message : `${path === "" ? "(root)" : path}: ${message}`);
+    this.name = "GradTxError";
+    this.code = code;
+    this.path = path;
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * Lookahead (Zhang, Lucas, Hinton, Ba 2019): k steps forward, 1 step back.
+ *
+ * @module
+ */
+import type { GradientTransformation } from "./base.js";
+import { GradTxError } from "./errors.js";
+import { asLeafLike, ctorOf, dataOf, flatten, isFloatArray, unflatten, type PyTree } from "./pytree.js";
+import { copyTree, increment, paramsFlat, stateCount, stateLeaves, stateRecord } from "./state.js";
+import { checkNumber } from "./validate.js";
+
+/**
+ * What happens to the inner optimizer's state at a sync:
+ * - `"keep"`: nothing (the paper's and optax's default);
+ * - `"reset"`: it becomes `inner.init(slow')`, e.g. momentum restarts from zero;
+ * - `"interpolate"`: every floating-point leaf moves like the weights,
+ *   `s' = s_sync + alpha * (s - s_sync)`, where `s_sync` is the inner state as it stood after
+ *   the previous sync (at first `inner.init(params)`); numbers such as step counts are kept.
+ *
+ * @since 0.1.0
+ */
+export type InnerStatePolicy = "keep" | "reset" | "interpolate";
+
+/** Options of {@link lookahead}. @since 0.1.0 */
+export interface LookaheadOptions {
+  /** `k`: the number of inner steps between syncs, an integer >= 1. Default 5. */
+  readonly syncPeriod?: number;
+  /** The slow step size, in [0, 1]. Default 0.5. */
+  readonly alpha?: number;
+  /** The inner state at a sync. Default `"keep"`. */
+  readonly innerState?: InnerStatePolicy;
+}
+
+/** The state of {@link lookahead}. @since 0.1.0 */
+export interface LookaheadState<S = unknown> {
+  /** Steps taken; a sync ends every step whose count (after it) is a multiple of `syncPeriod`. */
+  readonly count: number;
+  /** The slow weights (the params' dtype, typed-array leaves). */
+  readonly slow: PyTree;
+  /** The inner optimizer's state. */
+  readonly inner: S;
+  /** With `innerState: "interpolate"` only: the inner state as it stood after the last sync. */
+  readonly innerAtSync?: S;
+}
+
+const POLICIES: readonly InnerStatePolicy[] = ["keep", "reset", "interpolate"];
+
+function isLookaheadState(x: unknown): x is LookaheadState {
+  return typeof x === "object" && x !== null && !Array.isArray(x) && "slow" in x && "inner" in x && "count" in x;
+}
+
+/** Moves every float leaf of `current` towards it from `atSync`: `atSync + alpha * (current - atSync)`. */
+function interpolateState(atSync: unknown, current: unknown, alpha: number, where: string): unknown {
+  if (isFloatArray(current)) {
+    if (!isFloatArray(atSync) || atSync.length !== current.length)
+      throw new GradTxError("BAD_STATE", `lookahead: the inner state changed layout since the last sync`, where);
+    const out = new (current instanceof Float32Array ? Float32Array : Float64Array)(current.length);
+    for (let j = 0; j < out.length; j++) out[j] = atSync[j]! + alpha * (current[j]! - atSync[j]!);
+    return out;
+  }
+  if (Array.isArray(current)) {
+    if (!Array.isArray(atSync) || atSync.length !== current.length)
+      throw new GradTxError("BAD_STATE", `lookahead: the inner state changed layout since the last sync`, where);
+    return current.map((c: unknown, i) => interpolateState(atSync[i], c, alpha, `${where}[${i}]`));
+  }
+  if (typeof current === "object" && current !== null && !ArrayBuffer.isView(current)) {
+    if (typeof atSync !== "object" || atSync === null)
+      throw new GradTxError("BAD_STATE", `lookahead: the inner state changed layout since the last sync`, where);
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(current))
+      out[key] = interpolateState((atSync as Record<string, unknown>)[key], value, alpha, `${where}.${key}`);
+    return out;
+  }
+  return current;
+}
+
+/**
+ * Wraps any optimizer as Lookahead. The params a caller trains with are the **fast** weights;
+ * the **slow** weights live in the state (copied from the params at `init`). Each call runs the
+ * inner optimizer; every `syncPeriod`-th call (calls k, 2k, ... counting from 1) also syncs:
+ *
+ * ```
+ * u, inner' = inner.update(g, inner, params)
+ * not a sync:  return u                                  (slow unchanged)
+ * sync:        slow' = slow + alpha * ((params + u) - slow)
+ *              return v = slow' - params                 (so params + v = slow')
+ * ```
+ *
+ * The state keeps `params + v`, computed exactly as {@link applyUpdates} computes it, so after
+ * a sync the caller's params equal {@link slowParams} bit for bit. A non-sync step never reads
+ * the fast weights into the slow ones, so a NaN there cannot poison them. Its updates are final:
+ * put Lookahead last in a {@link chain} (clipping and weight decay go before it or inside
+ * `inner`). Lookahead nests: `lookahead(lookahead(sgd(0.1)), { syncPeriod: 3 })`.
+ *
+ * Laws: `alpha = 1` gives the inner optimizer's trajectory; `alpha = 0` brings the fast weights
+ * back to the initial params at every sync; `syncPeriod = 1` around `sgd(lr)` is `sgd(alpha * lr)`.
+ *
+ * @param inner The fast optimizer.
+ * @example
+ * ```ts
+ * import { adam, applyUpdates, chain, clipByGlobalNorm, lookahead, slowParams } from "gradtx";
+ * const opt = chain(clipByGlobalNorm(1), lookahead(adam(0.1), { syncPeriod: 5, alpha: 0.5 }));
+ * let x: Float64Array = Float64Array.of(1, 2, 3); // f(x) = sum(x^2)
+ * let state = opt.init(x);
+ * for (let step = 1; step <= 10; step++) {
+ *   const [u, next] = opt.update(x.map((v) => 2 * v), state, x);
+ *   x = applyUpdates(x, u) as Float64Array;
+ *   state = next;
+ * }
+ * slowParams(state); // equal to x: step 10 was a sync
+ * ```
+ * @since 0.1.0
+ */
+export function lookahead<S>(
+  inner: GradientTransformation<S>,
+  options: LookaheadOptions = {},
+): GradientTransformation<LookaheadState<S>> {
+  if (
+    typeof inner !== "object" ||
+    inner === null ||
+    typeof inner.init !== "function" ||
+    typeof inner.update !== "function"
+  )
+    throw new GradTxError(
+      "INVALID_HYPERPARAMETER",
+      "lookahead: inner must be a GradientTransformation ({ init, update })",
+    );
+  const k = checkNumber("lookahead", "syncPeriod", options.syncPeriod ?? 5, {
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+    integer: true,
+  });
+  const alpha = checkNumber("lookahead", "alpha", options.alpha ?? 0.5, { min: 0, max: 1 });
+  const policy = options.innerState ?? "keep";
+  if (!POLICIES.includes(policy))
+    throw new GradTxError(
+      "INVALID_HYPERPARAMETER",
+      `lookahead: innerState must be one of ${POLICIES.join(", ")}, got ${String(policy)}`,
+    );
+
+  return {
+    init(params) {
+      const slow = copyTree(flatten(params));
+      const innerState = inner.init(params);
+      // States are never mutated, so the cache may share the inner state's arrays.
+      return policy === "interpolate"
+        ? { count: 0, slow, inner: innerState, innerAtSync: innerState }
+        : { count: 0, slow, inner: innerState };
+    },
+
+    update(updates, state, params) {
+      const s = stateRecord<LookaheadState<S>>("lookahead", state, ["count", "slow", "inner"]);
+      if (params === undefined)
+        throw new GradTxError(
+          "MISSING_PARAMS",
+          "lookahead reads the fast weights: pass the params as the third argument of update",
+        );
+      if (policy === "interpolate" && !("innerAtSync" in s))
+        throw new GradTxError(
+          "BAD_STATE",
+          'lookahead: innerState "interpolate" needs innerAtSync in the state (was it built with another policy?)',
+        );
+      const count = increment(stateCount("lookahead", s.count));
+      const [u, innerNext] = inner.update(updates, s.inner, params);
+      if (count % k !== 0) return [u, { ...s, count, inner: innerNext }];
+
+      const uFlat = flatten(u);
+      const pFlat = paramsFlat("lookahead", params, uFlat);
+      const slows = stateLeaves("lookahead.slow", s.slow, uFlat);
+      const n = uFlat.leaves.length;
+      const outs = new Array<PyTree>(n);
+      const newSlows = new Array<PyTree>(n);
+      for (let i = 0; i < n; i++) {
+        const uLeaf = uFlat.leaves[i]!;
+        const du = dataOf(uLeaf);
+        const p = dataOf(pFlat.leaves[i]!);
+        const slow = slows[i]!;
+        const v = new (ctorOf(uLeaf))(du.length);
+        const next = new (slow instanceof Float32Array ? Float32Array : Float64Array)(du.length);
+        for (let j = 0; j < du.length; j++) {
+          // The fast weights as applyUpdates will have them, rounded to the slow weights' dtype.
+          next[j] = p[j]! + du[j]!;
+          v[j] = slow[j]! + alpha * (next[j]! - slow[j]!) - p[j]!;
+          next[j] = p[j]! + v[j]!;
+        }
+        outs[i] = asLeafLike(uLeaf, v);
+        newSlows[i] = next;
+      }
+      const slow = unflatten(uFlat.def, newSlows);
+      if (policy === "keep") return [unflatten(uFlat.def, outs), { count, slow, inner: innerNext }];
+      if (policy === "reset") {
+        const asParams = unflatten(
+          pFlat.def,
+          pFlat.leaves.map((leaf, i) => asLeafLike(leaf, newSlows[i] as Float32Array | Float64Array)),
+        );
+        return [unflatten(uFlat.def, outs), { count, slow, inner: inner.init(asParams) }];
+      }
+      const moved = interpolateState(s.innerAtSync, innerNext, alpha, "inner") as S;
+      return [unflatten(uFlat.def, outs), { count, slow, inner: moved, innerAtSync: moved }];
+    },
+  };
+}
+
+/**
+ * The slow weights of the outermost Lookahead in a state: `state.slow` for a Lookahead state,
+ * found breadth-first inside a `chain`'s (or any combinator's) state. Leaves are typed arrays
+ * of the params' dtype (an ndarray param's slow weights are its row-major data).
+ *
+ * @example
+ * ```ts
+ * import { chain, clipByGlobalNorm, lookahead, sgd, slowParams } from "gradtx";
+ * const opt = chain(clipByGlobalNorm(1), lookahead(sgd(0.1)));
+ * slowParams(opt.init({ w: Float64Array.of(1, 2) })); // { w: Float64Array [1, 2] }
+ * ```
+ * @since 0.1.0
+ */
+export function slowParams(state: unknown): PyTree {
+  let frontier: unknown[] = [state];
+  while (frontier.length > 0) {
+    const next: unknown[] = [];
+    for (const node of frontier) {
+      if (isLookaheadState(node)) return node.slow;
+      if (Array.isArray(node)) next.push(...(node as unknown[]));
+      else if (typeof node === "object" && node !== null && !ArrayBuffer.isView(node))
+        next.push(...Object.values(node));
+    }
+    frontier = next;
+  }
+  throw new GradTxError("BAD_STATE", "slowParams: this state holds no Lookahead state");
+}

@@ -1,0 +1,326 @@
+/**
+ * Pytrees: the nested containers of typed arrays that gradtx transforms.
+ *
+ * Everything here walks a tree once per call, never once per element: transformations
+ * flatten their trees to lists of leaves, run one tight loop per leaf and rebuild the result.
+ *
+ * @module
+ */
+import ndarray, { type NdArray } from "ndarray";
+import ops from "ndarray-ops";
+import { GradTxError } from "./errors.js";
+
+/** A dense floating-point buffer: the element types gradtx computes with. @since 0.1.0 */
+export type FloatArray = Float32Array | Float64Array;
+
+/** A scijs `ndarray` whose `.data` is a `Float32Array` or `Float64Array`. @since 0.1.0 */
+export type FloatNdArray = NdArray<Float32Array> | NdArray<Float64Array>;
+
+/**
+ * A leaf of a pytree: a `Float32Array`, a `Float64Array` or an ndarray over one of them.
+ * Scalars are one-element arrays (`Float64Array.of(x)`).
+ *
+ * @since 0.1.0
+ */
+export type Leaf = FloatArray | FloatNdArray;
+
+/**
+ * A pytree: a leaf, an empty subtree (`null`/`undefined`), an array (tuple) of pytrees, or a
+ * plain object of pytrees. Object keys are visited in sorted order, as in JAX.
+ *
+ * @example
+ * ```ts
+ * import type { PyTree } from "gradtx";
+ * const params: PyTree = {
+ *   layers: [{ w: new Float32Array(784 * 64), b: new Float32Array(64) }],
+ *   scale: Float64Array.of(1),
+ * };
+ * ```
+ * @since 0.1.0
+ */
+export type PyTree = Leaf | null | undefined | readonly PyTree[] | { readonly [key: string]: PyTree };
+
+/**
+ * The shape of a tree without its leaves: what must agree between `grads`, `params` and the
+ * trees inside a state. Leaves are all one node; their lengths and shapes are compared from the
+ * leaves themselves.
+ *
+ * @since 0.1.0
+ */
+export type TreeDef =
+  | { readonly kind: "leaf" }
+  | { readonly kind: "none"; readonly value: null | undefined }
+  | { readonly kind: "array"; readonly children: readonly TreeDef[] }
+  | { readonly kind: "object"; readonly keys: readonly string[]; readonly children: readonly TreeDef[] };
+
+/** A tree taken apart: its leaves in canonical order and the structure to rebuild it. */
+export interface Flat {
+  readonly def: TreeDef;
+  readonly leaves: readonly Leaf[];
+}
+
+const LEAF: TreeDef = { kind: "leaf" };
+const NULL: TreeDef = { kind: "none", value: null };
+const UNDEFINED: TreeDef = { kind: "none", value: undefined };
+const MAX_DEPTH = 512;
+
+type Segment = string | number;
+
+/** Formats a path as JavaScript accessors: `layers[1].w`, `["odd key"]`; the root is "". */
+export function formatPath(path: readonly Segment[]): string {
+  let out = "";
+  for (const seg of path) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else if (/^[A-Za-z_$][\w$]*$/.test(seg)) out += out === "" ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+/** Whether `x` is a `Float32Array` or `Float64Array`. */
+export function isFloatArray(x: unknown): x is FloatArray {
+  return x instanceof Float64Array || x instanceof Float32Array;
+}
+
+function isNdArrayLike(x: object): x is { data: unknown; shape: number[]; stride: number[]; offset: number } {
+  const o = x as Record<string, unknown>;
+  return Array.isArray(o.shape) && Array.isArray(o.stride) && typeof o.offset === "number" && "data" in o;
+}
+
+/** Whether `x` is a leaf: a float typed array or an ndarray over one. */
+export function isLeaf(x: unknown): x is Leaf {
+  return isFloatArray(x) || (typeof x === "object" && x !== null && isNdArrayLike(x) && isFloatArray(x.data));
+}
+
+function isPlainObject(x: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+function describe(x: unknown): string {
+  if (x === null) return "null";
+  if (typeof x !== "object") return `a ${typeof x}`;
+  if (Array.isArray(x)) return `an array of length ${x.length}`;
+  const name = (Object.getPrototypeOf(x) as { constructor?: { name?: string } } | null)?.constructor?.name;
+  return name ? `a ${name}` : "an object";
+}
+
+function notAPyTree(x: unknown, path: readonly Segment[]): GradTxError {
+  let advice = "use a Float32Array, a Float64Array, an ndarray over one, an array or a plain object";
+  if (typeof x === "number") advice = "a scalar is a one-element leaf: use Float64Array.of(x)";
+  else if (Array.isArray(x)) advice = "a list of numbers is not a leaf: use Float64Array.from(xs)";
+  else if (ArrayBuffer.isView(x))
+    advice = "only Float32Array and Float64Array hold numbers: convert with Float64Array.from(x)";
+  else if (typeof x === "object" && x !== null && isNdArrayLike(x))
+    advice = "an ndarray leaf must be backed by a Float32Array or Float64Array";
+  else if (x instanceof Map) advice = "use a plain object instead of a Map";
+  return new GradTxError("NOT_A_PYTREE", `expected a pytree, got ${describe(x)}: ${advice}`, formatPath(path));
+}
+
+function walk(x: unknown, leaves: Leaf[], path: Segment[]): TreeDef {
+  if (x === null) return NULL;
+  if (x === undefined) return UNDEFINED;
+  if (typeof x !== "object") throw notAPyTree(x, path);
+  if (isFloatArray(x)) {
+    leaves.push(x);
+    return LEAF;
+  }
+  if (path.length > MAX_DEPTH)
+    throw new GradTxError(
+      "NOT_A_PYTREE",
+      `tree nested deeper than ${MAX_DEPTH} levels (is it cyclic?)`,
+      formatPath(path),
+    );
+  if (Array.isArray(x)) {
+    if (x.length > 0 && typeof x[0] === "number") throw notAPyTree(x, path);
+    const children = new Array<TreeDef>(x.length);
+    for (let i = 0; i < x.length; i++) {
+      path.push(i);
+      children[i] = walk(x[i], leaves, path);
+      path.pop();
+    }
+    return { kind: "array", children };
+  }
+  if (isNdArrayLike(x)) {
+    if (!isFloatArray(x.data)) throw notAPyTree(x, path);
+    leaves.push(x as FloatNdArray);
+    return LEAF;
+  }
+  if (!isPlainObject(x)) throw notAPyTree(x, path);
+  const keys = Object.keys(x).sort();
+  const children = new Array<TreeDef>(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    path.push(key);
+    children[i] = walk((x as Record<string, unknown>)[key], leaves, path);
+    path.pop();
+  }
+  return { kind: "object", keys, children };
+}
+
+/**
+ * Takes a tree apart into its leaves (sorted-key order) and its structure.
+ * Throws `NOT_A_PYTREE`, with the path, for anything that is not a pytree.
+ */
+export function flatten(tree: unknown): Flat {
+  const leaves: Leaf[] = [];
+  const def = walk(tree, leaves, []);
+  return { def, leaves };
+}
+
+/** Rebuilds a tree of the structure `def` from leaves in canonical order. */
+export function unflatten(def: TreeDef, leaves: readonly PyTree[]): PyTree {
+  let next = 0;
+  const build = (d: TreeDef): PyTree => {
+    switch (d.kind) {
+      case "leaf":
+        return leaves[next++];
+      case "none":
+        return d.value;
+      case "array":
+        return d.children.map(build);
+      case "object": {
+        const out: Record<string, PyTree> = {};
+        for (let i = 0; i < d.keys.length; i++) out[d.keys[i]!] = build(d.children[i]!);
+        return out;
+      }
+    }
+  };
+  const tree = build(def);
+  if (next !== leaves.length) throw new Error(`internal: unflatten used ${next} of ${leaves.length} leaves`);
+  return tree;
+}
+
+/** The paths of the leaves of `def`, in canonical order (computed only to report errors). */
+export function leafPaths(def: TreeDef): string[] {
+  const out: string[] = [];
+  const path: Segment[] = [];
+  const visit = (d: TreeDef): void => {
+    if (d.kind === "leaf") out.push(formatPath(path));
+    else if (d.kind === "array" || d.kind === "object")
+      d.children.forEach((c, i) => {
+        path.push(d.kind === "object" ? d.keys[i]! : i);
+        visit(c);
+        path.pop();
+      });
+  };
+  visit(def);
+  return out;
+}
+
+function kindName(d: TreeDef): string {
+  if (d.kind === "none") return String(d.value);
+  return d.kind === "leaf" ? "a leaf" : d.kind === "array" ? "an array" : "an object";
+}
+
+function compareDefs(expected: TreeDef, actual: TreeDef, path: Segment[]): void {
+  if (expected === actual) return;
+  const fail = (message: string): never => {
+    throw new GradTxError("STRUCTURE_MISMATCH", message, formatPath(path));
+  };
+  if (expected.kind !== actual.kind) fail(`expected ${kindName(expected)}, got ${kindName(actual)}`);
+  if (expected.kind === "array" && actual.kind === "array") {
+    if (expected.children.length !== actual.children.length)
+      fail(`expected an array of length ${expected.children.length}, got length ${actual.children.length}`);
+    for (let i = 0; i < expected.children.length; i++) {
+      path.push(i);
+      compareDefs(expected.children[i]!, actual.children[i]!, path);
+      path.pop();
+    }
+  } else if (expected.kind === "object" && actual.kind === "object") {
+    const e = expected.keys;
+    const a = actual.keys;
+    if (e.length !== a.length || e.some((k, i) => k !== a[i]))
+      fail(`expected keys [${e.join(",")}], got [${a.join(",")}]`);
+    for (let i = 0; i < e.length; i++) {
+      path.push(e[i]!);
+      compareDefs(expected.children[i]!, actual.children[i]!, path);
+      path.pop();
+    }
+  }
+}
+
+/** The shape of a leaf: an ndarray's shape, or `[length]` for a typed array. */
+export function shapeOf(leaf: Leaf): readonly number[] {
+  return isFloatArray(leaf) ? [leaf.length] : leaf.shape;
+}
+
+/** The number of elements of a leaf. */
+export function sizeOf(leaf: Leaf): number {
+  return isFloatArray(leaf) ? leaf.length : leaf.size;
+}
+
+/**
+ * Checks that `actual` has the structure of `expected`: the same node kinds, keys, tuple
+ * lengths and leaf lengths, and the same shapes where both leaves are ndarrays. Throws
+ * `STRUCTURE_MISMATCH` or `SHAPE_MISMATCH` with the path of the first difference.
+ */
+export function assertSameStructure(expected: Flat, actual: Flat): void {
+  compareDefs(expected.def, actual.def, []);
+  const e = expected.leaves;
+  const a = actual.leaves;
+  for (let i = 0; i < e.length; i++) {
+    const x = e[i]!;
+    const y = a[i]!;
+    if (x === y) continue;
+    const bothShaped = !isFloatArray(x) && !isFloatArray(y);
+    const same = bothShaped
+      ? x.shape.length === y.shape.length && x.shape.every((n, j) => n === y.shape[j])
+      : sizeOf(x) === sizeOf(y);
+    if (!same) {
+      const what = bothShaped ? "shape" : "length";
+      const show = (l: Leaf): string => (bothShaped ? `[${shapeOf(l).join(",")}]` : String(sizeOf(l)));
+      throw new GradTxError(
+        "SHAPE_MISMATCH",
+        `expected ${what} ${show(x)}, got ${show(y)}`,
+        leafPaths(expected.def)[i],
+      );
+    }
+  }
+}
+
+function isContiguous(x: FloatNdArray): boolean {
+  let expected = 1;
+  for (let d = x.shape.length - 1; d >= 0; d--) {
+    const n = x.shape[d]!;
+    if (n !== 1 && x.stride[d] !== expected) return false;
+    expected *= n;
+  }
+  return true;
+}
+
+/**
+ * The elements of a leaf as one row-major typed array. Typed arrays and contiguous ndarrays
+ * give a view that must only be read; a strided ndarray view is gathered into a new array.
+ */
+export function dataOf(leaf: Leaf): FloatArray {
+  if (isFloatArray(leaf)) return leaf;
+  const data = leaf.data;
+  const size = leaf.size;
+  if (isContiguous(leaf)) {
+    return leaf.offset === 0 && data.length === size ? data : data.subarray(leaf.offset, leaf.offset + size);
+  }
+  const Ctor = ctorOf(leaf);
+  const out = new Ctor(size);
+  ops.assign(ndarray<FloatArray>(out, leaf.shape.slice()), leaf as NdArray<FloatArray>);
+  return out;
+}
+
+/** The typed-array constructor of a leaf's elements. */
+export function ctorOf(leaf: Leaf): Float32ArrayConstructor | Float64ArrayConstructor {
+  const data = isFloatArray(leaf) ? leaf : leaf.data;
+  return data instanceof Float32Array ? Float32Array : Float64Array;
+}
+
+/** Wraps row-major `data` as a leaf of the same kind as `like` (an ndarray of its shape, or the array itself). */
+export function asLeafLike(like: Leaf, data: FloatArray): Leaf {
+  if (isFloatArray(like)) return data;
+  return ndarray(data, like.shape.slice()) as FloatNdArray;
+}
+
+/** Flattens `tree`, throwing `NOT_A_PYTREE` with its path, and checks it against `expected`. */
+export function flattenLike(expected: Flat, tree: unknown): Flat {
+  const flat = flatten(tree);
+  assertSameStructure(expected, flat);
+  return flat;
+}

@@ -1,0 +1,243 @@
+/**
+ * Tree utilities: the leafwise arithmetic and reductions optimizers are made of, exposed for
+ * users as `tree.map`, `tree.globalNorm`, and so on.
+ *
+ * @module
+ */
+import {
+  asLeafLike,
+  assertSameStructure,
+  ctorOf,
+  dataOf,
+  flatten,
+  unflatten,
+  type FloatArray,
+  type Leaf,
+  type PyTree,
+  type TreeDef,
+} from "./pytree.js";
+import { zerosTree } from "./state.js";
+
+/**
+ * Applies `fn` to every leaf of `tree` (and the matching leaves of `rest`), keeping the
+ * structure. `fn` is called once per leaf
+ * and must not mutate its arguments.
+ *
+ * @example
+ * ```ts
+ * import { tree } from "gradtx";
+ * const doubled = tree.map((x) => (x as Float64Array).map((v) => 2 * v), { a: Float64Array.of(1, 2) });
+ * // { a: [2, 4] }
+ * ```
+ * @since 0.1.0
+ */
+export function map(fn: (leaf: Leaf, ...rest: Leaf[]) => Leaf, tree: PyTree, ...rest: PyTree[]): PyTree {
+  const main = flatten(tree);
+  const others = rest.map((t) => {
+    const f = flatten(t);
+    assertSameStructure(main, f);
+    return f.leaves;
+  });
+  return unflatten(
+    main.def,
+    main.leaves.map((leaf, i) => fn(leaf, ...others.map((o) => o[i]!))),
+  );
+}
+
+/**
+ * The leaves of a tree in canonical order (object keys sorted, arrays in order).
+ *
+ * @example
+ * ```ts
+ * import { tree } from "gradtx";
+ * tree.leaves({ w: Float64Array.of(1), b: Float64Array.of(2) }); // [b, w]
+ * ```
+ * @since 0.1.0
+ */
+export function leaves(tree: PyTree): Leaf[] {
+  return flatten(tree).leaves.slice();
+}
+
+/**
+ * The structure of a tree without its leaves, for comparing two trees.
+ *
+ * @example
+ * ```ts
+ * import { tree } from "gradtx";
+ * tree.structure({ w: Float64Array.of(1) }); // { kind: "object", keys: ["w"], children: [{ kind: "leaf" }] }
+ * ```
+ * @since 0.1.0
+ */
+export function structure(tree: PyTree): TreeDef {
+  return flatten(tree).def;
+}
+
+/**
+ * A tree of zeros with the structure, dtypes and lengths of `tree` (typed-array leaves).
+ *
+ * @example
+ * ```ts
+ * import { tree } from "gradtx";
+ * tree.zerosLike({ w: new Float32Array(3) }); // { w: Float32Array [0, 0, 0] }
+ * ```
+ * @since 0.1.0
+ */
+export function zerosLike(tree: PyTree): PyTree {
+  return zerosTree(flatten(tree));
+}
+
+function zipLeaves(a: PyTree, b: PyTree, kernel: (x: FloatArray, y: FloatArray, out: FloatArray) => void): PyTree {
+  const fa = flatten(a);
+  const fb = flatten(b);
+  assertSameStructure(fa, fb);
+  return unflatten(
+    fa.def,
+    fa.leaves.map((leaf, i) => {
+      const x = dataOf(leaf);
+      const out = new (ctorOf(leaf))(x.length);
+      kernel(x, dataOf(fb.leaves[i]!), out);
+      return asLeafLike(leaf, out);
+    }),
+  );
+}
+
+/**
+ * Leafwise sum `a + b`, in `a`'s dtypes and kinds.
+ *
+ * @example
+ * ```ts
+ * import { tree } from "gradtx";
+ * tree.add(Float64Array.of(1, 2), Float64Array.of(10, 20)); // [11, 22]
+ * ```
+ * @since 0.1.0
+ */
+export function add(a: PyTree, b: PyTree): PyTree {
+  return zipLeaves(a, b, (x, y, out) => {
+    for (let j = 0; j < x.length; j++) out[j] = x[j]! + y[j]!;
+  });
+}
+
+/**
+ * Leafwise difference `a - b`, in `a`'s dtypes and kinds.
+ *
+ * @example
+ * ```ts
+ * import { tree } from "gradtx";
+ * tree.sub(Float64Array.of(1, 2), Float64Array.of(10, 20)); // [-9, -18]
+ * ```
+ * @since 0.1.0
+ */
+export function sub(a: PyTree, b: PyTree): PyTree {
+  return zipLeaves(a, b, (x, y, out) => {
+    for (let j = 0; j < x.length; j++) out[j] = x[j]! - y[j]!;
+  });
+}
+
+/**
+ * Multiplies every element by `factor`.
+ *
+ * @example
+ * ```ts
+ * import { tree } from "gradtx";
+ * tree.scale(0.5, Float64Array.of(2, 4)); // [1, 2]
+ * ```
+ * @since 0.1.0
+ */
+export function scale(factor: number, tree: PyTree): PyTree {
+  const f = flatten(tree);
+  return unflatten(
+    f.def,
+    f.leaves.map((leaf) => {
+      const x = dataOf(leaf);
+      const out = new (ctorOf(leaf))(x.length);
+      for (let j = 0; j < x.length; j++) out[j] = factor * x[j]!;
+      return asLeafLike(leaf, out);
+    }),
+  );
+}
+
+/**
+ * Compensated (Neumaier) sum of `x[j] * y[j]` over many arrays: the error stays a few roundings
+ * however many elements and leaves there are.
+ */
+function dotAll(xs: readonly FloatArray[], ys: readonly FloatArray[], scaleBy = 1): number {
+  let sum = 0;
+  let compensation = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i]!;
+    const y = ys[i]!;
+    for (let j = 0; j < x.length; j++) {
+      const term = x[j]! * scaleBy * (y[j]! * scaleBy);
+      const t = sum + term;
+      compensation += Math.abs(sum) >= Math.abs(term) ? sum - t + term : term - t + sum;
+      sum = t;
+    }
+  }
+  return sum + compensation;
+}
+
+/**
+ * The inner product `sum(a * b)` over all elements of all leaves, with compensated summation.
+ *
+ * @example
+ * ```ts
+ * import { tree } from "gradtx";
+ * tree.vdot({ a: Float64Array.of(1, 2) }, { a: Float64Array.of(3, 4) }); // 11
+ * ```
+ * @since 0.1.0
+ */
+export function vdot(a: PyTree, b: PyTree): number {
+  const fa = flatten(a);
+  const fb = flatten(b);
+  assertSameStructure(fa, fb);
+  return dotAll(fa.leaves.map(dataOf), fb.leaves.map(dataOf));
+}
+
+/** The global norm of dense leaves; compensated, and rescaled when the squares would overflow. */
+export function globalNormOf(datas: readonly FloatArray[]): number {
+  const sumSquares = dotAll(datas, datas);
+  if (Number.isFinite(sumSquares) || Number.isNaN(sumSquares)) return Math.sqrt(sumSquares);
+  // Some square overflowed: rescale by the largest magnitude (exact for a power of two).
+  let largest = 0;
+  for (const d of datas) for (let j = 0; j < d.length; j++) largest = Math.max(largest, Math.abs(d[j]!));
+  if (!Number.isFinite(largest)) return largest;
+  const factor = 2 ** -Math.ceil(Math.log2(largest));
+  return Math.sqrt(dotAll(datas, datas, factor)) / factor;
+}
+
+/**
+ * The global (Euclidean) norm `sqrt(sum of squares)` over every element of every leaf, as
+ * optax's `global_norm`; summed with compensation so that it stays accurate over many leaves,
+ * and without overflow for large elements.
+ *
+ * @example
+ * ```ts
+ * import { tree } from "gradtx";
+ * tree.globalNorm({ a: Float64Array.of(3), b: Float64Array.of(4) }); // 5
+ * ```
+ * @since 0.1.0
+ */
+export function globalNorm(tree: PyTree): number {
+  return globalNormOf(flatten(tree).leaves.map(dataOf));
+}
+
+/**
+ * Whether every element of every leaf is finite (no NaN, no ±Infinity).
+ *
+ * @example
+ * ```ts
+ * import { tree } from "gradtx";
+ * tree.allFinite({ a: Float64Array.of(1, NaN) }); // false
+ * ```
+ * @since 0.1.0
+ */
+export function allFinite(tree: PyTree): boolean {
+  for (const leaf of flatten(tree).leaves) {
+    const d = dataOf(leaf);
+    // x - x is 0 for finite x and NaN otherwise: one branch-free test per element.
+    let acc = 0;
+    for (let j = 0; j < d.length; j++) acc += d[j]! - d[j]!;
+    if (acc !== 0) return false;
+  }
+  return true;
+}
