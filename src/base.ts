@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { PyTree } from "./pytree.js";
+import { flatten, type PyTree } from "./pytree.js";
 
 /**
  * A schedule maps a step count (from 0) to a value, e.g. a learning rate.
@@ -59,6 +59,12 @@ export type EmptyState = Readonly<Record<string, never>>;
 /** The one shared empty state (states are immutable, so sharing is safe). */
 export const EMPTY_STATE: EmptyState = Object.freeze({});
 
+/** `init` of a stateless transformation: checks that `params` is a pytree (bad leaves are rejected at init) and keeps nothing. */
+export function initEmpty(params: PyTree): EmptyState {
+  flatten(params);
+  return EMPTY_STATE;
+}
+
 /**
  * The transformation that leaves updates as they are: the unit of {@link chain}.
  *
@@ -75,7 +81,7 @@ export const EMPTY_STATE: EmptyState = Object.freeze({});
  */
 export function identity(): GradientTransformation<EmptyState> {
   return {
-    init: () => EMPTY_STATE,
+    init: initEmpty,
     update: (updates, state) => [updates, state],
   };
 }

@@ -102,7 +102,7 @@ function describe(x: unknown): string {
   if (typeof x !== "object") return `a ${typeof x}`;
   if (Array.isArray(x)) return `an array of length ${x.length}`;
   const name = (Object.getPrototypeOf(x) as { constructor?: { name?: string } } | null)?.constructor?.name;
-  return name ? `a ${name}` : "an object";
+  return name ? `${/^[AEIOU]/.test(name) ? "an" : "a"} ${name}` : "an object";
 }
 
 function notAPyTree(x: unknown, path: readonly Segment[]): GradTxError {
@@ -110,7 +110,7 @@ function notAPyTree(x: unknown, path: readonly Segment[]): GradTxError {
   if (typeof x === "number") advice = "a scalar is a one-element leaf: use Float64Array.of(x)";
   else if (Array.isArray(x)) advice = "a list of numbers is not a leaf: use Float64Array.from(xs)";
   else if (ArrayBuffer.isView(x))
-    advice = "only Float32Array and Float64Array hold numbers: convert with Float64Array.from(x)";
+    advice = "a leaf must be a Float32Array or Float64Array: convert with Float64Array.from(x)";
   else if (typeof x === "object" && x !== null && isNdArrayLike(x))
     advice = "an ndarray leaf must be backed by a Float32Array or Float64Array";
   else if (x instanceof Map) advice = "use a plain object instead of a Map";

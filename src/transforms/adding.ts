@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { EMPTY_STATE, type EmptyState, type GradientTransformation, type ScalarOrSchedule } from "../base.js";
+import { initEmpty, type EmptyState, type GradientTransformation, type ScalarOrSchedule } from "../base.js";
 import { GradTxError } from "../errors.js";
 import {
   asLeafLike,
@@ -121,7 +121,7 @@ export function addDecayedWeights(
       "addDecayedWeights: mask must be a tree of booleans or a predicate (path, leaf) => boolean",
     );
   return {
-    init: () => EMPTY_STATE,
+    init: initEmpty,
     update(updates, state, params?: PyTree) {
       const g = flatten(updates);
       const p = paramsFlat("addDecayedWeights", params, g);

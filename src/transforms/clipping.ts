@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { EMPTY_STATE, type EmptyState, type GradientTransformation } from "../base.js";
+import { initEmpty, type EmptyState, type GradientTransformation } from "../base.js";
 import { dataOf, flatten } from "../pytree.js";
 import { globalNormOf } from "../tree.js";
 import { checkNumber } from "../validate.js";
@@ -31,7 +31,7 @@ import { mapLeaves } from "./elementwise.js";
 export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyState> {
   checkNumber("clipByGlobalNorm", "maxNorm", maxNorm, { min: 0, minExclusive: true, infinite: true });
   return {
-    init: () => EMPTY_STATE,
+    init: initEmpty,
     update(updates, state) {
       const g = flatten(updates);
       const norm = globalNormOf(g.leaves.map(dataOf));

@@ -1,0 +1,507 @@
+/**
+ * Law checkers: run a law as a fast-check property against any transformation and, when it
+ * fails, throw a {@link LawViolation} that states the law in words with the shrunk
+ * counterexample.
+ *
+ * @module
+ */
+import * as fc from "fast-check";
+import { applyUpdates } from "../apply.js";
+import { identity, type GradientTransformation } from "../base.js";
+import { chain } from "../combine.js";
+import { sgd, adam } from "../alias.js";
+import { lookahead as gradtxLookahead, slowParams as gradtxSlowParams, type LookaheadOptions } from "../lookahead.js";
+import { assertSameStructure, dataOf, flatten, isFloatArray, type Leaf, type PyTree } from "../pytree.js";
+import { arbitraryProblem, hyperparameters, type Problem } from "./arbitraries.js";
+
+/** The error a law checker throws: the law in words, then fast-check's report. @since 0.1.0 */
+export class LawViolation extends Error {
+  /** The law's short name, e.g. `"purity"`. */
+  readonly law: string;
+  constructor(law: string, statement: string, report: string) {
+    super(`Law "${law}" does not hold: ${statement}\n${report}`);
+    this.name = "LawViolation";
+    this.law = law;
+  }
+}
+
+/** How many cases a checker tries, and on what. @since 0.1.0 */
+export interface LawOptions {
+  /** fast-check runs. Default 100. */
+  readonly numRuns?: number;
+  /** fast-check seed, to replay a failure. */
+  readonly seed?: number;
+  /** The training problems to try. Default {@link arbitraryProblem}(). */
+  readonly problems?: fc.Arbitrary<Problem>;
+}
+
+function assertLaw<T>(law: string, statement: string, arb: fc.Arbitrary<T>, check: (value: T) => void, options: LawOptions): void {
+  const parameters: fc.Parameters<[T]> = { numRuns: options.numRuns ?? 100 };
+  if (options.seed !== undefined) parameters.seed = options.seed;
+  const result = fc.check(
+    fc.property(arb, (value) => {
+      check(value);
+    }),
+    parameters,
+  );
+  if (result.failed) throw new LawViolation(law, statement, fc.defaultReportMessage(result) ?? "");
+}
+
+/** A complete fingerprint of plain data: every bit of every number (NaN and -0 included). */
+export function fingerprint(value: unknown, withValues = true): string {
+  if (isFloatArray(value)) {
+    const name = value instanceof Float32Array ? "f32" : "f64";
+    if (!withValues) return `${name}(${value.length})`;
+    return `${name}[${Array.from(value, (x) => (Object.is(x, -0) ? "-0" : String(x))).join(",")}]`;
+  }
+  if (typeof value === "number") return withValues ? (Object.is(value, -0) ? "-0" : String(value)) : "number";
+  if (Array.isArray(value)) return `[${value.map((v: unknown) => fingerprint(v, withValues)).join(",")}]`;
+  if (typeof value === "object" && value !== null) {
+    const o = value as Record<string, unknown>;
+    if (Array.isArray(o.shape) && isFloatArray(o.data))
+      return `nd(${(o.shape as number[]).join("x")})${fingerprint(dataOf(value as Leaf), withValues)}`;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${k}:${fingerprint(o[k], withValues)}`)
+      .join(",")}}`;
+  }
+  return `${typeof value}:${String(value)}`;
+}
+
+/** The layout of plain data: structure, dtypes and lengths, without the values. */
+export function layout(value: unknown): string {
+  return fingerprint(value, false);
+}
+
+interface Run<S> {
+  readonly params: PyTree[];
+  readonly updates: PyTree[];
+  readonly states: S[];
+}
+
+/** Runs `tx` open loop over the problem's gradients. */
+export function runProblem<S>(tx: GradientTransformation<S>, problem: Problem): Run<S> {
+  const out: Run<S> = { params: [], updates: [], states: [] };
+  let params = problem.params;
+  let state = tx.init(params);
+  for (const g of problem.grads) {
+    const [u, next] = tx.update(g, state, params);
+    params = applyUpdates(params, u);
+    state = next;
+    out.params.push(params);
+    out.updates.push(u);
+    out.states.push(state);
+  }
+  return out;
+}
+
+/** Throws unless two trees agree elementwise within `rel * (1 + |x|)` (1e-12 for float64 leaves, 1e-5 for float32). */
+export function assertClose(actual: PyTree, expected: PyTree, what: string, rel64 = 1e-12, rel32 = 1e-5): void {
+  const a = flatten(actual);
+  const e = flatten(expected);
+  assertSameStructure(e, a);
+  e.leaves.forEach((leaf, i) => {
+    const x = dataOf(a.leaves[i]!);
+    const y = dataOf(leaf);
+    const rel = y instanceof Float32Array || x instanceof Float32Array ? rel32 : rel64;
+    for (let j = 0; j < y.length; j++) {
+      const ok = Math.abs(x[j]! - y[j]!) <= rel * (1 + Math.abs(y[j]!)) || (Number.isNaN(x[j]!) && Number.isNaN(y[j]!));
+      if (!ok) throw new Error(`${what}: leaf ${i} element ${j} is ${x[j]}, expected ${y[j]} (relative ${rel})`);
+    }
+  });
+}
+
+function assertSame(actual: unknown, expected: unknown, what: string): void {
+  const a = fingerprint(actual);
+  const e = fingerprint(expected);
+  if (a !== e) throw new Error(`${what}: got ${a.slice(0, 300)}, expected ${e.slice(0, 300)}`);
+}
+
+/** Throws unless two trees hold bit-identical elements (leaf kinds may differ: an ndarray and its data agree). */
+function assertSameValues(actual: PyTree, expected: PyTree, what: string): void {
+  assertSame(flatten(actual).leaves.map(dataOf), flatten(expected).leaves.map(dataOf), what);
+}
+
+/**
+ * Purity: `init`, `update` and `applyUpdates` leave every input (grads, state, params) bit for
+ * bit as it was.
+ *
+ * @example
+ * ```ts
+ * import { adam } from "gradtx";
+ * import { checkPurity } from "gradtx/laws";
+ * checkPurity(adam(0.1), { numRuns: 20 });
+ * ```
+ * @since 0.1.0
+ */
+export function checkPurity(tx: GradientTransformation, options: LawOptions = {}): void {
+  assertLaw(
+    "purity",
+    "init, update and applyUpdates must not change their inputs",
+    options.problems ?? arbitraryProblem(),
+    ({ params, grads }) => {
+      const paramsBefore = fingerprint(params);
+      let state = tx.init(params);
+      assertSame(params, paramsBefore, "params after init");
+      for (const g of grads) {
+        const gradsBefore = fingerprint(g);
+        const stateBefore = fingerprint(state);
+        const [u, next] = tx.update(g, state, params);
+        assertSame(g, gradsBefore, "grads after update");
+        assertSame(state, stateBefore, "state after update");
+        assertSame(params, paramsBefore, "params after update");
+        const updatesBefore = fingerprint(u);
+        applyUpdates(params, u);
+        assertSame(u, updatesBefore, "updates after applyUpdates");
+        assertSame(params, paramsBefore, "params after applyUpdates");
+        state = next;
+      }
+    },
+    options,
+  );
+}
+
+/**
+ * Determinism: the same inputs give bit-identical updates and states, however often and in
+ * whatever order they are run (no hidden state outside the state).
+ *
+ * @example
+ * ```ts
+ * import { sgd } from "gradtx";
+ * import { checkDeterminism } from "gradtx/laws";
+ * checkDeterminism(sgd(0.1, { momentum: 0.9 }), { numRuns: 20 });
+ * ```
+ * @since 0.1.0
+ */
+export function checkDeterminism(tx: GradientTransformation, options: LawOptions = {}): void {
+  assertLaw(
+    "determinism",
+    "the same grads, state and params must give the same updates and state",
+    options.problems ?? arbitraryProblem(),
+    (problem) => {
+      const first = runProblem(tx, problem);
+      const second = runProblem(tx, problem);
+      assertSame(second.updates, first.updates, "updates of a second run");
+      assertSame(second.states, first.states, "states of a second run");
+      // Replaying one step from a recorded state must give the recorded step again.
+      const t = problem.grads.length - 1;
+      const state = t === 0 ? tx.init(problem.params) : first.states[t - 1];
+      const params = t === 0 ? problem.params : first.params[t - 1];
+      const [u] = tx.update(problem.grads[t], state, params);
+      assertSame(u, first.updates[t], `replayed step ${t + 1}`);
+    },
+    options,
+  );
+}
+
+/**
+ * Structure and dtype preservation: updates have the grads' structure, leaf kinds, shapes and
+ * dtypes; every state has the layout of the initial state.
+ *
+ * @example
+ * ```ts
+ * import { adamw } from "gradtx";
+ * import { checkStructure } from "gradtx/laws";
+ * checkStructure(adamw(1e-3), { numRuns: 20 });
+ * ```
+ * @since 0.1.0
+ */
+export function checkStructure(tx: GradientTransformation, options: LawOptions = {}): void {
+  assertLaw(
+    "structure and dtype preservation",
+    "updates must have the structure, leaf kinds and dtypes of the grads, and states the layout of init's",
+    options.problems ?? arbitraryProblem(),
+    (problem) => {
+      const run = runProblem(tx, problem);
+      const initial = layout(tx.init(problem.params));
+      run.updates.forEach((u, t) => {
+        const g = problem.grads[t];
+        if (layout(u) !== layout(g)) throw new Error(`updates of step ${t + 1}: layout ${layout(u)}, grads ${layout(g)}`);
+        if (layout(run.states[t]) !== initial)
+          throw new Error(`state after step ${t + 1}: layout ${layout(run.states[t])}, initially ${initial}`);
+      });
+    },
+    options,
+  );
+}
+
+/**
+ * Finite in, finite out: finite grads and params of moderate size give finite updates and
+ * states.
+ *
+ * @example
+ * ```ts
+ * import { adam } from "gradtx";
+ * import { checkFinite } from "gradtx/laws";
+ * checkFinite(adam(0.1), { numRuns: 20 });
+ * ```
+ * @since 0.1.0
+ */
+export function checkFinite(tx: GradientTransformation, options: LawOptions = {}): void {
+  const finite = (x: unknown): boolean => !/NaN|Infinity/.test(fingerprint(x));
+  assertLaw(
+    "finite in, finite out",
+    "finite grads and params must give finite updates and states",
+    options.problems ?? arbitraryProblem(),
+    (problem) => {
+      const run = runProblem(tx, problem);
+      run.updates.forEach((u, t) => {
+        if (!finite(u)) throw new Error(`updates of step ${t + 1} are not finite: ${fingerprint(u).slice(0, 300)}`);
+        if (!finite(run.states[t])) throw new Error(`state after step ${t + 1} is not finite`);
+      });
+    },
+    options,
+  );
+}
+
+/**
+ * `chain`'s unit: `chain(identity(), tx)`, `chain(tx, identity())` and `tx` give bit-identical
+ * update trajectories.
+ *
+ * @example
+ * ```ts
+ * import { adam } from "gradtx";
+ * import { checkChainIdentity } from "gradtx/laws";
+ * checkChainIdentity(adam(0.1), { numRuns: 20 });
+ * ```
+ * @since 0.1.0
+ */
+export function checkChainIdentity(tx: GradientTransformation, options: LawOptions = {}): void {
+  const left = chain(identity(), tx);
+  const right = chain(tx, identity());
+  assertLaw(
+    "chain identity",
+    "chain(identity(), tx) and chain(tx, identity()) must update exactly as tx",
+    options.problems ?? arbitraryProblem(),
+    (problem) => {
+      const expected = runProblem(tx, problem).updates;
+      assertSame(runProblem(left, problem).updates, expected, "chain(identity(), tx)");
+      assertSame(runProblem(right, problem).updates, expected, "chain(tx, identity())");
+    },
+    options,
+  );
+}
+
+/**
+ * `chain`'s associativity: `chain(a, chain(b, c))`, `chain(chain(a, b), c)` and `chain(a, b, c)`
+ * give bit-identical update trajectories (their states nest differently).
+ *
+ * @example
+ * ```ts
+ * import { clipByGlobalNorm, scaleByAdam, scale } from "gradtx";
+ * import { checkChainAssociativity } from "gradtx/laws";
+ * checkChainAssociativity(clipByGlobalNorm(1), scaleByAdam(), scale(-0.1), { numRuns: 20 });
+ * ```
+ * @since 0.1.0
+ */
+export function checkChainAssociativity(
+  a: GradientTransformation,
+  b: GradientTransformation,
+  c: GradientTransformation,
+  options: LawOptions = {},
+): void {
+  const flat = chain(a, b, c);
+  const nestedRight = chain(a, chain(b, c));
+  const nestedLeft = chain(chain(a, b), c);
+  assertLaw(
+    "chain associativity",
+    "chain(a, chain(b, c)), chain(chain(a, b), c) and chain(a, b, c) must update identically",
+    options.problems ?? arbitraryProblem(),
+    (problem) => {
+      const expected = runProblem(flat, problem).updates;
+      assertSame(runProblem(nestedRight, problem).updates, expected, "chain(a, chain(b, c))");
+      assertSame(runProblem(nestedLeft, problem).updates, expected, "chain(chain(a, b), c)");
+    },
+    options,
+  );
+}
+
+/** A Lookahead implementation to check: gradtx's by default, or your own. @since 0.1.0 */
+export interface LookaheadLawOptions extends LawOptions {
+  /** Builds Lookahead around an inner optimizer. Default gradtx's `lookahead`. */
+  readonly lookahead?: (inner: GradientTransformation, options: { syncPeriod: number; alpha: number }) => GradientTransformation;
+  /** Reads the slow weights out of a state. Default gradtx's `slowParams`. */
+  readonly slowParams?: (state: unknown) => PyTree;
+  /** Inner optimizers to try, built from a learning rate. Default sgd, sgd with momentum 0.9, adam. */
+  readonly inners?: readonly ((learningRate: number) => GradientTransformation)[];
+  /** Extra options passed to every Lookahead built (e.g. `innerState`). */
+  readonly extra?: Omit<LookaheadOptions, "syncPeriod" | "alpha">;
+}
+
+const DEFAULT_INNERS: readonly ((lr: number) => GradientTransformation)[] = [
+  (lr) => sgd(lr),
+  (lr) => sgd(lr, { momentum: 0.9 }),
+  (lr) => adam(lr),
+];
+
+function lookaheadOf(options: LookaheadLawOptions) {
+  return (
+    options.lookahead ??
+    ((inner: GradientTransformation, o: { syncPeriod: number; alpha: number }) =>
+      gradtxLookahead(inner, { ...options.extra, ...o }) as GradientTransformation)
+  );
+}
+
+function lookaheadCase(options: LookaheadLawOptions) {
+  const inners = options.inners ?? DEFAULT_INNERS;
+  return fc.record({
+    problem: options.problems ?? arbitraryProblem({ maxSteps: 16 }),
+    inner: fc.integer({ min: 0, max: inners.length - 1 }).map((i) => inners[i]!),
+    learningRate: hyperparameters.learningRate,
+    syncPeriod: hyperparameters.syncPeriod,
+    alpha: hyperparameters.alpha,
+  });
+}
+
+/**
+ * Lookahead with `alpha = 1` follows the inner optimizer's trajectory (within a few roundings:
+ * relative 1e-12 in float64). It holds for `innerState` `"keep"` and `"interpolate"`, not for
+ * `"reset"`, which restarts the inner state at every sync whatever alpha is.
+ *
+ * @example
+ * ```ts
+ * import { checkLookaheadAlphaOne } from "gradtx/laws";
+ * checkLookaheadAlphaOne({ numRuns: 20 });
+ * ```
+ * @since 0.1.0
+ */
+export function checkLookaheadAlphaOne(options: LookaheadLawOptions = {}): void {
+  const la = lookaheadOf(options);
+  assertLaw(
+    "lookahead alpha = 1",
+    "with alpha = 1 the fast weights must follow the inner optimizer's trajectory",
+    lookaheadCase(options),
+    ({ problem, inner, learningRate, syncPeriod }) => {
+      const plain = runProblem(inner(learningRate), problem).params;
+      const wrapped = runProblem(la(inner(learningRate), { syncPeriod, alpha: 1 }), problem).params;
+      wrapped.forEach((p, t) => assertClose(p, plain[t], `params after step ${t + 1}`));
+    },
+    options,
+  );
+}
+
+/**
+ * Lookahead with `alpha = 0` brings the fast weights back to the initial params at every sync.
+ *
+ * @example
+ * ```ts
+ * import { checkLookaheadAlphaZero } from "gradtx/laws";
+ * checkLookaheadAlphaZero({ numRuns: 20 });
+ * ```
+ * @since 0.1.0
+ */
+export function checkLookaheadAlphaZero(options: LookaheadLawOptions = {}): void {
+  const la = lookaheadOf(options);
+  assertLaw(
+    "lookahead alpha = 0",
+    "with alpha = 0 the fast weights must return to the initial params after steps k, 2k, ...",
+    lookaheadCase(options),
+    ({ problem, inner, learningRate, syncPeriod }) => {
+      const run = runProblem(la(inner(learningRate), { syncPeriod, alpha: 0 }), problem);
+      run.params.forEach((p, t) => {
+        if ((t + 1) % syncPeriod === 0) assertClose(p, problem.params, `params after sync step ${t + 1}`);
+      });
+    },
+    options,
+  );
+}
+
+/**
+ * Lookahead with `syncPeriod = 1` around `sgd(lr)` is `sgd(alpha * lr)`.
+ *
+ * @example
+ * ```ts
+ * import { checkLookaheadSyncPeriodOne } from "gradtx/laws";
+ * checkLookaheadSyncPeriodOne({ numRuns: 20 });
+ * ```
+ * @since 0.1.0
+ */
+export function checkLookaheadSyncPeriodOne(options: LookaheadLawOptions = {}): void {
+  const la = lookaheadOf(options);
+  assertLaw(
+    "lookahead syncPeriod = 1",
+    "lookahead(sgd(lr), { syncPeriod: 1, alpha }) must follow sgd(alpha * lr)",
+    lookaheadCase(options),
+    ({ problem, learningRate, alpha }) => {
+      const expected = runProblem(sgd(alpha * learningRate), problem).params;
+      const actual = runProblem(la(sgd(learningRate), { syncPeriod: 1, alpha }), problem).params;
+      actual.forEach((p, t) => assertClose(p, expected[t], `params after step ${t + 1}`));
+    },
+    options,
+  );
+}
+
+/**
+ * After every sync the fast weights equal the slow weights bit for bit, and between syncs the
+ * slow weights do not move.
+ *
+ * @example
+ * ```ts
+ * import { checkLookaheadSync } from "gradtx/laws";
+ * checkLookaheadSync({ numRuns: 20 });
+ * ```
+ * @since 0.1.0
+ */
+export function checkLookaheadSync(options: LookaheadLawOptions = {}): void {
+  const la = lookaheadOf(options);
+  const slowOf = options.slowParams ?? gradtxSlowParams;
+  assertLaw(
+    "lookahead sync",
+    "after steps k, 2k, ... params must equal the slow weights bit for bit; between syncs the slow weights stay",
+    lookaheadCase(options),
+    ({ problem, inner, learningRate, syncPeriod, alpha }) => {
+      const tx = la(inner(learningRate), { syncPeriod, alpha });
+      const run = runProblem(tx, problem);
+      let previousSlow = slowOf(tx.init(problem.params));
+      run.states.forEach((state, t) => {
+        const slow = slowOf(state);
+        if ((t + 1) % syncPeriod === 0)
+          assertSameValues(run.params[t], slow, `params vs slow weights after sync step ${t + 1}`);
+        else assertSameValues(slow, previousSlow, `slow weights after non-sync step ${t + 1}`);
+        previousSlow = slow;
+      });
+    },
+    options,
+  );
+}
+
+/**
+ * All four Lookahead laws of the contract: alpha 1, alpha 0, syncPeriod 1 around sgd, and fast
+ * equals slow after each sync.
+ *
+ * @example
+ * ```ts
+ * import { checkLookaheadLaws } from "gradtx/laws";
+ * checkLookaheadLaws({ numRuns: 20, extra: { innerState: "reset" } });
+ * ```
+ * @since 0.1.0
+ */
+export function checkLookaheadLaws(options: LookaheadLawOptions = {}): void {
+  checkLookaheadAlphaOne(options);
+  checkLookaheadAlphaZero(options);
+  checkLookaheadSyncPeriodOne(options);
+  checkLookaheadSync(options);
+}
+
+/**
+ * Every law that applies to any single transformation: purity, determinism, structure and
+ * dtype preservation, chain identity, and (unless `finite: false`) finite in, finite out.
+ *
+ * @example
+ * ```ts
+ * import { adam } from "gradtx";
+ * import { checkTransformationLaws } from "gradtx/laws";
+ * checkTransformationLaws(adam(0.1), { numRuns: 20 });
+ * ```
+ * @since 0.1.0
+ */
+export function checkTransformationLaws(
+  tx: GradientTransformation,
+  options: LawOptions & { readonly finite?: boolean } = {},
+): void {
+  checkPurity(tx, options);
+  checkDeterminism(tx, options);
+  checkStructure(tx, options);
+  checkChainIdentity(tx, options);
+  if (options.finite !== false) checkFinite(tx, options);
+}

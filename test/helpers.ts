@@ -1,0 +1,64 @@
+/** Small helpers the test files share: running trajectories and comparing trees. */
+import { expect } from "vitest";
+import { applyUpdates, type GradientTransformation, type PyTree } from "../src/index.js";
+import { dataOf, flatten } from "../src/pytree.js";
+
+/** A function from the current params to the gradient at them. */
+export type GradientFn = (params: PyTree, step: number) => PyTree;
+
+/** One point of a trajectory: the params after the step and the state after it. */
+export interface TrajectoryPoint<S> {
+  readonly params: PyTree;
+  readonly state: S;
+  readonly updates: PyTree;
+}
+
+/** Runs `tx` for `steps` steps from `params`, feeding `grad(params)`; returns every point. */
+export function trajectory<S>(
+  tx: GradientTransformation<S>,
+  params: PyTree,
+  grad: GradientFn,
+  steps: number,
+  state: S = tx.init(params),
+): TrajectoryPoint<S>[] {
+  const out: TrajectoryPoint<S>[] = [];
+  let p = params;
+  let s = state;
+  for (let t = 0; t < steps; t++) {
+    const [u, next] = tx.update(grad(p, t), s, p);
+    p = applyUpdates(p, u);
+    s = next;
+    out.push({ params: p, state: s, updates: u });
+  }
+  return out;
+}
+
+/** All elements of a tree, in canonical order, as one plain array. */
+export function values(tree: PyTree): number[] {
+  return flatten(tree).leaves.flatMap((leaf) => Array.from(dataOf(leaf)));
+}
+
+/** Asserts two trees have equal elements within `tolerance` (absolute), naming the first bad index. */
+export function expectClose(actual: PyTree, expected: PyTree, tolerance: number, label = ""): void {
+  const a = values(actual);
+  const e = values(expected);
+  expect(a.length, `${label}: element count`).toBe(e.length);
+  for (let i = 0; i < a.length; i++) {
+    const ok = Math.abs(a[i]! - e[i]!) <= tolerance || (Number.isNaN(a[i]!) && Number.isNaN(e[i]!));
+    if (!ok) expect.fail(`${label}: element ${i}: got ${a[i]}, expected ${e[i]} (tolerance ${tolerance})`);
+  }
+}
+
+/** Asserts two trees have bit-identical elements (NaN equals NaN, 0 differs from -0). */
+export function expectBitEqual(actual: PyTree, expected: PyTree, label = ""): void {
+  const a = values(actual);
+  const e = values(expected);
+  expect(a.length, `${label}: element count`).toBe(e.length);
+  for (let i = 0; i < a.length; i++)
+    if (!Object.is(a[i], e[i])) expect.fail(`${label}: element ${i}: got ${a[i]}, expected ${e[i]}`);
+}
+
+/** A deep copy of a tree's leaves' bits, to check later that nothing was mutated. */
+export function snapshot(tree: PyTree): number[] {
+  return values(tree);
+}

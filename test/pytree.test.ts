@@ -1,0 +1,93 @@
+import ndarray from "ndarray";
+import { describe, expect, it } from "vitest";
+import { adam, applyUpdates, GradTxError, sgd, tree, type PyTree } from "../src/index.js";
+import { expectBitEqual, values } from "./helpers.js";
+
+describe("pytrees: the data model", () => {
+  it("visits object keys in sorted order, so insertion order changes nothing", () => {
+    const a = { w: Float64Array.of(1), b: Float64Array.of(2), a: Float64Array.of(3) };
+    const b = { a: Float64Array.of(3), b: Float64Array.of(2), w: Float64Array.of(1) };
+    expect(tree.leaves(a).map((l) => (l as Float64Array)[0])).toEqual([3, 2, 1]);
+    const opt = adam(0.1);
+    const [ua] = opt.update(a, opt.init(a), a);
+    const [ub] = opt.update(b, opt.init(b), b);
+    expectBitEqual(ua, ub);
+  });
+
+  it("accepts null and undefined as empty subtrees, arrays as tuples and null-prototype objects", () => {
+    const bare = Object.assign(Object.create(null) as Record<string, PyTree>, { x: Float64Array.of(1) });
+    const params: PyTree = [null, { inner: bare, none: undefined }, Float32Array.of(2)];
+    const out = applyUpdates(params, tree.zerosLike(params)) as unknown[];
+    expect(out[0]).toBeNull();
+    expect(values(out as PyTree)).toEqual([1, 2]);
+  });
+
+  it("reads a strided ndarray view through its strides and returns a contiguous ndarray of the same shape", () => {
+    const base = ndarray(Float64Array.of(1, 2, 3, 4, 5, 6), [2, 3]);
+    const transposed = base.transpose(1, 0); // shape [3, 2]: rows [1,4], [2,5], [3,6]
+    const out = applyUpdates(transposed, ndarray(new Float64Array(6).fill(10), [3, 2])) as ndarray.NdArray<Float64Array>;
+    expect(out.shape).toEqual([3, 2]);
+    expect(Array.from(out.data)).toEqual([11, 14, 12, 15, 13, 16]);
+    expect(out.stride).toEqual([2, 1]);
+  });
+
+  it("reads a contiguous ndarray with an offset without copying the rest of its buffer", () => {
+    const buffer = Float64Array.of(99, 1, 2, 3, 4, 99);
+    const view = ndarray(buffer, [2, 2], [2, 1], 1);
+    const out = applyUpdates(view, ndarray(Float64Array.of(1, 1, 1, 1), [2, 2])) as ndarray.NdArray<Float64Array>;
+    expect(Array.from(out.data)).toEqual([2, 3, 4, 5]);
+  });
+
+  it("keeps the updates' dtype in updates, the params' dtype in state and in applyUpdates (mixed float32/float64)", () => {
+    const params = { w: Float64Array.of(1, 2) };
+    const grads = { w: Float32Array.of(0.5, 0.25) };
+    const opt = adam(0.1);
+    const state = opt.init(params) as [{ mu: { w: unknown } }, unknown];
+    expect(state[0].mu.w).toBeInstanceOf(Float64Array);
+    const [u] = opt.update(grads, state, params);
+    expect((u as { w: unknown }).w).toBeInstanceOf(Float32Array);
+    expect((applyUpdates(params, u) as { w: unknown }).w).toBeInstanceOf(Float64Array);
+    const f32 = { w: Float32Array.of(1, 2) };
+    expect((applyUpdates(f32, { w: Float64Array.of(0.1, 0.1) }) as { w: unknown }).w).toBeInstanceOf(Float32Array);
+  });
+
+  it("returns ndarray updates for ndarray grads, with the grads' shape", () => {
+    const w = ndarray(new Float32Array(6).fill(1), [2, 3]);
+    const opt = sgd(0.5);
+    const [u] = opt.update({ w }, opt.init({ w }), { w });
+    const uw = (u as { w: ndarray.NdArray<Float32Array> }).w;
+    expect(uw.shape).toEqual([2, 3]);
+    expect(Array.from(uw.data)).toEqual([-0.5, -0.5, -0.5, -0.5, -0.5, -0.5]);
+  });
+});
+
+describe("pytrees: bad input is rejected with the path and what to use instead", () => {
+  const cases: [string, unknown, string, RegExp][] = [
+    ["a number", { lr: 0.1 }, "lr", /Float64Array\.of/],
+    ["a number[]", { w: [1, 2, 3] }, "w", /Float64Array\.from/],
+    ["an Int32Array", { layers: [{ w: new Int32Array(2) }] }, "layers[0].w", /Float32Array or Float64Array/],
+    ["a Map", { m: new Map() }, "m", /plain object/],
+    ["a class instance", { d: new Date(0) }, "d", /a Date/],
+    ["a string", ["x"], "[0]", /a string/],
+    ["an ndarray over a plain array", { w: ndarray([1, 2]) }, "w", /ndarray leaf/],
+    ["an odd key", { "my key": true }, '["my key"]', /a boolean/],
+  ];
+  it.each(cases)("rejects %s (NOT_A_PYTREE)", (_, value, path, advice) => {
+    let error: unknown;
+    try {
+      sgd(0.1).init(value as PyTree);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(GradTxError);
+    expect((error as GradTxError).code).toBe("NOT_A_PYTREE");
+    expect((error as GradTxError).path).toBe(path);
+    expect((error as GradTxError).message).toMatch(advice);
+  });
+
+  it("rejects a cyclic object instead of overflowing the stack", () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => tree.leaves(cyclic as PyTree)).toThrowError(expect.objectContaining({ code: "NOT_A_PYTREE" }));
+  });
+});
