@@ -196,11 +196,17 @@ export function vdot(a: PyTree, b: PyTree): number {
 /** The global norm of dense leaves; compensated, and rescaled when the squares would overflow. */
 export function globalNormOf(datas: readonly FloatArray[]): number {
   const sumSquares = dotAll(datas, datas);
-  if (Number.isFinite(sumSquares) || Number.isNaN(sumSquares)) return Math.sqrt(sumSquares);
-  // Some square overflowed: rescale by the largest magnitude (exact for a power of two).
+  if (Number.isFinite(sumSquares)) return Math.sqrt(sumSquares);
+  // Not finite: a NaN or an infinity in the input, or squares that overflowed. Only the last
+  // has a finite norm, found by rescaling with a power of two (exact) near the largest element.
   let largest = 0;
-  for (const d of datas) for (let j = 0; j < d.length; j++) largest = Math.max(largest, Math.abs(d[j]!));
-  if (!Number.isFinite(largest)) return largest;
+  for (const d of datas)
+    for (let j = 0; j < d.length; j++) {
+      const a = Math.abs(d[j]!);
+      if (Number.isNaN(a)) return NaN;
+      if (a > largest) largest = a;
+    }
+  if (largest === Infinity) return Infinity;
   const factor = 2 ** -Math.ceil(Math.log2(largest));
   return Math.sqrt(dotAll(datas, datas, factor)) / factor;
 }

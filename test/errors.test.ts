@@ -18,7 +18,9 @@ import {
   type PyTree,
 } from "../src/index.js";
 
-const params = { layers: [{ w: ndarray(new Float64Array(1280), [128, 10]) }, { w: ndarray(new Float64Array(1280), [128, 10]) }] };
+const params = {
+  layers: [{ w: ndarray(new Float64Array(1280), [128, 10]) }, { w: ndarray(new Float64Array(1280), [128, 10]) }],
+};
 
 function caught(thunk: () => unknown): GradTxError {
   try {
@@ -33,18 +35,46 @@ function caught(thunk: () => unknown): GradTxError {
 const table: [string, GradTxErrorCode, string | undefined, () => unknown, RegExp?][] = [
   ["adam with a negative learning rate", "INVALID_HYPERPARAMETER", undefined, () => adam(-1), /learningRate.*>= 0.*-1/],
   ["sgd with a NaN learning rate", "INVALID_HYPERPARAMETER", undefined, () => sgd(NaN), /learningRate/],
-  ["adam with b1 = 1", "INVALID_HYPERPARAMETER", undefined, () => adam(0.1, { b1: 1 }), /b1 must be a number in \[0, 1\)/],
+  [
+    "adam with b1 = 1",
+    "INVALID_HYPERPARAMETER",
+    undefined,
+    () => adam(0.1, { b1: 1 }),
+    /b1 must be a number in \[0, 1\)/,
+  ],
   ["scaleByAdam with b2 = -0.1", "INVALID_HYPERPARAMETER", undefined, () => scaleByAdam({ b2: -0.1 }), /b2/],
   ["trace with decay NaN", "INVALID_HYPERPARAMETER", undefined, () => trace(NaN), /decay/],
   ["clipByGlobalNorm(0)", "INVALID_HYPERPARAMETER", undefined, () => clipByGlobalNorm(0), /maxNorm.*> 0/],
-  ["adamw with weightDecay -1", "INVALID_HYPERPARAMETER", undefined, () => adamw(0.1, { weightDecay: -1 }), /weightDecay/],
-  ["lookahead with syncPeriod 0", "INVALID_HYPERPARAMETER", undefined, () => lookahead(sgd(1), { syncPeriod: 0 }), /syncPeriod.*integer/],
-  ["chain of a non-transformation", "INVALID_HYPERPARAMETER", undefined, () => chain(sgd(1), {} as never), /argument 1/],
+  [
+    "adamw with weightDecay -1",
+    "INVALID_HYPERPARAMETER",
+    undefined,
+    () => adamw(0.1, { weightDecay: -1 }),
+    /weightDecay/,
+  ],
+  [
+    "lookahead with syncPeriod 0",
+    "INVALID_HYPERPARAMETER",
+    undefined,
+    () => lookahead(sgd(1), { syncPeriod: 0 }),
+    /syncPeriod.*integer/,
+  ],
+  [
+    "chain of a non-transformation",
+    "INVALID_HYPERPARAMETER",
+    undefined,
+    () => chain(sgd(1), {} as never),
+    /argument 1/,
+  ],
   [
     "grads missing a key",
     "STRUCTURE_MISMATCH",
     "",
-    () => sgd(0.1, { momentum: 0.9 }).update({ v: Float64Array.of(1) }, sgd(0.1, { momentum: 0.9 }).init({ w: Float64Array.of(1) })),
+    () =>
+      sgd(0.1, { momentum: 0.9 }).update(
+        { v: Float64Array.of(1) },
+        sgd(0.1, { momentum: 0.9 }).init({ w: Float64Array.of(1) }),
+      ),
     /expected keys \[w\], got \[v\]/,
   ],
   [
@@ -65,7 +95,10 @@ const table: [string, GradTxErrorCode, string | undefined, () => unknown, RegExp
     "a transposed weight matrix",
     "SHAPE_MISMATCH",
     "layers[1].w",
-    () => applyUpdates(params, { layers: [params.layers[0]!.w, ndarray(new Float64Array(1280), [10, 128])].map((w) => ({ w })) }),
+    () =>
+      applyUpdates(params, {
+        layers: [params.layers[0]!.w, ndarray(new Float64Array(1280), [10, 128])].map((w) => ({ w })),
+      }),
     /expected shape \[128,10\], got \[10,128\]/,
   ],
   [
@@ -75,7 +108,13 @@ const table: [string, GradTxErrorCode, string | undefined, () => unknown, RegExp
     () => adam(0.1).update({ w: Float64Array.of(1, 2) }, adam(0.1).init({ w: Float64Array.of(1) })),
     /expected length 1, got 2/,
   ],
-  ["grads that are not a pytree", "NOT_A_PYTREE", "x", () => adam(0.1).update({ x: 3 } as never, adam(0.1).init({ x: Float64Array.of(1) })), /Float64Array\.of/],
+  [
+    "grads that are not a pytree",
+    "NOT_A_PYTREE",
+    "x",
+    () => adam(0.1).update({ x: 3 } as never, adam(0.1).init({ x: Float64Array.of(1) })),
+    /Float64Array\.of/,
+  ],
   [
     "addDecayedWeights without params",
     "MISSING_PARAMS",
@@ -90,8 +129,20 @@ const table: [string, GradTxErrorCode, string | undefined, () => unknown, RegExp
     () => lookahead(sgd(1)).update(Float64Array.of(1), lookahead(sgd(1)).init(Float64Array.of(1))),
     /fast weights/,
   ],
-  ["a chain state of the wrong length", "BAD_STATE", undefined, () => adam(0.1).update(Float64Array.of(1), [] as never), /array of 2 states/],
-  ["adam given sgd's state", "BAD_STATE", undefined, () => scaleByAdam().update(Float64Array.of(1), { trace: Float64Array.of(0) } as never), /no "count"/],
+  [
+    "a chain state of the wrong length",
+    "BAD_STATE",
+    undefined,
+    () => adam(0.1).update(Float64Array.of(1), [] as never),
+    /array of 2 states/,
+  ],
+  [
+    "adam given sgd's state",
+    "BAD_STATE",
+    undefined,
+    () => scaleByAdam().update(Float64Array.of(1), { trace: Float64Array.of(0) } as never),
+    /no "count"/,
+  ],
   [
     "a state whose counter is not a count",
     "BAD_STATE",
@@ -111,7 +162,11 @@ describe("errors: every code of the contract, with its path", () => {
   });
 
   it("prefixes the message with the path, so a log line says where", () => {
-    const error = caught(() => applyUpdates(params as PyTree, { layers: [{ w: params.layers[0]!.w }, { w: ndarray(new Float64Array(1280), [10, 128]) }] }));
+    const error = caught(() =>
+      applyUpdates(params as PyTree, {
+        layers: [{ w: params.layers[0]!.w }, { w: ndarray(new Float64Array(1280), [10, 128]) }],
+      }),
+    );
     expect(error.message).toBe("layers[1].w: expected shape [128,10], got [10,128]");
   });
 });

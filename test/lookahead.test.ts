@@ -14,7 +14,12 @@ import {
   type LookaheadState,
   type PyTree,
 } from "../src/index.js";
-import { checkLookaheadLaws, checkLookaheadAlphaZero, checkLookaheadSync, checkLookaheadSyncPeriodOne } from "../src/laws/index.js";
+import {
+  checkLookaheadLaws,
+  checkLookaheadAlphaZero,
+  checkLookaheadSync,
+  checkLookaheadSyncPeriodOne,
+} from "../src/laws/index.js";
 import { expectBitEqual, expectClose, snapshot, trajectory, values } from "./helpers.js";
 
 const quadratic = (p: PyTree): PyTree => tree.scale(2, p); // gradient of sum(x^2)
@@ -97,8 +102,12 @@ describe("lookahead: the algorithm", () => {
     const tx = lookahead(adam(0.1), { syncPeriod: 2, alpha, innerState: "interpolate" });
     const keep = lookahead(adam(0.1), { syncPeriod: 2, alpha });
     const x0 = Float64Array.of(1, 2);
-    const moved = trajectory(tx, x0, quadratic, 2)[1]!.state as LookaheadState<[{ count: number; mu: PyTree; nu: PyTree }]>;
-    const kept = trajectory(keep, x0, quadratic, 2)[1]!.state as LookaheadState<[{ count: number; mu: PyTree; nu: PyTree }]>;
+    const moved = trajectory(tx, x0, quadratic, 2)[1]!.state as LookaheadState<
+      [{ count: number; mu: PyTree; nu: PyTree }]
+    >;
+    const kept = trajectory(keep, x0, quadratic, 2)[1]!.state as LookaheadState<
+      [{ count: number; mu: PyTree; nu: PyTree }]
+    >;
     // The cache starts at inner.init(params): zeros. So after the first sync s' = 0 + alpha * s.
     expectClose(moved.inner[0].mu, tree.scale(alpha, kept.inner[0].mu), 1e-16, "mu");
     expectClose(moved.inner[0].nu, tree.scale(alpha, kept.inner[0].nu), 1e-16, "nu");
@@ -132,7 +141,9 @@ describe("lookahead: the algorithm", () => {
     const tx = lookahead(sgd(0.1), { syncPeriod: 1 });
     const x = Float64Array.of(1, 2);
     const state = tx.init(x);
-    expect(() => tx.update(Float64Array.of(1, 1), state)).toThrowError(expect.objectContaining({ code: "MISSING_PARAMS" }));
+    expect(() => tx.update(Float64Array.of(1, 1), state)).toThrowError(
+      expect.objectContaining({ code: "MISSING_PARAMS" }),
+    );
     const before = snapshot(x);
     const slowBefore = snapshot(slowParams(state));
     tx.update(Float64Array.of(1, 1), state, x);

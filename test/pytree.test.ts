@@ -25,7 +25,10 @@ describe("pytrees: the data model", () => {
   it("reads a strided ndarray view through its strides and returns a contiguous ndarray of the same shape", () => {
     const base = ndarray(Float64Array.of(1, 2, 3, 4, 5, 6), [2, 3]);
     const transposed = base.transpose(1, 0); // shape [3, 2]: rows [1,4], [2,5], [3,6]
-    const out = applyUpdates(transposed, ndarray(new Float64Array(6).fill(10), [3, 2])) as ndarray.NdArray<Float64Array>;
+    const out = applyUpdates(
+      transposed,
+      ndarray(new Float64Array(6).fill(10), [3, 2]),
+    ) as ndarray.NdArray<Float64Array>;
     expect(out.shape).toEqual([3, 2]);
     expect(Array.from(out.data)).toEqual([11, 14, 12, 15, 13, 16]);
     expect(out.stride).toEqual([2, 1]);

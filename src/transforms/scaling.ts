@@ -5,7 +5,7 @@
  * @module
  */
 import {
-  EMPTY_STATE,
+  initEmpty,
   type EmptyState,
   type GradientTransformation,
   type ScalarOrSchedule,
@@ -13,7 +13,7 @@ import {
 } from "../base.js";
 import { GradTxError } from "../errors.js";
 import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type PyTree } from "../pytree.js";
-import { increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
+import { biasCorrection, increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
 import { checkBoolean, checkNumber, checkScalarOrSchedule } from "../validate.js";
 import { mapLeaves } from "./elementwise.js";
 
@@ -35,7 +35,7 @@ import { mapLeaves } from "./elementwise.js";
 export function scale(step: number): GradientTransformation<EmptyState> {
   checkNumber("scale", "step", step);
   return {
-    init: () => EMPTY_STATE,
+    init: initEmpty,
     update(updates, state) {
       const out = mapLeaves(flatten(updates), (g, o) => {
         for (let j = 0; j < g.length; j++) o[j] = step * g[j]!;
@@ -73,7 +73,7 @@ export function scaleBySchedule(schedule: Schedule): GradientTransformation<Scal
       `scaleBySchedule: schedule must be a function of the step count, got ${typeof schedule}`,
     );
   return {
-    init: () => ({ count: 0 }),
+    init: (params) => ({ ...initEmpty(params), count: 0 }),
     update(updates, state) {
       const { count } = stateRecord<ScaleByScheduleState>("scaleBySchedule", state, ["count"]);
       const step = schedule(stateCount("scaleBySchedule", count));
@@ -188,10 +188,10 @@ export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<S
       const g = flatten(updates);
       const mus = stateLeaves(`${where}.mu`, s.mu, g);
       const nus = stateLeaves(`${where}.nu`, s.nu, g);
-      const correct1 = 1 - b1 ** count;
-      const correct2 = 1 - b2 ** count;
+      const correct1 = biasCorrection(b1, count);
+      const correct2 = biasCorrection(b2, count);
       // Nesterov's look-ahead term corrects the stored moment one step further.
-      const correctNext = nesterov ? 1 - b1 ** increment(count) : correct1;
+      const correctNext = nesterov ? biasCorrection(b1, increment(count)) : correct1;
       const n = g.leaves.length;
       const outs = new Array<PyTree>(n);
       const newMus = new Array<PyTree>(n);
