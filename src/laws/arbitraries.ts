@@ -98,14 +98,12 @@ export function arbitraryTree(constraints: TreeConstraints = {}): fc.Arbitrary<P
  */
 export function arbitraryLike(template: PyTree, maxMagnitude = 10): fc.Arbitrary<PyTree> {
   const flat = flatten(template);
-  return fc
-    .tuple(...flat.leaves.map((leaf) => elements(dataOf(leaf).length, maxMagnitude)))
-    .map((datas) =>
-      unflatten(
-        flat.def,
-        flat.leaves.map((leaf, i) => asLeafLike(leaf, new (ctorOf(leaf))(datas[i]!))),
-      ),
-    );
+  return fc.tuple(...flat.leaves.map((leaf) => elements(dataOf(leaf).length, maxMagnitude))).map((datas) =>
+    unflatten(
+      flat.def,
+      flat.leaves.map((leaf, i) => asLeafLike(leaf, new (ctorOf(leaf))(datas[i]!))),
+    ),
+  );
 }
 
 /** A training problem: params and a sequence of gradients shaped like them. @since 0.1.0 */

@@ -79,15 +79,27 @@ export function layout(value: unknown): string {
   return fingerprint(value, false);
 }
 
-interface Run<S> {
+/** The params, updates and states after each step of {@link runProblem}. @since 0.1.0 */
+export interface ProblemRun<S> {
   readonly params: PyTree[];
   readonly updates: PyTree[];
   readonly states: S[];
 }
 
-/** Runs `tx` open loop over the problem's gradients. */
-export function runProblem<S>(tx: GradientTransformation<S>, problem: Problem): Run<S> {
-  const out: Run<S> = { params: [], updates: [], states: [] };
+/**
+ * Runs `tx` open loop over the problem's gradients, applying each update to the params.
+ *
+ * @example
+ * ```ts
+ * import { sgd } from "gradtx";
+ * import { runProblem } from "gradtx/laws";
+ * const run = runProblem(sgd(0.1), { params: Float64Array.of(1), grads: [Float64Array.of(1)] });
+ * // run.params[0] = [0.9]
+ * ```
+ * @since 0.1.0
+ */
+export function runProblem<S>(tx: GradientTransformation<S>, problem: Problem): ProblemRun<S> {
+  const out: ProblemRun<S> = { params: [], updates: [], states: [] };
   let params = problem.params;
   let state = tx.init(params);
   for (const g of problem.grads) {

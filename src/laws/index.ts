@@ -40,6 +40,7 @@ export {
   layout,
   LawViolation,
   runProblem,
+  type ProblemRun,
   type LawOptions,
   type LookaheadLawOptions,
 } from "./checks.js";
