@@ -37,3 +37,4 @@ export {
 } from "./lookahead.js";
 export { initEither, monoidTransformation, safeFactory, updateEither } from "./either.js";
 export * as tree from "./tree.js";
+export { deserializeParams, deserializeState, serializeParams, serializeState } from "./serialize.js";
