@@ -1,0 +1,220 @@
+/**
+ * Hostile input never corrupts a run: whatever is passed, the only error is a GradTxError, and
+ * no input is mutated. Non-finite gradients behave as documented. Long runs keep their cadence.
+ */
+import * as fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  adam,
+  adamw,
+  applyUpdates,
+  chain,
+  clipByGlobalNorm,
+  deserializeState,
+  GradTxError,
+  lookahead,
+  scaleByAdam,
+  scaleByLearningRate,
+  serializeState,
+  sgd,
+  slowParams,
+  tree,
+  type GradientTransformation,
+  type LookaheadState,
+  type PyTree,
+} from "../src/index.js";
+import { arbitraryProblem, fingerprint } from "../src/laws/index.js";
+import { values } from "./helpers.js";
+
+const optimizers: GradientTransformation[] = [
+  sgd(0.1, { momentum: 0.9 }),
+  adamw(0.1),
+  chain(
+    clipByGlobalNorm(1),
+    lookahead(adam(0.1), { syncPeriod: 2, innerState: "interpolate" }),
+  ) as GradientTransformation,
+];
+
+/** Runs `thunk`; anything it throws must be a GradTxError. */
+function onlyGradTxError(thunk: () => unknown): void {
+  try {
+    thunk();
+  } catch (e) {
+    if (!(e instanceof GradTxError)) throw new Error(`threw ${String(e)} instead of a GradTxError`, { cause: e });
+  }
+}
+
+const anything = fc.anything({
+  withTypedArray: true,
+  withNullPrototype: true,
+  withObjectString: true,
+  withMap: true,
+  withSet: true,
+  withDate: true,
+  withSparseArray: true,
+  withBigInt: true,
+  withBoxedValues: true,
+});
+/** Mostly-valid trees with hostile values mixed in: the shapes that get past the first checks. */
+const hostileTree = fc.oneof(
+  anything,
+  fc.dictionary(fc.string(), fc.oneof(anything, fc.constant(Float64Array.of(1)), fc.constant(new Float32Array(3)))),
+  fc.array(fc.oneof(anything, fc.constant(Float64Array.of(NaN)))),
+);
+
+describe("hostile input: only GradTxError, nothing mutated", () => {
+  it("init, update, applyUpdates and the tree utilities on arbitrary JavaScript values", () => {
+    const params = { w: Float64Array.of(1, 2), b: Float32Array.of(3) };
+    fc.assert(
+      fc.property(hostileTree, hostileTree, (x, y) => {
+        const before = [fingerprint(params), fingerprint(x), fingerprint(y)];
+        for (const tx of optimizers) {
+          onlyGradTxError(() => tx.init(x as PyTree));
+          onlyGradTxError(() => tx.update(x as PyTree, tx.init(params), params));
+          onlyGradTxError(() => tx.update(params, x as never, params));
+          onlyGradTxError(() => tx.update(params, tx.init(params), x as PyTree));
+        }
+        onlyGradTxError(() => applyUpdates(x as PyTree, y as PyTree));
+        onlyGradTxError(() => tree.add(x as PyTree, params));
+        onlyGradTxError(() => tree.globalNorm(x as PyTree));
+        onlyGradTxError(() => slowParams(x));
+        onlyGradTxError(() => serializeState(x));
+        onlyGradTxError(() => deserializeState(x as never, optimizers[2]!.init(params)));
+        expect([fingerprint(params), fingerprint(x), fingerprint(y)]).toEqual(before);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("mismatched trees, wrong lengths and foreign states throw GradTxError and mutate nothing", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 2 }), arbitraryProblem({ maxSteps: 2 }), (a, b) => {
+        const before = fingerprint([a, b]);
+        for (const tx of optimizers) {
+          onlyGradTxError(() => tx.update(b.grads[0], tx.init(a.params), a.params));
+          onlyGradTxError(() => tx.update(a.grads[0], tx.init(a.params), b.params));
+          onlyGradTxError(() => tx.update(a.grads[0], optimizers[0]!.init(a.params), a.params));
+        }
+        onlyGradTxError(() => applyUpdates(a.params, b.grads[0]));
+        expect(fingerprint([a, b])).toBe(before);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("NaN and Infinity hyperparameters are refused when the optimizer is built", () => {
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      for (const build of [
+        () => sgd(bad),
+        () => sgd(0.1, { momentum: bad }),
+        () => adam(bad),
+        () => adam(0.1, { b1: bad }),
+        () => adam(0.1, { eps: bad }),
+        () => adamw(0.1, { weightDecay: bad }),
+        () => lookahead(sgd(0.1), { alpha: bad }),
+        () => lookahead(sgd(0.1), { syncPeriod: bad }),
+        () => scaleByLearningRate(bad),
+      ])
+        expect(() => build()).toThrowError(expect.objectContaining({ code: "INVALID_HYPERPARAMETER" }));
+    }
+    expect(() => clipByGlobalNorm(NaN)).toThrowError(GradTxError);
+  });
+});
+
+describe("non-finite gradients", () => {
+  it("propagate through every optimizer, as in optax (no silent clamping)", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 1 }), ({ params }) => {
+        // Zero gradients with one NaN in every leaf.
+        const poisoned = tree.map((leaf) => {
+          const copy = (leaf as Float64Array).slice();
+          copy[0] = NaN;
+          return copy;
+        }, tree.zerosLike(params));
+        for (const tx of optimizers) {
+          const [u] = tx.update(poisoned, tx.init(params), params);
+          expect(tree.allFinite(u)).toBe(false);
+        }
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("a NaN on a non-sync step stays out of Lookahead's slow weights; the next sync takes it in", () => {
+    const tx = lookahead(sgd(0.1), { syncPeriod: 3 });
+    let params: PyTree = Float64Array.of(1, 2);
+    let state = tx.init(params);
+    const grads = [Float64Array.of(NaN, 1), Float64Array.of(1, 1), Float64Array.of(1, 1)];
+    const slowAfter: number[][] = [];
+    for (const g of grads) {
+      const [u, next] = tx.update(g, state, params);
+      params = applyUpdates(params, u);
+      state = next;
+      slowAfter.push(values(slowParams(state)));
+    }
+    expect(slowAfter[0]).toEqual([1, 2]);
+    expect(slowAfter[1]).toEqual([1, 2]);
+    expect(Number.isNaN(slowAfter[2]![0]!)).toBe(true);
+    expect(Number.isFinite(slowAfter[2]![1]!)).toBe(true);
+  });
+});
+
+describe("long runs", () => {
+  it("counters beyond 2^31 keep the sync cadence, the schedule and the bias correction right", () => {
+    const start = 2 ** 31 + 5; // 2^31 = 2147483648 is 3 mod 5, so start is 3 mod 5 too: a sync after 2 more steps
+    const seen: number[] = [];
+    const tx = lookahead(
+      chain(
+        scaleByAdam(),
+        scaleByLearningRate((t) => (seen.push(t), 0.1)),
+      ),
+      { syncPeriod: 5 },
+    );
+    const params = Float64Array.of(1);
+    const fresh = tx.init(params) as LookaheadState<[{ count: number; mu: PyTree; nu: PyTree }, { count: number }]>;
+    let state: typeof fresh = {
+      ...fresh,
+      count: start,
+      inner: [{ ...fresh.inner[0], count: start }, { count: start }],
+    };
+    let p: PyTree = params;
+    const synced: boolean[] = [];
+    const updates: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const [u, next] = tx.update(Float64Array.of(1), state, p);
+      p = applyUpdates(p, u);
+      state = next as typeof fresh;
+      updates.push(values(u)[0]!);
+      synced.push(values(p)[0] === values(slowParams(state))[0] && state.count % 5 === 0);
+    }
+    expect(seen).toEqual([start, start + 1, start + 2, start + 3, start + 4]);
+    expect(synced).toEqual([false, true, false, false, false]);
+    expect(state.inner[0].count).toBe(start + 5);
+    // At t ~ 2^31 both bias corrections are 1 (0.999^t underflows), so from zero moments the
+    // first step is -lr * (1 - b1) g / (sqrt((1 - b2) g^2) + eps) = -0.1 * 0.1 / (sqrt(0.001) + 1e-8).
+    expect(updates[0]).toBeCloseTo((-0.1 * 0.1) / (Math.sqrt(0.001) + 1e-8), 14);
+  });
+
+  it("a million steps of lookahead(sgd) on a tiny tree sync exactly every k steps", () => {
+    const k = 7;
+    const tx = lookahead(sgd(0.01), { syncPeriod: k });
+    let params: PyTree = Float64Array.of(1);
+    let state = tx.init(params);
+    const g = Float64Array.of(1e-6);
+    let syncs = 0;
+    let slow = slowParams(state);
+    for (let step = 1; step <= 1_000_000; step++) {
+      const [u, next] = tx.update(g, state, params);
+      params = applyUpdates(params, u);
+      state = next;
+      const nextSlow = slowParams(state);
+      if (step % k === 0) {
+        syncs++;
+        if (nextSlow === slow || values(nextSlow)[0] !== values(params)[0]) throw new Error(`step ${step}: no sync`);
+      } else if (nextSlow !== slow) throw new Error(`step ${step}: the slow weights moved between syncs`);
+      slow = nextSlow;
+    }
+    expect(syncs).toBe(Math.floor(1_000_000 / k));
+    expect((state as LookaheadState).count).toBe(1_000_000);
+  });
+});
