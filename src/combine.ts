@@ -5,6 +5,15 @@
  */
 import type { GradientTransformation } from "./base.js";
 import { GradTxError } from "./errors.js";
+import {
+  applyInputScale,
+  capabilities,
+  FUSED_UPDATE,
+  INPUT_SCALE,
+  multiply,
+  STEP_FACTOR,
+  type InputScale,
+} from "./fusion.js";
 import type { PyTree } from "./pytree.js";
 
 /**
@@ -37,22 +46,65 @@ export function chain<S extends readonly unknown[]>(
       );
   });
   const parts = transforms as readonly GradientTransformation<unknown>[];
-  return {
-    init: (params) => parts.map((tx) => tx.init(params)) as unknown as S,
-    update(updates, state, params) {
-      if (!Array.isArray(state) || state.length !== parts.length)
-        throw new GradTxError(
-          "BAD_STATE",
-          `chain: expected an array of ${parts.length} states, got ${Array.isArray(state) ? `an array of ${state.length}` : typeof state}`,
-        );
-      let u: PyTree = updates;
-      const next = new Array<unknown>(parts.length);
-      for (let i = 0; i < parts.length; i++) {
-        const [ui, si] = parts[i]!.update(u, state[i], params);
-        u = ui;
-        next[i] = si;
-      }
-      return [u, next as unknown as S];
-    },
+  const run = (updates: PyTree, state: S, params: PyTree | undefined, input: InputScale | null, factor: number) => {
+    if (!Array.isArray(state) || state.length !== parts.length)
+      throw new GradTxError(
+        "BAD_STATE",
+        `chain: expected an array of ${parts.length} states, got ${Array.isArray(state) ? `an array of ${state.length}` : typeof state}`,
+      );
+    return runParts(parts, updates, state, params, input, factor) as unknown as readonly [PyTree, S];
   };
+  const fusable = parts.length > 0 && capabilities(parts[0]!)[FUSED_UPDATE] !== undefined;
+  const tx: GradientTransformation<S> = {
+    init: (params) => parts.map((part) => part.init(params)) as unknown as S,
+    update: (updates, state, params) => run(updates, state, params, null, 1),
+  };
+  // A chain that starts with a loop can take an input scale into it, so it fuses in turn.
+  return fusable ? Object.assign(tx, { [FUSED_UPDATE]: run }) : tx;
+}
+
+/**
+ * Runs the parts in order, fusing where neighbours allow it (see fusion.ts): an input scaling
+ * followed by a loop, and a loop followed by a factor, each become one pass. `input` and
+ * `factor` are a scaling of the chain's own input and output, from an enclosing chain.
+ */
+function runParts(
+  parts: readonly GradientTransformation<unknown>[],
+  updates: PyTree,
+  state: readonly unknown[],
+  params: PyTree | undefined,
+  input: InputScale | null,
+  factor: number,
+): readonly [PyTree, unknown[]] {
+  const next = new Array<unknown>(parts.length);
+  let u = updates;
+  let pending = input;
+  let outputFactor = factor;
+  for (let i = 0; i < parts.length; i++) {
+    const part = capabilities(parts[i]!);
+    const following = i + 1 < parts.length ? capabilities(parts[i + 1]!) : undefined;
+    if (pending === null && part[INPUT_SCALE] && following?.[FUSED_UPDATE]) {
+      [pending, next[i]] = part[INPUT_SCALE](u, state[i]);
+      continue;
+    }
+    const fused = part[FUSED_UPDATE];
+    if (fused) {
+      let f = 1;
+      if (following?.[STEP_FACTOR]) {
+        [f, next[i + 1]] = following[STEP_FACTOR](state[i + 1]);
+        [u, next[i]] = fused(u, state[i], params, pending, f);
+        i++;
+      } else {
+        if (i === parts.length - 1) [f, outputFactor] = [outputFactor, 1];
+        [u, next[i]] = fused(u, state[i], params, pending, f);
+      }
+      pending = null;
+      continue;
+    }
+    if (pending !== null) [u, pending] = [applyInputScale(u, pending), null];
+    [u, next[i]] = parts[i]!.update(u, state[i], params);
+  }
+  if (pending !== null) u = applyInputScale(u, pending);
+  if (outputFactor !== 1) u = multiply(u, outputFactor);
+  return [u, next];
 }

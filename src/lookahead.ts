@@ -8,6 +8,7 @@ import { GradTxError } from "./errors.js";
 import { asLeafLike, ctorOf, dataOf, flatten, isFloatArray, unflatten, type PyTree } from "./pytree.js";
 import { copyTree, increment, paramsFlat, stateCount, stateLeaves, stateRecord } from "./state.js";
 import { checkNumber } from "./validate.js";
+import { applyInputScale, capabilities, FUSED_UPDATE, multiply, type FusedUpdate, type InputScale } from "./fusion.js";
 
 /**
  * What happens to the inner optimizer's state at a sync:
@@ -114,7 +115,7 @@ function interpolateState(atSync: unknown, current: unknown, alpha: number, wher
 export function lookahead<S>(
   inner: GradientTransformation<S>,
   options: LookaheadOptions = {},
-): GradientTransformation<LookaheadState<S>> {
+): GradientTransformation<LookaheadState<S>> & FusedUpdate<LookaheadState<S>> {
   if (
     typeof inner !== "object" ||
     inner === null ||
@@ -138,6 +139,70 @@ export function lookahead<S>(
       `lookahead: innerState must be one of ${POLICIES.join(", ")}, got ${String(policy)}`,
     );
 
+  const runInner = (updates: PyTree, state: S, params: PyTree, input: InputScale | null): readonly [PyTree, S] => {
+    if (input === null) return inner.update(updates, state, params);
+    const fused = capabilities(inner)[FUSED_UPDATE];
+    return fused
+      ? (fused(updates, state, params, input, 1) as readonly [PyTree, S])
+      : inner.update(applyInputScale(updates, input), state, params);
+  };
+
+  const run = (
+    updates: PyTree,
+    state: LookaheadState<S>,
+    params: PyTree | undefined,
+    input: InputScale | null,
+  ): readonly [PyTree, LookaheadState<S>] => {
+    const s = stateRecord<LookaheadState<S>>("lookahead", state, ["count", "slow", "inner"]);
+    if (params === undefined)
+      throw new GradTxError(
+        "MISSING_PARAMS",
+        "lookahead reads the fast weights: pass the params as the third argument of update",
+      );
+    if (policy === "interpolate" && !("innerAtSync" in s))
+      throw new GradTxError(
+        "BAD_STATE",
+        'lookahead: innerState "interpolate" needs innerAtSync in the state (was it built with another policy?)',
+      );
+    const count = increment(stateCount("lookahead", s.count));
+    const [u, innerNext] = runInner(updates, s.inner, params, input);
+    if (count % k !== 0) return [u, { ...s, count, inner: innerNext }];
+
+    const uFlat = flatten(u);
+    const pFlat = paramsFlat("lookahead", params, uFlat);
+    const slows = stateLeaves("lookahead.slow", s.slow, uFlat);
+    const n = uFlat.leaves.length;
+    const outs = new Array<PyTree>(n);
+    const newSlows = new Array<PyTree>(n);
+    for (let i = 0; i < n; i++) {
+      const uLeaf = uFlat.leaves[i]!;
+      const du = dataOf(uLeaf);
+      const p = dataOf(pFlat.leaves[i]!);
+      const slow = slows[i]!;
+      const v = new (ctorOf(uLeaf))(du.length);
+      const next = new (slow instanceof Float32Array ? Float32Array : Float64Array)(du.length);
+      for (let j = 0; j < du.length; j++) {
+        // The fast weights as applyUpdates will have them, rounded to the slow weights' dtype.
+        next[j] = p[j]! + du[j]!;
+        v[j] = slow[j]! + alpha * (next[j]! - slow[j]!) - p[j]!;
+        next[j] = p[j]! + v[j]!;
+      }
+      outs[i] = asLeafLike(uLeaf, v);
+      newSlows[i] = next;
+    }
+    const slow = unflatten(uFlat.def, newSlows);
+    if (policy === "keep") return [unflatten(uFlat.def, outs), { count, slow, inner: innerNext }];
+    if (policy === "reset") {
+      const asParams = unflatten(
+        pFlat.def,
+        pFlat.leaves.map((leaf, i) => asLeafLike(leaf, newSlows[i] as Float32Array | Float64Array)),
+      );
+      return [unflatten(uFlat.def, outs), { count, slow, inner: inner.init(asParams) }];
+    }
+    const moved = interpolateState(s.innerAtSync, innerNext, alpha, "inner") as S;
+    return [unflatten(uFlat.def, outs), { count, slow, inner: moved, innerAtSync: moved }];
+  };
+
   return {
     init(params) {
       const slow = copyTree(flatten(params));
@@ -147,56 +212,11 @@ export function lookahead<S>(
         ? { count: 0, slow, inner: innerState, innerAtSync: innerState }
         : { count: 0, slow, inner: innerState };
     },
-
-    update(updates, state, params) {
-      const s = stateRecord<LookaheadState<S>>("lookahead", state, ["count", "slow", "inner"]);
-      if (params === undefined)
-        throw new GradTxError(
-          "MISSING_PARAMS",
-          "lookahead reads the fast weights: pass the params as the third argument of update",
-        );
-      if (policy === "interpolate" && !("innerAtSync" in s))
-        throw new GradTxError(
-          "BAD_STATE",
-          'lookahead: innerState "interpolate" needs innerAtSync in the state (was it built with another policy?)',
-        );
-      const count = increment(stateCount("lookahead", s.count));
-      const [u, innerNext] = inner.update(updates, s.inner, params);
-      if (count % k !== 0) return [u, { ...s, count, inner: innerNext }];
-
-      const uFlat = flatten(u);
-      const pFlat = paramsFlat("lookahead", params, uFlat);
-      const slows = stateLeaves("lookahead.slow", s.slow, uFlat);
-      const n = uFlat.leaves.length;
-      const outs = new Array<PyTree>(n);
-      const newSlows = new Array<PyTree>(n);
-      for (let i = 0; i < n; i++) {
-        const uLeaf = uFlat.leaves[i]!;
-        const du = dataOf(uLeaf);
-        const p = dataOf(pFlat.leaves[i]!);
-        const slow = slows[i]!;
-        const v = new (ctorOf(uLeaf))(du.length);
-        const next = new (slow instanceof Float32Array ? Float32Array : Float64Array)(du.length);
-        for (let j = 0; j < du.length; j++) {
-          // The fast weights as applyUpdates will have them, rounded to the slow weights' dtype.
-          next[j] = p[j]! + du[j]!;
-          v[j] = slow[j]! + alpha * (next[j]! - slow[j]!) - p[j]!;
-          next[j] = p[j]! + v[j]!;
-        }
-        outs[i] = asLeafLike(uLeaf, v);
-        newSlows[i] = next;
-      }
-      const slow = unflatten(uFlat.def, newSlows);
-      if (policy === "keep") return [unflatten(uFlat.def, outs), { count, slow, inner: innerNext }];
-      if (policy === "reset") {
-        const asParams = unflatten(
-          pFlat.def,
-          pFlat.leaves.map((leaf, i) => asLeafLike(leaf, newSlows[i] as Float32Array | Float64Array)),
-        );
-        return [unflatten(uFlat.def, outs), { count, slow, inner: inner.init(asParams) }];
-      }
-      const moved = interpolateState(s.innerAtSync, innerNext, alpha, "inner") as S;
-      return [unflatten(uFlat.def, outs), { count, slow, inner: moved, innerAtSync: moved }];
+    update: (updates, state, params) => run(updates, state, params, null),
+    // An input scale (a clip before Lookahead) fuses into the inner optimizer's loop.
+    [FUSED_UPDATE]: (updates, state, params, input, factor) => {
+      const [u, next] = run(updates, state, params, input);
+      return [factor === 1 ? u : multiply(u, factor), next];
     },
   };
 }

@@ -157,23 +157,44 @@ export function scale(factor: number, tree: PyTree): PyTree {
 }
 
 /**
- * Compensated (Neumaier) sum of `x[j] * y[j]` over many arrays: the error stays a few roundings
- * however many elements and leaves there are.
+ * Compensated sum of `x[j] * y[j]` over many arrays: each addition's rounding error is
+ * recovered exactly (Knuth's branch-free TwoSum) and added back at the end, so the result is
+ * within a few roundings however many elements and leaves there are. Two interleaved
+ * accumulators keep the two dependency chains busy at once.
  */
 function dotAll(xs: readonly FloatArray[], ys: readonly FloatArray[], scaleBy = 1): number {
-  let sum = 0;
-  let compensation = 0;
+  let s0 = 0;
+  let c0 = 0;
+  let s1 = 0;
+  let c1 = 0;
   for (let i = 0; i < xs.length; i++) {
     const x = xs[i]!;
     const y = ys[i]!;
-    for (let j = 0; j < x.length; j++) {
-      const term = x[j]! * scaleBy * (y[j]! * scaleBy);
-      const t = sum + term;
-      compensation += Math.abs(sum) >= Math.abs(term) ? sum - t + term : term - t + sum;
-      sum = t;
+    const n = x.length;
+    let j = 0;
+    for (; j + 1 < n; j += 2) {
+      const a = x[j]! * scaleBy * (y[j]! * scaleBy);
+      const t0 = s0 + a;
+      const z0 = t0 - s0;
+      c0 += s0 - (t0 - z0) + (a - z0);
+      s0 = t0;
+      const b = x[j + 1]! * scaleBy * (y[j + 1]! * scaleBy);
+      const t1 = s1 + b;
+      const z1 = t1 - s1;
+      c1 += s1 - (t1 - z1) + (b - z1);
+      s1 = t1;
+    }
+    if (j < n) {
+      const a = x[j]! * scaleBy * (y[j]! * scaleBy);
+      const t0 = s0 + a;
+      const z0 = t0 - s0;
+      c0 += s0 - (t0 - z0) + (a - z0);
+      s0 = t0;
     }
   }
-  return sum + compensation;
+  const t = s0 + s1;
+  const z = t - s0;
+  return t + (c0 + c1 + (s0 - (t - z) + (s1 - z)));
 }
 
 /**

@@ -211,3 +211,50 @@ describe("fp-ts face: the same checks as Either", () => {
     expect(E.isRight(ok)).toBe(true);
   });
 });
+
+describe("fusion inside chain is invisible: the same bits as running the parts one by one", () => {
+  /** Runs the parts' own update methods in sequence: no fusion anywhere. */
+  function unfused(parts: GradientTransformation[]): GradientTransformation {
+    return {
+      init: (params) => parts.map((p) => p.init(params)),
+      update(updates, state, params) {
+        const states = state as unknown[];
+        let u = updates;
+        const next = parts.map((part, i) => {
+          const [ui, si] = part.update(u, states[i], params);
+          u = ui;
+          return si;
+        });
+        return [u, next];
+      },
+    };
+  }
+  const cases: [string, () => GradientTransformation[]][] = [
+    ["clip, adam, lr", () => [clipByGlobalNorm(0.5), scaleByAdam(), scaleByLearningRate(0.1)]],
+    [
+      "clip, lookahead(adam)",
+      () => [clipByGlobalNorm(0.5), lookahead(adam(0.1), { syncPeriod: 2 }) as GradientTransformation],
+    ],
+    [
+      "clip, trace nesterov, schedule",
+      () => [clipByGlobalNorm(0.5), trace(0.9, { nesterov: true }), scaleByLearningRate((t) => 0.1 / (t + 1))],
+    ],
+    [
+      "clip, chain(adam, lr), scale",
+      () => [clipByGlobalNorm(0.5), chain(scaleByAdam(), scaleByLearningRate(0.1)), scale(3)],
+    ],
+    ["adam, scale, scale", () => [scaleByAdam(), scale(-0.5), scale(3)]],
+  ];
+  it.each(cases)("%s", (_, parts) => {
+    const fused = chain(...parts()) as GradientTransformation;
+    const plain = unfused(parts());
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 6, maxMagnitude: 3 }), (problem) => {
+        const a = runProblem(fused, problem);
+        const b = runProblem(plain, problem);
+        a.params.forEach((p, t) => expectBitEqual(p, b.params[t]!, `params after step ${t + 1}`));
+      }),
+      { numRuns: 60 },
+    );
+  });
+});

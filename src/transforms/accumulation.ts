@@ -7,6 +7,7 @@ import type { GradientTransformation } from "../base.js";
 import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type PyTree } from "../pytree.js";
 import { stateLeaves, stateRecord, zerosTree } from "../state.js";
 import { checkBoolean, checkNumber } from "../validate.js";
+import { FUSED_UPDATE, type FusedUpdate, type InputScale } from "../fusion.js";
 
 /** The state of {@link trace}. @since 0.1.0 */
 export interface TraceState {
@@ -37,40 +38,48 @@ export interface TraceState {
 export function trace(
   decay: number,
   options: { readonly nesterov?: boolean } = {},
-): GradientTransformation<TraceState> {
+): GradientTransformation<TraceState> & FusedUpdate<TraceState> {
   checkNumber("trace", "decay", decay, { min: 0 });
   const nesterov = checkBoolean("trace", "nesterov", options.nesterov ?? false);
+  const run = (
+    updates: PyTree,
+    state: TraceState,
+    input: InputScale | null,
+    factor: number,
+  ): readonly [PyTree, TraceState] => {
+    const s = stateRecord<TraceState>("trace", state, ["trace"]);
+    const g = flatten(updates);
+    const traces = stateLeaves("trace.trace", s.trace, g);
+    const n = g.leaves.length;
+    const outs = new Array<PyTree>(n);
+    const newTraces = new Array<PyTree>(n);
+    for (let i = 0; i < n; i++) {
+      const leaf = g.leaves[i]!;
+      const gd = dataOf(leaf);
+      const t = traces[i]!;
+      const t2 = new (t instanceof Float32Array ? Float32Array : Float64Array)(gd.length);
+      // Never share the update's buffer with the state: a caller may write into its updates.
+      const out = new (ctorOf(leaf))(gd.length);
+      const f32 = out instanceof Float32Array;
+      const scaled = input !== null;
+      const divisor = input?.divisor ?? 1;
+      const multiplier = input?.multiplier ?? 1;
+      for (let j = 0; j < gd.length; j++) {
+        let x = gd[j]!;
+        if (scaled) x = f32 ? Math.fround((x / divisor) * multiplier) : (x / divisor) * multiplier;
+        t2[j] = x + decay * t[j]!;
+        // The stored trace, as the update would read it back (rounded to the state's dtype).
+        const u = nesterov ? x + decay * t2[j]! : t2[j]!;
+        out[j] = factor * (f32 ? Math.fround(u) : u);
+      }
+      outs[i] = asLeafLike(leaf, out);
+      newTraces[i] = t2;
+    }
+    return [unflatten(g.def, outs), { trace: unflatten(g.def, newTraces) }];
+  };
   return {
     init: (params) => ({ trace: zerosTree(flatten(params)) }),
-    update(updates, state) {
-      const s = stateRecord<TraceState>("trace", state, ["trace"]);
-      const g = flatten(updates);
-      const traces = stateLeaves("trace.trace", s.trace, g);
-      const n = g.leaves.length;
-      const outs = new Array<PyTree>(n);
-      const newTraces = new Array<PyTree>(n);
-      for (let i = 0; i < n; i++) {
-        const leaf = g.leaves[i]!;
-        const gd = dataOf(leaf);
-        const t = traces[i]!;
-        const t2 = new (t instanceof Float32Array ? Float32Array : Float64Array)(gd.length);
-        // The update never shares a buffer with the state: a caller may write into its updates.
-        const out = new (ctorOf(leaf))(gd.length);
-        if (nesterov) {
-          for (let j = 0; j < gd.length; j++) {
-            t2[j] = gd[j]! + decay * t[j]!;
-            out[j] = gd[j]! + decay * t2[j]!;
-          }
-        } else {
-          for (let j = 0; j < gd.length; j++) {
-            t2[j] = gd[j]! + decay * t[j]!;
-            out[j] = t2[j]!;
-          }
-        }
-        outs[i] = asLeafLike(leaf, out);
-        newTraces[i] = t2;
-      }
-      return [unflatten(g.def, outs), { trace: unflatten(g.def, newTraces) }];
-    },
+    update: (updates, state) => run(updates, state, null, 1),
+    [FUSED_UPDATE]: (updates, state, _params, input, factor) => run(updates, state, input, factor),
   };
 }

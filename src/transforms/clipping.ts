@@ -4,10 +4,10 @@
  * @module
  */
 import { initEmpty, type EmptyState, type GradientTransformation } from "../base.js";
-import { dataOf, flatten } from "../pytree.js";
+import { dataOf, flatten, type PyTree } from "../pytree.js";
+import { applyInputScale, INPUT_SCALE, type InputScale, type InputScaling } from "../fusion.js";
 import { globalNormOf } from "../tree.js";
 import { checkNumber } from "../validate.js";
-import { mapLeaves } from "./elementwise.js";
 
 /**
  * Rescales all updates together so that their global norm is at most `maxNorm`, with optax's
@@ -28,18 +28,18 @@ import { mapLeaves } from "./elementwise.js";
  * ```
  * @since 0.1.0
  */
-export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyState> {
+export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyState> & InputScaling<EmptyState> {
   checkNumber("clipByGlobalNorm", "maxNorm", maxNorm, { min: 0, minExclusive: true, infinite: true });
+  const scaleFor = (updates: PyTree, state: EmptyState): readonly [InputScale | null, EmptyState] => {
+    const norm = globalNormOf(flatten(updates).leaves.map(dataOf));
+    return [norm < maxNorm ? null : { divisor: norm, multiplier: maxNorm }, state];
+  };
   return {
     init: initEmpty,
     update(updates, state) {
-      const g = flatten(updates);
-      const norm = globalNormOf(g.leaves.map(dataOf));
-      if (norm < maxNorm) return [updates, state];
-      const out = mapLeaves(g, (x, o) => {
-        for (let j = 0; j < x.length; j++) o[j] = (x[j]! / norm) * maxNorm;
-      });
-      return [out, state];
+      const [input, next] = scaleFor(updates, state);
+      return [input === null ? updates : applyInputScale(updates, input), next];
     },
+    [INPUT_SCALE]: scaleFor,
   };
 }

@@ -15,7 +15,7 @@ import { GradTxError } from "../errors.js";
 import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type PyTree } from "../pytree.js";
 import { biasCorrection, increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
 import { checkBoolean, checkNumber, checkScalarOrSchedule } from "../validate.js";
-import { mapLeaves } from "./elementwise.js";
+import { FUSED_UPDATE, multiply, STEP_FACTOR, type FusedUpdate, type InputScale, type StepFactor } from "../fusion.js";
 
 /**
  * Multiplies every update by a constant.
@@ -32,16 +32,14 @@ import { mapLeaves } from "./elementwise.js";
  * ```
  * @since 0.1.0
  */
-export function scale(step: number): GradientTransformation<EmptyState> {
+export function scale(step: number): GradientTransformation<EmptyState> & StepFactor<EmptyState> {
   checkNumber("scale", "step", step);
   return {
     init: initEmpty,
     update(updates, state) {
-      const out = mapLeaves(flatten(updates), (g, o) => {
-        for (let j = 0; j < g.length; j++) o[j] = step * g[j]!;
-      });
-      return [out, state];
+      return [multiply(updates, step), state];
     },
+    [STEP_FACTOR]: (state) => [step, state],
   };
 }
 
@@ -66,22 +64,25 @@ export interface ScaleByScheduleState {
  * ```
  * @since 0.1.0
  */
-export function scaleBySchedule(schedule: Schedule): GradientTransformation<ScaleByScheduleState> {
+export function scaleBySchedule(
+  schedule: Schedule,
+): GradientTransformation<ScaleByScheduleState> & StepFactor<ScaleByScheduleState> {
   if (typeof schedule !== "function")
     throw new GradTxError(
       "INVALID_HYPERPARAMETER",
       `scaleBySchedule: schedule must be a function of the step count, got ${typeof schedule}`,
     );
+  const factor = (state: ScaleByScheduleState): readonly [number, ScaleByScheduleState] => {
+    const { count } = stateRecord<ScaleByScheduleState>("scaleBySchedule", state, ["count"]);
+    return [schedule(stateCount("scaleBySchedule", count)), { count: increment(count) }];
+  };
   return {
     init: (params) => ({ ...initEmpty(params), count: 0 }),
     update(updates, state) {
-      const { count } = stateRecord<ScaleByScheduleState>("scaleBySchedule", state, ["count"]);
-      const step = schedule(stateCount("scaleBySchedule", count));
-      const out = mapLeaves(flatten(updates), (g, o) => {
-        for (let j = 0; j < g.length; j++) o[j] = step * g[j]!;
-      });
-      return [out, { count: increment(count) }];
+      const [step, next] = factor(state);
+      return [multiply(updates, step), next];
     },
+    [STEP_FACTOR]: factor,
   };
 }
 
@@ -105,14 +106,13 @@ export function scaleBySchedule(schedule: Schedule): GradientTransformation<Scal
 export function scaleByLearningRate(
   learningRate: ScalarOrSchedule,
   options: { readonly flipSign?: boolean } = {},
-): GradientTransformation<EmptyState | ScaleByScheduleState> {
+): GradientTransformation<EmptyState | ScaleByScheduleState> & StepFactor<EmptyState | ScaleByScheduleState> {
   checkScalarOrSchedule("scaleByLearningRate", "learningRate", learningRate);
   const sign = checkBoolean("scaleByLearningRate", "flipSign", options.flipSign ?? true) ? -1 : 1;
-  if (typeof learningRate === "function")
-    return scaleBySchedule((count) => sign * learningRate(count)) as GradientTransformation<
-      EmptyState | ScaleByScheduleState
-    >;
-  return scale(sign * learningRate) as GradientTransformation<EmptyState | ScaleByScheduleState>;
+  type Either = GradientTransformation<EmptyState | ScaleByScheduleState> &
+    StepFactor<EmptyState | ScaleByScheduleState>;
+  if (typeof learningRate === "function") return scaleBySchedule((count) => sign * learningRate(count)) as Either;
+  return scale(sign * learningRate) as Either;
 }
 
 /** The state of {@link scaleByAdam}. @since 0.1.0 */
@@ -174,57 +174,68 @@ export function adamOptions(where: string, options: AdamOptions): Required<AdamO
  * ```
  * @since 0.1.0
  */
-export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<ScaleByAdamState> {
+export function scaleByAdam(
+  options: AdamOptions = {},
+): GradientTransformation<ScaleByAdamState> & FusedUpdate<ScaleByAdamState> {
   const { b1, b2, eps, epsRoot, nesterov } = adamOptions("scaleByAdam", options);
+  const where = "scaleByAdam";
+  const run = (
+    updates: PyTree,
+    state: ScaleByAdamState,
+    input: InputScale | null,
+    factor: number,
+  ): readonly [PyTree, ScaleByAdamState] => {
+    const s = stateRecord<ScaleByAdamState>(where, state, ["count", "mu", "nu"]);
+    const count = increment(stateCount(where, s.count));
+    const g = flatten(updates);
+    const mus = stateLeaves(`${where}.mu`, s.mu, g);
+    const nus = stateLeaves(`${where}.nu`, s.nu, g);
+    const a1 = 1 - b1;
+    const a2 = 1 - b2;
+    const correct1 = biasCorrection(b1, count);
+    const correct2 = biasCorrection(b2, count);
+    // Nesterov's look-ahead term corrects the new moment one step further.
+    const correctNext = nesterov ? biasCorrection(b1, increment(count)) : correct1;
+    const n = g.leaves.length;
+    const outs = new Array<PyTree>(n);
+    const newMus = new Array<PyTree>(n);
+    const newNus = new Array<PyTree>(n);
+    for (let i = 0; i < n; i++) {
+      const leaf = g.leaves[i]!;
+      const gd = dataOf(leaf);
+      const mu = mus[i]!;
+      const nu = nus[i]!;
+      const out = new (ctorOf(leaf))(gd.length);
+      const mu2 = new (mu instanceof Float32Array ? Float32Array : Float64Array)(gd.length);
+      const nu2 = new (nu instanceof Float32Array ? Float32Array : Float64Array)(gd.length);
+      // Rounding where an unfused chain would store keeps the fused loop bit-identical.
+      const f32 = out instanceof Float32Array;
+      const scaled = input !== null;
+      const divisor = input?.divisor ?? 1;
+      const multiplier = input?.multiplier ?? 1;
+      for (let j = 0; j < gd.length; j++) {
+        let x = gd[j]!;
+        if (scaled) x = f32 ? Math.fround((x / divisor) * multiplier) : (x / divisor) * multiplier;
+        const m = a1 * x + b1 * mu[j]!;
+        const v = a2 * (x * x) + b2 * nu[j]!;
+        mu2[j] = m;
+        nu2[j] = v;
+        const mHat = nesterov ? b1 * (m / correctNext) + a1 * (x / correct1) : m / correct1;
+        const u = mHat / (Math.sqrt(v / correct2 + epsRoot) + eps);
+        out[j] = factor * (f32 ? Math.fround(u) : u);
+      }
+      outs[i] = asLeafLike(leaf, out);
+      newMus[i] = mu2;
+      newNus[i] = nu2;
+    }
+    return [unflatten(g.def, outs), { count, mu: unflatten(g.def, newMus), nu: unflatten(g.def, newNus) }];
+  };
   return {
     init(params) {
       const flat = flatten(params);
       return { count: 0, mu: zerosTree(flat), nu: zerosTree(flat) };
     },
-    update(updates, state) {
-      const where = "scaleByAdam";
-      const s = stateRecord<ScaleByAdamState>(where, state, ["count", "mu", "nu"]);
-      const count = increment(stateCount(where, s.count));
-      const g = flatten(updates);
-      const mus = stateLeaves(`${where}.mu`, s.mu, g);
-      const nus = stateLeaves(`${where}.nu`, s.nu, g);
-      const correct1 = biasCorrection(b1, count);
-      const correct2 = biasCorrection(b2, count);
-      // Nesterov's look-ahead term corrects the stored moment one step further.
-      const correctNext = nesterov ? biasCorrection(b1, increment(count)) : correct1;
-      const n = g.leaves.length;
-      const outs = new Array<PyTree>(n);
-      const newMus = new Array<PyTree>(n);
-      const newNus = new Array<PyTree>(n);
-      for (let i = 0; i < n; i++) {
-        const leaf = g.leaves[i]!;
-        const gd = dataOf(leaf);
-        const mu = mus[i]!;
-        const nu = nus[i]!;
-        const out = new (ctorOf(leaf))(gd.length);
-        const mu2 = new (mu instanceof Float32Array ? Float32Array : Float64Array)(gd.length);
-        const nu2 = new (nu instanceof Float32Array ? Float32Array : Float64Array)(gd.length);
-        if (nesterov) {
-          for (let j = 0; j < gd.length; j++) {
-            const x = gd[j]!;
-            mu2[j] = (1 - b1) * x + b1 * mu[j]!;
-            nu2[j] = (1 - b2) * (x * x) + b2 * nu[j]!;
-            const m = b1 * (mu2[j]! / correctNext) + (1 - b1) * (x / correct1);
-            out[j] = m / (Math.sqrt(nu2[j]! / correct2 + epsRoot) + eps);
-          }
-        } else {
-          for (let j = 0; j < gd.length; j++) {
-            const x = gd[j]!;
-            mu2[j] = (1 - b1) * x + b1 * mu[j]!;
-            nu2[j] = (1 - b2) * (x * x) + b2 * nu[j]!;
-            out[j] = mu2[j]! / correct1 / (Math.sqrt(nu2[j]! / correct2 + epsRoot) + eps);
-          }
-        }
-        outs[i] = asLeafLike(leaf, out);
-        newMus[i] = mu2;
-        newNus[i] = nu2;
-      }
-      return [unflatten(g.def, outs), { count, mu: unflatten(g.def, newMus), nu: unflatten(g.def, newNus) }];
-    },
+    update: (updates, state) => run(updates, state, null, 1),
+    [FUSED_UPDATE]: (updates, state, _params, input, factor) => run(updates, state, input, factor),
   };
 }
