@@ -1,8 +1,18 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
+const src = (path: string): string => fileURLToPath(new URL(`./src/${path}`, import.meta.url));
+
 export default defineConfig({
+  // Examples import the package by name, as users do; under test that name means the source.
+  resolve: {
+    alias: [
+      { find: /^gradtx$/, replacement: src("index.ts") },
+      { find: /^gradtx\/laws$/, replacement: src("laws/index.ts") },
+    ],
+  },
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "docs/examples/**/*.test.ts"],
     testTimeout: 60_000,
   },
 });
