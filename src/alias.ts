@@ -7,7 +7,23 @@ import { identity, type GradientTransformation, type ScalarOrSchedule } from "./
 import { chain } from "./combine.js";
 import { addDecayedWeights, type Mask } from "./transforms/adding.js";
 import { trace } from "./transforms/accumulation.js";
-import { scaleByAdam, scaleByLearningRate, type AdamOptions } from "./transforms/scaling.js";
+import { GradTxError } from "./errors.js";
+import { lookahead } from "./lookahead.js";
+import {
+  scaleByAdadelta,
+  scaleByAdam,
+  scaleByAdamax,
+  scaleByAmsgrad,
+  scaleByLion,
+  scaleByRAdam,
+  scaleByRms,
+  scaleByRss,
+  scaleByStddev,
+  type AdamOptions,
+  type RAdamOptions,
+  type RmsOptions,
+} from "./transforms/adaptive.js";
+import { scaleByLearningRate, scaleByTrustRatio } from "./transforms/scaling.js";
 import { checkNumber, checkScalarOrSchedule } from "./validate.js";
 
 /**
@@ -106,4 +122,262 @@ export function adamw(learningRate: ScalarOrSchedule, options: AdamWOptions = {}
     addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
     scaleByLearningRate(learningRate),
   ) as GradientTransformation;
+}
+
+/**
+ * NAdam (Dozat, 2016): Adam with Nesterov momentum, as optax's `nadam`
+ * (`scaleByAdam({ nesterov: true })` then the learning rate).
+ *
+ * `p' = p - lr * (b1 mu' / (1 - b1^(t+1)) + (1 - b1) g / (1 - b1^t)) / (sqrt(nu' / (1 - b2^t) + epsRoot) + eps)`
+ *
+ * PyTorch's `NAdam` adds a momentum-decay schedule (`momentum_decay` 4e-3) that optax and
+ * gradtx do not.
+ *
+ * @example
+ * ```ts
+ * import { nadam } from "gradtx";
+ * const opt = nadam(1e-3);
+ * ```
+ * @since 0.1.0
+ */
+export function nadam(
+  learningRate: ScalarOrSchedule,
+  options: Omit<AdamOptions, "nesterov"> = {},
+): GradientTransformation {
+  checkScalarOrSchedule("nadam", "learningRate", learningRate);
+  return chain(
+    scaleByAdam({ ...options, nesterov: true }),
+    scaleByLearningRate(learningRate),
+  ) as GradientTransformation;
+}
+
+/**
+ * RAdam (Liu et al., 2020): {@link scaleByRAdam} then the learning rate, optax's defaults
+ * (`b1` 0.9, `b2` 0.999, `eps` 1e-8, `threshold` 5).
+ *
+ * @example
+ * ```ts
+ * import { radam } from "gradtx";
+ * const opt = radam(1e-3);
+ * ```
+ * @since 0.1.0
+ */
+export function radam(learningRate: ScalarOrSchedule, options: RAdamOptions = {}): GradientTransformation {
+  checkScalarOrSchedule("radam", "learningRate", learningRate);
+  return chain(scaleByRAdam(options), scaleByLearningRate(learningRate)) as GradientTransformation;
+}
+
+/**
+ * Adamax (Kingma and Ba, 2014): {@link scaleByAdamax} then the learning rate.
+ *
+ * @example
+ * ```ts
+ * import { adamax } from "gradtx";
+ * const opt = adamax(2e-3);
+ * ```
+ * @since 0.1.0
+ */
+export function adamax(
+  learningRate: ScalarOrSchedule,
+  options: { readonly b1?: number; readonly b2?: number; readonly eps?: number } = {},
+): GradientTransformation {
+  checkScalarOrSchedule("adamax", "learningRate", learningRate);
+  return chain(scaleByAdamax(options), scaleByLearningRate(learningRate)) as GradientTransformation;
+}
+
+/**
+ * AMSGrad (Reddi et al., 2018): {@link scaleByAmsgrad} then the learning rate.
+ *
+ * @example
+ * ```ts
+ * import { amsgrad } from "gradtx";
+ * const opt = amsgrad(1e-3);
+ * ```
+ * @since 0.1.0
+ */
+export function amsgrad(
+  learningRate: ScalarOrSchedule,
+  options: Omit<AdamOptions, "nesterov"> = {},
+): GradientTransformation {
+  checkScalarOrSchedule("amsgrad", "learningRate", learningRate);
+  return chain(scaleByAmsgrad(options), scaleByLearningRate(learningRate)) as GradientTransformation;
+}
+
+/** Options of {@link rmsprop}. @since 0.1.0 */
+export interface RmspropOptions extends RmsOptions {
+  /** Divide by the moving standard deviation instead of the root mean square. Default false. */
+  readonly centered?: boolean;
+  /** Momentum applied after the learning rate, >= 0; omitted keeps no trace. */
+  readonly momentum?: number | null;
+  /** Nesterov momentum. Default false. */
+  readonly nesterov?: boolean;
+}
+
+/**
+ * RMSprop (Tieleman and Hinton, 2012), as optax's `rmsprop`: {@link scaleByRms} (or
+ * {@link scaleByStddev} when `centered`), the learning rate, then optional momentum.
+ *
+ * ```
+ * nu' = decay nu + (1 - decay) g^2
+ * u   = -lr g / sqrt(nu' + eps)           (centered: g / sqrt(nu' - mu'^2 + eps))
+ * trace' = u + momentum trace, p' = p + trace'
+ * ```
+ *
+ * **Differs from PyTorch's `RMSprop`**: optax and gradtx put `eps` inside the square root
+ * (`epsInSqrt: false` gives PyTorch's `sqrt(nu) + eps`), and PyTorch's default decay (`alpha`)
+ * is 0.99, not 0.9. TensorFlow.js's `rmsprop` also adds eps inside the root.
+ *
+ * @example
+ * ```ts
+ * import { rmsprop } from "gradtx";
+ * const opt = rmsprop(1e-3, { decay: 0.9, momentum: 0.9, centered: true });
+ * ```
+ * @since 0.1.0
+ */
+export function rmsprop(learningRate: ScalarOrSchedule, options: RmspropOptions = {}): GradientTransformation {
+  checkScalarOrSchedule("rmsprop", "learningRate", learningRate);
+  const { centered = false, momentum, nesterov = false, ...rms } = options;
+  if (centered && (rms.epsInSqrt === false || rms.biasCorrection === true))
+    throw new GradTxError(
+      "INVALID_HYPERPARAMETER",
+      "rmsprop: centered takes neither epsInSqrt: false nor biasCorrection",
+    );
+  const { epsInSqrt: _inSqrt, biasCorrection: _correction, ...stddev } = rms;
+  const scaling = centered ? scaleByStddev(stddev) : scaleByRms(rms);
+  const tail = momentum === undefined || momentum === null ? identity() : trace(momentum, { nesterov });
+  return chain(scaling, scaleByLearningRate(learningRate), tail) as GradientTransformation;
+}
+
+/**
+ * Adagrad (Duchi et al., 2011): {@link scaleByRss} then the learning rate.
+ *
+ * `s' = s + g^2,  p' = p - lr g / sqrt(s' + eps)`
+ *
+ * **Differs from PyTorch's `Adagrad`**: the accumulator starts at 0.1 (optax, TensorFlow), not
+ * 0, and `eps` 1e-7 sits inside the root (PyTorch: 1e-10 outside).
+ *
+ * @example
+ * ```ts
+ * import { adagrad } from "gradtx";
+ * const opt = adagrad(0.1);
+ * ```
+ * @since 0.1.0
+ */
+export function adagrad(
+  learningRate: ScalarOrSchedule,
+  options: { readonly initialAccumulatorValue?: number; readonly eps?: number } = {},
+): GradientTransformation {
+  checkScalarOrSchedule("adagrad", "learningRate", learningRate);
+  return chain(scaleByRss(options), scaleByLearningRate(learningRate)) as GradientTransformation;
+}
+
+/**
+ * Adadelta (Zeiler, 2012), as optax's `adadelta`: weight decay (coupled, added to the
+ * gradient), {@link scaleByAdadelta}, then the learning rate (default 1, the paper's).
+ *
+ * @example
+ * ```ts
+ * import { adadelta } from "gradtx";
+ * const opt = adadelta(1, { rho: 0.9, eps: 1e-6 });
+ * ```
+ * @since 0.1.0
+ */
+export function adadelta(
+  learningRate: ScalarOrSchedule = 1,
+  options: { readonly rho?: number; readonly eps?: number; readonly weightDecay?: number; readonly mask?: Mask } = {},
+): GradientTransformation {
+  checkScalarOrSchedule("adadelta", "learningRate", learningRate);
+  const { weightDecay = 0, mask, ...rest } = options;
+  return chain(
+    addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
+    scaleByAdadelta(rest),
+    scaleByLearningRate(learningRate),
+  ) as GradientTransformation;
+}
+
+/**
+ * Lion (Chen et al., 2023): {@link scaleByLion}, decoupled weight decay (default 1e-3, as
+ * optax), then the learning rate. Use a learning rate 3-10x smaller than AdamW's.
+ *
+ * `p' = p - lr * (sign((1 - b1) g + b1 mu) + weightDecay p)`
+ *
+ * @example
+ * ```ts
+ * import { lion } from "gradtx";
+ * const opt = lion(1e-4);
+ * ```
+ * @since 0.1.0
+ */
+export function lion(
+  learningRate: ScalarOrSchedule,
+  options: { readonly b1?: number; readonly b2?: number; readonly weightDecay?: number; readonly mask?: Mask } = {},
+): GradientTransformation {
+  checkScalarOrSchedule("lion", "learningRate", learningRate);
+  const { weightDecay = 1e-3, mask, ...rest } = options;
+  return chain(
+    scaleByLion(rest),
+    addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
+    scaleByLearningRate(learningRate),
+  ) as GradientTransformation;
+}
+
+/** Options of {@link lamb}. @since 0.1.0 */
+export interface LambOptions extends Omit<AdamOptions, "nesterov"> {
+  /** Decoupled weight decay, >= 0. Default 0. */
+  readonly weightDecay?: number;
+  /** Which leaves to decay (default all). */
+  readonly mask?: Mask;
+}
+
+/**
+ * LAMB (You et al., 2020), as optax's `lamb`: Adam (eps 1e-6), weight decay, a per-leaf trust
+ * ratio, then the learning rate.
+ *
+ * `p' = p - lr * (||p|| / ||r||) r,   r = adam_update + weightDecay p`  (per leaf)
+ *
+ * @example
+ * ```ts
+ * import { lamb } from "gradtx";
+ * const opt = lamb(1e-3, { weightDecay: 0.01 });
+ * ```
+ * @since 0.1.0
+ */
+export function lamb(learningRate: ScalarOrSchedule, options: LambOptions = {}): GradientTransformation {
+  checkScalarOrSchedule("lamb", "learningRate", learningRate);
+  const { weightDecay = 0, mask, eps = 1e-6, ...adamOnly } = options;
+  return chain(
+    scaleByAdam({ ...adamOnly, eps }),
+    addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
+    scaleByTrustRatio(),
+    scaleByLearningRate(learningRate),
+  ) as GradientTransformation;
+}
+
+/** Options of {@link ranger}: RAdam's, and Lookahead's `syncPeriod` and `alpha`. @since 0.1.0 */
+export interface RangerOptions extends RAdamOptions {
+  /** Lookahead's k. Default 6 (Ranger's). */
+  readonly syncPeriod?: number;
+  /** Lookahead's slow step size. Default 0.5. */
+  readonly alpha?: number;
+}
+
+/**
+ * Ranger: Lookahead over RAdam, the pairing popularised by Less Wright's "Ranger" optimizer
+ * (2019), which combined the two papers. Its defaults are Ranger's: `syncPeriod` 6 and `alpha`
+ * 0.5 for Lookahead, RAdam with `b1` 0.95 and `b2` 0.999, `eps` 1e-5 and learning rate 1e-3;
+ * the original also centralizes gradients, which gradtx does not.
+ *
+ * `ranger(lr) = lookahead(radam(lr, { b1: 0.95, eps: 1e-5 }), { syncPeriod: 6, alpha: 0.5 })`
+ *
+ * @example
+ * ```ts
+ * import { ranger } from "gradtx";
+ * const opt = ranger(1e-3);
+ * ```
+ * @since 0.1.0
+ */
+export function ranger(learningRate: ScalarOrSchedule = 1e-3, options: RangerOptions = {}): GradientTransformation {
+  checkScalarOrSchedule("ranger", "learningRate", learningRate);
+  const { syncPeriod = 6, alpha = 0.5, b1 = 0.95, eps = 1e-5, ...rest } = options;
+  return lookahead(radam(learningRate, { ...rest, b1, eps }), { syncPeriod, alpha }) as GradientTransformation;
 }

@@ -15,19 +15,62 @@ export {
 } from "./base.js";
 export { applyUpdates } from "./apply.js";
 export { chain } from "./combine.js";
+
+// Transforms, by family.
 export {
   scale,
-  scaleByAdam,
   scaleByLearningRate,
   scaleBySchedule,
-  type AdamOptions,
-  type ScaleByAdamState,
+  scaleByTrustRatio,
   type ScaleByScheduleState,
+  type TrustRatioOptions,
 } from "./transforms/scaling.js";
-export { trace, type TraceState } from "./transforms/accumulation.js";
+export {
+  scaleByAdadelta,
+  scaleByAdam,
+  scaleByAdamax,
+  scaleByAmsgrad,
+  scaleByLion,
+  scaleByRAdam,
+  scaleByRms,
+  scaleByRss,
+  scaleByStddev,
+  type AdamOptions,
+  type RAdamOptions,
+  type RmsOptions,
+  type ScaleByAdadeltaState,
+  type ScaleByAdamState,
+  type ScaleByAmsgradState,
+  type ScaleByLionState,
+  type ScaleByRmsState,
+  type ScaleByRssState,
+  type ScaleByStddevState,
+} from "./transforms/adaptive.js";
+export { ema, trace, type EmaState, type TraceState } from "./transforms/accumulation.js";
 export { addDecayedWeights, type Mask, type MaskTree } from "./transforms/adding.js";
-export { clipByGlobalNorm } from "./transforms/clipping.js";
-export { adam, adamw, sgd, type AdamWOptions } from "./alias.js";
+export { clip, clipByBlockRms, clipByGlobalNorm } from "./transforms/clipping.js";
+export { zeroNans, type ZeroNansState } from "./transforms/nans.js";
+
+// Optimizers.
+export {
+  adadelta,
+  adagrad,
+  adam,
+  adamax,
+  adamw,
+  amsgrad,
+  lamb,
+  lion,
+  nadam,
+  radam,
+  ranger,
+  rmsprop,
+  sgd,
+  type AdamWOptions,
+  type LambOptions,
+  type RangerOptions,
+  type RmspropOptions,
+} from "./alias.js";
 export {
   lookahead,
   slowParams,
@@ -35,6 +78,32 @@ export {
   type LookaheadOptions,
   type LookaheadState,
 } from "./lookahead.js";
+
+// Combinators.
+export { masked, multiTransform, type MaskedState, type MultiTransformState } from "./combinators/masked.js";
+export { injectHyperparams, type InjectHyperparamsState } from "./combinators/inject.js";
+export { applyIfFinite, type ApplyIfFiniteState } from "./combinators/finite.js";
+export { multiSteps, type MultiStepsState } from "./combinators/multi-steps.js";
+export type { PerLeaf, PrefixTree } from "./partition.js";
+
+// Schedules.
+export {
+  constantSchedule,
+  cosineDecaySchedule,
+  exponentialDecay,
+  joinSchedules,
+  linearSchedule,
+  piecewiseConstantSchedule,
+  polynomialSchedule,
+  warmupCosineDecaySchedule,
+  type CosineDecayOptions,
+  type ExponentialDecayOptions,
+  type LinearScheduleOptions,
+  type PolynomialScheduleOptions,
+  type WarmupCosineDecayOptions,
+} from "./schedules.js";
+
+// Checkpoints, the fp-ts face, and tree utilities.
+export { deserializeParams, deserializeState, serializeParams, serializeState } from "./serialize.js";
 export { initEither, monoidTransformation, safeFactory, updateEither } from "./either.js";
 export * as tree from "./tree.js";
-export { deserializeParams, deserializeState, serializeParams, serializeState } from "./serialize.js";

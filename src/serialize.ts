@@ -245,12 +245,15 @@ function readValue(r: Reader, template: unknown, path: string): unknown {
   };
   switch (tag) {
     case Tag.Null:
-    case Tag.Undefined:
-    case Tag.False:
-    case Tag.True: {
-      const value = [null, undefined, false, true][tag];
+    case Tag.Undefined: {
+      const value = tag === Tag.Null ? null : undefined;
       if (template !== value) mismatch(`expected ${describe(template)}, found ${String(value)}`);
       return value;
+    }
+    case Tag.False:
+    case Tag.True: {
+      if (typeof template !== "boolean") mismatch(`expected ${describe(template)}, found a boolean`);
+      return tag === Tag.True;
     }
     case Tag.Number: {
       const x = r.f64("a number");
@@ -259,7 +262,7 @@ function readValue(r: Reader, template: unknown, path: string): unknown {
     }
     case Tag.String: {
       const s = r.string("a string");
-      if (template !== s) mismatch(`expected ${describe(template)}, found the string ${JSON.stringify(s)}`);
+      if (typeof template !== "string") mismatch(`expected ${describe(template)}, found a string`);
       return s;
     }
     case Tag.Float32:
@@ -319,9 +322,10 @@ function readValue(r: Reader, template: unknown, path: string): unknown {
 }
 
 function describe(x: unknown): string {
-  if (x === null || x === undefined || typeof x === "boolean") return String(x);
+  if (x === null || x === undefined) return String(x);
+  if (typeof x === "boolean") return "a boolean";
   if (typeof x === "number") return "a number";
-  if (typeof x === "string") return `the string ${JSON.stringify(x)}`;
+  if (typeof x === "string") return "a string";
   if (isFloatArray(x)) return `a ${x instanceof Float32Array ? "Float32Array" : "Float64Array"} of length ${x.length}`;
   if (Array.isArray(x)) return `an array of length ${x.length}`;
   return "an object";

@@ -1,11 +1,12 @@
 /**
- * Transformations that accumulate past updates: momentum.
+ * Transformations that accumulate past updates: momentum and moving averages.
  *
  * @module
  */
 import type { GradientTransformation } from "../base.js";
 import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type PyTree } from "../pytree.js";
-import { stateLeaves, stateRecord, zerosTree } from "../state.js";
+import { biasCorrection, increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
+import { mapLeavesWithState } from "./elementwise.js";
 import { checkBoolean, checkNumber } from "../validate.js";
 import { FUSED_UPDATE, type FusedUpdate, type InputScale } from "../fusion.js";
 
@@ -81,5 +82,53 @@ export function trace(
     init: (params) => ({ trace: zerosTree(flatten(params)) }),
     update: (updates, state) => run(updates, state, null, 1),
     [FUSED_UPDATE]: (updates, state, _params, input, factor) => run(updates, state, input, factor),
+  };
+}
+
+/** The state of {@link ema}. @since 0.1.0 */
+export interface EmaState {
+  /** Steps taken; the debiasing divides by `1 - decay^count`. */
+  readonly count: number;
+  /** The (biased) exponential moving average of the updates. */
+  readonly ema: PyTree;
+}
+
+/**
+ * An exponential moving average of the updates, debiased by default, as optax's `ema`.
+ *
+ * ```
+ * ema' = (1 - decay) u + decay ema
+ * u'   = ema' / (1 - decay^t)          (debias: false: u' = ema')
+ * ```
+ *
+ * With `debias`, a constant input `c` gives `c` from the first step on.
+ *
+ * @param decay In [0, 1).
+ * @example
+ * ```ts
+ * import { ema } from "gradtx";
+ * const tx = ema(0.9);
+ * const [u] = tx.update(Float64Array.of(2), tx.init(Float64Array.of(0))); // debiased: [2]
+ * ```
+ * @since 0.1.0
+ */
+export function ema(decay: number, options: { readonly debias?: boolean } = {}): GradientTransformation<EmaState> {
+  checkNumber("ema", "decay", decay, { min: 0, max: 1, maxExclusive: true });
+  const debias = checkBoolean("ema", "debias", options.debias ?? true);
+  return {
+    init: (params) => ({ count: 0, ema: zerosTree(flatten(params)) }),
+    update(updates, state) {
+      const s = stateRecord<EmaState>("ema", state, ["count", "ema"]);
+      const count = increment(stateCount("ema", s.count));
+      const g = flatten(updates);
+      const correction = debias ? biasCorrection(decay, count) : 1;
+      const r = mapLeavesWithState(g, [stateLeaves("ema.ema", s.ema, g)], (x, [e], out, [e2]) => {
+        for (let j = 0; j < x.length; j++) {
+          e2![j] = (1 - decay) * x[j]! + decay * e![j]!;
+          out[j] = e2![j]! / correction;
+        }
+      });
+      return [r.updates, { count, ema: r.states[0] }];
+    },
   };
 }

@@ -5,24 +5,15 @@
  */
 import { initEmpty, type EmptyState, type GradientTransformation, type ScalarOrSchedule } from "../base.js";
 import { GradTxError } from "../errors.js";
-import {
-  asLeafLike,
-  ctorOf,
-  dataOf,
-  flatten,
-  leafPaths,
-  unflatten,
-  type Flat,
-  type Leaf,
-  type PyTree,
-} from "../pytree.js";
+import { isBoolean, resolvePerLeaf, type PerLeaf, type PrefixTree } from "../partition.js";
+import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type Flat, type PyTree } from "../pytree.js";
 import { paramsFlat } from "../state.js";
 import { checkNumber } from "../validate.js";
 
 /**
  * Which leaves a transformation applies to: a tree of booleans with the params' structure (a
  * boolean may stand for a whole subtree), or a predicate called once per leaf with the leaf's
- * path (`"layers[0].w"`) and the param leaf.
+ * path (`"layers[0].w"`) and the leaf.
  *
  * @example
  * ```ts
@@ -31,53 +22,14 @@ import { checkNumber } from "../validate.js";
  * ```
  * @since 0.1.0
  */
-export type Mask = MaskTree | ((path: string, param: Leaf) => boolean);
+export type Mask = PerLeaf<boolean>;
 
 /** A tree of booleans shaped like the params, or a prefix of them. @since 0.1.0 */
-export type MaskTree = boolean | readonly MaskTree[] | { readonly [key: string]: MaskTree };
+export type MaskTree = PrefixTree<boolean>;
 
-function maskLeaves(where: string, mask: MaskTree, params: Flat): boolean[] {
-  const out: boolean[] = [];
-  const visit = (def: Flat["def"], m: unknown, path: string): void => {
-    if (typeof m === "boolean") {
-      countLeaves(def, () => out.push(m));
-      return;
-    }
-    const bad = (): never => {
-      throw new GradTxError(
-        "STRUCTURE_MISMATCH",
-        `${where}: the mask must be a boolean or match the params' structure here`,
-        path,
-      );
-    };
-    if (def.kind === "array") {
-      if (!Array.isArray(m) || m.length !== def.children.length) bad();
-      def.children.forEach((c, i) => visit(c, (m as unknown[])[i], `${path}[${i}]`));
-    } else if (def.kind === "object") {
-      if (typeof m !== "object" || m === null || Array.isArray(m)) bad();
-      const keys = Object.keys(m as object).sort();
-      if (keys.length !== def.keys.length || keys.some((k, i) => k !== def.keys[i])) bad();
-      def.children.forEach((c, i) =>
-        visit(c, (m as Record<string, unknown>)[def.keys[i]!], path === "" ? def.keys[i]! : `${path}.${def.keys[i]!}`),
-      );
-    } else if (def.kind === "leaf") bad();
-  };
-  visit(params.def, mask, "");
-  return out;
-}
-
-function countLeaves(def: Flat["def"], onLeaf: () => void): void {
-  if (def.kind === "leaf") onLeaf();
-  else if (def.kind === "array" || def.kind === "object") for (const c of def.children) countLeaves(c, onLeaf);
-}
-
-/** Resolves a {@link Mask} to one boolean per leaf of `params`, in canonical order. */
-export function resolveMask(where: string, mask: Mask, params: Flat): boolean[] {
-  if (typeof mask === "function") {
-    const paths = leafPaths(params.def);
-    return params.leaves.map((leaf, i) => Boolean(mask(paths[i]!, leaf)));
-  }
-  return maskLeaves(where, mask, params);
+/** Resolves a {@link Mask} to one boolean per leaf, in canonical order. */
+export function resolveMask(where: string, mask: Mask, tree: Flat): boolean[] {
+  return resolvePerLeaf(where, mask, tree, isBoolean, "mask");
 }
 
 /**

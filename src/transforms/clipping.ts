@@ -8,6 +8,7 @@ import { dataOf, flatten, type PyTree } from "../pytree.js";
 import { applyInputScale, INPUT_SCALE, type InputScale, type InputScaling } from "../fusion.js";
 import { globalNormOf } from "../tree.js";
 import { checkNumber } from "../validate.js";
+import { mapLeaves } from "./elementwise.js";
 
 /**
  * Rescales all updates together so that their global norm is at most `maxNorm`, with optax's
@@ -41,5 +42,62 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyS
       return [input === null ? updates : applyInputScale(updates, input), next];
     },
     [INPUT_SCALE]: scaleFor,
+  };
+}
+
+/**
+ * Clips every element to `[-maxDelta, maxDelta]`, as optax's `clip`.
+ *
+ * `u' = min(max(u, -maxDelta), maxDelta)`
+ *
+ * @param maxDelta >= 0.
+ * @example
+ * ```ts
+ * import { clip } from "gradtx";
+ * const tx = clip(1);
+ * tx.update(Float64Array.of(-3, 0.5, 2), tx.init(null))[0]; // [-1, 0.5, 1]
+ * ```
+ * @since 0.1.0
+ */
+export function clip(maxDelta: number): GradientTransformation<EmptyState> {
+  checkNumber("clip", "maxDelta", maxDelta, { min: 0, infinite: true });
+  return {
+    init: initEmpty,
+    update(updates, state) {
+      const out = mapLeaves(flatten(updates), (x, o) => {
+        for (let j = 0; j < x.length; j++) o[j] = Math.min(Math.max(x[j]!, -maxDelta), maxDelta);
+      });
+      return [out, state];
+    },
+  };
+}
+
+/**
+ * Rescales each leaf so that its root mean square is at most `threshold`, as optax's
+ * `clip_by_block_rms`.
+ *
+ * `u' = u / max(1, rms(u) / threshold)`,  `rms(u) = sqrt(mean(u^2))` per leaf
+ *
+ * @param threshold > 0.
+ * @example
+ * ```ts
+ * import { clipByBlockRms } from "gradtx";
+ * const tx = clipByBlockRms(1);
+ * tx.update(Float64Array.of(3, 3), tx.init(null))[0]; // rms 3: [1, 1]
+ * ```
+ * @since 0.1.0
+ */
+export function clipByBlockRms(threshold: number): GradientTransformation<EmptyState> {
+  checkNumber("clipByBlockRms", "threshold", threshold, { min: 0, minExclusive: true, infinite: true });
+  return {
+    init: initEmpty,
+    update(updates, state) {
+      const out = mapLeaves(flatten(updates), (x, o) => {
+        const rms = x.length === 0 ? 0 : globalNormOf([x]) / Math.sqrt(x.length);
+        const denominator = Math.max(1, rms / threshold);
+        for (let j = 0; j < x.length; j++) o[j] = x[j]! / denominator;
+      });
+      return [out, state];
+    },
   };
 }

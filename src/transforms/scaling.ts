@@ -1,6 +1,6 @@
 /**
- * Transformations that rescale updates: by a constant, a learning rate, a schedule, or Adam's
- * per-element moment estimates.
+ * Transformations that rescale updates by one number per step or per leaf: a constant, a
+ * learning rate, a schedule, a trust ratio.
  *
  * @module
  */
@@ -12,10 +12,12 @@ import {
   type Schedule,
 } from "../base.js";
 import { GradTxError } from "../errors.js";
-import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type PyTree } from "../pytree.js";
-import { biasCorrection, increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
+import { dataOf, flatten } from "../pytree.js";
+import { increment, paramsFlat, stateCount, stateRecord } from "../state.js";
+import { globalNormOf } from "../tree.js";
+import { mapLeaves } from "./elementwise.js";
 import { checkBoolean, checkNumber, checkScalarOrSchedule } from "../validate.js";
-import { FUSED_UPDATE, multiply, STEP_FACTOR, type FusedUpdate, type InputScale, type StepFactor } from "../fusion.js";
+import { multiply, STEP_FACTOR, type StepFactor } from "../fusion.js";
 
 /**
  * Multiplies every update by a constant.
@@ -115,127 +117,52 @@ export function scaleByLearningRate(
   return scale(sign * learningRate) as Either;
 }
 
-/** The state of {@link scaleByAdam}. @since 0.1.0 */
-export interface ScaleByAdamState {
-  /** Steps taken; bias correction uses the count after the step. */
-  readonly count: number;
-  /** First moment, an exponential moving average of the updates (params' dtype). */
-  readonly mu: PyTree;
-  /** Second moment, an exponential moving average of the squared updates (params' dtype). */
-  readonly nu: PyTree;
-}
-
-/** Options of {@link scaleByAdam} (optax's names, camelCased). @since 0.1.0 */
-export interface AdamOptions {
-  /** Decay of the first moment, in [0, 1). Default 0.9. */
-  readonly b1?: number;
-  /** Decay of the second moment, in [0, 1). Default 0.999. */
-  readonly b2?: number;
-  /** Added to the root of the second moment, >= 0. Default 1e-8. */
+/** Options of {@link scaleByTrustRatio}. @since 0.1.0 */
+export interface TrustRatioOptions {
+  /** A floor on both norms, >= 0. Default 0. */
+  readonly minNorm?: number;
+  /** Multiplies the ratio, >= 0. Default 1. */
+  readonly trustCoefficient?: number;
+  /** Added to the update's norm, >= 0. Default 0. */
   readonly eps?: number;
-  /** Added inside the root, >= 0. Default 0. */
-  readonly epsRoot?: number;
-  /** Use Nesterov momentum (NAdam). Default false. */
-  readonly nesterov?: boolean;
-}
-
-/** Validates Adam's options and fills in optax's defaults. */
-export function adamOptions(where: string, options: AdamOptions): Required<AdamOptions> {
-  return {
-    b1: checkNumber(where, "b1", options.b1 ?? 0.9, { min: 0, max: 1, maxExclusive: true }),
-    b2: checkNumber(where, "b2", options.b2 ?? 0.999, { min: 0, max: 1, maxExclusive: true }),
-    eps: checkNumber(where, "eps", options.eps ?? 1e-8, { min: 0 }),
-    epsRoot: checkNumber(where, "epsRoot", options.epsRoot ?? 0, { min: 0 }),
-    nesterov: checkBoolean(where, "nesterov", options.nesterov ?? false),
-  };
 }
 
 /**
- * Rescales updates by Adam's bias-corrected moment estimates (Kingma and Ba, 2014), without
- * the learning rate.
+ * Rescales each leaf's update by the ratio of the leaf's param norm to its update norm (LARS
+ * and LAMB; You et al., 2017 and 2020), as optax's `scale_by_trust_ratio`. `params` are
+ * required.
  *
  * ```
- * t  = count + 1
- * mu = (1 - b1) g + b1 mu
- * nu = (1 - b2) g^2 + b2 nu
- * m  = mu / (1 - b1^t)            (nesterov: b1 mu / (1 - b1^(t+1)) + (1 - b1) g / (1 - b1^t))
- * v  = nu / (1 - b2^t)
- * u' = m / (sqrt(v + epsRoot) + eps)
+ * pn = max(||p||, minNorm),  un = max(||u||, minNorm)        (per leaf)
+ * u' = u * (trustCoefficient * pn / (un + eps))              (u unchanged if pn or un is 0)
  * ```
- *
- * The moments are kept in the params' dtype; the update has the incoming update's dtype.
  *
  * @example
  * ```ts
- * import { scaleByAdam } from "gradtx";
- * const tx = scaleByAdam();
- * const [u] = tx.update(Float64Array.of(3, -4), tx.init(Float64Array.of(0, 0)));
- * // the first step is sign(g) up to eps: u ≈ [1, -1]
+ * import { scaleByTrustRatio } from "gradtx";
+ * const tx = scaleByTrustRatio();
+ * const p = Float64Array.of(3, 4);
+ * const [u] = tx.update(Float64Array.of(0, 1), tx.init(p), p); // ||p|| = 5, ||u|| = 1: u = [0, 5]
  * ```
  * @since 0.1.0
  */
-export function scaleByAdam(
-  options: AdamOptions = {},
-): GradientTransformation<ScaleByAdamState> & FusedUpdate<ScaleByAdamState> {
-  const { b1, b2, eps, epsRoot, nesterov } = adamOptions("scaleByAdam", options);
-  const where = "scaleByAdam";
-  const run = (
-    updates: PyTree,
-    state: ScaleByAdamState,
-    input: InputScale | null,
-    factor: number,
-  ): readonly [PyTree, ScaleByAdamState] => {
-    const s = stateRecord<ScaleByAdamState>(where, state, ["count", "mu", "nu"]);
-    const count = increment(stateCount(where, s.count));
-    const g = flatten(updates);
-    const mus = stateLeaves(`${where}.mu`, s.mu, g);
-    const nus = stateLeaves(`${where}.nu`, s.nu, g);
-    const a1 = 1 - b1;
-    const a2 = 1 - b2;
-    const correct1 = biasCorrection(b1, count);
-    const correct2 = biasCorrection(b2, count);
-    // Nesterov's look-ahead term corrects the new moment one step further.
-    const correctNext = nesterov ? biasCorrection(b1, increment(count)) : correct1;
-    const n = g.leaves.length;
-    const outs = new Array<PyTree>(n);
-    const newMus = new Array<PyTree>(n);
-    const newNus = new Array<PyTree>(n);
-    for (let i = 0; i < n; i++) {
-      const leaf = g.leaves[i]!;
-      const gd = dataOf(leaf);
-      const mu = mus[i]!;
-      const nu = nus[i]!;
-      const out = new (ctorOf(leaf))(gd.length);
-      const mu2 = new (mu instanceof Float32Array ? Float32Array : Float64Array)(gd.length);
-      const nu2 = new (nu instanceof Float32Array ? Float32Array : Float64Array)(gd.length);
-      // Rounding where an unfused chain would store keeps the fused loop bit-identical.
-      const f32 = out instanceof Float32Array;
-      const scaled = input !== null;
-      const divisor = input?.divisor ?? 1;
-      const multiplier = input?.multiplier ?? 1;
-      for (let j = 0; j < gd.length; j++) {
-        let x = gd[j]!;
-        if (scaled) x = f32 ? Math.fround((x / divisor) * multiplier) : (x / divisor) * multiplier;
-        const m = a1 * x + b1 * mu[j]!;
-        const v = a2 * (x * x) + b2 * nu[j]!;
-        mu2[j] = m;
-        nu2[j] = v;
-        const mHat = nesterov ? b1 * (m / correctNext) + a1 * (x / correct1) : m / correct1;
-        const u = mHat / (Math.sqrt(v / correct2 + epsRoot) + eps);
-        out[j] = factor * (f32 ? Math.fround(u) : u);
-      }
-      outs[i] = asLeafLike(leaf, out);
-      newMus[i] = mu2;
-      newNus[i] = nu2;
-    }
-    return [unflatten(g.def, outs), { count, mu: unflatten(g.def, newMus), nu: unflatten(g.def, newNus) }];
-  };
+export function scaleByTrustRatio(options: TrustRatioOptions = {}): GradientTransformation<EmptyState> {
+  const where = "scaleByTrustRatio";
+  const minNorm = checkNumber(where, "minNorm", options.minNorm ?? 0, { min: 0 });
+  const coefficient = checkNumber(where, "trustCoefficient", options.trustCoefficient ?? 1, { min: 0 });
+  const eps = checkNumber(where, "eps", options.eps ?? 0, { min: 0 });
   return {
-    init(params) {
-      const flat = flatten(params);
-      return { count: 0, mu: zerosTree(flat), nu: zerosTree(flat) };
+    init: initEmpty,
+    update(updates, state, params) {
+      const g = flatten(updates);
+      const p = paramsFlat(where, params, g);
+      const out = mapLeaves(g, (x, o, i) => {
+        const paramNorm = Math.max(globalNormOf([dataOf(p.leaves[i]!)]), minNorm);
+        const updateNorm = Math.max(globalNormOf([x]), minNorm);
+        const ratio = paramNorm === 0 || updateNorm === 0 ? 1 : (coefficient * paramNorm) / (updateNorm + eps);
+        for (let j = 0; j < x.length; j++) o[j] = x[j]! * ratio;
+      });
+      return [out, state];
     },
-    update: (updates, state) => run(updates, state, null, 1),
-    [FUSED_UPDATE]: (updates, state, _params, input, factor) => run(updates, state, input, factor),
   };
 }
