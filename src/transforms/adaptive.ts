@@ -248,7 +248,7 @@ export interface ScaleByStddevState {
  *
  * ```
  * mu' = (1 - decay) u + decay mu,   nu' = (1 - decay) u^2 + decay nu
- * u'  = u / sqrt(nu' - mu'^2 + eps)
+ * u'  = u / sqrt(max(nu' - mu'^2, 0) + eps)
  * ```
  *
  * @example
@@ -278,7 +278,8 @@ export function scaleByStddev(
           const v = (1 - decay) * (x[j]! * x[j]!) + decay * nu![j]!;
           mu2![j] = m;
           nu2![j] = v;
-          out[j] = x[j]! / Math.sqrt(v - m * m + eps);
+          // v >= m^2 in exact arithmetic; rounding of a float32 state can break that by an ulp.
+          out[j] = x[j]! / Math.sqrt(Math.max(v - m * m, 0) + eps);
         }
       });
       return [r.updates, { mu: r.states[0], nu: r.states[1] }];
