@@ -18,6 +18,7 @@
  *
  * @module
  */
+import type { GradientTransformation } from "./base.js";
 import { flatten, type PyTree } from "./pytree.js";
 import { mapLeaves } from "./transforms/elementwise.js";
 
@@ -73,4 +74,11 @@ export function multiply(updates: PyTree, factor: number): PyTree {
   return mapLeaves(flatten(updates), (g, o) => {
     for (let j = 0; j < g.length; j++) o[j] = factor * g[j]!;
   });
+}
+
+/** Returns `tx` as a plain transformation: its fusion capabilities stay hidden from its public type. */
+export function withFusion<S>(
+  tx: GradientTransformation<S> & Partial<InputScaling<S> & StepFactor<S> & FusedUpdate<S>>,
+): GradientTransformation<S> {
+  return tx;
 }

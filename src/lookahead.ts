@@ -8,7 +8,7 @@ import { GradTxError } from "./errors.js";
 import { asLeafLike, ctorOf, dataOf, flatten, isFloatArray, unflatten, type PyTree } from "./pytree.js";
 import { copyTree, increment, paramsFlat, stateCount, stateLeaves, stateRecord } from "./state.js";
 import { checkNumber } from "./validate.js";
-import { applyInputScale, capabilities, FUSED_UPDATE, multiply, type FusedUpdate, type InputScale } from "./fusion.js";
+import { applyInputScale, capabilities, FUSED_UPDATE, multiply, withFusion, type InputScale } from "./fusion.js";
 
 /**
  * What happens to the inner optimizer's state at a sync:
@@ -115,7 +115,7 @@ function interpolateState(atSync: unknown, current: unknown, alpha: number, wher
 export function lookahead<S>(
   inner: GradientTransformation<S>,
   options: LookaheadOptions = {},
-): GradientTransformation<LookaheadState<S>> & FusedUpdate<LookaheadState<S>> {
+): GradientTransformation<LookaheadState<S>> {
   if (
     typeof inner !== "object" ||
     inner === null ||
@@ -203,7 +203,7 @@ export function lookahead<S>(
     return [unflatten(uFlat.def, outs), { count, slow, inner: moved, innerAtSync: moved }];
   };
 
-  return {
+  return withFusion<LookaheadState<S>>({
     init(params) {
       const slow = copyTree(flatten(params));
       const innerState = inner.init(params);
@@ -218,7 +218,7 @@ export function lookahead<S>(
       const [u, next] = run(updates, state, params, input);
       return [factor === 1 ? u : multiply(u, factor), next];
     },
-  };
+  });
 }
 
 /**

@@ -48,10 +48,30 @@ export type PyTree = Leaf | null | undefined | readonly PyTree[] | { readonly [k
  * @since 0.1.0
  */
 export type TreeDef =
-  | { readonly kind: "leaf" }
-  | { readonly kind: "none"; readonly value: null | undefined }
-  | { readonly kind: "array"; readonly children: readonly TreeDef[] }
-  | { readonly kind: "object"; readonly keys: readonly string[]; readonly children: readonly TreeDef[] };
+  | {
+      /** A leaf. */
+      readonly kind: "leaf";
+    }
+  | {
+      /** An empty subtree. */
+      readonly kind: "none";
+      /** Which empty value it was. */
+      readonly value: null | undefined;
+    }
+  | {
+      /** An array (tuple). */
+      readonly kind: "array";
+      /** Its elements' structures. */
+      readonly children: readonly TreeDef[];
+    }
+  | {
+      /** A plain object. */
+      readonly kind: "object";
+      /** Its keys, sorted. */
+      readonly keys: readonly string[];
+      /** Its values' structures, in key order. */
+      readonly children: readonly TreeDef[];
+    };
 
 /** A tree taken apart: its leaves in canonical order and the structure to rebuild it. */
 export interface Flat {

@@ -28,7 +28,9 @@ export function constantSchedule(value: number): Schedule {
 
 /** Options of {@link polynomialSchedule}. @since 0.1.0 */
 export interface PolynomialScheduleOptions {
+  /** The value at the start. */
   readonly initValue: number;
+  /** The value after the transition. */
   readonly endValue: number;
   /** The exponent, > 0 (1 is linear). */
   readonly power: number;
@@ -93,6 +95,7 @@ export function linearSchedule(options: LinearScheduleOptions): Schedule {
 
 /** Options of {@link exponentialDecay}. @since 0.1.0 */
 export interface ExponentialDecayOptions {
+  /** The value at the start. */
   readonly initValue: number;
   /** Steps per factor of `decayRate`, an integer >= 1. */
   readonly transitionSteps: number;
@@ -183,6 +186,7 @@ export function piecewiseConstantSchedule(
 
 /** Options of {@link cosineDecaySchedule}. @since 0.1.0 */
 export interface CosineDecayOptions {
+  /** The value at the start. */
   readonly initValue: number;
   /** Steps of the decay, an integer >= 1; the value then stays at `alpha * initValue`. */
   readonly decaySteps: number;
@@ -222,7 +226,9 @@ export function cosineDecaySchedule(options: CosineDecayOptions): Schedule {
 
 /** Options of {@link warmupCosineDecaySchedule}. @since 0.1.0 */
 export interface WarmupCosineDecayOptions {
+  /** The value at step 0. */
   readonly initValue: number;
+  /** The value at the end of the warmup. */
   readonly peakValue: number;
   /** Steps of the linear warmup, an integer >= 0. */
   readonly warmupSteps: number;

@@ -12,6 +12,7 @@ import { resolveMask, type Mask } from "../transforms/adding.js";
 
 /** The state of {@link masked}: the inner state, over the selected leaves only. @since 0.1.0 */
 export interface MaskedState<S> {
+  /** The inner transformation's state over the selected leaves (the others are `null`). */
   readonly inner: S;
 }
 
@@ -52,6 +53,7 @@ export function masked<S>(inner: GradientTransformation<S>, mask: Mask): Gradien
 
 /** The state of {@link multiTransform}: one inner state per label. @since 0.1.0 */
 export interface MultiTransformState {
+  /** Label -> the state of that label's transformation over its leaves. */
   readonly inner: Readonly<Record<string, unknown>>;
 }
 

@@ -108,7 +108,9 @@ export function arbitraryLike(template: PyTree, maxMagnitude = 10): fc.Arbitrary
 
 /** A training problem: params and a sequence of gradients shaped like them. @since 0.1.0 */
 export interface Problem {
+  /** The initial params. */
   readonly params: PyTree;
+  /** One gradient per step, shaped like the params. */
   readonly grads: readonly PyTree[];
 }
 

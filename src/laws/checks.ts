@@ -81,8 +81,11 @@ export function layout(value: unknown): string {
 
 /** The params, updates and states after each step of {@link runProblem}. @since 0.1.0 */
 export interface ProblemRun<S> {
+  /** The params after each step. */
   readonly params: PyTree[];
+  /** The updates of each step. */
   readonly updates: PyTree[];
+  /** The state after each step. */
   readonly states: S[];
 }
 

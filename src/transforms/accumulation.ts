@@ -8,7 +8,7 @@ import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type PyTree } from "../
 import { biasCorrection, increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
 import { mapLeavesWithState } from "./elementwise.js";
 import { checkBoolean, checkNumber } from "../validate.js";
-import { FUSED_UPDATE, type FusedUpdate, type InputScale } from "../fusion.js";
+import { FUSED_UPDATE, withFusion, type InputScale } from "../fusion.js";
 
 /** The state of {@link trace}. @since 0.1.0 */
 export interface TraceState {
@@ -39,7 +39,7 @@ export interface TraceState {
 export function trace(
   decay: number,
   options: { readonly nesterov?: boolean } = {},
-): GradientTransformation<TraceState> & FusedUpdate<TraceState> {
+): GradientTransformation<TraceState> {
   checkNumber("trace", "decay", decay, { min: 0 });
   const nesterov = checkBoolean("trace", "nesterov", options.nesterov ?? false);
   const run = (
@@ -78,11 +78,11 @@ export function trace(
     }
     return [unflatten(g.def, outs), { trace: unflatten(g.def, newTraces) }];
   };
-  return {
+  return withFusion<TraceState>({
     init: (params) => ({ trace: zerosTree(flatten(params)) }),
     update: (updates, state) => run(updates, state, null, 1),
     [FUSED_UPDATE]: (updates, state, _params, input, factor) => run(updates, state, input, factor),
-  };
+  });
 }
 
 /** The state of {@link ema}. @since 0.1.0 */

@@ -7,7 +7,7 @@
  * @module
  */
 import type { GradientTransformation } from "../base.js";
-import { FUSED_UPDATE, type FusedUpdate, type InputScale } from "../fusion.js";
+import { FUSED_UPDATE, withFusion, type InputScale } from "../fusion.js";
 import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type Flat, type FloatArray, type PyTree } from "../pytree.js";
 import { biasCorrection, increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
 import { checkBoolean, checkNumber } from "../validate.js";
@@ -98,9 +98,7 @@ export function adamOptions(where: string, options: AdamOptions): Required<AdamO
  * ```
  * @since 0.1.0
  */
-export function scaleByAdam(
-  options: AdamOptions = {},
-): GradientTransformation<ScaleByAdamState> & FusedUpdate<ScaleByAdamState> {
+export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<ScaleByAdamState> {
   const { b1, b2, eps, epsRoot, nesterov } = adamOptions("scaleByAdam", options);
   const where = "scaleByAdam";
   const run = (
@@ -154,14 +152,14 @@ export function scaleByAdam(
     }
     return [unflatten(g.def, outs), { count, mu: unflatten(g.def, newMus), nu: unflatten(g.def, newNus) }];
   };
-  return {
+  return withFusion<ScaleByAdamState>({
     init(params) {
       const flat = flatten(params);
       return { count: 0, mu: zerosTree(flat), nu: zerosTree(flat) };
     },
     update: (updates, state) => run(updates, state, null, 1),
     [FUSED_UPDATE]: (updates, state, _params, input, factor) => run(updates, state, input, factor),
-  };
+  });
 }
 
 /** The state of {@link scaleByRms}. @since 0.1.0 */

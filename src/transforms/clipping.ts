@@ -5,7 +5,7 @@
  */
 import { initEmpty, type EmptyState, type GradientTransformation } from "../base.js";
 import { dataOf, flatten, type PyTree } from "../pytree.js";
-import { applyInputScale, INPUT_SCALE, type InputScale, type InputScaling } from "../fusion.js";
+import { applyInputScale, INPUT_SCALE, withFusion, type InputScale } from "../fusion.js";
 import { globalNormOf } from "../tree.js";
 import { checkNumber } from "../validate.js";
 import { mapLeaves } from "./elementwise.js";
@@ -29,20 +29,20 @@ import { mapLeaves } from "./elementwise.js";
  * ```
  * @since 0.1.0
  */
-export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyState> & InputScaling<EmptyState> {
+export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyState> {
   checkNumber("clipByGlobalNorm", "maxNorm", maxNorm, { min: 0, minExclusive: true, infinite: true });
   const scaleFor = (updates: PyTree, state: EmptyState): readonly [InputScale | null, EmptyState] => {
     const norm = globalNormOf(flatten(updates).leaves.map(dataOf));
     return [norm < maxNorm ? null : { divisor: norm, multiplier: maxNorm }, state];
   };
-  return {
+  return withFusion<EmptyState>({
     init: initEmpty,
     update(updates, state) {
       const [input, next] = scaleFor(updates, state);
       return [input === null ? updates : applyInputScale(updates, input), next];
     },
     [INPUT_SCALE]: scaleFor,
-  };
+  });
 }
 
 /**

@@ -17,7 +17,7 @@ import { increment, paramsFlat, stateCount, stateRecord } from "../state.js";
 import { globalNormOf } from "../tree.js";
 import { mapLeaves } from "./elementwise.js";
 import { checkBoolean, checkNumber, checkScalarOrSchedule } from "../validate.js";
-import { multiply, STEP_FACTOR, type StepFactor } from "../fusion.js";
+import { multiply, STEP_FACTOR, withFusion } from "../fusion.js";
 
 /**
  * Multiplies every update by a constant.
@@ -34,15 +34,15 @@ import { multiply, STEP_FACTOR, type StepFactor } from "../fusion.js";
  * ```
  * @since 0.1.0
  */
-export function scale(step: number): GradientTransformation<EmptyState> & StepFactor<EmptyState> {
+export function scale(step: number): GradientTransformation<EmptyState> {
   checkNumber("scale", "step", step);
-  return {
+  return withFusion<EmptyState>({
     init: initEmpty,
     update(updates, state) {
       return [multiply(updates, step), state];
     },
     [STEP_FACTOR]: (state) => [step, state],
-  };
+  });
 }
 
 /** The state of {@link scaleBySchedule}: the number of steps taken. @since 0.1.0 */
@@ -66,9 +66,7 @@ export interface ScaleByScheduleState {
  * ```
  * @since 0.1.0
  */
-export function scaleBySchedule(
-  schedule: Schedule,
-): GradientTransformation<ScaleByScheduleState> & StepFactor<ScaleByScheduleState> {
+export function scaleBySchedule(schedule: Schedule): GradientTransformation<ScaleByScheduleState> {
   if (typeof schedule !== "function")
     throw new GradTxError(
       "INVALID_HYPERPARAMETER",
@@ -78,14 +76,14 @@ export function scaleBySchedule(
     const { count } = stateRecord<ScaleByScheduleState>("scaleBySchedule", state, ["count"]);
     return [schedule(stateCount("scaleBySchedule", count)), { count: increment(count) }];
   };
-  return {
+  return withFusion<ScaleByScheduleState>({
     init: (params) => ({ ...initEmpty(params), count: 0 }),
     update(updates, state) {
       const [step, next] = factor(state);
       return [multiply(updates, step), next];
     },
     [STEP_FACTOR]: factor,
-  };
+  });
 }
 
 /**
@@ -108,11 +106,10 @@ export function scaleBySchedule(
 export function scaleByLearningRate(
   learningRate: ScalarOrSchedule,
   options: { readonly flipSign?: boolean } = {},
-): GradientTransformation<EmptyState | ScaleByScheduleState> & StepFactor<EmptyState | ScaleByScheduleState> {
+): GradientTransformation<EmptyState | ScaleByScheduleState> {
   checkScalarOrSchedule("scaleByLearningRate", "learningRate", learningRate);
   const sign = checkBoolean("scaleByLearningRate", "flipSign", options.flipSign ?? true) ? -1 : 1;
-  type Either = GradientTransformation<EmptyState | ScaleByScheduleState> &
-    StepFactor<EmptyState | ScaleByScheduleState>;
+  type Either = GradientTransformation<EmptyState | ScaleByScheduleState>;
   if (typeof learningRate === "function") return scaleBySchedule((count) => sign * learningRate(count)) as Either;
   return scale(sign * learningRate) as Either;
 }
