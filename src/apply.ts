@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { asLeafLike, assertSameStructure, ctorOf, dataOf, flatten, unflatten, type PyTree } from "./pytree.js";
+import type { PyTree } from "./pytree.js";
+import { add } from "./tree.js";
 
 /**
  * Adds updates to params, leaf by leaf, into new arrays of the params' dtype and kind.
@@ -18,17 +19,6 @@ import { asLeafLike, assertSameStructure, ctorOf, dataOf, flatten, unflatten, ty
  * @since 0.1.0
  */
 export function applyUpdates(params: PyTree, updates: PyTree): PyTree {
-  const p = flatten(params);
-  const u = flatten(updates);
-  assertSameStructure(p, u);
-  return unflatten(
-    p.def,
-    p.leaves.map((leaf, i) => {
-      const x = dataOf(leaf);
-      const y = dataOf(u.leaves[i]!);
-      const out = new (ctorOf(leaf))(x.length);
-      for (let j = 0; j < x.length; j++) out[j] = x[j]! + y[j]!;
-      return asLeafLike(leaf, out);
-    }),
-  );
+  // Leafwise a + b in a's dtypes and kinds is exactly this.
+  return add(params, updates);
 }
