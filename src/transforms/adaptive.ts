@@ -300,7 +300,7 @@ export interface ScaleByRssState {
  *
  * ```
  * s'  = s + u^2
- * u'  = u / sqrt(s' + eps)     (0 where s' = 0)
+ * u'  = u * (s' > 0 ? 1 / sqrt(s' + eps) : 0)
  * ```
  *
  * optax's and TensorFlow's accumulator starts at 0.1; PyTorch's `Adagrad` starts it at 0 and
@@ -330,7 +330,8 @@ export function scaleByRss(
         for (let j = 0; j < x.length; j++) {
           const s = x[j]! * x[j]! + sum![j]!;
           sum2![j] = s;
-          out[j] = s > 0 ? x[j]! / Math.sqrt(s + eps) : 0;
+          // As optax: the factor is 0 where s is 0 (or NaN), and multiplying keeps a NaN update NaN.
+          out[j] = (s > 0 ? 1 / Math.sqrt(s + eps) : 0) * x[j]!;
         }
       });
       return [r.updates, { sumOfSquares: r.states[0] }];
