@@ -5,11 +5,15 @@
 // reported as the median over many steps and as a ratio to a hand-fused, in-place Adam loop
 // (one tight loop per leaf updating params, m and v) run in the same process: the ratio is what
 // purity and composition cost. Lookahead's medians include its sync steps in proportion (1 in 5).
+// Each (size, variant) pair runs in a fresh child process with its own baseline, so that no
+// variant inherits a heap grown by the ones measured before it.
 //
 //   npm run bench              the full table
 //   npm run bench -- --quick   fewer repetitions, for a smoke run
 //   npm run bench -- --json    the rows as JSON
+import { execFileSync } from "node:child_process";
 import os from "node:os";
+import { fileURLToPath } from "node:url";
 import { adam, applyUpdates, chain, clipByGlobalNorm, lookahead } from "../dist/index.js";
 
 const args = new Set(process.argv.slice(2));
@@ -109,17 +113,32 @@ const variants = [
   ["chain(clipByGlobalNorm(1), lookahead(adam(1e-3)))", () => chain(clipByGlobalNorm(1), lookahead(adam(1e-3)))],
 ];
 
-const rows = [];
-for (const size of sizes) {
+/** Measures one variant and the baseline at one size, in this process. */
+function measurePair(size, index) {
   const grads = makeTree(size, 1);
-  let baseline = NaN;
-  for (const [name, build] of variants) {
-    globalThis.gc?.();
-    const ms = median(build === null ? handFused(size, grads) : pure(build(), size, grads), size.steps);
-    if (build === null) baseline = ms;
-    rows.push({ size: size.name, variant: name, medianMs: ms, ratio: ms / baseline });
-  }
+  const [name, build] = variants[index];
+  globalThis.gc?.();
+  const baseline = median(handFused(size, grads), size.steps);
+  globalThis.gc?.();
+  const ms = index === 0 ? baseline : median(pure(build(), size, grads), size.steps);
+  return { size: size.name, variant: name, medianMs: ms, ratio: ms / baseline };
 }
+
+const child = process.argv.indexOf("--child");
+if (child !== -1) {
+  const [s, v] = process.argv[child + 1].split(":").map(Number);
+  console.log(JSON.stringify(measurePair(sizes[s], v)));
+  process.exit(0);
+}
+
+const rows = [];
+const script = fileURLToPath(import.meta.url);
+sizes.forEach((_, s) =>
+  variants.forEach((__, v) => {
+    const flags = ["--expose-gc", script, "--child", `${s}:${v}`, ...(quick ? ["--quick"] : [])];
+    rows.push(JSON.parse(execFileSync(process.execPath, flags, { encoding: "utf8" })));
+  }),
+);
 
 if (json) console.log(JSON.stringify(rows, null, 2));
 else {
