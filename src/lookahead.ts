@@ -8,6 +8,14 @@ import { GradTxError } from "./errors.js";
 import { asLeafLike, ctorOf, dataOf, flatten, isFloatArray, unflatten, type PyTree } from "./pytree.js";
 import { copyTree, increment, paramsFlat, stateCount, stateLeaves, stateRecord } from "./state.js";
 import { checkNumber } from "./validate.js";
+import {
+  checkCurvature,
+  chooseAlpha,
+  initAdaptive,
+  trackCurvature,
+  type AdaptiveAlphaOptions,
+  type AdaptiveAlphaState,
+} from "./adaptive-alpha.js";
 import { applyInputScale, capabilities, FUSED_UPDATE, multiply, withFusion, type InputScale } from "./fusion.js";
 
 /**
@@ -26,8 +34,23 @@ export type InnerStatePolicy = "keep" | "reset" | "interpolate";
 export interface LookaheadOptions {
   /** `k`: the number of inner steps between syncs, an integer >= 1. Default 5. */
   readonly syncPeriod?: number;
-  /** The slow step size, in [0, 1]. Default 0.5. */
-  readonly alpha?: number;
+  /**
+   * The slow step size, in [0, 1], or `"adaptive"` to choose it at every sync from a quadratic
+   * model (the paper's Section 2.1; see `alphaLow`, `curvature`). Default 0.5.
+   */
+  readonly alpha?: number | "adaptive";
+  /** With adaptive alpha: the lower clip of the estimate, in [0, 1]. Default 0.1. */
+  readonly alphaLow?: number;
+  /**
+   * With adaptive alpha: the decay of the moving average of squared gradients that estimates the
+   * diagonal curvature (the empirical Fisher), in [0, 1). Default 0.999.
+   */
+  readonly curvatureDecay?: number;
+  /**
+   * With adaptive alpha: a known diagonal curvature (a tree shaped like the params) to use
+   * instead of the estimate, e.g. the Hessian of a quadratic.
+   */
+  readonly curvature?: PyTree;
   /** The inner state at a sync. Default `"keep"`. */
   readonly innerState?: InnerStatePolicy;
 }
@@ -42,6 +65,8 @@ export interface LookaheadState<S = unknown> {
   readonly inner: S;
   /** With `innerState: "interpolate"` only: the inner state as it stood after the last sync. */
   readonly innerAtSync?: S;
+  /** With `alpha: "adaptive"` only: the curvature estimate and the last chosen step size. */
+  readonly adaptive?: AdaptiveAlphaState;
 }
 
 const POLICIES: readonly InnerStatePolicy[] = ["keep", "reset", "interpolate"];
@@ -131,7 +156,23 @@ export function lookahead<S>(
     max: Number.MAX_SAFE_INTEGER,
     integer: true,
   });
-  const alpha = checkNumber("lookahead", "alpha", options.alpha ?? 0.5, { min: 0, max: 1 });
+  const isAdaptive = options.alpha === "adaptive";
+  const fixedAlpha = isAdaptive ? NaN : checkNumber("lookahead", "alpha", options.alpha ?? 0.5, { min: 0, max: 1 });
+  if (!isAdaptive && (options.alphaLow !== undefined || options.curvature !== undefined))
+    throw new GradTxError(
+      "INVALID_HYPERPARAMETER",
+      'lookahead: alphaLow and curvature apply only with alpha: "adaptive"',
+    );
+  const adaptiveOptions: AdaptiveAlphaOptions = {
+    alphaLow: checkNumber("lookahead", "alphaLow", options.alphaLow ?? 0.1, { min: 0, max: 1 }),
+    curvatureDecay: checkNumber("lookahead", "curvatureDecay", options.curvatureDecay ?? 0.999, {
+      min: 0,
+      max: 1,
+      maxExclusive: true,
+    }),
+    curvature: options.curvature,
+  };
+  if (options.curvature !== undefined) checkCurvature(options.curvature);
   const policy = options.innerState ?? "keep";
   if (!POLICIES.includes(policy))
     throw new GradTxError(
@@ -165,9 +206,34 @@ export function lookahead<S>(
         'lookahead: innerState "interpolate" needs innerAtSync in the state (was it built with another policy?)',
       );
     const count = increment(stateCount("lookahead", s.count));
-    const [u, innerNext] = runInner(updates, s.inner, params, input);
-    if (count % k !== 0) return [u, { ...s, count, inner: innerNext }];
+    if (!isAdaptive) {
+      const [u, innerNext] = runInner(updates, s.inner, params, input);
+      if (count % k !== 0) return [u, { ...s, count, inner: innerNext }];
+      return sync(s, count, u, innerNext, params, fixedAlpha, undefined);
+    }
+    // Adaptive alpha reads the gradient itself, so a fused clip is applied here first.
+    const grads = input === null ? updates : applyInputScale(updates, input);
+    const gFlat = flatten(grads);
+    const [u, innerNext] = inner.update(grads, s.inner, params);
+    const adaptive = trackCurvature(s.adaptive, gFlat, adaptiveOptions);
+    if (count % k !== 0) return [u, { ...s, count, inner: innerNext, adaptive }];
+    const uFlat = flatten(u);
+    const pFlat = paramsFlat("lookahead", params, uFlat);
+    const slows = stateLeaves("lookahead.slow", s.slow, uFlat);
+    const chosen = chooseAlpha(adaptive, gFlat, uFlat, pFlat, slows, adaptiveOptions);
+    return sync(s, count, u, innerNext, params, chosen.alpha, { ...adaptive, ...chosen });
+  };
 
+  /** The sync step: moves the slow weights by `alpha` and returns the update that lands on them. */
+  const sync = (
+    s: LookaheadState<S>,
+    count: number,
+    u: PyTree,
+    innerNext: S,
+    params: PyTree,
+    alpha: number,
+    adaptive: AdaptiveAlphaState | undefined,
+  ): readonly [PyTree, LookaheadState<S>] => {
     const uFlat = flatten(u);
     const pFlat = paramsFlat("lookahead", params, uFlat);
     const slows = stateLeaves("lookahead.slow", s.slow, uFlat);
@@ -191,26 +257,29 @@ export function lookahead<S>(
       newSlows[i] = next;
     }
     const slow = unflatten(uFlat.def, newSlows);
-    if (policy === "keep") return [unflatten(uFlat.def, outs), { count, slow, inner: innerNext }];
+    const extra = adaptive === undefined ? {} : { adaptive };
+    if (policy === "keep") return [unflatten(uFlat.def, outs), { count, slow, inner: innerNext, ...extra }];
     if (policy === "reset") {
       const asParams = unflatten(
         pFlat.def,
         pFlat.leaves.map((leaf, i) => asLeafLike(leaf, newSlows[i] as Float32Array | Float64Array)),
       );
-      return [unflatten(uFlat.def, outs), { count, slow, inner: inner.init(asParams) }];
+      return [unflatten(uFlat.def, outs), { count, slow, inner: inner.init(asParams), ...extra }];
     }
     const moved = interpolateState(s.innerAtSync, innerNext, alpha, "inner") as S;
-    return [unflatten(uFlat.def, outs), { count, slow, inner: moved, innerAtSync: moved }];
+    return [unflatten(uFlat.def, outs), { count, slow, inner: moved, innerAtSync: moved, ...extra }];
   };
 
   return withFusion<LookaheadState<S>>({
     init(params) {
-      const slow = copyTree(flatten(params));
+      const flat = flatten(params);
+      const slow = copyTree(flat);
       const innerState = inner.init(params);
+      const extra = isAdaptive ? { adaptive: initAdaptive(flat, adaptiveOptions) } : {};
       // States are never mutated, so the cache may share the inner state's arrays.
       return policy === "interpolate"
-        ? { count: 0, slow, inner: innerState, innerAtSync: innerState }
-        : { count: 0, slow, inner: innerState };
+        ? { count: 0, slow, inner: innerState, innerAtSync: innerState, ...extra }
+        : { count: 0, slow, inner: innerState, ...extra };
     },
     update: (updates, state, params) => run(updates, state, params, null),
     // An input scale (a clip before Lookahead) fuses into the inner optimizer's loop.

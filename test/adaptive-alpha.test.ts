@@ -1,0 +1,161 @@
+/** Lookahead's adaptive slow step size (paper, Section 2.1). */
+import * as fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  adam,
+  applyUpdates,
+  deserializeState,
+  lookahead,
+  serializeState,
+  sgd,
+  slowParams,
+  type GradientTransformation,
+  type LookaheadState,
+  type PyTree,
+} from "../src/index.js";
+import { fingerprint } from "../src/laws/index.js";
+import { values } from "./helpers.js";
+
+/** A diagonal quadratic L(x) = sum(a x^2 / 2 - b x), its gradient and its loss. */
+function quadratic(a: number[], b: number[]) {
+  return {
+    grad: (p: PyTree) => Float64Array.from(values(p).map((x, i) => a[i]! * x - b[i]!)),
+    loss: (x: number[]) => x.reduce((s, xi, i) => s + (a[i]! * xi * xi) / 2 - b[i]! * xi, 0),
+    optimum: b.map((bi, i) => bi / a[i]!),
+  };
+}
+
+/** Runs `steps` steps of `tx` on the gradient `grad` and returns the final state. */
+function runTo(
+  tx: GradientTransformation,
+  x0: number[],
+  grad: (p: PyTree) => Float64Array,
+  steps: number,
+): LookaheadState {
+  let params: PyTree = Float64Array.from(x0);
+  let state = tx.init(params);
+  for (let t = 0; t < steps; t++) {
+    const [u, next] = tx.update(grad(params), state, params);
+    params = applyUpdates(params, u);
+    state = next;
+  }
+  return state as LookaheadState;
+}
+
+describe('lookahead(inner, { alpha: "adaptive" })', () => {
+  it("with the true Hessian as curvature on a quadratic, chooses Proposition 1's optimal alpha (before clipping)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: 0.1, max: 10, noNaN: true }), { minLength: 2, maxLength: 6 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.double({ min: 0.01, max: 0.15, noNaN: true }),
+        (a, k, lr) => {
+          const b = a.map((_, i) => (i % 2 === 0 ? 1 : -2));
+          const x0 = a.map((_, i) => 3 - i);
+          const q = quadratic(a, b);
+          // The inner optimizer's fast weights after k steps, computed by hand: plain gradient descent.
+          let x = x0.slice();
+          for (let t = 0; t < k; t++) x = x.map((xi, i) => xi - lr * (a[i]! * xi - b[i]!));
+          // Proposition 1: alpha* = (x0 - x*)' A (x0 - xk) / ((x0 - xk)' A (x0 - xk)).
+          const d = x0.map((xi, i) => xi - x[i]!);
+          const num = d.reduce((s, di, i) => s + (x0[i]! - q.optimum[i]!) * a[i]! * di, 0);
+          const den = d.reduce((s, di, i) => s + di * a[i]! * di, 0);
+          const optimal = num / den;
+          const tx = lookahead(sgd(lr), {
+            syncPeriod: k,
+            alpha: "adaptive",
+            alphaLow: 0,
+            curvature: Float64Array.from(a),
+          });
+          const state = runTo(tx as GradientTransformation, x0, q.grad, k);
+          expect(Math.abs(state.adaptive!.estimate - optimal)).toBeLessThanOrEqual(1e-9 * (1 + Math.abs(optimal)));
+          // And it is the minimum along the line: a nudge either way raises the loss.
+          const at = (t: number) => q.loss(x0.map((xi, i) => xi + t * (x[i]! - xi)));
+          expect(at(optimal)).toBeLessThanOrEqual(at(optimal + 1e-3) + 1e-12);
+          expect(at(optimal)).toBeLessThanOrEqual(at(optimal - 1e-3) + 1e-12);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it("uses the clipped estimate to move the slow weights, and keeps it in [alphaLow, 1]", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.double({ min: -5, max: 5, noNaN: true }), { minLength: 3, maxLength: 3 }), {
+          minLength: 1,
+          maxLength: 12,
+        }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer({ min: 1, max: 4 }),
+        (grads, alphaLow, k) => {
+          const inner = adam(0.1);
+          const tx = lookahead(inner, { syncPeriod: k, alpha: "adaptive", alphaLow });
+          let params: PyTree = Float64Array.of(1, -1, 0.5);
+          let state = tx.init(params);
+          grads.forEach((g, t) => {
+            const before = slowParams(state);
+            const [u, next] = tx.update(Float64Array.from(g), state, params);
+            // Where the inner optimizer took the fast weights, before any pull-back.
+            const [innerUpdate] = inner.update(Float64Array.from(g), state.inner, params);
+            const fast = values(params).map((p, i) => p + values(innerUpdate)[i]!);
+            params = applyUpdates(params, u);
+            state = next;
+            if ((t + 1) % k !== 0) return;
+            const { alpha, estimate } = state.adaptive!;
+            expect(alpha).toBeGreaterThanOrEqual(alphaLow);
+            expect(alpha).toBeLessThanOrEqual(1);
+            if (Number.isFinite(estimate)) expect(alpha).toBe(Math.min(Math.max(estimate, alphaLow), 1));
+            // The sync moved the slow weights by that alpha towards where the fast weights got.
+            const moved = values(before).map((b, i) => b + alpha * (fast[i]! - b));
+            values(slowParams(state)).forEach((x, i) =>
+              expect(Math.abs(x - moved[i]!)).toBeLessThanOrEqual(1e-12 * (1 + Math.abs(x))),
+            );
+          });
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it("falls back to alpha 1 when the fast weights did not move (d . A d = 0)", () => {
+    const tx = lookahead(sgd(0.1), { syncPeriod: 1, alpha: "adaptive" });
+    const p = Float64Array.of(1, 2);
+    const [, state] = tx.update(Float64Array.of(0, 0), tx.init(p), p);
+    expect(state.adaptive!.alpha).toBe(1);
+    expect(Number.isNaN(state.adaptive!.estimate)).toBe(true);
+  });
+
+  it("round-trips its state through serialization and resumes identically", () => {
+    const tx = lookahead(adam(0.05), { syncPeriod: 3, alpha: "adaptive" });
+    const grad = (p: PyTree) => Float64Array.from(values(p).map((x, i) => (i + 1) * x));
+    let params: PyTree = Float64Array.of(1, -2, 3);
+    let state = tx.init(params);
+    const step = () => {
+      const [u, next] = tx.update(grad(params), state, params);
+      params = applyUpdates(params, u);
+      state = next;
+    };
+    for (let t = 0; t < 4; t++) step();
+    const restored = deserializeState(serializeState(state), tx.init(Float64Array.of(0, 0, 0)));
+    expect(fingerprint(restored)).toBe(fingerprint(state));
+    const saved = { params, state };
+    for (let t = 0; t < 5; t++) step();
+    const expected = fingerprint(params);
+    params = saved.params;
+    state = restored;
+    for (let t = 0; t < 5; t++) step();
+    expect(fingerprint(params)).toBe(expected);
+  });
+
+  it("validates its options when built", () => {
+    expect(() => lookahead(sgd(1), { alpha: "adaptive", alphaLow: 2 })).toThrowError(
+      /alphaLow must be a number in \[0, 1\]/,
+    );
+    expect(() => lookahead(sgd(1), { alpha: "adaptive", curvatureDecay: 1 })).toThrowError(/curvatureDecay/);
+    expect(() => lookahead(sgd(1), { alpha: "adaptive", curvature: Float64Array.of(-1) })).toThrowError(
+      /curvature must hold finite numbers >= 0/,
+    );
+    expect(() => lookahead(sgd(1), { alpha: 0.5, alphaLow: 0.2 })).toThrowError(/only with alpha: "adaptive"/);
+  });
+});
