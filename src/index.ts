@@ -78,6 +78,7 @@ export {
   type LookaheadOptions,
   type LookaheadState,
 } from "./lookahead.js";
+export type { AdaptiveAlphaState } from "./adaptive-alpha.js";
 
 // Combinators.
 export { masked, multiTransform, type MaskedState, type MultiTransformState } from "./combinators/masked.js";
