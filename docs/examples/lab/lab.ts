@@ -85,6 +85,7 @@ function parseArgs(argv: string[]): { mode: Mode; parts: Set<Part>; out: string 
   return { mode, parts, out };
 }
 
+const se = (x: number) => x.toPrecision(2);
 const fmt = (x: number, digits = 4) =>
   Math.abs(x) >= 1e-3 && Math.abs(x) < 1e4 ? x.toFixed(digits) : x.toExponential(digits - 1);
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
@@ -136,7 +137,7 @@ async function main(): Promise<void> {
       "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
       ...rows.map(
         (r) =>
-          `| ${r.a} | ${r.sigma} | ${r.gamma} | ${r.k} | ${r.alpha} | ${fmt(r.sgd.formula)} | ${fmt(r.sgd.simulated)} ± ${fmt(r.sgd.stderr, 2)} | ${fmt(r.lookahead.formula)} | ${fmt(r.lookahead.simulated)} ± ${fmt(r.lookahead.stderr, 2)} | ${r.flagged ? "**no**" : "yes"} |`,
+          `| ${r.a} | ${r.sigma} | ${r.gamma} | ${r.k} | ${r.alpha} | ${fmt(r.sgd.formula)} | ${fmt(r.sgd.simulated)} ± ${se(r.sgd.stderr)} | ${fmt(r.lookahead.formula)} | ${fmt(r.lookahead.simulated)} ± ${se(r.lookahead.stderr)} | ${r.flagged ? "**no**" : "yes"} |`,
       ),
       "",
       rows.some((r) => r.flagged)
@@ -145,13 +146,13 @@ async function main(): Promise<void> {
       "",
       "![variance: simulated against formula](nqm.svg)",
       "",
-      "Figure 3 (computed analytically, as in the paper): 100 coordinates with `a_i = 1/i`, `sigma_i^2 = 1/i`; Lookahead (lr 1, k 5) at each alpha against SGD at the learning rate that reaches the same steady-state risk, expected loss after 1000 steps from `x = 1`.",
+      "Figure 3 (computed analytically, as in the paper): 100 coordinates with `a_i = 1/i`, `sigma_i^2 = 1/i`; Lookahead (lr 1, k 5) at each alpha against SGD at the learning rate that reaches the same steady-state risk, expected loss after 100 and 1000 steps from `x = 1`.",
       "",
-      "| alpha | steady-state risk | SGD lr | SGD loss @1000 | LA loss @1000 |",
-      "| --- | --- | --- | --- | --- |",
+      "| alpha | steady-state risk | SGD lr | SGD loss @100 | LA loss @100 | SGD loss @1000 | LA loss @1000 |",
+      "| --- | --- | --- | --- | --- | --- | --- |",
       ...fig3.rows.map(
         (r) =>
-          `| ${r.alpha} | ${fmt(r.steadyStateRisk)} | ${fmt(r.gammaSgd)} | ${fmt(r.lossSgd)} | ${fmt(r.lossLookahead)} |`,
+          `| ${r.alpha} | ${fmt(r.steadyStateRisk)} | ${fmt(r.gammaSgd)} | ${fmt(r.lossSgdEarly)} | ${fmt(r.lossLookaheadEarly)} | ${fmt(r.lossSgd)} | ${fmt(r.lossLookahead)} |`,
       ),
       "",
       "![expected loss over time at equal steady-state risk](figure3.svg)",

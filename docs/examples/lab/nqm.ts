@@ -195,6 +195,9 @@ export interface Figure3Row {
   readonly gammaSgd: number;
   readonly lossSgd: number;
   readonly lossLookahead: number;
+  /** The same after a tenth of the steps, before either has settled. */
+  readonly lossSgdEarly: number;
+  readonly lossLookaheadEarly: number;
 }
 
 /**
@@ -235,6 +238,8 @@ export function figure3(steps = 1000): {
       gammaSgd,
       lossSgd: sgdLoss.at(-1)!,
       lossLookahead: laLoss.at(-1)!,
+      lossSgdEarly: sgdLoss[steps / 10 - 1]!,
+      lossLookaheadEarly: laLoss[steps / 10 / k - 1]!,
     });
     if (alpha === 0.5)
       curves = [
