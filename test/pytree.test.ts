@@ -1,9 +1,22 @@
 import ndarray from "ndarray";
+import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
 import { adam, applyUpdates, GradTxError, sgd, tree, type PyTree } from "../src/index.js";
 import { expectBitEqual, values } from "./helpers.js";
 
 describe("pytrees: the data model", () => {
+  test.prop([fc.uniqueArray(fc.string({ minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 6 }), fc.nat()])(
+    "any insertion order of the same keys gives the same leaves and the same Adam step",
+    (keys, rotation) => {
+      const entries = keys.map((k, i) => [k, Float64Array.of(i + 1, -i)] as const);
+      const rotated = entries.map((_, i) => entries[(i + rotation) % entries.length]!);
+      const a = Object.fromEntries(entries) as PyTree;
+      const b = Object.fromEntries(rotated) as PyTree;
+      const opt = adam(0.1);
+      expectBitEqual(opt.update(a, opt.init(a), a)[0], opt.update(b, opt.init(b), b)[0]);
+    },
+  );
+
   it("visits object keys in sorted order, so insertion order changes nothing", () => {
     const a = { w: Float64Array.of(1), b: Float64Array.of(2), a: Float64Array.of(3) };
     const b = { a: Float64Array.of(3), b: Float64Array.of(2), w: Float64Array.of(1) };
