@@ -344,7 +344,7 @@ async function main(): Promise<void> {
     report.push(
       "## Inner-state policies at a sync",
       "",
-      "What to do with the inner optimizer's state at a sync: keep it, reset it, or interpolate it like the weights (the authors' 'pullback momentum', without their aliasing bug). The reproduction in the seeds left this open.",
+      "What to do with the inner optimizer's state at a sync: keep it, reset it, or interpolate it like the weights (the authors' 'pullback momentum', without their aliasing bug). A published student reproduction of the paper (Palrecha, Vijayraghavan and Mathias) left this open.",
       "",
       "| inner | innerState | final train loss | test accuracy |",
       "| --- | --- | --- | --- |",
