@@ -5,6 +5,7 @@
  */
 import type { GradientTransformation } from "./base.js";
 import { GradTxError } from "./errors.js";
+import { checkTransformation } from "./validate.js";
 import {
   applyInputScale,
   capabilities,
@@ -38,13 +39,7 @@ import type { PyTree } from "./pytree.js";
 export function chain<S extends readonly unknown[]>(
   ...transforms: { readonly [K in keyof S]: GradientTransformation<S[K]> }
 ): GradientTransformation<S> {
-  transforms.forEach((tx, i) => {
-    if (typeof tx !== "object" || tx === null || typeof tx.init !== "function" || typeof tx.update !== "function")
-      throw new GradTxError(
-        "INVALID_HYPERPARAMETER",
-        `chain: argument ${i} must be a GradientTransformation ({ init, update })`,
-      );
-  });
+  transforms.forEach((tx, i) => checkTransformation(`chain: argument ${i}`, tx));
   const parts = transforms as readonly GradientTransformation<unknown>[];
   const run = (updates: PyTree, state: S, params: PyTree | undefined, input: InputScale | null, factor: number) => {
     if (!Array.isArray(state) || state.length !== parts.length)

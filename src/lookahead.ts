@@ -7,7 +7,7 @@ import type { GradientTransformation } from "./base.js";
 import { GradTxError } from "./errors.js";
 import { asLeafLike, ctorOf, dataOf, flatten, isFloatArray, unflatten, type PyTree } from "./pytree.js";
 import { copyTree, increment, paramsFlat, stateCount, stateLeaves, stateRecord } from "./state.js";
-import { checkNumber } from "./validate.js";
+import { checkNumber, checkTransformation } from "./validate.js";
 import {
   checkCurvature,
   chooseAlpha,
@@ -141,16 +141,7 @@ export function lookahead<S>(
   inner: GradientTransformation<S>,
   options: LookaheadOptions = {},
 ): GradientTransformation<LookaheadState<S>> {
-  if (
-    typeof inner !== "object" ||
-    inner === null ||
-    typeof inner.init !== "function" ||
-    typeof inner.update !== "function"
-  )
-    throw new GradTxError(
-      "INVALID_HYPERPARAMETER",
-      "lookahead: inner must be a GradientTransformation ({ init, update })",
-    );
+  checkTransformation("lookahead: inner", inner);
   const k = checkNumber("lookahead", "syncPeriod", options.syncPeriod ?? 5, {
     min: 1,
     max: Number.MAX_SAFE_INTEGER,

@@ -59,3 +59,10 @@ export function checkBoolean(where: string, name: string, value: unknown): boole
     throw new GradTxError("INVALID_HYPERPARAMETER", `${where}: ${name} must be a boolean, got ${typeof value}`);
   return value;
 }
+
+/** Throws `INVALID_HYPERPARAMETER` unless `tx` looks like a transformation (`{ init, update }`). */
+export function checkTransformation(where: string, tx: unknown): void {
+  const t = tx as { init?: unknown; update?: unknown } | null;
+  if (typeof t !== "object" || t === null || typeof t.init !== "function" || typeof t.update !== "function")
+    throw new GradTxError("INVALID_HYPERPARAMETER", `${where}: expected a GradientTransformation ({ init, update })`);
+}

@@ -8,8 +8,7 @@ import { flatten } from "../pytree.js";
 import { stateCount, stateRecord } from "../state.js";
 import { allFinite } from "../tree.js";
 import { mapLeaves } from "../transforms/elementwise.js";
-import { checkNumber } from "../validate.js";
-import { checkTransformation } from "./masked.js";
+import { checkNumber, checkTransformation } from "../validate.js";
 
 /** The state of {@link applyIfFinite}. @since 0.1.0 */
 export interface ApplyIfFiniteState<S> {

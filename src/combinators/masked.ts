@@ -8,6 +8,7 @@ import { GradTxError } from "../errors.js";
 import { isString, resolvePerLeaf, selectLeaves, type PerLeaf } from "../partition.js";
 import { assertSameStructure, flatten, leafPaths, unflatten, type Flat, type PyTree } from "../pytree.js";
 import { stateRecord } from "../state.js";
+import { checkTransformation } from "../validate.js";
 import { resolveMask, type Mask } from "../transforms/adding.js";
 
 /** The state of {@link masked}: the inner state, over the selected leaves only. @since 0.1.0 */
@@ -157,11 +158,4 @@ function mergeLeaves(updates: Flat, parts: readonly (readonly [readonly boolean[
       );
   }
   return out;
-}
-
-/** Throws `INVALID_HYPERPARAMETER` unless `tx` looks like a transformation. */
-export function checkTransformation(where: string, tx: unknown): void {
-  const t = tx as Partial<GradientTransformation> | null;
-  if (typeof t !== "object" || t === null || typeof t.init !== "function" || typeof t.update !== "function")
-    throw new GradTxError("INVALID_HYPERPARAMETER", `${where}: expected a GradientTransformation ({ init, update })`);
 }

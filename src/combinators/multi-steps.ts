@@ -8,8 +8,7 @@ import { GradTxError } from "../errors.js";
 import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type PyTree } from "../pytree.js";
 import { increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
 import { mapLeaves } from "../transforms/elementwise.js";
-import { checkNumber } from "../validate.js";
-import { checkTransformation } from "./masked.js";
+import { checkNumber, checkTransformation } from "../validate.js";
 
 /** The state of {@link multiSteps}. @since 0.1.0 */
 export interface MultiStepsState<S> {
