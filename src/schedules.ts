@@ -7,7 +7,19 @@
  */
 import type { Schedule } from "./base.js";
 import { GradTxError } from "./errors.js";
-import { checkNumber } from "./validate.js";
+import { checkBoolean, checkNumber } from "./validate.js";
+
+/**
+ * Checks that a schedule got an options object: an optax user may well write
+ * `linearSchedule(0, 1, 100)` with optax's positional arguments.
+ */
+function checkOptions(where: string, options: unknown, required: string): void {
+  if (typeof options !== "object" || options === null || Array.isArray(options))
+    throw new GradTxError(
+      "INVALID_HYPERPARAMETER",
+      `${where}: expected an options object { ${required} }, got ${options === null ? "null" : typeof options}`,
+    );
+}
 
 /**
  * The same value at every step.
@@ -61,6 +73,7 @@ export interface PolynomialScheduleOptions {
  */
 export function polynomialSchedule(options: PolynomialScheduleOptions): Schedule {
   const where = "polynomialSchedule";
+  checkOptions(where, options, "initValue, endValue, power, transitionSteps, transitionBegin?");
   const init = checkNumber(where, "initValue", options.initValue);
   const end = checkNumber(where, "endValue", options.endValue);
   const power = checkNumber(where, "power", options.power, { min: 0, minExclusive: true });
@@ -90,6 +103,7 @@ export type LinearScheduleOptions = Omit<PolynomialScheduleOptions, "power">;
  * @since 0.1.0
  */
 export function linearSchedule(options: LinearScheduleOptions): Schedule {
+  checkOptions("linearSchedule", options, "initValue, endValue, transitionSteps, transitionBegin?");
   return polynomialSchedule({ ...options, power: 1 });
 }
 
@@ -128,11 +142,12 @@ export interface ExponentialDecayOptions {
  */
 export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
   const where = "exponentialDecay";
+  checkOptions(where, options, "initValue, transitionSteps, decayRate, transitionBegin?, staircase?, endValue?");
   const init = checkNumber(where, "initValue", options.initValue);
   const steps = checkNumber(where, "transitionSteps", options.transitionSteps, { min: 1, integer: true });
   const rate = checkNumber(where, "decayRate", options.decayRate, { min: 0, minExclusive: true });
   const begin = checkNumber(where, "transitionBegin", options.transitionBegin ?? 0, { min: 0, integer: true });
-  const staircase = options.staircase ?? false;
+  const staircase = checkBoolean(where, "staircase", options.staircase ?? false);
   const end = options.endValue === undefined ? undefined : checkNumber(where, "endValue", options.endValue);
   return (t) => {
     const count = t - begin;
@@ -158,7 +173,8 @@ export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
  * const stepsPerEpoch = 391;
  * const cifar = piecewiseConstantSchedule(0.1, { [60 * stepsPerEpoch]: 0.2, [120 * stepsPerEpoch]: 0.2, [160 * stepsPerEpoch]: 0.2 });
  * cifar(0); // 0.1
- * cifar(60 * stepsPerEpoch); // 0.02
+ * cifar(60 * stepsPerEpoch); // 0.1 * 0.2 ≈ 0.02
+ * cifar(160 * stepsPerEpoch); // 0.1 * 0.2^3 ≈ 0.0008
  * ```
  * @since 0.1.0
  */
@@ -213,6 +229,7 @@ export interface CosineDecayOptions {
  */
 export function cosineDecaySchedule(options: CosineDecayOptions): Schedule {
   const where = "cosineDecaySchedule";
+  checkOptions(where, options, "initValue, decaySteps, alpha?, exponent?");
   const init = checkNumber(where, "initValue", options.initValue);
   const steps = checkNumber(where, "decaySteps", options.decaySteps, { min: 1, integer: true });
   const alpha = checkNumber(where, "alpha", options.alpha ?? 0, { min: 0, max: 1 });
@@ -242,12 +259,18 @@ export interface WarmupCosineDecayOptions {
 
 /**
  * A linear warmup from `initValue` to `peakValue`, then a cosine decay to `endValue`; as optax,
- * `decaySteps` counts the warmup, so the decay lasts `decaySteps - warmupSteps` steps.
+ * `decaySteps` counts the warmup, so the decay lasts `D = decaySteps - warmupSteps` steps.
  *
  * ```
- * t < warmupSteps:  initValue + (peakValue - initValue) * t / warmupSteps
- * otherwise:        cosine decay from peakValue to endValue over decaySteps - warmupSteps, in t - warmupSteps
+ * W = warmupSteps, D = decaySteps - warmupSteps
+ * t < W:   value(t) = initValue + (peakValue - initValue) * t / W
+ * t >= W:  c = 0.5 * (1 + cos(pi * min(t - W, D) / D))
+ *          value(t) = (peakValue - endValue) * c^exponent + endValue
  * ```
+ *
+ * optax computes the decay as `peakValue * ((1 - a) c^exponent + a)` with `a = endValue /
+ * peakValue`: the same in real arithmetic, except that for `peakValue = 0` it takes `a = 0` and
+ * stays at 0 after the warmup whatever `endValue` is, where gradtx goes from 0 to `endValue`.
  *
  * @example
  * ```ts
@@ -260,13 +283,14 @@ export interface WarmupCosineDecayOptions {
  */
 export function warmupCosineDecaySchedule(options: WarmupCosineDecayOptions): Schedule {
   const where = "warmupCosineDecaySchedule";
+  checkOptions(where, options, "initValue, peakValue, warmupSteps, decaySteps, endValue?, exponent?");
   const init = checkNumber(where, "initValue", options.initValue);
   const peak = checkNumber(where, "peakValue", options.peakValue);
   const warmup = checkNumber(where, "warmupSteps", options.warmupSteps, { min: 0, integer: true });
   const total = checkNumber(where, "decaySteps", options.decaySteps, { min: warmup + 1, integer: true });
   const end = checkNumber(where, "endValue", options.endValue ?? 0);
   const exponent = checkNumber(where, "exponent", options.exponent ?? 1, { min: 0, minExclusive: true });
-  // The cosine part, written with its end value directly so that a peak of 0 is no division.
+  // Written with endValue itself rather than optax's endValue / peakValue: exact at the end, no division.
   const decay = (s: number): number => {
     const c = 0.5 * (1 + Math.cos((Math.PI * Math.min(Math.max(s, 0), total - warmup)) / (total - warmup)));
     return (peak - end) * c ** exponent + end;

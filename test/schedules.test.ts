@@ -1,3 +1,8 @@
+/**
+ * Schedules: every expected value is worked out by hand from the formula in the doc comment
+ * (the arithmetic is written next to it), or taken from optax's own documentation.
+ */
+import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   constantSchedule,
@@ -8,58 +13,161 @@ import {
   piecewiseConstantSchedule,
   polynomialSchedule,
   warmupCosineDecaySchedule,
-} from "../src/index.js";
+} from "../src/schedules.js";
 
-describe("schedules: values worked out by hand", () => {
-  it("constantSchedule is the same at every step", () => {
+describe("constantSchedule", () => {
+  it("is the same value at every step", () => {
     expect([0, 1, 1e9].map(constantSchedule(0.3))).toEqual([0.3, 0.3, 0.3]);
   });
+});
 
-  it("linearSchedule holds, moves and holds: 0 -> 1 over 10 steps after 5", () => {
+describe("linearSchedule and polynomialSchedule", () => {
+  it("linearSchedule holds initValue until transitionBegin, moves in a straight line, then holds endValue", () => {
+    // 0 -> 1 over 10 steps after 5: value(t) = (0 - 1) * (1 - clip(t - 5, 0, 10) / 10) + 1
     const s = linearSchedule({ initValue: 0, endValue: 1, transitionSteps: 10, transitionBegin: 5 });
-    expect([0, 5, 10, 15, 100].map(s)).toEqual([0, 0, 0.5, 1, 1]);
+    expect(s(0)).toBe(0); // -1 * (1 - 0) + 1
+    expect(s(5)).toBe(0); // -1 * (1 - 0) + 1
+    expect(s(10)).toBe(0.5); // -1 * (1 - 5/10) + 1
+    expect(s(15)).toBe(1); // -1 * (1 - 10/10) + 1
+    expect(s(100)).toBe(1); // clipped at 10 steps
   });
 
-  it("polynomialSchedule of power 2 from 1 to 0 over 10 steps: (1 - t/10)^2", () => {
+  it("polynomialSchedule of power 2 from 1 to 0 over 10 steps is (1 - t/10)^2", () => {
     const s = polynomialSchedule({ initValue: 1, endValue: 0, power: 2, transitionSteps: 10 });
-    expect([0, 5, 10, 20].map(s)).toEqual([1, 0.25, 0, 0]);
+    expect(s(0)).toBe(1); // (1 - 0)^2
+    expect(s(5)).toBe(0.25); // (1 - 0.5)^2
+    expect(s(10)).toBe(0); // (1 - 1)^2
+    expect(s(20)).toBe(0); // clipped
   });
 
-  it("exponentialDecay: 0.1 * 0.5^(t/1000), stepwise with staircase, floored by endValue", () => {
-    const smooth = exponentialDecay({ initValue: 0.1, transitionSteps: 1000, decayRate: 0.5 });
-    expect(smooth(0)).toBe(0.1);
-    expect(smooth(500)).toBeCloseTo(0.1 * Math.SQRT1_2, 16);
-    expect(smooth(2000)).toBeCloseTo(0.025, 16);
-    const stairs = exponentialDecay({ initValue: 0.1, transitionSteps: 1000, decayRate: 0.5, staircase: true });
-    expect([999, 1000, 1999].map(stairs)).toEqual([0.1, 0.05, 0.05]);
+  it("polynomialSchedule matches optax's documented example (1 -> 0.01, power 2, 100 steps after 5)", () => {
+    const s = polynomialSchedule({ initValue: 1, endValue: 0.01, power: 2, transitionSteps: 100, transitionBegin: 5 });
+    expect(s(0)).toBeCloseTo(1, 15); // 0.99 * 1^2 + 0.01
+    expect(s(5)).toBeCloseTo(1, 15);
+    expect(s(6)).toBeCloseTo(0.980299, 15); // 0.99 * (1 - 1/100)^2 + 0.01 = 0.99 * 0.9801 + 0.01
+    expect(s(104)).toBeCloseTo(0.010099, 15); // 0.99 * (1 - 99/100)^2 + 0.01 = 0.99 * 0.0001 + 0.01
+    expect(s(105)).toBe(0.01);
+    expect(s(110)).toBe(0.01);
+  });
+
+  it("reaches endValue exactly from transitionBegin + transitionSteps on (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: -10, max: 10, noNaN: true }),
+        fc.double({ min: -10, max: 10, noNaN: true }),
+        fc.double({ min: 0.1, max: 4, noNaN: true }),
+        fc.integer({ min: 1, max: 1000 }),
+        fc.integer({ min: 0, max: 1000 }),
+        fc.nat(1000),
+        (initValue, endValue, power, transitionSteps, transitionBegin, after) => {
+          const s = polynomialSchedule({ initValue, endValue, power, transitionSteps, transitionBegin });
+          // (initValue - endValue) * 0^power + endValue (=== because the zero may be signed)
+          expect(s(transitionBegin + transitionSteps + after) === endValue).toBe(true);
+        },
+      ),
+    );
+  });
+});
+
+describe("exponentialDecay", () => {
+  it("decays continuously as initValue * decayRate^(t / transitionSteps)", () => {
+    const s = exponentialDecay({ initValue: 0.1, transitionSteps: 1000, decayRate: 0.5 });
+    expect(s(0)).toBe(0.1);
+    expect(s(500)).toBeCloseTo(0.1 * Math.SQRT1_2, 16); // 0.1 * 0.5^0.5
+    expect(s(1000)).toBeCloseTo(0.05, 16); // 0.1 * 0.5^1
+    expect(s(2000)).toBeCloseTo(0.025, 16); // 0.1 * 0.5^2
+  });
+
+  it("with staircase decays in whole steps of transitionSteps: 0.1 * 0.5^floor(t / 1000)", () => {
+    const s = exponentialDecay({ initValue: 0.1, transitionSteps: 1000, decayRate: 0.5, staircase: true });
+    expect(s(999)).toBe(0.1); // 0.5^0
+    expect(s(1000)).toBe(0.05); // 0.5^1
+    expect(s(1999)).toBe(0.05); // 0.5^1
+    expect(s(2000)).toBe(0.025); // 0.5^2
+  });
+
+  it("holds initValue until transitionBegin, then counts from it", () => {
+    const s = exponentialDecay({ initValue: 1, transitionSteps: 1, decayRate: 0.5, transitionBegin: 3 });
+    expect([0, 3, 4, 5].map(s)).toEqual([1, 1, 0.5, 0.25]); // 0.5^(t - 3) from t = 3 on
+  });
+
+  it("treats endValue as a floor when decaying and as a ceiling when growing, as optax", () => {
     const floored = exponentialDecay({ initValue: 1, transitionSteps: 1, decayRate: 0.5, endValue: 0.2 });
-    expect([1, 2, 3, 10].map(floored)).toEqual([0.5, 0.25, 0.2, 0.2]);
-    const delayed = exponentialDecay({ initValue: 1, transitionSteps: 1, decayRate: 0.5, transitionBegin: 3 });
-    expect([0, 3, 4].map(delayed)).toEqual([1, 1, 0.5]);
-    const growing = exponentialDecay({ initValue: 1, transitionSteps: 1, decayRate: 2, endValue: 5 });
-    expect([1, 2, 3].map(growing)).toEqual([2, 4, 5]);
+    expect([1, 2, 3, 10].map(floored)).toEqual([0.5, 0.25, 0.2, 0.2]); // max(0.5^t, 0.2); 0.5^3 = 0.125
+    const capped = exponentialDecay({ initValue: 1, transitionSteps: 1, decayRate: 2, endValue: 5 });
+    expect([1, 2, 3].map(capped)).toEqual([2, 4, 5]); // min(2^t, 5); 2^3 = 8
   });
 
-  it("piecewiseConstantSchedule: the paper's CIFAR schedule divides by 5 at epochs 60, 120 and 160", () => {
+  it("with staircase is constant on every interval [n T, (n + 1) T) (property)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 100 }), fc.nat(20), fc.nat(99), (transitionSteps, n, offset) => {
+        const s = exponentialDecay({ initValue: 1, transitionSteps, decayRate: 0.9, staircase: true });
+        expect(s(n * transitionSteps + (offset % transitionSteps))).toBe(s(n * transitionSteps));
+      }),
+    );
+  });
+});
+
+describe("piecewiseConstantSchedule", () => {
+  it("multiplies by each scale from its boundary on, boundary included: the paper's CIFAR schedule", () => {
+    // Divide by 5 at epochs 60, 120 and 160, with ceil(50000 / 128) = 391 steps per epoch.
     const perEpoch = 391;
     const s = piecewiseConstantSchedule(0.1, { [60 * perEpoch]: 0.2, [120 * perEpoch]: 0.2, [160 * perEpoch]: 0.2 });
     expect(s(0)).toBe(0.1);
     expect(s(60 * perEpoch - 1)).toBe(0.1);
-    expect(s(60 * perEpoch)).toBeCloseTo(0.02, 17);
-    expect(s(120 * perEpoch)).toBeCloseTo(0.004, 17);
-    expect(s(200 * perEpoch)).toBeCloseTo(0.0008, 17);
+    expect(s(60 * perEpoch)).toBe(0.1 * 0.2);
+    expect(s(120 * perEpoch - 1)).toBe(0.1 * 0.2);
+    expect(s(120 * perEpoch)).toBe(0.1 * 0.2 * 0.2);
+    expect(s(160 * perEpoch)).toBe(0.1 * 0.2 * 0.2 * 0.2);
+    expect(s(200 * perEpoch)).toBe(0.1 * 0.2 * 0.2 * 0.2);
   });
 
-  it("cosineDecaySchedule: init * ((1 - alpha) * 0.5 (1 + cos(pi t / T)) + alpha), constant after T", () => {
+  it("matches optax's documented example ({100: 0.1, 200: 0.01} from 1)", () => {
+    const s = piecewiseConstantSchedule(1, { 100: 0.1, 200: 0.01 });
+    expect(s(50)).toBe(1);
+    expect(s(150)).toBe(0.1); // 1 * 0.1
+    expect(s(250)).toBe(0.1 * 0.01); // 1 * 0.1 * 0.01 = 0.001
+  });
+
+  it("without boundaries is constant", () => {
+    expect([0, 10, 1e6].map(piecewiseConstantSchedule(0.5))).toEqual([0.5, 0.5, 0.5]);
+  });
+});
+
+describe("cosineDecaySchedule", () => {
+  it("is initValue * ((1 - alpha) * 0.5 * (1 + cos(pi t / T)) + alpha), then constant", () => {
     const s = cosineDecaySchedule({ initValue: 2, decaySteps: 100, alpha: 0.1 });
-    expect(s(0)).toBe(2);
-    expect(s(50)).toBeCloseTo(2 * (0.9 * 0.5 + 0.1), 15);
-    expect(s(100)).toBeCloseTo(0.2, 15);
-    expect(s(1000)).toBeCloseTo(0.2, 15);
-    expect(cosineDecaySchedule({ initValue: 1, decaySteps: 100, exponent: 2 })(50)).toBeCloseTo(0.25, 15);
+    expect(s(0)).toBe(2); // 2 * (0.9 * 1 + 0.1)
+    expect(s(25)).toBeCloseTo(2 * (0.9 * 0.5 * (1 + Math.SQRT1_2) + 0.1), 15); // cos(pi / 4) = sqrt(1/2)
+    expect(s(50)).toBeCloseTo(2 * (0.9 * 0.5 + 0.1), 15); // cos(pi / 2) = 0: 1.1
+    expect(s(100)).toBeCloseTo(2 * 0.1, 15); // cos(pi) = -1: 2 * alpha
+    expect(s(1000)).toBeCloseTo(2 * 0.1, 15);
   });
 
-  it("warmupCosineDecaySchedule counts the warmup in decaySteps (optax): peak at the end of warmup, end value at decaySteps", () => {
+  it("raises the cosine factor to the exponent", () => {
+    const s = cosineDecaySchedule({ initValue: 1, decaySteps: 100, exponent: 2 });
+    expect(s(50)).toBeCloseTo(0.25, 15); // (0.5 * (1 + 0))^2
+  });
+
+  it("never increases between 0 and decaySteps (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 10, noNaN: true }),
+        fc.integer({ min: 1, max: 1000 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.nat(1000),
+        (initValue, decaySteps, alpha, t) => {
+          const s = cosineDecaySchedule({ initValue, decaySteps, alpha });
+          expect(s(t + 1)).toBeLessThanOrEqual(s(t) + 1e-15 * initValue);
+        },
+      ),
+    );
+  });
+});
+
+describe("warmupCosineDecaySchedule", () => {
+  it("warms up linearly to peakValue, then decays to endValue at decaySteps, which counts the warmup (optax)", () => {
+    // W = 10 warmup steps, then D = 110 - 10 = 100 decay steps from 1 to 0.1.
     const s = warmupCosineDecaySchedule({
       initValue: 0,
       peakValue: 1,
@@ -67,71 +175,160 @@ describe("schedules: values worked out by hand", () => {
       decaySteps: 110,
       endValue: 0.1,
     });
-    expect(s(0)).toBe(0);
-    expect(s(5)).toBe(0.5);
-    expect(s(10)).toBe(1);
-    // Half way through the 100 decay steps: 0.1 + 0.9 * 0.5 (1 + cos(pi / 2)) = 0.55.
-    expect(s(60)).toBeCloseTo(0.55, 15);
-    expect(s(110)).toBeCloseTo(0.1, 15);
-    expect(s(500)).toBeCloseTo(0.1, 15);
+    expect(s(0)).toBe(0); // initValue
+    expect(s(5)).toBe(0.5); // 0 + (1 - 0) * 5 / 10
+    expect(s(10)).toBeCloseTo(1, 15); // end of warmup: (1 - 0.1) * 1 + 0.1 = peakValue
+    expect(s(60)).toBeCloseTo(0.55, 15); // half way: 0.9 * 0.5 * (1 + cos(pi / 2)) + 0.1
+    expect(s(110)).toBe(0.1); // decaySteps: 0.9 * 0 + 0.1 = endValue
+    expect(s(500)).toBe(0.1);
   });
 
-  it("joinSchedules restarts each piece's count at its boundary", () => {
+  it("without warmup starts at peakValue", () => {
+    const s = warmupCosineDecaySchedule({ initValue: 0, peakValue: 2, warmupSteps: 0, decaySteps: 10 });
+    expect(s(0)).toBe(2); // (2 - 0) * 1 + 0
+    expect(s(10)).toBe(0);
+  });
+
+  it("equals optax's definition: join a linear warmup and a cosine decay with alpha = endValue / peakValue (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0.01, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer({ min: 1, max: 200 }),
+        fc.integer({ min: 1, max: 200 }),
+        fc.nat(500),
+        (initValue, peakValue, endFraction, warmupSteps, decayLength, t) => {
+          const endValue = endFraction * peakValue;
+          const decaySteps = warmupSteps + decayLength;
+          const s = warmupCosineDecaySchedule({ initValue, peakValue, warmupSteps, decaySteps, endValue });
+          const optax = joinSchedules(
+            [
+              linearSchedule({ initValue, endValue: peakValue, transitionSteps: warmupSteps }),
+              cosineDecaySchedule({ initValue: peakValue, decaySteps: decayLength, alpha: endValue / peakValue }),
+            ],
+            [warmupSteps],
+          );
+          // Two orders of the same arithmetic: equal within a few roundings of values <= 1.
+          expect(Math.abs(s(t) - optax(t))).toBeLessThanOrEqual(1e-15);
+        },
+      ),
+    );
+  });
+});
+
+describe("joinSchedules", () => {
+  it("restarts each piece's count from 0 at its boundary", () => {
     const seen: number[] = [];
-    const record = (t: number) => (seen.push(t), t);
+    const record = (t: number): number => (seen.push(t), t);
     const s = joinSchedules([constantSchedule(7), record, record], [3, 5]);
-    expect([0, 2, 3, 4, 5, 9].map(s)).toEqual([7, 7, 0, 1, 0, 4]);
+    expect([0, 2, 3, 4, 5, 9].map(s)).toEqual([7, 7, 0, 1, 0, 4]); // 3 - 3, 4 - 3, 5 - 5, 9 - 5
     expect(seen).toEqual([0, 1, 0, 4]);
   });
 
+  it("runs a decay from its own start: constant 1 for 5 steps, then 1 -> 0 over 10", () => {
+    const s = joinSchedules(
+      [constantSchedule(1), linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 10 })],
+      [5],
+    );
+    expect(s(4)).toBe(1);
+    expect(s(5)).toBe(1); // step 0 of the line
+    expect(s(10)).toBe(0.5); // step 5 of the line: (1 - 0) * (1 - 5/10) + 0
+    expect(s(15)).toBe(0); // step 10 of the line
+  });
+
+  it("of one schedule and no boundaries is that schedule", () => {
+    const linear = linearSchedule({ initValue: 3, endValue: 1, transitionSteps: 4 });
+    const s = joinSchedules([linear], []);
+    expect([0, 2, 4, 8].map(s)).toEqual([0, 2, 4, 8].map(linear));
+  });
+});
+
+describe("arguments are checked when a schedule is built", () => {
   it.each([
+    ["constantSchedule of NaN", () => constantSchedule(NaN), /constantSchedule: value must be a number, got NaN/],
     [
       "linearSchedule with transitionSteps 0",
       () => linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 0 }),
-      /transitionSteps/,
+      /transitionSteps must be an integer >= 1, got 0/,
+    ],
+    [
+      "linearSchedule with optax's positional arguments",
+      () => (linearSchedule as unknown as (...args: number[]) => unknown)(0, 1, 100),
+      /linearSchedule: expected an options object \{ initValue, endValue, transitionSteps/,
     ],
     [
       "polynomialSchedule with power 0",
       () => polynomialSchedule({ initValue: 1, endValue: 0, power: 0, transitionSteps: 5 }),
-      /power must be a number > 0/,
+      /power must be a number > 0, got 0/,
+    ],
+    [
+      "polynomialSchedule with transitionBegin 2.5",
+      () => polynomialSchedule({ initValue: 1, endValue: 0, power: 1, transitionSteps: 5, transitionBegin: 2.5 }),
+      /transitionBegin must be an integer >= 0, got 2.5/,
     ],
     [
       "exponentialDecay with decayRate 0",
       () => exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: 0 }),
-      /decayRate/,
+      /decayRate must be a number > 0, got 0/,
     ],
     [
       "exponentialDecay with transitionBegin -1",
       () => exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: 0.5, transitionBegin: -1 }),
-      /transitionBegin/,
+      /transitionBegin must be an integer >= 0, got -1/,
+    ],
+    [
+      "exponentialDecay with endValue NaN",
+      () => exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: 0.5, endValue: NaN }),
+      /endValue must be a number, got NaN/,
+    ],
+    [
+      "exponentialDecay with staircase 'yes'",
+      () => exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: 0.5, staircase: "yes" as never }),
+      /staircase must be a boolean/,
     ],
     [
       "piecewiseConstantSchedule with a negative scale",
       () => piecewiseConstantSchedule(1, { 10: -1 }),
-      /scale at 10 must be a number >= 0/,
+      /the scale at 10 must be a number >= 0, got -1/,
+    ],
+    [
+      "piecewiseConstantSchedule with a boundary of -5",
+      () => piecewiseConstantSchedule(1, { [-5]: 0.5 }),
+      /a boundary must be an integer >= 0, got -5/,
     ],
     [
       "cosineDecaySchedule with alpha 2",
       () => cosineDecaySchedule({ initValue: 1, decaySteps: 10, alpha: 2 }),
-      /alpha must be a number in \[0, 1\]/,
+      /alpha must be a number in \[0, 1\], got 2/,
+    ],
+    [
+      "cosineDecaySchedule with decaySteps 0",
+      () => cosineDecaySchedule({ initValue: 1, decaySteps: 0 }),
+      /decaySteps must be an integer >= 1, got 0/,
     ],
     [
       "warmupCosineDecaySchedule with decaySteps <= warmupSteps",
       () => warmupCosineDecaySchedule({ initValue: 0, peakValue: 1, warmupSteps: 10, decaySteps: 10 }),
-      /decaySteps must be an integer >= 11/,
+      /decaySteps must be an integer >= 11, got 10/,
+    ],
+    [
+      "warmupCosineDecaySchedule with exponent 0",
+      () => warmupCosineDecaySchedule({ initValue: 0, peakValue: 1, warmupSteps: 1, decaySteps: 10, exponent: 0 }),
+      /exponent must be a number > 0, got 0/,
     ],
     [
       "joinSchedules with too few boundaries",
       () => joinSchedules([constantSchedule(1), constantSchedule(2)], []),
-      /one entry fewer/,
+      /boundaries must have one entry fewer than schedules/,
     ],
     [
       "joinSchedules with decreasing boundaries",
       () => joinSchedules([constantSchedule(1), constantSchedule(2), constantSchedule(3)], [5, 2]),
-      /boundaries\[1\]/,
+      /boundaries\[1\] must be an integer >= 5, got 2/,
     ],
-    ["constantSchedule of NaN", () => constantSchedule(NaN), /value/],
-  ])("rejects %s when built (INVALID_HYPERPARAMETER)", (_, build, message) => {
+    ["joinSchedules without schedules", () => joinSchedules([], []), /schedules must be a non-empty array/],
+  ])("rejects %s (INVALID_HYPERPARAMETER, naming the argument and its range)", (_, build, message) => {
     expect(build).toThrowError(
       expect.objectContaining({ code: "INVALID_HYPERPARAMETER", message: expect.stringMatching(message) }),
     );

@@ -5,42 +5,47 @@
  */
 import type { GradientTransformation } from "../base.js";
 import { flatten } from "../pytree.js";
-import { stateCount, stateRecord } from "../state.js";
+import { increment, stateCount, stateRecord } from "../state.js";
 import { allFinite } from "../tree.js";
-import { mapLeaves } from "../transforms/elementwise.js";
 import { checkNumber, checkTransformation } from "../validate.js";
+import { zeroUpdates } from "./parts.js";
 
-/** The state of {@link applyIfFinite}. @since 0.1.0 */
+/** The state of {@link applyIfFinite} (optax's `ApplyIfFiniteState`, camelCased). @since 0.1.0 */
 export interface ApplyIfFiniteState<S> {
-  /** Consecutive steps with non-finite updates, up to now. */
+  /** Consecutive steps with non-finite updates up to now (optax's `notfinite_count`); 0 after a finite step. */
   readonly notFiniteCount: number;
-  /** Whether the last step's updates were all finite. */
+  /** Whether the last step's updates were all finite (optax's `last_finite`). */
   readonly lastFinite: boolean;
-  /** All steps with non-finite updates, ever. */
+  /** All steps with non-finite updates, ever (optax's `total_notfinite`). */
   readonly totalNotFinite: number;
   /** The inner optimizer's state (unchanged by a skipped step). */
   readonly inner: S;
 }
 
 /**
- * Skips a step whose incoming updates hold a NaN or an infinity: it returns zero updates and
- * leaves the inner state as it was, as optax's `apply_if_finite`. After more than
- * `maxConsecutiveErrors` bad steps in a row it applies the step anyway (so a run that is
- * broken for good fails visibly instead of silently standing still).
+ * Skips a step whose incoming updates hold a NaN or an infinity: it returns zero updates (of the
+ * updates' dtypes and kinds) and leaves the inner state as it was, as optax's `apply_if_finite`.
+ * After more than `maxConsecutiveErrors` bad steps in a row it applies the step anyway, NaN and
+ * all, as optax does: a run that is broken for good fails visibly instead of standing still.
  *
  * ```
- * finite(u) or notFiniteCount' > maxConsecutiveErrors:  u', inner' = inner.update(u, ...)
+ * notFiniteCount' = finite(u) ? 0 : notFiniteCount + 1
+ * finite(u) or notFiniteCount' > maxConsecutiveErrors:  u', inner' = inner.update(u, inner, params)
  * otherwise:                                            u' = 0,  inner' = inner
  * ```
  *
  * Around Lookahead this also keeps a NaN out of the slow weights at a sync step:
  * `applyIfFinite(lookahead(adam(1e-3)), 5)`.
  *
- * @param maxConsecutiveErrors An integer >= 0.
+ * @param inner The transformation to protect.
+ * @param maxConsecutiveErrors How many bad steps in a row to skip, an integer >= 0 (0 skips none).
  * @example
  * ```ts
- * import { adam, applyIfFinite } from "gradtx";
- * const opt = applyIfFinite(adam(1e-3), 5);
+ * import { applyIfFinite, sgd } from "gradtx";
+ * const opt = applyIfFinite(sgd(0.1), 5);
+ * const params = Float64Array.of(1);
+ * const [u, state] = opt.update(Float64Array.of(NaN), opt.init(params), params);
+ * // u = [0]; state.notFiniteCount = 1, state.totalNotFinite = 1, state.lastFinite = false
  * ```
  * @since 0.1.0
  */
@@ -61,15 +66,16 @@ export function applyIfFinite<S>(
         "inner",
       ]);
       const finite = allFinite(updates);
-      const notFiniteCount = finite ? 0 : stateCount(where, s.notFiniteCount) + 1;
-      const totalNotFinite = stateCount(where, s.totalNotFinite) + (finite ? 0 : 1);
+      const notFiniteCount = finite ? 0 : increment(stateCount(where, s.notFiniteCount));
+      const totalNotFinite = finite
+        ? stateCount(where, s.totalNotFinite)
+        : increment(stateCount(where, s.totalNotFinite));
       const meta = { notFiniteCount, lastFinite: finite, totalNotFinite };
       if (finite || notFiniteCount > maxConsecutiveErrors) {
         const [u, next] = inner.update(updates, s.inner, params);
         return [u, { ...meta, inner: next }];
       }
-      // Zeros of the updates' dtypes and kinds: fresh arrays are zero-filled.
-      return [mapLeaves(flatten(updates), () => undefined), { ...meta, inner: s.inner }];
+      return [zeroUpdates(flatten(updates)), { ...meta, inner: s.inner }];
     },
   };
 }

@@ -1,17 +1,22 @@
 /**
- * Hyperparameters that live in the state.
+ * Hyperparameters that live in the state: `injectHyperparams`.
  *
  * @module
  */
 import type { GradientTransformation, Schedule } from "../base.js";
 import { GradTxError } from "../errors.js";
 import { increment, stateCount, stateRecord } from "../state.js";
+import { checkTransformation } from "../validate.js";
 
 /** The state of {@link injectHyperparams}. @since 0.1.0 */
 export interface InjectHyperparamsState<S> {
-  /** Steps taken; schedules are read at this count. */
+  /** Steps taken; schedules are read at this count, before it advances. */
   readonly count: number;
-  /** The hyperparameters the last step used (init: the first step's). Replace them to change the next step. */
+  /**
+   * The hyperparameters of the last step (after `init`: those the first step will use unless
+   * replaced). Replace a constant one, by building a new state object, to change the next step;
+   * a scheduled one is recomputed from its schedule at every step, so replacing it has no effect.
+   */
   readonly hyperparams: Readonly<Record<string, number>>;
   /** The inner optimizer's state. */
   readonly inner: S;
@@ -20,24 +25,32 @@ export interface InjectHyperparamsState<S> {
 /**
  * Builds an optimizer whose numeric hyperparameters live in its state, as optax's
  * `inject_hyperparams`: they can be read for logging and replaced between steps, and those
- * given as schedules are evaluated at the step count (before it advances). Everything the
- * factory closes over (a `syncPeriod`, a mask) stays static.
+ * given as schedules are evaluated at the step count before it advances (the first step reads
+ * `schedule(0)`) and written into the state. Everything the factory closes over instead of
+ * reading from its argument (a `syncPeriod`, a mask, a boolean) stays static.
  *
  * ```
- * h_t = { k: schedule_k(count) for schedules, state.hyperparams[k] otherwise }
- * u', inner' = factory(h_t).update(u, inner, params)
+ * h = { k: schedule_k(count) for scheduled k, state.hyperparams[k] for the others }
+ * u', inner' = factory(h).update(u, state.inner, params)
+ * state' = { count: count + 1, hyperparams: h, inner: inner' }
  * ```
  *
- * The factory runs once per step, so it must be cheap (gradtx's factories are).
+ * The factory is called once per step, so it must be cheap (gradtx's factories only check their
+ * arguments and build two closures). It is called once at construction too, with the
+ * hyperparameters of the first step, so that bad ones throw there (`INVALID_HYPERPARAMETER`);
+ * a value replaced in the state is checked by the factory at the step that reads it.
  *
+ * @param factory Builds the optimizer from numbers: `(h) => adam(h.learningRate, { b1: h.b1 })`.
+ * @param hyperparams Name -> a number or a {@link Schedule}.
  * @example
  * ```ts
- * import { adam, injectHyperparams, lookahead, exponentialDecay } from "gradtx";
+ * import { adam, exponentialDecay, injectHyperparams, lookahead } from "gradtx";
  * const opt = injectHyperparams((h) => lookahead(adam(h.learningRate), { alpha: h.alpha, syncPeriod: 5 }), {
  *   learningRate: exponentialDecay({ initValue: 1e-3, transitionSteps: 1000, decayRate: 0.5 }),
  *   alpha: 0.5,
  * });
  * let state = opt.init({ w: new Float32Array(3) });
+ * state.hyperparams; // { alpha: 0.5, learningRate: 0.001 }: for logging
  * state = { ...state, hyperparams: { ...state.hyperparams, alpha: 0.8 } }; // from the next step on
  * ```
  * @since 0.1.0
@@ -46,45 +59,57 @@ export function injectHyperparams<K extends string, S>(
   factory: (hyperparams: Readonly<Record<K, number>>) => GradientTransformation<S>,
   hyperparams: Readonly<Record<K, number | Schedule>>,
 ): GradientTransformation<InjectHyperparamsState<S>> {
+  const where = "injectHyperparams";
   if (typeof factory !== "function")
+    throw new GradTxError("INVALID_HYPERPARAMETER", `${where}: factory must be a function of the hyperparameters`);
+  if (typeof hyperparams !== "object" || hyperparams === null || Array.isArray(hyperparams))
     throw new GradTxError(
       "INVALID_HYPERPARAMETER",
-      "injectHyperparams: factory must be a function of the hyperparameters",
+      `${where}: hyperparams must be an object of name -> number or schedule`,
     );
   const names = Object.keys(hyperparams).sort() as K[];
-  for (const name of names) {
-    const v = hyperparams[name];
-    if (typeof v !== "function" && (typeof v !== "number" || Number.isNaN(v)))
+  const schedules = names.map((name): Schedule | null => {
+    const given = hyperparams[name];
+    if (typeof given === "function") return given;
+    if (typeof given !== "number" || Number.isNaN(given))
       throw new GradTxError(
         "INVALID_HYPERPARAMETER",
-        `injectHyperparams: ${name} must be a number or a schedule, got ${String(v)}`,
+        `${where}: ${name} must be a number or a schedule, got ${typeof given === "number" ? given : typeof given}`,
       );
-  }
-  /** The hyperparameters of the step at `count`: schedules evaluated, the rest from `current`. */
+    return null;
+  });
+
+  /** The hyperparameters of the step at `count`: schedules evaluated, the others read from `current`. */
   const at = (count: number, current: Readonly<Record<string, unknown>>): Record<K, number> => {
     const out = {} as Record<K, number>;
-    for (const name of names) {
-      const given = hyperparams[name];
-      const value = typeof given === "function" ? given(count) : current[name];
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      const schedule = schedules[i]!;
+      const value = schedule === null ? current[name] : schedule(count);
       if (typeof value !== "number")
-        throw new GradTxError(
-          "BAD_STATE",
-          `injectHyperparams: hyperparameter ${name} is ${String(value)}, not a number`,
-        );
+        throw schedule === null
+          ? new GradTxError("BAD_STATE", `${where}: hyperparams.${name} must be a number, got ${typeof value}`)
+          : new GradTxError(
+              "INVALID_HYPERPARAMETER",
+              `${where}: the schedule of ${name} gave ${typeof value} at step ${count}, not a number`,
+            );
       out[name] = value;
     }
     return out;
   };
+
   // Built once now, so that bad hyperparameters throw at construction.
   const initial = at(0, hyperparams);
-  factory(initial);
+  checkTransformation(`${where}: the factory's result`, factory(initial));
+
   return {
-    init: (params) => ({ count: 0, hyperparams: initial, inner: factory(initial).init(params) }),
+    // A fresh record per state: a caller who edits one in place changes only that state.
+    init: (params) => ({ count: 0, hyperparams: { ...initial }, inner: factory(initial).init(params) }),
     update(updates, state, params) {
-      const s = stateRecord<InjectHyperparamsState<S>>("injectHyperparams", state, ["count", "hyperparams", "inner"]);
-      const count = stateCount("injectHyperparams", s.count);
+      const s = stateRecord<InjectHyperparamsState<S>>(where, state, ["count", "hyperparams", "inner"]);
+      const count = stateCount(where, s.count);
       if (typeof s.hyperparams !== "object" || s.hyperparams === null)
-        throw new GradTxError("BAD_STATE", "injectHyperparams: hyperparams must be an object of numbers");
+        throw new GradTxError("BAD_STATE", `${where}: hyperparams must be an object of numbers`);
       const h = at(count, s.hyperparams);
       const [u, inner] = factory(h).update(updates, s.inner, params);
       return [u, { count: increment(count), hyperparams: h, inner }];

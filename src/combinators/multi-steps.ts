@@ -5,39 +5,47 @@
  */
 import type { GradientTransformation, Schedule } from "../base.js";
 import { GradTxError } from "../errors.js";
-import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type PyTree } from "../pytree.js";
+import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type FloatArray, type PyTree } from "../pytree.js";
 import { increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
-import { mapLeaves } from "../transforms/elementwise.js";
 import { checkNumber, checkTransformation } from "../validate.js";
+import { zeroUpdates } from "./parts.js";
 
-/** The state of {@link multiSteps}. @since 0.1.0 */
+/** The state of {@link multiSteps} (optax's `MultiStepsState`, camelCased). @since 0.1.0 */
 export interface MultiStepsState<S> {
-  /** Mini-steps accumulated since the last real step. */
+  /** Mini-steps accumulated since the last inner step, from 0 to `k - 1`. */
   readonly miniStep: number;
-  /** Real (inner) steps taken. */
+  /** Inner steps taken; a schedule `everyKSteps` is read at this count. */
   readonly gradientStep: number;
-  /** The running mean of the updates of this round (the params' dtype). */
+  /** The running mean of this round's updates (the params' dtype; zeros after an inner step). */
   readonly accGrads: PyTree;
   /** The inner optimizer's state. */
   readonly inner: S;
 }
 
 /**
- * Gradient accumulation, as optax's `MultiSteps`: the updates of `everyKSteps` mini-steps are
- * averaged, zero updates are returned on the first `k - 1` of them, and on the `k`-th the inner
- * optimizer runs once on the mean.
+ * Gradient accumulation, as optax's `MultiSteps` (with its default `use_grad_mean`): the updates
+ * of `k` mini-steps are averaged, zero updates are returned on the first `k - 1` of them (the
+ * params stand still), and on the `k`-th the inner optimizer runs once, on the mean. The inner
+ * state only moves on those steps, so `k` mini-batches of size `b` train like one batch of `k b`.
  *
  * ```
  * acc' = acc + (u - acc) / (miniStep + 1)                      (the running mean)
- * miniStep + 1 < k:  u' = 0
- * miniStep + 1 = k:  u', inner' = inner.update(acc', inner, params);  acc' = 0
+ * miniStep + 1 < k:  u' = 0,  miniStep' = miniStep + 1
+ * miniStep + 1 = k:  u', inner' = inner.update(acc', inner, params);  acc' = 0, miniStep' = 0
  * ```
  *
- * @param everyKSteps An integer >= 1, or a schedule of the inner step count giving one.
+ * The mean is handed to `inner` in the updates' dtype and leaf kind.
+ *
+ * @param inner The optimizer of the accumulated steps.
+ * @param everyKSteps `k`: an integer >= 1, or a schedule of `gradientStep` giving one.
  * @example
  * ```ts
- * import { adam, multiSteps } from "gradtx";
- * const opt = multiSteps(adam(1e-3), 4); // a batch of 4 x the micro-batch
+ * import { multiSteps, sgd } from "gradtx";
+ * const opt = multiSteps(sgd(1), 3); // a batch of 3 x the micro-batch
+ * const p = Float64Array.of(0);
+ * let state = opt.init(p);
+ * for (const g of [1, 2, 6]) [, state] = opt.update(Float64Array.of(g), state, p);
+ * // the first two updates are [0]; the third is [-3] = -(1 + 2 + 6) / 3
  * ```
  * @since 0.1.0
  */
@@ -76,13 +84,18 @@ export function multiSteps<S>(
         return n;
       });
       if (miniStep + 1 < k) {
-        const zeros = mapLeaves(g, () => undefined);
-        return [zeros, { miniStep: miniStep + 1, gradientStep, accGrads: unflatten(g.def, nextAcc), inner: s.inner }];
+        const accGrads = unflatten(g.def, nextAcc);
+        return [zeroUpdates(g), { miniStep: miniStep + 1, gradientStep, accGrads, inner: s.inner }];
       }
-      // The mean goes in with the updates' dtype and kind, as the updates themselves would.
+      // The mean goes in with the updates' dtype and kind, as the updates themselves would. The
+      // state keeps none of these arrays, so one of the right dtype is handed over as it is.
       const meanUpdates = unflatten(
         g.def,
-        g.leaves.map((leaf, i) => asLeafLike(leaf, new (ctorOf(leaf))(nextAcc[i]!))),
+        g.leaves.map((leaf, i) => {
+          const mean: FloatArray = nextAcc[i]!;
+          const Ctor = ctorOf(leaf);
+          return asLeafLike(leaf, mean instanceof Ctor ? mean : new Ctor(mean));
+        }),
       );
       const [u, next] = inner.update(meanUpdates, s.inner, params);
       return [

@@ -1,0 +1,118 @@
+/**
+ * A transformation per group of leaves: `multiTransform`.
+ *
+ * @module
+ */
+import type { GradientTransformation } from "../base.js";
+import { GradTxError } from "../errors.js";
+import { isString, resolvePerLeaf, selectLeaves, type PerLeaf } from "../partition.js";
+import { flatten, leafPaths, unflatten, type Flat, type PyTree } from "../pytree.js";
+import { stateRecord } from "../state.js";
+import { checkTransformation } from "../validate.js";
+import { checkPerLeafSpec, optionalParams, placeLeaves, runOnPart } from "./parts.js";
+
+/** The state of {@link multiTransform}: one inner state per label. @since 0.1.0 */
+export interface MultiTransformState {
+  /**
+   * Label -> the state of that label's transformation over its own leaves (`null` in place of
+   * the others, as in {@link MaskedState}). Every label of `transforms` has one, used or not.
+   */
+  readonly inner: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Partitions the leaves by label and runs each part through the transformation of its label,
+ * as optax's `multi_transform`: every leaf is handled by exactly one transformation, which sees
+ * only the leaves of its label (the others are `null`, as in {@link masked}).
+ *
+ * ```
+ * u'_i = transforms[label_i](u restricted to the leaves labelled label_i)_i
+ * ```
+ *
+ * @param transforms Label -> transformation. A label no leaf carries still gets a (leafless) state.
+ * @param labels A tree of labels shaped like the params (a label may stand for a whole subtree),
+ *   or a function `(path, leaf) => label`, called on the param leaves at `init` and on the
+ *   update leaves at `update`. A leaf whose label has no transformation throws
+ *   `INVALID_HYPERPARAMETER` at `init`, with the leaf's path.
+ * @example
+ * ```ts
+ * import { adam, multiTransform, sgd } from "gradtx";
+ * const tx = multiTransform({ head: adam(1e-3), body: sgd(1e-4) }, (path) => (path.startsWith("head") ? "head" : "body"));
+ * const params = { head: Float64Array.of(1), body: { w: Float64Array.of(2) } };
+ * const state = tx.init(params); // { inner: { body: sgd's state, head: adam's state } }
+ * ```
+ * @since 0.1.0
+ */
+export function multiTransform(
+  transforms: Readonly<Record<string, GradientTransformation>>,
+  labels: PerLeaf<string>,
+): GradientTransformation<MultiTransformState> {
+  if (typeof transforms !== "object" || transforms === null || Array.isArray(transforms))
+    throw new GradTxError(
+      "INVALID_HYPERPARAMETER",
+      "multiTransform: transforms must be an object of label -> GradientTransformation",
+    );
+  const names = Object.keys(transforms).sort();
+  for (const name of names) checkTransformation(`multiTransform: transforms["${name}"]`, transforms[name]);
+  checkPerLeafSpec(
+    "multiTransform",
+    labels,
+    isString,
+    "labels: a tree of strings or a function (path, leaf) => string",
+  );
+
+  /** One label per leaf, each with a transformation. */
+  const labelsOf = (tree: Flat): string[] => {
+    const out = resolvePerLeaf("multiTransform", labels, tree, isString, "label");
+    for (let i = 0; i < out.length; i++) {
+      const label = out[i]!;
+      if (!Object.hasOwn(transforms, label))
+        throw new GradTxError(
+          "INVALID_HYPERPARAMETER",
+          `multiTransform: label ${JSON.stringify(label)} has no transformation (labels: ${names.join(", ")})`,
+          leafPaths(tree.def)[i],
+        );
+    }
+    return out;
+  };
+
+  return {
+    init(params) {
+      const p = flatten(params);
+      const leafLabels = labelsOf(p);
+      const inner: Record<string, unknown> = {};
+      for (const name of names)
+        inner[name] = transforms[name]!.init(
+          selectLeaves(
+            p,
+            leafLabels.map((label) => label === name),
+          ),
+        );
+      return { inner };
+    },
+    update(updates, state, params) {
+      const s = stateRecord<MultiTransformState>("multiTransform", state, ["inner"]);
+      const g = flatten(updates);
+      const p = optionalParams(params, g);
+      const leafLabels = labelsOf(g);
+      const leaves: PyTree[] = g.leaves.slice();
+      const inner: Record<string, unknown> = {};
+      for (const name of names) {
+        if (typeof s.inner !== "object" || s.inner === null || !Object.hasOwn(s.inner, name))
+          throw new GradTxError("BAD_STATE", `multiTransform: the state has no part for label "${name}"`);
+        const selected = leafLabels.map((label) => label === name);
+        const [outputs, next] = runOnPart(
+          `multiTransform (label "${name}")`,
+          transforms[name]!,
+          s.inner[name],
+          g,
+          selected,
+          p,
+        );
+        placeLeaves(leaves, selected, outputs);
+        inner[name] = next;
+      }
+      return [unflatten(g.def, leaves), { inner }];
+    },
+  };
+}
