@@ -81,7 +81,8 @@ export {
 export type { AdaptiveAlphaState } from "./adaptive-alpha.js";
 
 // Combinators.
-export { masked, multiTransform, type MaskedState, type MultiTransformState } from "./combinators/masked.js";
+export { masked, type MaskedState } from "./combinators/masked.js";
+export { multiTransform, type MultiTransformState } from "./combinators/multi-transform.js";
 export { injectHyperparams, type InjectHyperparamsState } from "./combinators/inject.js";
 export { applyIfFinite, type ApplyIfFiniteState } from "./combinators/finite.js";
 export { multiSteps, type MultiStepsState } from "./combinators/multi-steps.js";

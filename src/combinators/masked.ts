@@ -11,9 +11,6 @@ import { resolveMask, type Mask } from "../transforms/adding.js";
 import { checkTransformation } from "../validate.js";
 import { checkPerLeafSpec, optionalParams, placeLeaves, runOnPart } from "./parts.js";
 
-// src/index.ts imports multiTransform from this module, where it used to live.
-export { multiTransform, type MultiTransformState } from "./multi-transform.js";
-
 /**
  * The state of {@link masked}: the inner state over the selected leaves only.
  *
