@@ -4,6 +4,7 @@
  * @module
  */
 import { flatten, type PyTree } from "./pytree.js";
+import { described } from "./compile/describe.js";
 
 /**
  * A schedule maps a step count (from 0) to a value, e.g. a learning rate.
@@ -80,8 +81,11 @@ export function initEmpty(params: PyTree): EmptyState {
  * @since 0.1.0
  */
 export function identity(): GradientTransformation<EmptyState> {
-  return {
-    init: initEmpty,
-    update: (updates, state) => [updates, state],
-  };
+  return described(
+    {
+      init: initEmpty,
+      update: (updates, state) => [updates, state],
+    },
+    { kind: "identity" },
+  );
 }

@@ -16,6 +16,7 @@ import {
   type InputScale,
 } from "./fusion.js";
 import type { PyTree } from "./pytree.js";
+import { described } from "./compile/describe.js";
 
 /**
  * Applies transformations in sequence: the updates of one are the input of the next. The state
@@ -54,6 +55,7 @@ export function chain<S extends readonly unknown[]>(
     init: (params) => parts.map((part) => part.init(params)) as unknown as S,
     update: (updates, state, params) => run(updates, state, params, null, 1),
   };
+  described(tx, { kind: "chain", parts });
   // A chain that starts with a loop can take an input scale into it, so it fuses in turn.
   return fusable ? Object.assign(tx, { [FUSED_UPDATE]: run }) : tx;
 }

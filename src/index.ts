@@ -105,6 +105,9 @@ export {
   type WarmupCosineDecayOptions,
 } from "./schedules.js";
 
+// The compiled fast path.
+export { compile, type CompiledOptimizer, type CompileOptions } from "./compile/compile.js";
+
 // Checkpoints, the fp-ts face, and tree utilities.
 export { deserializeParams, deserializeState, serializeParams, serializeState } from "./serialize.js";
 export { initEither, monoidTransformation, safeFactory, updateEither } from "./either.js";

@@ -8,6 +8,7 @@ import { GradTxError } from "./errors.js";
 import { asLeafLike, ctorOf, dataOf, flatten, isFloatArray, unflatten, type PyTree } from "./pytree.js";
 import { copyTree, increment, paramsFlat, stateCount, stateLeaves, stateRecord } from "./state.js";
 import { checkNumber, checkTransformation } from "./validate.js";
+import { described, type Description } from "./compile/describe.js";
 import {
   checkCurvature,
   chooseAlpha,
@@ -261,7 +262,7 @@ export function lookahead<S>(
     return [unflatten(uFlat.def, outs), { count, slow, inner: moved, innerAtSync: moved, ...extra }];
   };
 
-  return withFusion<LookaheadState<S>>({
+  const tx = withFusion<LookaheadState<S>>({
     init(params) {
       const flat = flatten(params);
       const slow = copyTree(flat);
@@ -279,6 +280,9 @@ export function lookahead<S>(
       return [factor === 1 ? u : multiply(u, factor), next];
     },
   });
+  if (isAdaptive) return tx;
+  const description = { kind: "lookahead", inner, syncPeriod: k, alpha: fixedAlpha, innerState: policy } as const;
+  return described(tx, description as Description);
 }
 
 /**

@@ -9,6 +9,7 @@ import { biasCorrection, increment, stateCount, stateLeaves, stateRecord, zerosT
 import { mapLeavesWithState } from "./elementwise.js";
 import { checkBoolean, checkNumber } from "../validate.js";
 import { FUSED_UPDATE, withFusion, type InputScale } from "../fusion.js";
+import { described } from "../compile/describe.js";
 
 /** The state of {@link trace}. @since 0.1.0 */
 export interface TraceState {
@@ -78,11 +79,12 @@ export function trace(
     }
     return [unflatten(g.def, outs), { trace: unflatten(g.def, newTraces) }];
   };
-  return withFusion<TraceState>({
+  const tx = withFusion<TraceState>({
     init: (params) => ({ trace: zerosTree(flatten(params)) }),
     update: (updates, state) => run(updates, state, null, 1),
     [FUSED_UPDATE]: (updates, state, _params, input, factor) => run(updates, state, input, factor),
   });
+  return described(tx, { kind: "trace", decay, nesterov });
 }
 
 /** The state of {@link ema}. @since 0.1.0 */

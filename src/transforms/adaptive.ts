@@ -12,6 +12,7 @@ import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type Flat, type FloatAr
 import { biasCorrection, increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
 import { checkBoolean, checkNumber } from "../validate.js";
 import { mapLeavesWithState } from "./elementwise.js";
+import { described } from "../compile/describe.js";
 
 /** A tree like `params` (their dtypes, typed-array leaves) filled with `value`. */
 function filledTree(params: Flat, value: number): PyTree {
@@ -155,7 +156,7 @@ export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<S
     }
     return [unflatten(g.def, outs), { count, mu: unflatten(g.def, newMus), nu: unflatten(g.def, newNus) }];
   };
-  return withFusion<ScaleByAdamState>({
+  const tx = withFusion<ScaleByAdamState>({
     init(params) {
       const flat = flatten(params);
       return { count: 0, mu: zerosTree(flat), nu: zerosTree(flat) };
@@ -163,6 +164,7 @@ export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<S
     update: (updates, state) => run(updates, state, null, 1),
     [FUSED_UPDATE]: (updates, state, _params, input, factor) => run(updates, state, input, factor),
   });
+  return described(tx, { kind: "scaleByAdam", b1, b2, eps, epsRoot, nesterov });
 }
 
 /** The state of {@link scaleByRms}. @since 0.1.0 */

@@ -9,6 +9,7 @@ import { isBoolean, resolvePerLeaf, type PerLeaf, type PrefixTree } from "../par
 import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type Flat, type PyTree } from "../pytree.js";
 import { paramsFlat } from "../state.js";
 import { checkNumber } from "../validate.js";
+import { described } from "../compile/describe.js";
 
 /**
  * Which leaves a transformation applies to: a tree of booleans with the params' structure (a
@@ -72,7 +73,7 @@ export function addDecayedWeights(
       "INVALID_HYPERPARAMETER",
       "addDecayedWeights: mask must be a tree of booleans or a predicate (path, leaf) => boolean",
     );
-  return {
+  const tx: GradientTransformation<EmptyState> = {
     init: initEmpty,
     update(updates, state, params?: PyTree) {
       const g = flatten(updates);
@@ -90,4 +91,5 @@ export function addDecayedWeights(
       return [out, state];
     },
   };
+  return described(tx, { kind: "addDecayedWeights", weightDecay, mask });
 }

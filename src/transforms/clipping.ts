@@ -7,6 +7,7 @@ import { initEmpty, type EmptyState, type GradientTransformation } from "../base
 import { dataOf, flatten, type PyTree } from "../pytree.js";
 import { applyInputScale, INPUT_SCALE, withFusion, type InputScale } from "../fusion.js";
 import { globalNormOf } from "../tree.js";
+import { described } from "../compile/describe.js";
 import { checkNumber } from "../validate.js";
 import { mapLeaves } from "./elementwise.js";
 
@@ -35,7 +36,7 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyS
     const norm = globalNormOf(flatten(updates).leaves.map(dataOf));
     return [norm < maxNorm ? null : { divisor: norm, multiplier: maxNorm }, state];
   };
-  return withFusion<EmptyState>({
+  const tx = withFusion<EmptyState>({
     init: initEmpty,
     update(updates, state) {
       const [input, next] = scaleFor(updates, state);
@@ -43,6 +44,7 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyS
     },
     [INPUT_SCALE]: scaleFor,
   });
+  return described(tx, { kind: "clipByGlobalNorm", maxNorm });
 }
 
 /**

@@ -18,6 +18,7 @@ import { globalNormOf } from "../tree.js";
 import { mapLeaves } from "./elementwise.js";
 import { checkBoolean, checkNumber, checkScalarOrSchedule } from "../validate.js";
 import { multiply, STEP_FACTOR, withFusion } from "../fusion.js";
+import { described } from "../compile/describe.js";
 
 /**
  * Multiplies every update by a constant.
@@ -36,13 +37,14 @@ import { multiply, STEP_FACTOR, withFusion } from "../fusion.js";
  */
 export function scale(step: number): GradientTransformation<EmptyState> {
   checkNumber("scale", "step", step);
-  return withFusion<EmptyState>({
+  const tx = withFusion<EmptyState>({
     init: initEmpty,
     update(updates, state) {
       return [multiply(updates, step), state];
     },
     [STEP_FACTOR]: (state) => [step, state],
   });
+  return described(tx, { kind: "scale", step });
 }
 
 /** The state of {@link scaleBySchedule}: the number of steps taken. @since 0.1.0 */
@@ -76,7 +78,7 @@ export function scaleBySchedule(schedule: Schedule): GradientTransformation<Scal
     const { count } = stateRecord<ScaleByScheduleState>("scaleBySchedule", state, ["count"]);
     return [schedule(stateCount("scaleBySchedule", count)), { count: increment(count) }];
   };
-  return withFusion<ScaleByScheduleState>({
+  const tx = withFusion<ScaleByScheduleState>({
     init: (params) => ({ ...initEmpty(params), count: 0 }),
     update(updates, state) {
       const [step, next] = factor(state);
@@ -84,6 +86,7 @@ export function scaleBySchedule(schedule: Schedule): GradientTransformation<Scal
     },
     [STEP_FACTOR]: factor,
   });
+  return described(tx, { kind: "scaleBySchedule", schedule });
 }
 
 /**
