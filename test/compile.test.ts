@@ -243,3 +243,42 @@ describe("compile: the pure path behind the same interface", () => {
     }
   });
 });
+
+describe("compile: threads", () => {
+  // Two leaves long enough to be split over the threads, and small ones that go whole.
+  const lengths = [70_001, 3, 65_536, 17];
+  const tree = (seed: number) =>
+    Object.fromEntries(
+      lengths.map((n, i) => [`l${i}`, Float64Array.from({ length: n }, (_, j) => Math.sin(seed + j * (i + 1)))]),
+    );
+  const tx = chain(clipByGlobalNorm(50), addDecayedWeights(0.01), lookahead(adam(0.01), { syncPeriod: 2 }));
+
+  it("two threads compute what the pure path computes (float64, within 1e-12)", () => {
+    const params = tree(0);
+    const run = compile(tx, params, { threads: 2 });
+    try {
+      expect(run.threads).toBe(2);
+      expect(run.backend).toBe("wasm");
+      const grads = [1, 2, 3, 4, 5].map(tree);
+      grads.forEach((g) => run.step(g));
+      const want = pureRun(tx, params, grads)[4]!;
+      expectWithin(values(run.params), values(want.params), (x) => 1e-12 * Math.max(1, Math.abs(x)), "params");
+      expectWithin(
+        stateNumbers(run.state()),
+        stateNumbers(want.state),
+        (x) => 1e-12 * Math.max(1, Math.abs(x)),
+        "state",
+      );
+    } finally {
+      run.dispose();
+    }
+  });
+
+  it("a disposed optimizer refuses to step; bad thread counts are refused at compile", () => {
+    const run = compile(tx, tree(0), { threads: 2 });
+    run.dispose();
+    expect(() => run.step(tree(1))).toThrow(/disposed/);
+    expect(() => compile(tx, tree(0), { threads: 0 })).toThrow(/threads/);
+    expect(() => compile(tx, tree(0), { threads: 1.5 })).toThrow(/threads/);
+  });
+});

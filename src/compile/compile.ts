@@ -18,9 +18,14 @@ import {
 } from "../pytree.js";
 import { biasCorrection, increment, zerosTree } from "../state.js";
 import { globalNormOf } from "../tree.js";
-import { checkTransformation } from "../validate.js";
-import { GRAD, kernels, PARAMS, plan, Unsupported, type Op, type Program } from "./plan.js";
+import { checkNumber, checkTransformation } from "../validate.js";
+import { GRAD, kernels, PARAMS, plan, Unsupported, type Op } from "./plan.js";
 import { moduleBytes, PAGE, wasm } from "./wasm.js";
+import { runTasks, split, startPool, workerThreads, type Task } from "./threads.js";
+import { GradTxError } from "../errors.js";
+
+/** Leaves at least this long are split over the threads; shorter ones go whole to one thread. */
+const MIN_SPLIT = 65536;
 
 /** Options of {@link compile}. @since 0.2.0 */
 export interface CompileOptions {
@@ -29,6 +34,12 @@ export interface CompileOptions {
    * run's `state()`). Default: `tx.init(params)`.
    */
   readonly state?: unknown;
+  /**
+   * Threads to run on, an integer >= 1: with more than one, worker threads share the buffers and
+   * each runs its part of every leaf of at least 65,536 elements (smaller leaves go whole to one
+   * thread). Needs Node's worker_threads; `dispose()` ends them. Default 1.
+   */
+  readonly threads?: number;
 }
 
 /**
@@ -54,6 +65,10 @@ export interface CompiledOptimizer {
   readonly backend: "wasm" | "pure";
   /** Why the pure path runs (with `backend: "pure"`). */
   readonly reason: string | undefined;
+  /** The threads a step runs on (1 on the pure path). */
+  readonly threads: number;
+  /** Ends the worker threads; a step after it throws `BAD_STATE`. */
+  dispose(): void;
 }
 
 /** Bytes of one element of a dtype. */
@@ -108,9 +123,10 @@ export function compile(
   options: CompileOptions = {},
 ): CompiledOptimizer {
   checkTransformation("compile: tx", tx);
+  const threads = checkNumber("compile", "threads", options.threads ?? 1, { min: 1, max: 64, integer: true });
   const flat = flatten(params);
   try {
-    return compiled(tx, flat, options);
+    return compiled(tx, flat, options, threads);
   } catch (e) {
     if (!(e instanceof Unsupported)) throw e;
     return pure(tx, flat, options, e.message);
@@ -130,12 +146,14 @@ function pure(
   );
   let state = options.state !== undefined ? options.state : tx.init(params);
   const grads = zerosTree(flat);
+  let disposed = false;
   return {
     get params() {
       return params;
     },
     grads,
     step(g = grads) {
+      if (disposed) throw new GradTxError("BAD_STATE", "compile: this optimizer was disposed");
       const [u, next] = tx.update(g, state, params);
       params = applyUpdates(params, u);
       state = next;
@@ -143,10 +161,19 @@ function pure(
     state: () => state,
     backend: "pure",
     reason,
+    threads: 1,
+    dispose() {
+      disposed = true;
+    },
   };
 }
 
-function compiled(tx: GradientTransformation<unknown>, flat: Flat, options: CompileOptions): CompiledOptimizer {
+function compiled(
+  tx: GradientTransformation<unknown>,
+  flat: Flat,
+  options: CompileOptions,
+  threads: number,
+): CompiledOptimizer {
   const leaves = flat.leaves.map(dataOf);
   let views: FloatArray[][] = [];
   const program = plan(tx, { params: flat, view: (role) => views[role]! });
@@ -164,7 +191,10 @@ function compiled(tx: GradientTransformation<unknown>, flat: Flat, options: Comp
     );
   const pages = Math.max(1, Math.ceil(bytes / PAGE));
   if (pages > 65536) throw new Unsupported(`the buffers need ${bytes} bytes, more than WebAssembly's 4 GiB`);
-  const memory = new wasm.Memory({ initial: pages, maximum: pages });
+  const pool = threads > 1 ? workerThreads() : undefined;
+  if (threads > 1 && pool === undefined) throw new Unsupported("worker threads are not available on this host");
+  const shared = threads > 1;
+  const memory = new wasm.Memory({ initial: pages, maximum: pages, shared });
   views = offsets.map((row) =>
     row.map((at, i) => new (leaves[i]!.constructor as typeof Float32Array)(memory.buffer, at, leaves[i]!.length)),
   );
@@ -175,32 +205,54 @@ function compiled(tx: GradientTransformation<unknown>, flat: Flat, options: Comp
     program.root.restore(tx.init(params(flat, views[PARAMS]!)));
 
   const dtypes = [...new Set(leaves.map(dtypeOf))];
-  const module = new wasm.Module(
-    moduleBytes(
-      dtypes.flatMap((d) => kernels(program, d)),
-      pages,
-      false,
+  const bytesOfModule = moduleBytes(
+    dtypes.flatMap((d) => kernels(program, d)),
+    pages,
+    shared,
+  );
+  const module = new wasm.Module(bytesOfModule);
+  const exports = new wasm.Instance(module, { env: { memory } }).exports;
+
+  // The step's scalars, in one (shared) array that each call's argument list copies from; the
+  // per-leaf ones (a masked weight decay) are written into the argument lists once, here.
+  const scalars = new Float64Array(
+    shared ? new SharedArrayBuffer(8 * program.slots) : new ArrayBuffer(8 * program.slots),
+  );
+  const perLeaf = new Set<number>();
+  const ops = [...program.pre, ...program.post];
+  for (const op of ops) if (op.t === "decay") perLeaf.add(op.slot);
+  const slots = [...Array(program.slots).keys()].filter((slot) => !perLeaf.has(slot));
+  const first = program.roles + 1;
+
+  // Job kinds: 0 the step, 1 the sync step, 2 + i the norm before the clip at pre[i]. Each thread
+  // gets its ranges of every leaf as kernel calls with their own argument lists, reused at every
+  // step and passed with Reflect.apply, so that a step allocates nothing.
+  const kinds = ["step", "sync", ...program.pre.map((_, i) => `norm${i}`)];
+  const tasks = split(
+    leaves.map((leaf) => leaf.length),
+    threads,
+    MIN_SPLIT,
+  ).map((ranges) =>
+    kinds.map((kind) =>
+      ranges.map(([leaf, start, length]): Task => {
+        const size = SIZE[dtypeOf(leaves[leaf]!)];
+        const args = [
+          ...offsets.map((row) => row[leaf]! + start * size),
+          length,
+          ...Array<number>(program.slots).fill(0),
+        ];
+        for (const op of ops) if (op.t === "decay") args[first + op.slot] = op.perLeaf[leaf]!;
+        return { fn: `${kind}_${dtypeOf(leaves[leaf]!)}`, args };
+      }),
     ),
   );
-  const exports = new wasm.Instance(module, { env: { memory } }).exports as Record<string, (...a: number[]) => number>;
-
-  // One argument list per leaf (buffer addresses, length, scalars), reused at every step and
-  // passed with Reflect.apply, so that a call allocates nothing.
-  const args = leaves.map((leaf, i) => [
-    ...offsets.map((row) => row[i]!),
-    leaf.length,
-    ...Array<number>(program.slots).fill(0),
-  ]);
-  const first = program.roles + 1;
-  program.pre.concat(program.post).forEach((op) => {
-    if (op.t === "decay") args.forEach((a, i) => (a[first + op.slot] = op.perLeaf[i]!));
-  });
-  const fn = (name: string) => leaves.map((leaf) => exports[`${name}_${dtypeOf(leaf)}`]!);
-  const stepFns = fn("step");
-  const syncFns = program.lookahead === null ? stepFns : fn("sync");
-  const normFns = program.pre.map((op, i) => (op.t === "clip" ? fn(`norm${i}`) : []));
-  const setSlot = (slot: number, value: number) => {
-    for (const a of args) a[first + slot] = value;
+  const workers =
+    tasks.length > 1 ? startPool(pool!, { module, memory, tasks: tasks.slice(1), scalars, slots, first }) : null;
+  /** Runs a job on every thread (this one included) and returns the sum of the calls' results. */
+  const run = (kind: number): number => {
+    workers?.start(kind);
+    const own = runTasks(exports, tasks[0]![kind]!, scalars, slots, first);
+    return own + (workers?.wait() ?? 0);
   };
 
   const gradViews = views[GRAD]!;
@@ -208,12 +260,13 @@ function compiled(tx: GradientTransformation<unknown>, flat: Flat, options: Comp
   const paramTree = params(flat, views[PARAMS]!);
 
   const step = (grads: PyTree = gradTree) => {
+    if (disposed) throw new GradTxError("BAD_STATE", "compile: this optimizer was disposed");
     if (grads !== gradTree) {
       const g = flatten(grads);
       assertSameStructure(flat, g);
       g.leaves.forEach((leaf, i) => gradViews[i]!.set(dataOf(leaf)));
     }
-    for (let i = 0; i < program.pre.length; i++) setScalars(program, program.pre[i]!, i);
+    for (let i = 0; i < program.pre.length; i++) setScalars(program.pre[i]!, i);
     const { core } = program;
     if (core?.t === "adam") {
       const t = (core.counter.count = increment(core.counter.count));
@@ -223,44 +276,41 @@ function compiled(tx: GradientTransformation<unknown>, flat: Flat, options: Comp
         biasCorrection(core.b1, increment(t)),
       ];
       corrections.forEach((c, k) => {
-        setSlot(core.slot + k, c);
-        setSlot(core.slot + 3 + k, 1 / c);
+        scalars[core.slot + k] = c;
+        scalars[core.slot + 3 + k] = 1 / c;
       });
     }
-    for (const op of program.post) setScalars(program, op, -1);
+    for (const op of program.post) setScalars(op, -1);
     const la = program.lookahead;
-    let fns = stepFns;
+    let sync = false;
     if (la !== null) {
       la.counter.count = increment(la.counter.count);
-      if (la.counter.count % la.syncPeriod === 0) fns = syncFns;
+      sync = la.counter.count % la.syncPeriod === 0;
     }
-    for (let i = 0; i < fns.length; i++) Reflect.apply(fns[i]!, undefined, args[i]!);
-    if (la !== null && fns === syncFns && la.reset) for (const c of la.innerCounters) c.count = 0;
+    run(sync ? 1 : 0);
+    if (la !== null && sync && la.reset) for (const c of la.innerCounters) c.count = 0;
   };
 
   /** Sets the scalars of one stream operation for this step (a clip measures its input's norm). */
-  const setScalars = (p: Program, op: Op, index: number) => {
+  const setScalars = (op: Op, index: number) => {
     if (op.t === "schedule") {
-      setSlot(op.slot, op.schedule(op.counter.count));
+      scalars[op.slot] = op.schedule(op.counter.count);
       op.counter.count = increment(op.counter.count);
     } else if (op.t === "clip") {
-      setSlot(op.slot, 1);
-      setSlot(op.slot + 1, 1);
-      setSlot(op.slot + 2, 1);
-      let sum = 0;
-      const norms = normFns[index]!;
-      for (let i = 0; i < norms.length; i++) sum += Reflect.apply(norms[i]!, undefined, args[i]!) as number;
+      scalars.fill(1, op.slot, op.slot + 3);
+      const sum = run(2 + index);
       const norm = Number.isFinite(sum)
         ? Math.sqrt(sum)
-        : globalNormOf(streamInJs(p.pre.slice(0, index), gradViews, views[PARAMS]!, args, first));
+        : globalNormOf(streamInJs(program.pre.slice(0, index), gradViews, views[PARAMS]!, scalars));
       if (!(norm < op.maxNorm)) {
-        setSlot(op.slot, norm);
-        setSlot(op.slot + 1, op.maxNorm);
-        setSlot(op.slot + 2, op.maxNorm / norm);
+        scalars[op.slot] = norm;
+        scalars[op.slot + 1] = op.maxNorm;
+        scalars[op.slot + 2] = op.maxNorm / norm;
       }
     }
   };
 
+  let disposed = false;
   return {
     params: paramTree,
     grads: gradTree,
@@ -268,6 +318,11 @@ function compiled(tx: GradientTransformation<unknown>, flat: Flat, options: Comp
     state: () => program.root.snapshot(),
     backend: "wasm",
     reason: undefined,
+    threads,
+    dispose() {
+      disposed = true;
+      workers?.close();
+    },
   };
 }
 
@@ -287,22 +342,18 @@ function streamInJs(
   ops: readonly Op[],
   grads: readonly FloatArray[],
   paramViews: readonly FloatArray[],
-  args: readonly number[][],
-  first: number,
+  scalars: Float64Array,
 ): Float64Array[] {
   return grads.map((g, i) => {
     const x = Float64Array.from(g);
     const p = paramViews[i]!;
-    const a = args[i]!;
-    for (const op of ops) {
+    for (const op of ops)
       for (let j = 0; j < x.length; j++) {
         if (op.t === "scale") x[j] = op.step * x[j]!;
-        else if (op.t === "decay") x[j] = x[j]! + a[first + op.slot]! * p[j]!;
-        else
-          x[j] =
-            op.t === "clip" ? (x[j]! / a[first + op.slot]!) * a[first + op.slot + 1]! : a[first + op.slot]! * x[j]!;
+        else if (op.t === "decay") x[j] = x[j]! + op.perLeaf[i]! * p[j]!;
+        else if (op.t === "clip") x[j] = (x[j]! / scalars[op.slot]!) * scalars[op.slot + 1]!;
+        else x[j] = scalars[op.slot]! * x[j]!;
       }
-    }
     return x;
   });
 }
