@@ -3,11 +3,14 @@
  *
  * @module
  */
-import type { PyTree } from "./pytree.js";
+import { asLeafLike, assertSameStructure, dataOf, flatten, isFloatArray, unflatten, type PyTree } from "./pytree.js";
 import { add } from "./tree.js";
+import { claim, release } from "./donate.js";
 
 /**
- * Adds updates to params, leaf by leaf, into new arrays of the params' dtype and kind.
+ * Adds updates to params, leaf by leaf, into new arrays of the params' dtype and kind; with
+ * donated params (`applyUpdates(donate(params), updates)`), into the params' own arrays (typed
+ * arrays and contiguous ndarrays; a strided ndarray leaf still gets a new array).
  *
  * `params' = params + updates`
  *
@@ -20,5 +23,22 @@ import { add } from "./tree.js";
  */
 export function applyUpdates(params: PyTree, updates: PyTree): PyTree {
   // Leafwise a + b in a's dtypes and kinds is exactly this.
-  return add(params, updates);
+  if (!claim("applyUpdates", params)) return add(params, updates);
+  const p = flatten(params);
+  const u = flatten(updates);
+  assertSameStructure(p, u);
+  const result = unflatten(
+    p.def,
+    p.leaves.map((leaf, i) => {
+      const x = dataOf(leaf);
+      const y = dataOf(u.leaves[i]!);
+      // dataOf gathers a strided ndarray into a new array: write there, and wrap it.
+      const own = isFloatArray(leaf) || x.buffer === leaf.data.buffer;
+      for (let j = 0; j < x.length; j++) x[j] = x[j]! + y[j]!;
+      return own ? leaf : asLeafLike(leaf, x);
+    }),
+  );
+  // A tree that is a single leaf comes back as itself: it is the result now, not spent.
+  if (result === params) release(result);
+  return result;
 }

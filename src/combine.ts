@@ -17,6 +17,7 @@ import {
 } from "./fusion.js";
 import type { PyTree } from "./pytree.js";
 import { described } from "./compile/describe.js";
+import { claim, donate } from "./donate.js";
 
 /**
  * Applies transformations in sequence: the updates of one are the input of the next. The state
@@ -48,6 +49,8 @@ export function chain<S extends readonly unknown[]>(
         "BAD_STATE",
         `chain: expected an array of ${parts.length} states, got ${Array.isArray(state) ? `an array of ${state.length}` : typeof state}`,
       );
+    // A donated chain state donates its parts' states to them.
+    if (claim("chain", state)) state.forEach((part: unknown) => donate(part));
     return runParts(parts, updates, state, params, input, factor) as unknown as readonly [PyTree, S];
   };
   const fusable = parts.length > 0 && capabilities(parts[0]!)[FUSED_UPDATE] !== undefined;

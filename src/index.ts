@@ -14,6 +14,7 @@ export {
   type Schedule,
 } from "./base.js";
 export { applyUpdates } from "./apply.js";
+export { donate } from "./donate.js";
 export { chain } from "./combine.js";
 
 // Transforms, by family.

@@ -5,10 +5,33 @@
  */
 import type { GradientTransformation } from "./base.js";
 import { GradTxError } from "./errors.js";
-import { asLeafLike, ctorOf, dataOf, flatten, isFloatArray, unflatten, type PyTree } from "./pytree.js";
+import {
+  asLeafLike,
+  ctorOf,
+  dataOf,
+  flatten,
+  isFloatArray,
+  unflatten,
+  type FloatArray,
+  type PyTree,
+} from "./pytree.js";
 import { copyTree, increment, paramsFlat, stateCount, stateLeaves, stateRecord } from "./state.js";
 import { checkNumber, checkTransformation } from "./validate.js";
 import { described, type Description } from "./compile/describe.js";
+import { carryScratch, checkNotSpent, claim, donate, scratchOr, withScratch } from "./donate.js";
+
+/**
+ * States whose slow weights are also held by an earlier state that was not donated (a non-sync
+ * step carries the arrays over): a donated sync must not write into them.
+ */
+const sharesSlow = new WeakSet<object>();
+
+/** The state after a non-sync step: it keeps `s`'s slow weights and scratch. */
+function carry<T extends object>(s: object, next: T, reuse: boolean): T {
+  if (!reuse) sharesSlow.add(next);
+  else if (sharesSlow.has(s)) sharesSlow.add(next);
+  return carryScratch(next, s);
+}
 import {
   checkCurvature,
   chooseAlpha,
@@ -198,22 +221,26 @@ export function lookahead<S>(
         'lookahead: innerState "interpolate" needs innerAtSync in the state (was it built with another policy?)',
       );
     const count = increment(stateCount("lookahead", s.count));
+    // Donated: the inner state is donated in turn (not under "interpolate", whose cache shares its
+    // arrays), and a sync writes the slow weights in place unless an older state shares them.
+    const reuse = claim("lookahead", state);
+    if (reuse && policy !== "interpolate") donate(s.inner);
     if (!isAdaptive) {
       const [u, innerNext] = runInner(updates, s.inner, params, input);
-      if (count % k !== 0) return [u, { ...s, count, inner: innerNext }];
-      return sync(s, count, u, innerNext, params, fixedAlpha, undefined);
+      if (count % k !== 0) return [u, carry(s, { ...s, count, inner: innerNext }, reuse)];
+      return sync(s, count, u, innerNext, params, fixedAlpha, undefined, reuse);
     }
     // Adaptive alpha reads the gradient itself, so a fused clip is applied here first.
     const grads = input === null ? updates : applyInputScale(updates, input);
     const gFlat = flatten(grads);
     const [u, innerNext] = inner.update(grads, s.inner, params);
     const adaptive = trackCurvature(s.adaptive, gFlat, adaptiveOptions);
-    if (count % k !== 0) return [u, { ...s, count, inner: innerNext, adaptive }];
+    if (count % k !== 0) return [u, carry(s, { ...s, count, inner: innerNext, adaptive }, reuse)];
     const uFlat = flatten(u);
     const pFlat = paramsFlat("lookahead", params, uFlat);
     const slows = stateLeaves("lookahead.slow", s.slow, uFlat);
     const chosen = chooseAlpha(adaptive, gFlat, uFlat, pFlat, slows, adaptiveOptions);
-    return sync(s, count, u, innerNext, params, chosen.alpha, { ...adaptive, ...chosen });
+    return sync(s, count, u, innerNext, params, chosen.alpha, { ...adaptive, ...chosen }, reuse);
   };
 
   /** The sync step: moves the slow weights by `alpha` and returns the update that lands on them. */
@@ -225,41 +252,54 @@ export function lookahead<S>(
     params: PyTree,
     alpha: number,
     adaptive: AdaptiveAlphaState | undefined,
+    reuse: boolean,
   ): readonly [PyTree, LookaheadState<S>] => {
+    const inPlace = reuse && !sharesSlow.has(s);
     const uFlat = flatten(u);
     const pFlat = paramsFlat("lookahead", params, uFlat);
     const slows = stateLeaves("lookahead.slow", s.slow, uFlat);
     const n = uFlat.leaves.length;
     const outs = new Array<PyTree>(n);
     const newSlows = new Array<PyTree>(n);
+    const scratch = new Array<FloatArray>(n);
     for (let i = 0; i < n; i++) {
       const uLeaf = uFlat.leaves[i]!;
       const du = dataOf(uLeaf);
       const p = dataOf(pFlat.leaves[i]!);
       const slow = slows[i]!;
-      const v = new (ctorOf(uLeaf))(du.length);
-      const next = new (slow instanceof Float32Array ? Float32Array : Float64Array)(du.length);
+      const v = reuse ? scratchOr(s, i, ctorOf(uLeaf), du.length) : new (ctorOf(uLeaf))(du.length);
+      const f32 = slow instanceof Float32Array;
+      const v32 = v instanceof Float32Array;
+      const next = inPlace ? slow : new (f32 ? Float32Array : Float64Array)(du.length);
       for (let j = 0; j < du.length; j++) {
-        // The fast weights as applyUpdates will have them, rounded to the slow weights' dtype.
-        next[j] = p[j]! + du[j]!;
-        v[j] = slow[j]! + alpha * (next[j]! - slow[j]!) - p[j]!;
-        next[j] = p[j]! + v[j]!;
+        // Each element is read once into a local (twice as fast as re-reading the arrays), and
+        // rounded where the arrays would round it: the fast weights as applyUpdates will have
+        // them in the slow weights' dtype, and v in the updates' dtype. slow[j] is read before
+        // next[j] (maybe the same element) is written.
+        const pj = p[j]!;
+        const sj = slow[j]!;
+        const fast = f32 ? Math.fround(pj + du[j]!) : pj + du[j]!;
+        const vj = v32 ? Math.fround(sj + alpha * (fast - sj) - pj) : sj + alpha * (fast - sj) - pj;
+        v[j] = vj;
+        next[j] = pj + vj;
       }
       outs[i] = asLeafLike(uLeaf, v);
       newSlows[i] = next;
+      scratch[i] = v;
     }
     const slow = unflatten(uFlat.def, newSlows);
     const extra = adaptive === undefined ? {} : { adaptive };
-    if (policy === "keep") return [unflatten(uFlat.def, outs), { count, slow, inner: innerNext, ...extra }];
+    const out = unflatten(uFlat.def, outs);
+    if (policy === "keep") return [out, withScratch({ count, slow, inner: innerNext, ...extra }, scratch)];
     if (policy === "reset") {
       const asParams = unflatten(
         pFlat.def,
         pFlat.leaves.map((leaf, i) => asLeafLike(leaf, newSlows[i] as Float32Array | Float64Array)),
       );
-      return [unflatten(uFlat.def, outs), { count, slow, inner: inner.init(asParams), ...extra }];
+      return [out, withScratch({ count, slow, inner: inner.init(asParams), ...extra }, scratch)];
     }
     const moved = interpolateState(s.innerAtSync, innerNext, alpha, "inner") as S;
-    return [unflatten(uFlat.def, outs), { count, slow, inner: moved, innerAtSync: moved, ...extra }];
+    return [out, withScratch({ count, slow, inner: moved, innerAtSync: moved, ...extra }, scratch)];
   };
 
   const tx = withFusion<LookaheadState<S>>({
@@ -299,6 +339,7 @@ export function lookahead<S>(
  * @since 0.1.0
  */
 export function slowParams(state: unknown): PyTree {
+  checkNotSpent("slowParams", state);
   let frontier: unknown[] = [state];
   while (frontier.length > 0) {
     const next: unknown[] = [];

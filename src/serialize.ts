@@ -22,6 +22,7 @@
  */
 import ndarray from "ndarray";
 import { GradTxError } from "./errors.js";
+import { checkNotSpent } from "./donate.js";
 import { dataOf, flatten, isFloatArray, unflatten, type FloatArray, type FloatNdArray, type PyTree } from "./pytree.js";
 
 const VERSION = 1;
@@ -378,6 +379,7 @@ function decode(magic: number, kind: string, bytes: Uint8Array, template: unknow
  * @since 0.1.0
  */
 export function serializeState(state: unknown): Uint8Array {
+  checkNotSpent("serializeState", state);
   return encode(MAGIC_STATE, state);
 }
 

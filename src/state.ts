@@ -5,6 +5,7 @@
  * @module
  */
 import { GradTxError } from "./errors.js";
+import { checkNotSpent } from "./donate.js";
 import {
   assertSameStructure,
   ctorOf,
@@ -18,6 +19,7 @@ import {
 
 /** Reads a state's object record, or throws `BAD_STATE` naming what was expected. */
 export function stateRecord<T extends object>(where: string, state: unknown, keys: readonly (keyof T & string)[]): T {
+  checkNotSpent(where, state);
   if (typeof state !== "object" || state === null || Array.isArray(state))
     throw new GradTxError(
       "BAD_STATE",
@@ -73,6 +75,7 @@ export function stateLeaves(where: string, tree: unknown, updates: Flat): FloatA
 export function paramsFlat(where: string, params: PyTree | undefined, updates: Flat): Flat {
   if (params === undefined)
     throw new GradTxError("MISSING_PARAMS", `${where} reads the params: pass them as the third argument of update`);
+  checkNotSpent(where, params);
   const flat = flatten(params);
   assertSameStructure(flat, updates);
   return flat;

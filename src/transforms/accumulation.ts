@@ -4,12 +4,13 @@
  * @module
  */
 import type { GradientTransformation } from "../base.js";
-import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type PyTree } from "../pytree.js";
+import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type FloatArray, type PyTree } from "../pytree.js";
 import { biasCorrection, increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
 import { mapLeavesWithState } from "./elementwise.js";
 import { checkBoolean, checkNumber } from "../validate.js";
 import { FUSED_UPDATE, withFusion, type InputScale } from "../fusion.js";
 import { described } from "../compile/describe.js";
+import { claim, scratchOr, withScratch } from "../donate.js";
 
 /** The state of {@link trace}. @since 0.1.0 */
 export interface TraceState {
@@ -50,18 +51,21 @@ export function trace(
     factor: number,
   ): readonly [PyTree, TraceState] => {
     const s = stateRecord<TraceState>("trace", state, ["trace"]);
+    // Donated: the trace is updated in place and the update goes into the last update's buffer.
+    const reuse = claim("trace", state);
     const g = flatten(updates);
     const traces = stateLeaves("trace.trace", s.trace, g);
     const n = g.leaves.length;
     const outs = new Array<PyTree>(n);
     const newTraces = new Array<PyTree>(n);
+    const scratch = new Array<FloatArray>(n);
     for (let i = 0; i < n; i++) {
       const leaf = g.leaves[i]!;
       const gd = dataOf(leaf);
       const t = traces[i]!;
-      const t2 = new (t instanceof Float32Array ? Float32Array : Float64Array)(gd.length);
+      const t2 = reuse ? t : new (t instanceof Float32Array ? Float32Array : Float64Array)(gd.length);
       // Never share the update's buffer with the state: a caller may write into its updates.
-      const out = new (ctorOf(leaf))(gd.length);
+      const out = reuse ? scratchOr(s, i, ctorOf(leaf), gd.length) : new (ctorOf(leaf))(gd.length);
       const f32 = out instanceof Float32Array;
       const scaled = input !== null;
       const divisor = input?.divisor ?? 1;
@@ -76,8 +80,9 @@ export function trace(
       }
       outs[i] = asLeafLike(leaf, out);
       newTraces[i] = t2;
+      scratch[i] = out;
     }
-    return [unflatten(g.def, outs), { trace: unflatten(g.def, newTraces) }];
+    return [unflatten(g.def, outs), withScratch({ trace: unflatten(g.def, newTraces) }, scratch)];
   };
   const tx = withFusion<TraceState>({
     init: (params) => ({ trace: zerosTree(flatten(params)) }),

@@ -13,6 +13,7 @@ import { biasCorrection, increment, stateCount, stateLeaves, stateRecord, zerosT
 import { checkBoolean, checkNumber } from "../validate.js";
 import { mapLeavesWithState } from "./elementwise.js";
 import { described } from "../compile/describe.js";
+import { claim, scratchOr, withScratch } from "../donate.js";
 
 /** A tree like `params` (their dtypes, typed-array leaves) filled with `value`. */
 function filledTree(params: Flat, value: number): PyTree {
@@ -110,6 +111,9 @@ export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<S
     factor: number,
   ): readonly [PyTree, ScaleByAdamState] => {
     const s = stateRecord<ScaleByAdamState>(where, state, ["count", "mu", "nu"]);
+    // Donated: the moments are updated in place (each loop reads index j before writing it) and
+    // the update goes into the scratch the last update left.
+    const reuse = claim(where, state);
     const count = increment(stateCount(where, s.count));
     const g = flatten(updates);
     const mus = stateLeaves(`${where}.mu`, s.mu, g);
@@ -124,6 +128,7 @@ export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<S
     const outs = new Array<PyTree>(n);
     const newMus = new Array<PyTree>(n);
     const newNus = new Array<PyTree>(n);
+    const scratch = new Array<FloatArray>(n);
     // One loop written out here rather than through mapLeavesWithState: this is the hot path of
     // adam and lookahead(adam), and V8 runs it about a quarter faster with everything in locals.
     for (let i = 0; i < n; i++) {
@@ -131,30 +136,45 @@ export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<S
       const gd = dataOf(leaf);
       const mu = mus[i]!;
       const nu = nus[i]!;
-      const out = new (ctorOf(leaf))(gd.length);
-      const mu2 = new (mu instanceof Float32Array ? Float32Array : Float64Array)(gd.length);
-      const nu2 = new (nu instanceof Float32Array ? Float32Array : Float64Array)(gd.length);
+      const out = reuse ? scratchOr(s, i, ctorOf(leaf), gd.length) : new (ctorOf(leaf))(gd.length);
+      const mu2 = reuse ? mu : new (mu instanceof Float32Array ? Float32Array : Float64Array)(gd.length);
+      const nu2 = reuse ? nu : new (nu instanceof Float32Array ? Float32Array : Float64Array)(gd.length);
       // Rounding where an unfused chain would store keeps the fused loop bit-identical.
       const f32 = out instanceof Float32Array;
       const scaled = input !== null;
       const divisor = input?.divisor ?? 1;
       const multiplier = input?.multiplier ?? 1;
-      for (let j = 0; j < gd.length; j++) {
-        let x = gd[j]!;
-        if (scaled) x = f32 ? Math.fround((x / divisor) * multiplier) : (x / divisor) * multiplier;
-        const m = a1 * x + b1 * mu[j]!;
-        const v = a2 * (x * x) + b2 * nu[j]!;
-        mu2[j] = m;
-        nu2[j] = v;
-        const mHat = nesterov ? b1 * (m / correctNext) + a1 * (x / correct1) : m / correct1;
-        const u = mHat / (Math.sqrt(v / correct2 + epsRoot) + eps);
-        out[j] = factor * (f32 ? Math.fround(u) : u);
-      }
+      // Plain Adam (no clip fused in, no Nesterov) gets its own loop without those branches: V8
+      // does not unswitch them, and the loop runs about a fifth faster.
+      if (!scaled && !nesterov)
+        for (let j = 0; j < gd.length; j++) {
+          const x = gd[j]!;
+          const m = a1 * x + b1 * mu[j]!;
+          const v = a2 * (x * x) + b2 * nu[j]!;
+          mu2[j] = m;
+          nu2[j] = v;
+          const u = m / correct1 / (Math.sqrt(v / correct2 + epsRoot) + eps);
+          out[j] = factor * (f32 ? Math.fround(u) : u);
+        }
+      else
+        for (let j = 0; j < gd.length; j++) {
+          let x = gd[j]!;
+          if (scaled) x = f32 ? Math.fround((x / divisor) * multiplier) : (x / divisor) * multiplier;
+          const m = a1 * x + b1 * mu[j]!;
+          const v = a2 * (x * x) + b2 * nu[j]!;
+          mu2[j] = m;
+          nu2[j] = v;
+          const mHat = nesterov ? b1 * (m / correctNext) + a1 * (x / correct1) : m / correct1;
+          const u = mHat / (Math.sqrt(v / correct2 + epsRoot) + eps);
+          out[j] = factor * (f32 ? Math.fround(u) : u);
+        }
       outs[i] = asLeafLike(leaf, out);
       newMus[i] = mu2;
       newNus[i] = nu2;
+      scratch[i] = out;
     }
-    return [unflatten(g.def, outs), { count, mu: unflatten(g.def, newMus), nu: unflatten(g.def, newNus) }];
+    const next = { count, mu: unflatten(g.def, newMus), nu: unflatten(g.def, newNus) };
+    return [unflatten(g.def, outs), withScratch(next, scratch)];
   };
   const tx = withFusion<ScaleByAdamState>({
     init(params) {

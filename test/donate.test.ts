@@ -1,0 +1,187 @@
+import * as fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  adam,
+  applyUpdates,
+  chain,
+  clipByGlobalNorm,
+  donate,
+  GradTxError,
+  lookahead,
+  serializeState,
+  sgd,
+  slowParams,
+  type GradientTransformation,
+  type PyTree,
+} from "../src/index.js";
+import { arbitraryProblem } from "../src/laws/index.js";
+import { dataOf, flatten } from "../src/pytree.js";
+import { catalogue } from "./catalogue.js";
+import { expectBitEqual, expectClose, snapshot } from "./helpers.js";
+import { copyTree } from "../src/state.js";
+
+/** Both loops over the same gradients: plain, and donating the state and the params every step. */
+function bothLoops(tx: GradientTransformation, params: PyTree, grads: readonly PyTree[]) {
+  let p = params;
+  let s = tx.init(p);
+  let dp = copyTree(flatten(params));
+  let ds = tx.init(dp);
+  const steps: { plain: PyTree; donated: PyTree; plainState: unknown; donatedState: unknown }[] = [];
+  for (const g of grads) {
+    const [u, next] = tx.update(g, s, p);
+    p = applyUpdates(p, u);
+    s = next;
+    const [du, dnext] = tx.update(g, donate(ds), dp);
+    dp = applyUpdates(donate(dp), du);
+    ds = dnext;
+    // The donated params are rewritten in place at the next step: record a copy.
+    steps.push({
+      plain: p,
+      donated: copyTree(flatten(dp)),
+      plainState: structuredClone(s),
+      donatedState: structuredClone(ds),
+    });
+  }
+  return steps;
+}
+
+/** The float leaves of a state, in a fixed order, as one tree for expectBitEqual. */
+function stateLeaves(state: unknown): PyTree {
+  const out: PyTree[] = [];
+  const walk = (x: unknown): void => {
+    if (x instanceof Float32Array || x instanceof Float64Array) out.push(x);
+    else if (typeof x === "number") out.push(Float64Array.of(x));
+    else if (Array.isArray(x)) x.forEach(walk);
+    else if (typeof x === "object" && x !== null)
+      Object.keys(x)
+        .sort()
+        .forEach((k) => walk((x as Record<string, unknown>)[k]));
+  };
+  walk(state);
+  return out;
+}
+
+const withLookahead = catalogue.flatMap((entry) => [
+  { name: entry.name, make: entry.make },
+  { name: `lookahead(${entry.name})`, make: (lr: number) => lookahead(entry.make(lr), { syncPeriod: 3 }) },
+  {
+    name: `chain(clip, lookahead(${entry.name}), reset)`,
+    make: (lr: number) => chain(clipByGlobalNorm(1), lookahead(entry.make(lr), { syncPeriod: 2, innerState: "reset" })),
+  },
+]);
+
+describe("donate: the same numbers, bit for bit", () => {
+  it("every catalogue optimizer, plain and in Lookahead, donated or not, over random trees", () => {
+    fc.assert(
+      fc.property(
+        arbitraryProblem({ maxSteps: 8 }),
+        fc.constantFrom(...withLookahead),
+        ({ params, grads }, { name, make }) => {
+          const before = grads.map(snapshot);
+          bothLoops(make(0.05), params, grads).forEach((step, t) => {
+            expectBitEqual(step.donated, step.plain, `${name}: params after step ${t + 1}`);
+            expectBitEqual(
+              stateLeaves(step.donatedState),
+              stateLeaves(step.plainState),
+              `${name}: state after ${t + 1}`,
+            );
+          });
+          grads.forEach((g, t) => expect(snapshot(g), `${name}: gradient ${t} untouched`).toEqual(before[t]));
+        },
+      ),
+      { numRuns: 120, endOnFailure: true },
+    );
+  });
+});
+
+describe("donate: buffers are reused", () => {
+  const tx = chain(clipByGlobalNorm(1), lookahead(adam(0.01), { syncPeriod: 3 }));
+  const grad = { w: Float32Array.of(3, -4, 5, 6), b: [Float32Array.of(1, 2)] };
+  const leavesOf = (tree: unknown) => flatten(tree).leaves.map(dataOf);
+
+  it("after the first steps, params, moments, slow weights and updates live in the same arrays", () => {
+    let params: PyTree = { w: Float32Array.of(1, 2, 3, 4), b: [Float32Array.of(0, 0)] };
+    let state = tx.init(params);
+    const seen: FloatArray[][] = [];
+    type FloatArray = Float32Array | Float64Array;
+    for (let t = 0; t < 12; t++) {
+      const [updates, next] = tx.update(grad, donate(state), params);
+      params = applyUpdates(donate(params), updates);
+      state = next;
+      const [, la] = state as [unknown, { slow: PyTree; inner: [{ mu: PyTree; nu: PyTree }, unknown] }];
+      const arrays = [
+        ...leavesOf(params),
+        ...leavesOf(la.slow),
+        ...leavesOf(la.inner[0].mu),
+        ...leavesOf(la.inner[0].nu),
+        ...leavesOf(updates),
+      ];
+      seen.push(arrays);
+    }
+    // Updates alternate between Adam's buffer (non-sync) and Lookahead's (sync), so compare each
+    // step with the same step one sync period (3 steps) later, once both buffers exist.
+    for (let t = 6; t < 12; t++)
+      seen[t]!.forEach((a, i) => expect(a, `array ${i} at step ${t + 1}`).toBe(seen[t - 3]![i]));
+  });
+
+  it("an older state that shares the slow weights keeps them when a newer one is donated", () => {
+    const params = { w: Float32Array.of(1, 2, 3, 4), b: [Float32Array.of(0, 0)] };
+    const s0 = tx.init(params);
+    const [u1, s1] = tx.update(grad, s0, params); // not donated: s1 shares s0's slow weights
+    const p1 = applyUpdates(params, u1);
+    const kept = snapshot(slowParams(s1));
+    const [u2, s2] = tx.update(grad, donate(s1), p1);
+    const [, s3] = tx.update(grad, donate(s2), applyUpdates(p1, u2)); // step 3: a sync
+    expect(snapshot(slowParams(s0))).toEqual(kept);
+    expect(snapshot(slowParams(s3))).not.toEqual(kept);
+  });
+});
+
+describe("donate: a spent value cannot be used again", () => {
+  const tx = chain(clipByGlobalNorm(1), lookahead(sgd(0.1, { momentum: 0.9 })));
+  const params = () => ({ w: Float64Array.of(1, 2) });
+  const g = { w: Float64Array.of(0.5, -0.5) };
+
+  it("a donated state throws BAD_STATE in update, serializeState, slowParams and donate", () => {
+    const p = params();
+    const s = tx.init(p);
+    tx.update(g, donate(s), p);
+    for (const use of [() => tx.update(g, s, p), () => serializeState(s), () => slowParams(s), () => donate(s)]) {
+      expect(use).toThrow(GradTxError);
+      expect(use).toThrow(/donated to an earlier call/);
+    }
+  });
+
+  it("donated params throw BAD_STATE when applied to or read again", () => {
+    const p = params();
+    const [u] = tx.update(g, tx.init(p), p);
+    applyUpdates(donate(p), u);
+    expect(() => applyUpdates(p, u)).toThrow(/donated/);
+    // A Lookahead sync reads the params.
+    const everyStep = lookahead(sgd(0.1), { syncPeriod: 1 });
+    expect(() => everyStep.update(g, everyStep.init(params()), p)).toThrow(/donated/);
+  });
+
+  it("a tree that is a single leaf comes back as the result, usable", () => {
+    let p: PyTree = Float64Array.of(1, 2);
+    const opt = lookahead(sgd(0.1), { syncPeriod: 1 });
+    let s = opt.init(p);
+    for (let t = 0; t < 3; t++) {
+      const [u, next] = opt.update(g.w, donate(s), p);
+      p = applyUpdates(donate(p), u);
+      s = next;
+    }
+    // Each step moves by alpha * lr * g = 0.5 * 0.1 * (+-0.5): 0.025, three times.
+    expectClose(p, Float64Array.of(1 - 0.075, 2 + 0.075), 1e-15, "three steps of sgd(0.1) at alpha 0.5");
+  });
+
+  it("a state that was not donated stays usable, and donating an empty state is harmless", () => {
+    const p = params();
+    const s = tx.init(p);
+    tx.update(g, s, p);
+    expect(() => tx.update(g, s, p)).not.toThrow();
+    const empty = clipByGlobalNorm(1).init(p);
+    donate(empty);
+    expect(() => clipByGlobalNorm(1).update(g, empty)).not.toThrow();
+  });
+});
