@@ -208,7 +208,9 @@ describe("compile: state in and out", () => {
   });
 
   it("a bad state or a gradient of another shape throws GradTxError with the path", () => {
-    expect(() => compile(tx, params, { state: [{}, { count: 0 }] })).toThrow(GradTxError);
+    // A state from elsewhere (e.g. parsed JSON) is not checked by the type system: compile checks it.
+    const foreign = JSON.parse('[{}, { "count": 0 }]') as ReturnType<typeof tx.init>;
+    expect(() => compile(tx, params, { state: foreign })).toThrow(GradTxError);
     const run = compile(tx, params);
     expect(() => run.step({ w: new Float64Array(4), b: [Float64Array.of(1)] })).toThrow(/w/);
     expect(() => run.step({ w: new Float64Array(5) })).toThrow(GradTxError);
@@ -281,4 +283,38 @@ describe("compile: threads", () => {
     expect(() => compile(tx, tree(0), { threads: 0 })).toThrow(/threads/);
     expect(() => compile(tx, tree(0), { threads: 1.5 })).toThrow(/threads/);
   });
+});
+
+describe("compile: many small leaves run as a few ranges", () => {
+  // Leaves that can join their neighbour (float64 of even length: no padding) and leaves that
+  // cannot (odd length, another dtype, another weight decay under the mask).
+  const lengths = [4, 6, 2, 3, 8, 8, 5, 2, 2, 10, 1, 4];
+  const tree = (seed: number) =>
+    Object.fromEntries(
+      lengths.map((n, i) => [
+        `l${String(i).padStart(2, "0")}`,
+        (i === 7 ? Float32Array : Float64Array).from({ length: n }, (_, j) => Math.cos(seed * 3 + i + j)),
+      ]),
+    );
+  const tx = chain(
+    clipByGlobalNorm(1),
+    addDecayedWeights(0.05, { mask: (path) => !path.endsWith("5") }),
+    lookahead(adam(0.02), { syncPeriod: 2 }),
+  );
+
+  for (const threads of [1, 2])
+    it(`computes what the pure path computes, on ${threads} thread${threads > 1 ? "s" : ""}`, () => {
+      const params = tree(0);
+      const run = compile(tx, params, { threads });
+      try {
+        const grads = [1, 2, 3, 4, 5].map(tree);
+        grads.forEach((g) => run.step(g));
+        const want = pureRun(tx, params, grads)[4]!;
+        const tol = (x: number) => 6 * 2 ** -20 * Math.max(1, Math.abs(x)); // one float32 leaf among float64
+        expectWithin(values(run.params), values(want.params), tol, "params");
+        expectWithin(stateNumbers(run.state()), stateNumbers(want.state), tol, "state");
+      } finally {
+        run.dispose();
+      }
+    });
 });

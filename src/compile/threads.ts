@@ -124,23 +124,21 @@ export function startPool(threads: WorkerThreads, setup: PoolSetup): Pool {
 /**
  * Splits the leaves' elements over `parts` threads: a leaf of at least `minSplit` elements is cut
  * into `parts` ranges (at multiples of 4 elements, so vectors stay aligned); smaller leaves go
- * whole to the least loaded part. Returns, per part, `[leaf, start, length]` triples.
+ * whole, in order, a contiguous run to each part (so that neighbours can run as one range).
+ * Returns, per part, `[leaf, start, length]` triples.
  */
 export function split(lengths: readonly number[], parts: number, minSplit: number): [number, number, number][][] {
   const out: [number, number, number][][] = Array.from({ length: parts }, () => []);
-  const load = new Array<number>(parts).fill(0);
+  const small = lengths.reduce((sum, n) => (n < minSplit ? sum + n : sum), 0);
+  let placed = 0;
   lengths.forEach((n, leaf) => {
     if (n >= minSplit) {
       const chunk = Math.ceil(n / parts / 4) * 4;
-      for (let p = 0, start = 0; p < parts && start < n; p++, start += chunk) {
-        const length = Math.min(chunk, n - start);
-        out[p]!.push([leaf, start, length]);
-        load[p]! += length;
-      }
+      for (let p = 0, start = 0; p < parts && start < n; p++, start += chunk)
+        out[p]!.push([leaf, start, Math.min(chunk, n - start)]);
     } else {
-      const p = load.indexOf(Math.min(...load));
-      out[p]!.push([leaf, 0, n]);
-      load[p]! += n;
+      out[Math.min(parts - 1, Math.floor((placed * parts) / small))]!.push([leaf, 0, n]);
+      placed += n;
     }
   });
   return out;
