@@ -291,10 +291,10 @@ describe("compile: many small leaves run as a few ranges", () => {
   const lengths = [4, 6, 2, 3, 8, 8, 5, 2, 2, 10, 1, 4];
   const tree = (seed: number) =>
     Object.fromEntries(
-      lengths.map((n, i) => [
-        `l${String(i).padStart(2, "0")}`,
-        (i === 7 ? Float32Array : Float64Array).from({ length: n }, (_, j) => Math.cos(seed * 3 + i + j)),
-      ]),
+      lengths.map((n, i) => {
+        const data = Float64Array.from({ length: n }, (_, j) => Math.cos(seed * 3 + i + j));
+        return [`l${String(i).padStart(2, "0")}`, i === 7 ? Float32Array.from(data) : data];
+      }),
     );
   const tx = chain(
     clipByGlobalNorm(1),
