@@ -18,6 +18,11 @@ describe("README", () => {
     expect(block).toBe(read("docs/examples/training-loop.ts"));
   });
 
+  it("shows, as its fast loop, exactly the example file the type-check compiles", () => {
+    const block = read("README.md").match(/## Going fast\n\n[\s\S]*?```ts\n([\s\S]*?)```/)![1];
+    expect(block).toBe(read("docs/examples/fast-loop.ts"));
+  });
+
   it("keeps CI running exactly the README's test command", () => {
     expect(read(".ci/run")).toContain("npm ci && npm test");
   });
