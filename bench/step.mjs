@@ -17,7 +17,7 @@
 // clip acts at every step.
 //
 // How to read it:
-// - median ms: the median over the timed steps, after a warm-up of one Lookahead period. A
+// - median ms: the median over the timed steps, after a warm-up of two Lookahead periods. A
 //   Lookahead sync is 1 step in 5, so the median is a non-sync step; "mean ms" is the average over
 //   the same steps, and so includes the syncs (and GC pauses) in proportion.
 // - x hand, x tfjs-wasm, x tfjs-cpu: the median divided by that baseline's median, measured in the
@@ -49,8 +49,11 @@ const args = new Set(process.argv.slice(2));
 const quick = args.has("--quick");
 const json = args.has("--json");
 
-/** Steps run before timing: one full Lookahead period (syncPeriod 5), so its sync is compiled too. */
-const WARMUP = 5;
+/**
+ * Steps run before timing: two Lookahead periods (syncPeriod 5), so that the sync is compiled too
+ * and V8 has moved the hot loops to its optimizing tier (at 1e7 that can take several steps).
+ */
+const WARMUP = 10;
 const LR = 1e-3;
 const B1 = 0.9;
 const B2 = 0.999;

@@ -318,3 +318,21 @@ describe("compile: many small leaves run as a few ranges", () => {
       }
     });
 });
+
+describe("compile: edge shapes", () => {
+  it("empty leaves and a single element run compiled, on one thread and on two", () => {
+    for (const threads of [1, 2]) {
+      const params = { a: new Float64Array(0), b: Float64Array.of(2), c: new Float32Array(0) };
+      const tx = chain(clipByGlobalNorm(1), lookahead(adam(0.1), { syncPeriod: 2 }));
+      const run = compile(tx, params, { threads });
+      try {
+        const g = { a: new Float64Array(0), b: Float64Array.of(3), c: new Float32Array(0) };
+        for (let t = 0; t < 3; t++) run.step(g);
+        expect(run.backend).toBe("wasm");
+        expectBitEqual(run.params, pureRun(tx, params, [g, g, g])[2]!.params, `${threads} thread(s)`);
+      } finally {
+        run.dispose();
+      }
+    }
+  });
+});

@@ -8,6 +8,8 @@ import {
   adam,
   adamw,
   applyUpdates,
+  compile,
+  donate,
   chain,
   clipByGlobalNorm,
   deserializeState,
@@ -83,6 +85,14 @@ describe("hostile input: only GradTxError, nothing mutated", () => {
         onlyGradTxError(() => slowParams(x));
         onlyGradTxError(() => serializeState(x));
         onlyGradTxError(() => deserializeState(x as never, optimizers[2]!.init(params)));
+        // The compiled path: junk as params, as a state to continue from, as a gradient, as options.
+        const compiled = optimizers[1]!; // adamw: it compiles
+        onlyGradTxError(() => compile(compiled, x as PyTree));
+        onlyGradTxError(() => compile(compiled, params, { state: x }));
+        onlyGradTxError(() => compile(compiled, params, x as never));
+        onlyGradTxError(() => compile(compiled, params).step(x as PyTree));
+        // A donated junk value is not taken by a call that refuses it.
+        onlyGradTxError(() => applyUpdates(donate(x as PyTree), y as PyTree));
         expect([fingerprint(params), fingerprint(x), fingerprint(y)]).toEqual(before);
       }),
       { numRuns: 300 },

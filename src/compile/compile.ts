@@ -123,6 +123,11 @@ export function compile<S>(
   options: CompileOptions<S> = {},
 ): CompiledOptimizer<S> {
   checkTransformation("compile: tx", tx);
+  if (typeof options !== "object" || options === null)
+    throw new GradTxError(
+      "INVALID_HYPERPARAMETER",
+      `compile: options must be an object ({ state?, threads? }), got ${options === null ? "null" : typeof options}`,
+    );
   const threads = checkNumber("compile", "threads", options.threads ?? 1, { min: 1, max: 64, integer: true });
   const flat = flatten(params);
   try {

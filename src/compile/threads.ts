@@ -137,7 +137,8 @@ export function split(lengths: readonly number[], parts: number, minSplit: numbe
       for (let p = 0, start = 0; p < parts && start < n; p++, start += chunk)
         out[p]!.push([leaf, start, Math.min(chunk, n - start)]);
     } else {
-      out[Math.min(parts - 1, Math.floor((placed * parts) / small))]!.push([leaf, 0, n]);
+      // (Empty leaves only, when small is 0: they all go to the first part.)
+      out[small === 0 ? 0 : Math.min(parts - 1, Math.floor((placed * parts) / small))]!.push([leaf, 0, n]);
       placed += n;
     }
   });

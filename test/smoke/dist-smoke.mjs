@@ -27,6 +27,32 @@ assert.equal(safeFactory(adam)(-1)._tag, "Left", "the fp-ts face works under Nod
 assert.throws(() => adam(-1), GradTxError);
 laws.checkLookaheadSync({ numRuns: 5 });
 
+// The compiled path under plain Node: a module generated at run time, and a worker thread
+// started from source text (no file to resolve), on shared memory. Both must give the pure path's
+// float64 numbers; donation must give them bit for bit.
+const { compile, donate } = gradtx;
+const big = () => ({ w: Float64Array.from({ length: 70_000 }, (_, j) => Math.sin(j)), b: Float64Array.of(0.5, -0.5) });
+let pureParams = big();
+let pureState = opt.init(pureParams);
+let donatedParams = big();
+let donatedState = opt.init(donatedParams);
+const run = compile(opt, big(), { threads: 2 });
+assert.equal(run.backend, "wasm", run.reason);
+for (let step = 1; step <= 6; step++) {
+  const grads = tree.scale(2, pureParams);
+  const [u, next] = opt.update(grads, pureState, pureParams);
+  pureParams = applyUpdates(pureParams, u);
+  pureState = next;
+  const [du, dnext] = opt.update(grads, donate(donatedState), donatedParams);
+  donatedParams = applyUpdates(donate(donatedParams), du);
+  donatedState = dnext;
+  run.step(grads);
+}
+run.dispose();
+const worst = flat(run.params).reduce((w, x, i) => Math.max(w, Math.abs(x - flat(pureParams)[i])), 0);
+assert.ok(worst < 1e-12, `compiled on 2 threads is ${worst} from the pure path`);
+assert.deepEqual(flat(donatedParams), flat(pureParams), "donation gives the pure numbers");
+
 // Importing gradtx must not load fast-check: walk the static imports of dist/index.js.
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../dist");
 const seen = new Set();
