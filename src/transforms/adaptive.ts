@@ -144,9 +144,8 @@ export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<S
       const scaled = input !== null;
       const divisor = input?.divisor ?? 1;
       const multiplier = input?.multiplier ?? 1;
-      // Plain Adam (no clip fused in, no Nesterov) gets its own loop without those branches: V8
-      // does not unswitch them, and the loop runs about a fifth faster.
-      if (!scaled && !nesterov) adamLoop(gd, mu, nu, mu2, nu2, out, b1, b2, correct1, correct2, eps, epsRoot, factor);
+      // Without Nesterov (the common case) the loop runs in a small function of its own.
+      if (!nesterov) adamLoop(gd, mu, nu, mu2, nu2, out, b1, b2, correct1, correct2, eps, epsRoot, factor, input);
       else
         for (let j = 0; j < gd.length; j++) {
           let x = gd[j]!;
@@ -179,8 +178,9 @@ export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<S
 }
 
 /**
- * Plain Adam's loop (no clip fused in, no Nesterov), on its own: a small function with nothing
- * captured, which V8 compiles tighter than the same loop inside `scaleByAdam`'s closure.
+ * Adam's loop without Nesterov, on its own: a small function with nothing captured, which V8
+ * compiles tighter than the same loop inside `scaleByAdam`'s closure (about a fifth faster). A
+ * fused clip (`input`) gets a loop of its own rather than a branch per element.
  */
 function adamLoop(
   g: FloatArray,
@@ -196,10 +196,25 @@ function adamLoop(
   eps: number,
   epsRoot: number,
   factor: number,
+  input: InputScale | null,
 ): void {
   const a1 = 1 - b1;
   const a2 = 1 - b2;
   const f32 = out instanceof Float32Array;
+  if (input !== null) {
+    const { divisor, multiplier } = input;
+    for (let j = 0; j < g.length; j++) {
+      // The clipped gradient, rounded as the clip's own output array would round it.
+      const x = f32 ? Math.fround((g[j]! / divisor) * multiplier) : (g[j]! / divisor) * multiplier;
+      const m = a1 * x + b1 * mu[j]!;
+      const v = a2 * (x * x) + b2 * nu[j]!;
+      mu2[j] = m;
+      nu2[j] = v;
+      const u = m / correct1 / (Math.sqrt(v / correct2 + epsRoot) + eps);
+      out[j] = factor * (f32 ? Math.fround(u) : u);
+    }
+    return;
+  }
   for (let j = 0; j < g.length; j++) {
     const x = g[j]!;
     const m = a1 * x + b1 * mu[j]!;
