@@ -49,7 +49,8 @@ for (let step = 1; step <= 6; step++) {
   run.step(grads);
 }
 run.dispose();
-const worst = flat(run.params).reduce((w, x, i) => Math.max(w, Math.abs(x - flat(pureParams)[i])), 0);
+const want = flat(pureParams);
+const worst = flat(run.params).reduce((w, x, i) => Math.max(w, Math.abs(x - want[i])), 0);
 assert.ok(worst < 1e-12, `compiled on 2 threads is ${worst} from the pure path`);
 assert.deepEqual(flat(donatedParams), flat(pureParams), "donation gives the pure numbers");
 
