@@ -37,7 +37,8 @@ export interface CompileOptions<S = unknown> {
   /**
    * Threads to run on, an integer >= 1: with more than one, worker threads share the buffers and
    * each runs its part of every leaf of at least 65,536 elements (smaller leaves go whole to one
-   * thread). Needs Node's worker_threads; `dispose()` ends them. Default 1.
+   * thread). Needs Node's worker_threads; `dispose()` ends them. A worker polls for its next job
+   * for a few tens of microseconds before sleeping. Default 1.
    */
   readonly threads?: number;
 }
