@@ -3,17 +3,7 @@
  *
  * @module
  */
-import {
-  asLeafLike,
-  assertSameStructure,
-  dataOf,
-  flatten,
-  isFloatArray,
-  unflatten,
-  type FloatArray,
-  type PyTree,
-} from "./pytree.js";
-import { add } from "./tree.js";
+import { zipLeaves, type FloatArray, type PyTree } from "./pytree.js";
 import { claim, release } from "./donate.js";
 
 /**
@@ -31,28 +21,13 @@ import { claim, release } from "./donate.js";
  * @since 0.1.0
  */
 export function applyUpdates(params: PyTree, updates: PyTree): PyTree {
-  // Leafwise a + b in a's dtypes and kinds is exactly this.
-  if (!claim("applyUpdates", params)) return add(params, updates);
-  const p = flatten(params);
-  const u = flatten(updates);
-  assertSameStructure(p, u);
-  const result = unflatten(
-    p.def,
-    p.leaves.map((leaf, i) => {
-      const x = dataOf(leaf);
-      const y = dataOf(u.leaves[i]!);
-      // dataOf gathers a strided ndarray into a new array: write there, and wrap it.
-      const own = isFloatArray(leaf) || x.buffer === leaf.data.buffer;
-      addInPlace(x, y);
-      return own ? leaf : asLeafLike(leaf, x);
-    }),
-  );
+  const result = zipLeaves(params, updates, sum, claim("applyUpdates", params));
   // A tree that is a single leaf comes back as itself: it is the result now, not spent.
   if (result === params) release(result);
   return result;
 }
 
-/** `x += y`, a small function of its own so that V8 compiles the loop tightly. */
-function addInPlace(x: FloatArray, y: FloatArray): void {
-  for (let j = 0; j < x.length; j++) x[j] = x[j]! + y[j]!;
+/** `out = x + y`, a small function of its own so that V8 compiles the loop tightly. */
+function sum(x: FloatArray, y: FloatArray, out: FloatArray): void {
+  for (let j = 0; j < x.length; j++) out[j] = x[j]! + y[j]!;
 }

@@ -17,21 +17,8 @@ import {
 } from "./pytree.js";
 import { copyTree, increment, paramsFlat, stateCount, stateLeaves, stateRecord } from "./state.js";
 import { checkNumber, checkTransformation } from "./validate.js";
-import { described, type Description } from "./compile/describe.js";
+import { described } from "./compile/describe.js";
 import { carryScratch, checkNotSpent, claim, donate, scratchOr, withScratch } from "./donate.js";
-
-/**
- * States whose slow weights are also held by an earlier state that was not donated (a non-sync
- * step carries the arrays over): a donated sync must not write into them.
- */
-const sharesSlow = new WeakSet<object>();
-
-/** The state after a non-sync step: it keeps `s`'s slow weights and scratch. */
-function carry<T extends object>(s: object, next: T, reuse: boolean): T {
-  if (!reuse) sharesSlow.add(next);
-  else if (sharesSlow.has(s)) sharesSlow.add(next);
-  return carryScratch(next, s);
-}
 import {
   checkCurvature,
   chooseAlpha,
@@ -41,6 +28,21 @@ import {
   type AdaptiveAlphaState,
 } from "./adaptive-alpha.js";
 import { applyInputScale, capabilities, FUSED_UPDATE, multiply, withFusion, type InputScale } from "./fusion.js";
+
+/**
+ * States whose slow weights are also held by an earlier state that was not donated (a non-sync
+ * step carries the arrays over): a donated sync must not write into them.
+ */
+const sharesSlow = new WeakSet<object>();
+
+/**
+ * The state after a non-sync step: it keeps `s`'s slow weights and scratch, and shares the slow
+ * weights with `s` unless `s` was donated (then only if `s` itself shared them).
+ */
+function carry<T extends object>(s: object, next: T, reuse: boolean): T {
+  if (!reuse || sharesSlow.has(s)) sharesSlow.add(next);
+  return carryScratch(next, s);
+}
 
 /**
  * What happens to the inner optimizer's state at a sync:
@@ -321,8 +323,7 @@ export function lookahead<S>(
     },
   });
   if (isAdaptive) return tx;
-  const description = { kind: "lookahead", inner, syncPeriod: k, alpha: fixedAlpha, innerState: policy } as const;
-  return described(tx, description as Description);
+  return described(tx, { kind: "lookahead", inner, syncPeriod: k, alpha: fixedAlpha, innerState: policy });
 }
 
 /**

@@ -344,3 +344,30 @@ export function flattenLike(expected: Flat, tree: unknown): Flat {
   assertSameStructure(expected, flat);
   return flat;
 }
+
+/**
+ * Leaf by leaf `kernel(x, y, out)` over two trees of one structure, in `a`'s dtypes and kinds.
+ * `out` is a fresh array, or with `inPlace` `a`'s own elements (a kernel may then write element j
+ * of `out` after reading element j of `x`); a strided ndarray leaf of `a` is gathered first, and
+ * the result wraps the gathered array.
+ */
+export function zipLeaves(
+  a: PyTree,
+  b: PyTree,
+  kernel: (x: FloatArray, y: FloatArray, out: FloatArray) => void,
+  inPlace = false,
+): PyTree {
+  const fa = flatten(a);
+  const fb = flatten(b);
+  assertSameStructure(fa, fb);
+  return unflatten(
+    fa.def,
+    fa.leaves.map((leaf, i) => {
+      const x = dataOf(leaf);
+      const out = inPlace ? x : new (ctorOf(leaf))(x.length);
+      kernel(x, dataOf(fb.leaves[i]!), out);
+      const own = inPlace && (isFloatArray(leaf) || x.buffer === leaf.data.buffer);
+      return own ? leaf : asLeafLike(leaf, out);
+    }),
+  );
+}

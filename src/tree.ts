@@ -11,6 +11,7 @@ import {
   dataOf,
   flatten,
   unflatten,
+  zipLeaves,
   type FloatArray,
   type Leaf,
   type PyTree,
@@ -84,21 +85,6 @@ export function structure(tree: PyTree): TreeDef {
  */
 export function zerosLike(tree: PyTree): PyTree {
   return zerosTree(flatten(tree));
-}
-
-function zipLeaves(a: PyTree, b: PyTree, kernel: (x: FloatArray, y: FloatArray, out: FloatArray) => void): PyTree {
-  const fa = flatten(a);
-  const fb = flatten(b);
-  assertSameStructure(fa, fb);
-  return unflatten(
-    fa.def,
-    fa.leaves.map((leaf, i) => {
-      const x = dataOf(leaf);
-      const out = new (ctorOf(leaf))(x.length);
-      kernel(x, dataOf(fb.leaves[i]!), out);
-      return asLeafLike(leaf, out);
-    }),
-  );
 }
 
 /**

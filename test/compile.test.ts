@@ -22,6 +22,8 @@ import {
 } from "../src/index.js";
 import { arbitraryProblem, type Problem } from "../src/laws/index.js";
 import { flatten, dataOf } from "../src/pytree.js";
+import { kernels, plan } from "../src/compile/plan.js";
+import { coalesce, split } from "../src/compile/threads.js";
 import { expectBitEqual, snapshot, values } from "./helpers.js";
 
 /** Every optimizer shape the compiled path runs, built from a learning rate. */
@@ -334,5 +336,60 @@ describe("compile: edge shapes", () => {
         run.dispose();
       }
     }
+  });
+});
+
+describe("compile: the promised shape of a step", () => {
+  it("chain(clipByGlobalNorm, addDecayedWeights, lookahead(adam)) is one norm pass and one fused pass, the sync a variant of it", () => {
+    const params = flatten({ w: new Float32Array(8), b: new Float64Array(4) });
+    const program = plan(chain(clipByGlobalNorm(1), addDecayedWeights(0.1), lookahead(adam(0.01))), {
+      params,
+      view: () => [],
+    });
+    for (const dtype of ["f32", "f64"] as const) {
+      const ks = kernels(program, dtype);
+      expect(ks.map((k) => k.name)).toEqual([`norm0_${dtype}`, `step_${dtype}`, `sync_${dtype}`]);
+      const stores = (name: string) =>
+        ks
+          .find((k) => k.name === name)!
+          .body.flatMap((s) => (s.t === "store" ? [s.buf] : []))
+          .sort();
+      // Roles: 0 gradient, 1 params, 2 slow weights, 3 and 4 Adam's moments. The step writes the
+      // moments and the params once each; the sync also writes the slow weights; the norm writes nothing.
+      expect(stores(`step_${dtype}`)).toEqual([1, 3, 4]);
+      expect(stores(`sync_${dtype}`)).toEqual([1, 2, 3, 4]);
+      expect(stores(`norm0_${dtype}`)).toEqual([]);
+    }
+  });
+
+  it("params and grads are live views that stay the same arrays, in one memory, at every step", () => {
+    const run = compile(chain(clipByGlobalNorm(1), lookahead(adam(0.1), { syncPeriod: 2 })), {
+      w: Float32Array.of(1, 2, 3),
+      b: Float32Array.of(-1),
+    });
+    const before = [...flatten(run.params).leaves, ...flatten(run.grads).leaves] as Float32Array[];
+    const w = before[1]!;
+    const seen = Array.from(w);
+    for (let t = 0; t < 4; t++) run.step({ w: Float32Array.of(1, 1, 1), b: Float32Array.of(1) });
+    const after = [...flatten(run.params).leaves, ...flatten(run.grads).leaves];
+    after.forEach((leaf, i) => expect(leaf).toBe(before[i]));
+    expect(new Set(before.map((a) => a.buffer)).size).toBe(1);
+    expect(Array.from(w)).not.toEqual(seen);
+  });
+
+  it("1,000 neighbouring leaves of 1,000 run as one kernel call per thread; padding between leaves splits the range", () => {
+    const lengths = Array<number>(1000).fill(1000);
+    const joinAll = () => true;
+    expect(coalesce(split(lengths, 1, 65536)[0]!, lengths, joinAll)).toEqual([[0, 0, 1_000_000]]);
+    expect(split(lengths, 2, 65536).map((ranges) => coalesce(ranges, lengths, joinAll))).toEqual([
+      [[0, 0, 500_000]],
+      [[500, 0, 500_000]],
+    ]);
+    const odd = [1000, 3, 1000];
+    const noPaddingAfter = (a: number) => odd[a]! % 4 === 0; // float32: whole 16-byte vectors
+    expect(coalesce(split(odd, 1, 65536)[0]!, odd, noPaddingAfter)).toEqual([
+      [0, 0, 1003],
+      [2, 0, 1000],
+    ]);
   });
 });

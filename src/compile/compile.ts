@@ -21,7 +21,7 @@ import { globalNormOf } from "../tree.js";
 import { checkNumber, checkTransformation } from "../validate.js";
 import { GRAD, kernels, PARAMS, plan, Unsupported, type Op, type Program } from "./plan.js";
 import { moduleBytes, PAGE, wasm } from "./wasm.js";
-import { runTasks, split, startPool, workerThreads, type Task } from "./threads.js";
+import { coalesce, runTasks, split, startPool, workerThreads, type Task } from "./threads.js";
 import { GradTxError } from "../errors.js";
 
 /** Leaves at least this long are split over the threads; shorter ones go whole to one thread. */
@@ -146,9 +146,9 @@ function pure<S>(
   options: CompileOptions<S>,
   reason: string,
 ): CompiledOptimizer<S> {
-  let params: PyTree = unflatten(
-    flat.def,
-    flat.leaves.map((leaf) => asLeafLike(leaf, new (ctorOf(leaf))(dataOf(leaf)))),
+  let params: PyTree = paramsOver(
+    flat,
+    flat.leaves.map((leaf) => new (ctorOf(leaf))(dataOf(leaf))),
   );
   let state = options.state !== undefined ? options.state : tx.init(params);
   const grads = zerosTree(flat);
@@ -208,7 +208,7 @@ function compiled(
   if (options.state !== undefined) program.root.restore(options.state);
   else
     // The initial state is tx.init(params): zeros and counts of 0, with the slow weights as the params.
-    program.root.restore(tx.init(params(flat, views[PARAMS]!)));
+    program.root.restore(tx.init(paramsOver(flat, views[PARAMS]!)));
 
   const dtypes = [...new Set(leaves.map(dtypeOf))];
   const bytesOfModule = moduleBytes(
@@ -239,13 +239,10 @@ function compiled(
   // 1,000 leaves of 1,000 then cost a few calls instead of a thousand.
   const joins = (a: number, b: number) =>
     dtypeOf(leaves[a]!) === dtypeOf(leaves[b]!) &&
-    (leaves[a]!.length * SIZE[dtypeOf(leaves[a]!)]) % 16 === 0 &&
+    offsets[GRAD]![a]! + leaves[a]!.length * SIZE[dtypeOf(leaves[a]!)] === offsets[GRAD]![b]! &&
     ops.every((op) => op.t !== "decay" || op.perLeaf[a] === op.perLeaf[b]);
-  const parts = split(
-    leaves.map((leaf) => leaf.length),
-    threads,
-    MIN_SPLIT,
-  ).map((ranges) => coalesce(ranges, leaves, joins));
+  const lengths = leaves.map((leaf) => leaf.length);
+  const parts = split(lengths, threads, MIN_SPLIT).map((ranges) => coalesce(ranges, lengths, joins));
   const tasks = parts.map((ranges) =>
     kinds.map((kind) =>
       ranges.map(([leaf, start, length]): Task => {
@@ -270,8 +267,8 @@ function compiled(
   };
 
   const gradViews = views[GRAD]!;
-  const gradTree = params(flat, gradViews);
-  const paramTree = params(flat, views[PARAMS]!);
+  const gradTree = paramsOver(flat, gradViews);
+  const paramTree = paramsOver(flat, views[PARAMS]!);
 
   const step = (grads: PyTree = gradTree) => {
     if (disposed) throw new GradTxError("BAD_STATE", "compile: this optimizer was disposed");
@@ -284,15 +281,10 @@ function compiled(
     const { core } = program;
     if (core?.t === "adam") {
       const t = (core.counter.count = increment(core.counter.count));
-      const corrections = [
-        biasCorrection(core.b1, t),
-        biasCorrection(core.b2, t),
-        biasCorrection(core.b1, increment(t)),
-      ];
-      corrections.forEach((c, k) => {
-        scalars[core.slot + k] = c;
-        scalars[core.slot + 3 + k] = 1 / c;
-      });
+      // Slots: 1 - b1^t, 1 - b2^t, 1 - b1^(t+1), then their reciprocals.
+      setCorrection(core.slot, biasCorrection(core.b1, t));
+      setCorrection(core.slot + 1, biasCorrection(core.b2, t));
+      setCorrection(core.slot + 2, biasCorrection(core.b1, increment(t)));
     }
     for (const op of program.post) setScalars(op, -1);
     if (program.folded !== null && core?.t === "adam") fold(program.folded, core);
@@ -306,18 +298,21 @@ function compiled(
     if (la !== null && sync && la.reset) for (const c of la.innerCounters) c.count = 0;
   };
 
+  const setCorrection = (slot: number, c: number) => {
+    scalars[slot] = c;
+    scalars[slot + 3] = 1 / c;
+  };
+
+  /** This step's factor of a scaling operation (1 for a weight decay, which is never folded). */
+  const factor = (op: Op): number =>
+    op.t === "scale" ? op.step : op.t === "clip" ? scalars[op.slot + 2]! : op.t === "schedule" ? scalars[op.slot]! : 1;
+
   /** The float32 kernel's folded coefficients (see plan.ts, foldedAdam), from this step's scalars. */
   const fold = (slot: number, core: Extract<Program["core"], { t: "adam" }>) => {
-    const factor = (op: Op) =>
-      op.t === "scale"
-        ? op.step
-        : op.t === "clip"
-          ? scalars[op.slot + 2]!
-          : op.t === "schedule"
-            ? scalars[op.slot]!
-            : 1;
-    const s = program.pre.reduce((product, op) => product * factor(op), 1);
-    const f = program.post.reduce((product, op) => product * factor(op), 1);
+    let s = 1;
+    for (const op of program.pre) s *= factor(op);
+    let f = 1;
+    for (const op of program.post) f *= factor(op);
     const a1 = 1 - core.b1;
     scalars[slot] = a1 * s;
     scalars[slot + 1] = (1 - core.b2) * s * s;
@@ -360,34 +355,8 @@ function compiled(
   };
 }
 
-/**
- * Merges ranges `[leaf, start, length]` that continue each other across a leaf boundary: the
- * first ends its leaf, the next starts the following leaf at 0, and `joins(a, a + 1)` holds.
- * The merged range keeps the first leaf's number and counts elements across both.
- */
-function coalesce(
-  ranges: readonly [number, number, number][],
-  leaves: readonly FloatArray[],
-  joins: (a: number, b: number) => boolean,
-): [number, number, number][] {
-  const out: [number, number, number][] = [];
-  // The open range, its last leaf, and how many elements it would hold up to that leaf's end.
-  let open: { range: [number, number, number]; leaf: number; toEnd: number } | undefined;
-  for (const [leaf, start, length] of ranges) {
-    if (open && open.range[2] === open.toEnd && start === 0 && leaf === open.leaf + 1 && joins(open.leaf, leaf)) {
-      open.range[2] += length;
-      open.leaf = leaf;
-      open.toEnd += leaves[leaf]!.length;
-    } else {
-      open = { range: [leaf, start, length], leaf, toEnd: leaves[leaf]!.length - start };
-      out.push(open.range);
-    }
-  }
-  return out;
-}
-
 /** A tree shaped like the params over `data` (ndarray leaves stay ndarrays). */
-function params(flat: Flat, data: readonly FloatArray[]): PyTree {
+function paramsOver(flat: Flat, data: readonly FloatArray[]): PyTree {
   return unflatten(
     flat.def,
     flat.leaves.map((leaf, i) => asLeafLike(leaf, data[i]!)),

@@ -113,7 +113,6 @@ export interface Program {
    * coefficients of the float32 kernel, which folds every scaling into Adam's (see `folded`).
    */
   folded: number | null;
-  readonly counters: Counter[];
   readonly root: StateNode;
 }
 
@@ -123,6 +122,9 @@ export interface Buffers {
   /** The views of role `role`, one per leaf (valid once the memory exists). */
   view(role: number): FloatArray[];
 }
+
+/** The state node of a transformation that keeps no state. */
+const stateless: StateNode = { snapshot: () => EMPTY_STATE, restore: () => undefined };
 
 /** Plans `tx` over `buffers.params`; throws {@link Unsupported} with the reason. */
 export function plan(tx: GradientTransformation<unknown>, buffers: Buffers): Program {
@@ -134,8 +136,7 @@ export function plan(tx: GradientTransformation<unknown>, buffers: Buffers): Pro
     roles: 2,
     slots: 0,
     folded: null,
-    counters: [],
-    root: { snapshot: () => EMPTY_STATE, restore: () => undefined },
+    root: stateless,
   };
   const root = node(tx, "", program, buffers);
   const decays = [...program.pre, ...program.post].some((op) => op.t === "decay");
@@ -143,11 +144,8 @@ export function plan(tx: GradientTransformation<unknown>, buffers: Buffers): Pro
   return { ...program, root };
 }
 
-const stateless: StateNode = { snapshot: () => EMPTY_STATE, restore: () => undefined };
-
 function counter(program: Program): Counter {
   const c = { count: 0 };
-  program.counters.push(c);
   if (program.lookahead?.closed === false) program.lookahead.innerCounters.push(c);
   return c;
 }

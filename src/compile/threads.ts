@@ -152,3 +152,29 @@ export function split(lengths: readonly number[], parts: number, minSplit: numbe
   });
   return out;
 }
+
+/**
+ * Merges ranges `[leaf, start, length]` that continue each other across a leaf boundary: the
+ * first ends its leaf, the next starts the following leaf at 0, and `joins(a, a + 1)` holds.
+ * The merged range keeps the first leaf's number and counts elements across both.
+ */
+export function coalesce(
+  ranges: readonly [number, number, number][],
+  lengths: readonly number[],
+  joins: (a: number, b: number) => boolean,
+): [number, number, number][] {
+  const out: [number, number, number][] = [];
+  // The open range, its last leaf, and how many elements it would hold up to that leaf's end.
+  let open: { range: [number, number, number]; leaf: number; toEnd: number } | undefined;
+  for (const [leaf, start, length] of ranges) {
+    if (open && open.range[2] === open.toEnd && start === 0 && leaf === open.leaf + 1 && joins(open.leaf, leaf)) {
+      open.range[2] += length;
+      open.leaf = leaf;
+      open.toEnd += lengths[leaf]!;
+    } else {
+      open = { range: [leaf, start, length], leaf, toEnd: lengths[leaf]! - start };
+      out.push(open.range);
+    }
+  }
+  return out;
+}

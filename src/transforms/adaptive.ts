@@ -129,8 +129,8 @@ export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<S
     const newMus = new Array<PyTree>(n);
     const newNus = new Array<PyTree>(n);
     const scratch = new Array<FloatArray>(n);
-    // One loop written out here rather than through mapLeavesWithState: this is the hot path of
-    // adam and lookahead(adam), and V8 runs it about a quarter faster with everything in locals.
+    // Written out here rather than through mapLeavesWithState: this is the hot path of adam and
+    // lookahead(adam), and V8 runs it about a quarter faster with everything in locals.
     for (let i = 0; i < n; i++) {
       const leaf = g.leaves[i]!;
       const gd = dataOf(leaf);
@@ -139,25 +139,25 @@ export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<S
       const out = reuse ? scratchOr(s, i, ctorOf(leaf), gd.length) : new (ctorOf(leaf))(gd.length);
       const mu2 = reuse ? mu : new (mu instanceof Float32Array ? Float32Array : Float64Array)(gd.length);
       const nu2 = reuse ? nu : new (nu instanceof Float32Array ? Float32Array : Float64Array)(gd.length);
-      // Rounding where an unfused chain would store keeps the fused loop bit-identical.
-      const f32 = out instanceof Float32Array;
-      const scaled = input !== null;
-      const divisor = input?.divisor ?? 1;
-      const multiplier = input?.multiplier ?? 1;
       // Without Nesterov (the common case) the loop runs in a small function of its own.
       if (!nesterov) adamLoop(gd, mu, nu, mu2, nu2, out, b1, b2, correct1, correct2, eps, epsRoot, factor, input);
-      else
+      else {
+        // Rounding where an unfused chain would store keeps the fused loop bit-identical.
+        const f32 = out instanceof Float32Array;
+        const divisor = input?.divisor ?? 1;
+        const multiplier = input?.multiplier ?? 1;
         for (let j = 0; j < gd.length; j++) {
           let x = gd[j]!;
-          if (scaled) x = f32 ? Math.fround((x / divisor) * multiplier) : (x / divisor) * multiplier;
+          if (input !== null) x = f32 ? Math.fround((x / divisor) * multiplier) : (x / divisor) * multiplier;
           const m = a1 * x + b1 * mu[j]!;
           const v = a2 * (x * x) + b2 * nu[j]!;
           mu2[j] = m;
           nu2[j] = v;
-          const mHat = nesterov ? b1 * (m / correctNext) + a1 * (x / correct1) : m / correct1;
+          const mHat = b1 * (m / correctNext) + a1 * (x / correct1);
           const u = mHat / (Math.sqrt(v / correct2 + epsRoot) + eps);
           out[j] = factor * (f32 ? Math.fround(u) : u);
         }
+      }
       outs[i] = asLeafLike(leaf, out);
       newMus[i] = mu2;
       newNus[i] = nu2;
