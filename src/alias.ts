@@ -24,7 +24,16 @@ import {
   type RmsOptions,
 } from "./transforms/adaptive.js";
 import { scaleByLearningRate, scaleByTrustRatio } from "./transforms/scaling.js";
-import { checkNumber, checkScalarOrSchedule } from "./validate.js";
+import { asFactory, checkNumber, checkScalarOrSchedule, readOptions } from "./validate.js";
+
+/** The keys of Adam's options, shared by the Adam family's aliases. */
+const ADAM_KEYS = ["b1", "b2", "eps", "epsRoot", "nesterov"] as const;
+/** Adam's keys without `nesterov`. */
+const ADAM_KEYS_NO_NESTEROV = ["b1", "b2", "eps", "epsRoot"] as const;
+
+/** What to write instead of optax's positional arguments after the learning rate. */
+const positional = (name: string, optax: string, gradtx: string): string =>
+  `optax's ${name}(lr, ${optax}) is ${name}(lr, { ${gradtx} })`;
 
 /**
  * Stochastic gradient descent, with optional heavy-ball or Nesterov momentum (optax's `sgd`;
@@ -53,15 +62,22 @@ import { checkNumber, checkScalarOrSchedule } from "./validate.js";
  */
 export function sgd(
   learningRate: ScalarOrSchedule,
-  options: { readonly momentum?: number | null; readonly nesterov?: boolean } = {},
+  options?: { readonly momentum?: number | null; readonly nesterov?: boolean } | null,
 ): GradientTransformation {
+  options = readOptions("sgd", options, ["momentum", "nesterov"], {
+    hint: positional("sgd", "momentum", "momentum: 0.9"),
+  });
   checkScalarOrSchedule("sgd", "learningRate", learningRate);
   const { momentum, nesterov = false } = options;
-  if (momentum === undefined || momentum === null) {
-    if (nesterov) checkNumber("sgd", "momentum (required with nesterov)", momentum);
-    return chain(identity(), scaleByLearningRate(learningRate)) as GradientTransformation;
-  }
-  return chain(trace(momentum, { nesterov }), scaleByLearningRate(learningRate)) as GradientTransformation;
+  return asFactory("sgd", () => {
+    if (momentum === undefined || momentum === null) {
+      if (nesterov) checkNumber("sgd", "momentum (required with nesterov)", momentum);
+      return chain(identity(), scaleByLearningRate(learningRate)) as GradientTransformation;
+    }
+    // Checked here, under its own name: trace calls it decay.
+    checkNumber("sgd", "momentum", momentum, { min: 0 });
+    return chain(trace(momentum, { nesterov }), scaleByLearningRate(learningRate)) as GradientTransformation;
+  });
 }
 
 /**
@@ -88,9 +104,14 @@ export function sgd(
  * ```
  * @since 0.1.0
  */
-export function adam(learningRate: ScalarOrSchedule, options: AdamOptions = {}): GradientTransformation {
+export function adam(learningRate: ScalarOrSchedule, options?: AdamOptions | null): GradientTransformation {
+  options = readOptions("adam", options, ADAM_KEYS, {
+    hint: positional("adam", "b1, b2, eps", "b1: 0.9, b2: 0.999, eps: 1e-8"),
+    aliases: { amsgrad: "AMSGrad is amsgrad(lr)" },
+  });
   checkScalarOrSchedule("adam", "learningRate", learningRate);
-  return chain(scaleByAdam(options), scaleByLearningRate(learningRate)) as GradientTransformation;
+  const o = options;
+  return asFactory("adam", () => chain(scaleByAdam(o), scaleByLearningRate(learningRate)) as GradientTransformation);
 }
 
 /** Options of {@link adamw}: Adam's, plus the decay and its mask. @since 0.1.0 */
@@ -114,14 +135,21 @@ export interface AdamWOptions extends AdamOptions {
  * ```
  * @since 0.1.0
  */
-export function adamw(learningRate: ScalarOrSchedule, options: AdamWOptions = {}): GradientTransformation {
+export function adamw(learningRate: ScalarOrSchedule, options?: AdamWOptions | null): GradientTransformation {
+  options = readOptions("adamw", options, [...ADAM_KEYS, "weightDecay", "mask"], {
+    hint: positional("adamw", "b1, b2, eps, eps_root, weight_decay", "b1: 0.9, weightDecay: 1e-4"),
+  });
   checkScalarOrSchedule("adamw", "learningRate", learningRate);
   const { weightDecay = 1e-4, mask, ...adamOptions } = options;
-  return chain(
-    scaleByAdam(adamOptions),
-    addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
-    scaleByLearningRate(learningRate),
-  ) as GradientTransformation;
+  return asFactory(
+    "adamw",
+    () =>
+      chain(
+        scaleByAdam(adamOptions),
+        addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
+        scaleByLearningRate(learningRate),
+      ) as GradientTransformation,
+  );
 }
 
 /**
@@ -142,13 +170,18 @@ export function adamw(learningRate: ScalarOrSchedule, options: AdamWOptions = {}
  */
 export function nadam(
   learningRate: ScalarOrSchedule,
-  options: Omit<AdamOptions, "nesterov"> = {},
+  options?: Omit<AdamOptions, "nesterov"> | null,
 ): GradientTransformation {
+  options = readOptions("nadam", options, ADAM_KEYS_NO_NESTEROV, {
+    hint: positional("nadam", "b1, b2, eps", "b1: 0.9, b2: 0.999, eps: 1e-8"),
+    aliases: { nesterov: "nadam is always Nesterov's; adam(lr) is the other" },
+  });
   checkScalarOrSchedule("nadam", "learningRate", learningRate);
-  return chain(
-    scaleByAdam({ ...options, nesterov: true }),
-    scaleByLearningRate(learningRate),
-  ) as GradientTransformation;
+  const o = options;
+  return asFactory(
+    "nadam",
+    () => chain(scaleByAdam({ ...o, nesterov: true }), scaleByLearningRate(learningRate)) as GradientTransformation,
+  );
 }
 
 /**
@@ -162,9 +195,13 @@ export function nadam(
  * ```
  * @since 0.1.0
  */
-export function radam(learningRate: ScalarOrSchedule, options: RAdamOptions = {}): GradientTransformation {
+export function radam(learningRate: ScalarOrSchedule, options?: RAdamOptions | null): GradientTransformation {
+  options = readOptions("radam", options, [...ADAM_KEYS, "threshold"], {
+    hint: positional("radam", "b1, b2, eps, eps_root, threshold", "b1: 0.9, threshold: 5"),
+  });
   checkScalarOrSchedule("radam", "learningRate", learningRate);
-  return chain(scaleByRAdam(options), scaleByLearningRate(learningRate)) as GradientTransformation;
+  const o = options;
+  return asFactory("radam", () => chain(scaleByRAdam(o), scaleByLearningRate(learningRate)) as GradientTransformation);
 }
 
 /**
@@ -179,10 +216,17 @@ export function radam(learningRate: ScalarOrSchedule, options: RAdamOptions = {}
  */
 export function adamax(
   learningRate: ScalarOrSchedule,
-  options: { readonly b1?: number; readonly b2?: number; readonly eps?: number } = {},
+  options?: { readonly b1?: number; readonly b2?: number; readonly eps?: number } | null,
 ): GradientTransformation {
+  options = readOptions("adamax", options, ["b1", "b2", "eps"], {
+    hint: positional("adamax", "b1, b2, eps", "b1: 0.9, b2: 0.999, eps: 1e-8"),
+  });
   checkScalarOrSchedule("adamax", "learningRate", learningRate);
-  return chain(scaleByAdamax(options), scaleByLearningRate(learningRate)) as GradientTransformation;
+  const o = options;
+  return asFactory(
+    "adamax",
+    () => chain(scaleByAdamax(o), scaleByLearningRate(learningRate)) as GradientTransformation,
+  );
 }
 
 /**
@@ -197,10 +241,17 @@ export function adamax(
  */
 export function amsgrad(
   learningRate: ScalarOrSchedule,
-  options: Omit<AdamOptions, "nesterov"> = {},
+  options?: Omit<AdamOptions, "nesterov"> | null,
 ): GradientTransformation {
+  options = readOptions("amsgrad", options, ADAM_KEYS_NO_NESTEROV, {
+    hint: positional("amsgrad", "b1, b2, eps", "b1: 0.9, b2: 0.999, eps: 1e-8"),
+  });
   checkScalarOrSchedule("amsgrad", "learningRate", learningRate);
-  return chain(scaleByAmsgrad(options), scaleByLearningRate(learningRate)) as GradientTransformation;
+  const o = options;
+  return asFactory(
+    "amsgrad",
+    () => chain(scaleByAmsgrad(o), scaleByLearningRate(learningRate)) as GradientTransformation,
+  );
 }
 
 /** Options of {@link rmsprop}. @since 0.1.0 */
@@ -234,7 +285,17 @@ export interface RmspropOptions extends RmsOptions {
  * ```
  * @since 0.1.0
  */
-export function rmsprop(learningRate: ScalarOrSchedule, options: RmspropOptions = {}): GradientTransformation {
+export function rmsprop(learningRate: ScalarOrSchedule, options?: RmspropOptions | null): GradientTransformation {
+  options = readOptions(
+    "rmsprop",
+    options,
+    ["decay", "eps", "initialScale", "epsInSqrt", "biasCorrection", "centered", "momentum", "nesterov"],
+    {
+      hint: positional("rmsprop", "decay, eps", "decay: 0.9, eps: 1e-8"),
+      // PyTorch's RMSprop calls the decay alpha; Keras calls it rho.
+      aliases: { alpha: "decay", rho: "decay" },
+    },
+  );
   checkScalarOrSchedule("rmsprop", "learningRate", learningRate);
   const { centered = false, momentum, nesterov = false, ...rms } = options;
   if (centered && (rms.epsInSqrt === false || rms.biasCorrection === true))
@@ -243,9 +304,13 @@ export function rmsprop(learningRate: ScalarOrSchedule, options: RmspropOptions 
       "rmsprop: centered takes neither epsInSqrt: false nor biasCorrection",
     );
   const { epsInSqrt: _inSqrt, biasCorrection: _correction, ...stddev } = rms;
-  const scaling = centered ? scaleByStddev(stddev) : scaleByRms(rms);
-  const tail = momentum === undefined || momentum === null ? identity() : trace(momentum, { nesterov });
-  return chain(scaling, scaleByLearningRate(learningRate), tail) as GradientTransformation;
+  return asFactory("rmsprop", () => {
+    const scaling = centered ? scaleByStddev(stddev) : scaleByRms(rms);
+    // Checked here, under its own name: trace calls it decay.
+    if (momentum !== undefined && momentum !== null) checkNumber("rmsprop", "momentum", momentum, { min: 0 });
+    const tail = momentum === undefined || momentum === null ? identity() : trace(momentum, { nesterov });
+    return chain(scaling, scaleByLearningRate(learningRate), tail) as GradientTransformation;
+  });
 }
 
 /**
@@ -265,10 +330,14 @@ export function rmsprop(learningRate: ScalarOrSchedule, options: RmspropOptions 
  */
 export function adagrad(
   learningRate: ScalarOrSchedule,
-  options: { readonly initialAccumulatorValue?: number; readonly eps?: number } = {},
+  options?: { readonly initialAccumulatorValue?: number; readonly eps?: number } | null,
 ): GradientTransformation {
+  options = readOptions("adagrad", options, ["initialAccumulatorValue", "eps"], {
+    hint: positional("adagrad", "initial_accumulator_value, eps", "initialAccumulatorValue: 0.1, eps: 1e-7"),
+  });
   checkScalarOrSchedule("adagrad", "learningRate", learningRate);
-  return chain(scaleByRss(options), scaleByLearningRate(learningRate)) as GradientTransformation;
+  const o = options;
+  return asFactory("adagrad", () => chain(scaleByRss(o), scaleByLearningRate(learningRate)) as GradientTransformation);
 }
 
 /**
@@ -284,15 +353,27 @@ export function adagrad(
  */
 export function adadelta(
   learningRate: ScalarOrSchedule = 1,
-  options: { readonly rho?: number; readonly eps?: number; readonly weightDecay?: number; readonly mask?: Mask } = {},
+  options?: {
+    readonly rho?: number;
+    readonly eps?: number;
+    readonly weightDecay?: number;
+    readonly mask?: Mask;
+  } | null,
 ): GradientTransformation {
+  options = readOptions("adadelta", options, ["rho", "eps", "weightDecay", "mask"], {
+    hint: positional("adadelta", "rho, eps, weight_decay", "rho: 0.9, eps: 1e-6"),
+  });
   checkScalarOrSchedule("adadelta", "learningRate", learningRate);
   const { weightDecay = 0, mask, ...rest } = options;
-  return chain(
-    addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
-    scaleByAdadelta(rest),
-    scaleByLearningRate(learningRate),
-  ) as GradientTransformation;
+  return asFactory(
+    "adadelta",
+    () =>
+      chain(
+        addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
+        scaleByAdadelta(rest),
+        scaleByLearningRate(learningRate),
+      ) as GradientTransformation,
+  );
 }
 
 /**
@@ -310,15 +391,22 @@ export function adadelta(
  */
 export function lion(
   learningRate: ScalarOrSchedule,
-  options: { readonly b1?: number; readonly b2?: number; readonly weightDecay?: number; readonly mask?: Mask } = {},
+  options?: { readonly b1?: number; readonly b2?: number; readonly weightDecay?: number; readonly mask?: Mask } | null,
 ): GradientTransformation {
+  options = readOptions("lion", options, ["b1", "b2", "weightDecay", "mask"], {
+    hint: positional("lion", "b1, b2, weight_decay", "b1: 0.9, b2: 0.99, weightDecay: 1e-3"),
+  });
   checkScalarOrSchedule("lion", "learningRate", learningRate);
   const { weightDecay = 1e-3, mask, ...rest } = options;
-  return chain(
-    scaleByLion(rest),
-    addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
-    scaleByLearningRate(learningRate),
-  ) as GradientTransformation;
+  return asFactory(
+    "lion",
+    () =>
+      chain(
+        scaleByLion(rest),
+        addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
+        scaleByLearningRate(learningRate),
+      ) as GradientTransformation,
+  );
 }
 
 /** Options of {@link lamb}. @since 0.1.0 */
@@ -342,15 +430,22 @@ export interface LambOptions extends Omit<AdamOptions, "nesterov"> {
  * ```
  * @since 0.1.0
  */
-export function lamb(learningRate: ScalarOrSchedule, options: LambOptions = {}): GradientTransformation {
+export function lamb(learningRate: ScalarOrSchedule, options?: LambOptions | null): GradientTransformation {
+  options = readOptions("lamb", options, [...ADAM_KEYS_NO_NESTEROV, "weightDecay", "mask"], {
+    hint: positional("lamb", "b1, b2, eps, eps_root, weight_decay", "b1: 0.9, eps: 1e-6, weightDecay: 0"),
+  });
   checkScalarOrSchedule("lamb", "learningRate", learningRate);
   const { weightDecay = 0, mask, eps = 1e-6, ...adamOnly } = options;
-  return chain(
-    scaleByAdam({ ...adamOnly, eps }),
-    addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
-    scaleByTrustRatio(),
-    scaleByLearningRate(learningRate),
-  ) as GradientTransformation;
+  return asFactory(
+    "lamb",
+    () =>
+      chain(
+        scaleByAdam({ ...adamOnly, eps }),
+        addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
+        scaleByTrustRatio(),
+        scaleByLearningRate(learningRate),
+      ) as GradientTransformation,
+  );
 }
 
 /** Options of {@link ranger}: RAdam's, and Lookahead's `syncPeriod` and `alpha`. @since 0.1.0 */
@@ -376,8 +471,12 @@ export interface RangerOptions extends RAdamOptions {
  * ```
  * @since 0.1.0
  */
-export function ranger(learningRate: ScalarOrSchedule = 1e-3, options: RangerOptions = {}): GradientTransformation {
+export function ranger(learningRate: ScalarOrSchedule = 1e-3, options?: RangerOptions | null): GradientTransformation {
+  options = readOptions("ranger", options, [...ADAM_KEYS, "threshold", "syncPeriod", "alpha"]);
   checkScalarOrSchedule("ranger", "learningRate", learningRate);
   const { syncPeriod = 6, alpha = 0.5, b1 = 0.95, eps = 1e-5, ...rest } = options;
-  return lookahead(radam(learningRate, { ...rest, b1, eps }), { syncPeriod, alpha }) as GradientTransformation;
+  return asFactory(
+    "ranger",
+    () => lookahead(radam(learningRate, { ...rest, b1, eps }), { syncPeriod, alpha }) as GradientTransformation,
+  );
 }

@@ -16,7 +16,7 @@ import {
   type PyTree,
 } from "./pytree.js";
 import { copyTree, increment, paramsFlat, stateCount, stateLeaves, stateRecord } from "./state.js";
-import { checkNumber, checkTransformation } from "./validate.js";
+import { checkNumber, checkTransformation, readOptions } from "./validate.js";
 import { described } from "./compile/describe.js";
 import { carryScratch, checkNotSpent, claim, donate, scratchOr, withScratch } from "./donate.js";
 import {
@@ -165,8 +165,16 @@ function interpolateState(atSync: unknown, current: unknown, alpha: number, wher
  */
 export function lookahead<S>(
   inner: GradientTransformation<S>,
-  options: LookaheadOptions = {},
+  options: LookaheadOptions | null = {},
 ): GradientTransformation<LookaheadState<S>> {
+  options = readOptions(
+    "lookahead",
+    options,
+    ["syncPeriod", "alpha", "alphaLow", "curvatureDecay", "curvature", "innerState"],
+    {
+      hint: "optax's lookahead(inner, sync_period, slow_step_size) is lookahead(inner, { syncPeriod: 5, alpha: 0.5 })",
+    },
+  );
   checkTransformation("lookahead: inner", inner);
   const k = checkNumber("lookahead", "syncPeriod", options.syncPeriod ?? 5, {
     min: 1,

@@ -7,19 +7,10 @@
  */
 import type { Schedule } from "./base.js";
 import { GradTxError } from "./errors.js";
-import { checkBoolean, checkNumber } from "./validate.js";
+import { asFactory, checkBoolean, checkNumber, readOptions } from "./validate.js";
 
-/**
- * Checks that a schedule got an options object: an optax user may well write
- * `linearSchedule(0, 1, 100)` with optax's positional arguments.
- */
-function checkOptions(where: string, options: unknown, required: string): void {
-  if (typeof options !== "object" || options === null || Array.isArray(options))
-    throw new GradTxError(
-      "INVALID_HYPERPARAMETER",
-      `${where}: expected an options object { ${required} }, got ${options === null ? "null" : typeof options}`,
-    );
-}
+/** What an optax user writes instead of positional arguments: `linearSchedule(0, 1, 100)`. */
+const positional = (optax: string, gradtx: string): string => `optax's ${optax} is ${gradtx}`;
 
 /**
  * The same value at every step.
@@ -73,7 +64,12 @@ export interface PolynomialScheduleOptions {
  */
 export function polynomialSchedule(options: PolynomialScheduleOptions): Schedule {
   const where = "polynomialSchedule";
-  checkOptions(where, options, "initValue, endValue, power, transitionSteps, transitionBegin?");
+  options = readOptions(where, options, ["initValue", "endValue", "power", "transitionSteps", "transitionBegin"], {
+    hint: positional(
+      "polynomial_schedule(init_value, end_value, power, transition_steps)",
+      "polynomialSchedule({ initValue, endValue, power, transitionSteps })",
+    ),
+  });
   const init = checkNumber(where, "initValue", options.initValue);
   const end = checkNumber(where, "endValue", options.endValue);
   const power = checkNumber(where, "power", options.power, { min: 0, minExclusive: true });
@@ -103,8 +99,15 @@ export type LinearScheduleOptions = Omit<PolynomialScheduleOptions, "power">;
  * @since 0.1.0
  */
 export function linearSchedule(options: LinearScheduleOptions): Schedule {
-  checkOptions("linearSchedule", options, "initValue, endValue, transitionSteps, transitionBegin?");
-  return polynomialSchedule({ ...options, power: 1 });
+  options = readOptions("linearSchedule", options, ["initValue", "endValue", "transitionSteps", "transitionBegin"], {
+    hint: positional(
+      "linear_schedule(init_value, end_value, transition_steps)",
+      "linearSchedule({ initValue, endValue, transitionSteps })",
+    ),
+    aliases: { power: "a linear schedule has power 1: polynomialSchedule takes one" },
+  });
+  const o = options;
+  return asFactory("linearSchedule", () => polynomialSchedule({ ...o, power: 1 }));
 }
 
 /** Options of {@link exponentialDecay}. @since 0.1.0 */
@@ -142,7 +145,17 @@ export interface ExponentialDecayOptions {
  */
 export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
   const where = "exponentialDecay";
-  checkOptions(where, options, "initValue, transitionSteps, decayRate, transitionBegin?, staircase?, endValue?");
+  options = readOptions(
+    where,
+    options,
+    ["initValue", "transitionSteps", "decayRate", "transitionBegin", "staircase", "endValue"],
+    {
+      hint: positional(
+        "exponential_decay(init_value, transition_steps, decay_rate)",
+        "exponentialDecay({ initValue, transitionSteps, decayRate })",
+      ),
+    },
+  );
   const init = checkNumber(where, "initValue", options.initValue);
   const steps = checkNumber(where, "transitionSteps", options.transitionSteps, { min: 1, integer: true });
   const rate = checkNumber(where, "decayRate", options.decayRate, { min: 0, minExclusive: true });
@@ -229,7 +242,12 @@ export interface CosineDecayOptions {
  */
 export function cosineDecaySchedule(options: CosineDecayOptions): Schedule {
   const where = "cosineDecaySchedule";
-  checkOptions(where, options, "initValue, decaySteps, alpha?, exponent?");
+  options = readOptions(where, options, ["initValue", "decaySteps", "alpha", "exponent"], {
+    hint: positional(
+      "cosine_decay_schedule(init_value, decay_steps, alpha)",
+      "cosineDecaySchedule({ initValue, decaySteps, alpha })",
+    ),
+  });
   const init = checkNumber(where, "initValue", options.initValue);
   const steps = checkNumber(where, "decaySteps", options.decaySteps, { min: 1, integer: true });
   const alpha = checkNumber(where, "alpha", options.alpha ?? 0, { min: 0, max: 1 });
@@ -283,7 +301,17 @@ export interface WarmupCosineDecayOptions {
  */
 export function warmupCosineDecaySchedule(options: WarmupCosineDecayOptions): Schedule {
   const where = "warmupCosineDecaySchedule";
-  checkOptions(where, options, "initValue, peakValue, warmupSteps, decaySteps, endValue?, exponent?");
+  options = readOptions(
+    where,
+    options,
+    ["initValue", "peakValue", "warmupSteps", "decaySteps", "endValue", "exponent"],
+    {
+      hint: positional(
+        "warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_steps)",
+        "warmupCosineDecaySchedule({ initValue, peakValue, warmupSteps, decaySteps })",
+      ),
+    },
+  );
   const init = checkNumber(where, "initValue", options.initValue);
   const peak = checkNumber(where, "peakValue", options.peakValue);
   const warmup = checkNumber(where, "warmupSteps", options.warmupSteps, { min: 0, integer: true });

@@ -43,7 +43,7 @@ export function checkNumber(where: string, name: string, value: unknown, range: 
   if (!ok) {
     const shown =
       typeof value === "number" ? String(value) : typeof value === "string" ? JSON.stringify(value) : typeof value;
-    throw new GradTxError("INVALID_HYPERPARAMETER", `${where}: ${name} must be ${describeRange(range)}, got ${shown}`);
+    invalid(where, `${name} must be ${describeRange(range)}, got ${shown}`);
   }
   return value;
 }
@@ -55,8 +55,7 @@ export function checkScalarOrSchedule(where: string, name: string, value: unknow
 
 /** Throws `INVALID_HYPERPARAMETER` unless `value` is a boolean. */
 export function checkBoolean(where: string, name: string, value: unknown): boolean {
-  if (typeof value !== "boolean")
-    throw new GradTxError("INVALID_HYPERPARAMETER", `${where}: ${name} must be a boolean, got ${typeof value}`);
+  if (typeof value !== "boolean") invalid(where, `${name} must be a boolean, got ${typeof value}`);
   return value;
 }
 
@@ -64,5 +63,169 @@ export function checkBoolean(where: string, name: string, value: unknown): boole
 export function checkTransformation(where: string, tx: unknown): void {
   const t = tx as { init?: unknown; update?: unknown } | null;
   if (typeof t !== "object" || t === null || typeof t.init !== "function" || typeof t.update !== "function")
-    throw new GradTxError("INVALID_HYPERPARAMETER", `${where}: expected a GradientTransformation ({ init, update })`);
+    invalid(where, "expected a GradientTransformation ({ init, update })");
+}
+
+/**
+ * The name errors report while an optimizer builds its parts: `rmsprop(0.1, { decay: 2 })` builds
+ * a `scaleByRms`, whose check then says `rmsprop: decay ...`. Set only by {@link asFactory}.
+ */
+let reportingAs: string | undefined;
+
+/** The name to report an error of `where` under: the outermost factory being built, if any. */
+export function reportName(where: string): string {
+  return reportingAs ?? where;
+}
+
+/**
+ * Runs `build` so that every hyperparameter error thrown while it runs names `where`, the
+ * factory the caller called, rather than the building block that found it. Synchronous, and
+ * restored on the way out; an enclosing `asFactory` keeps its own name.
+ */
+export function asFactory<T>(where: string, build: () => T): T {
+  if (reportingAs !== undefined) return build();
+  reportingAs = where;
+  try {
+    return build();
+  } finally {
+    reportingAs = undefined;
+  }
+}
+
+/** Throws `INVALID_HYPERPARAMETER` for `where` (reported under the factory being built). */
+export function invalid(where: string, message: string): never {
+  throw new GradTxError("INVALID_HYPERPARAMETER", `${reportName(where)}: ${message}`);
+}
+
+/** Whether `K` lists every key of `T`: the compiler names the missing ones. */
+type AllKeys<T, K extends readonly unknown[]> = [Exclude<keyof T, K[number]>] extends [never]
+  ? unknown
+  : { readonly missingKeys: Exclude<keyof T, K[number]> };
+
+/** What {@link readOptions} says beyond the valid keys. */
+export interface OptionHints {
+  /**
+   * What to write instead of a non-object, e.g. for `sgd`:
+   * `optax's sgd(lr, momentum) is sgd(lr, { momentum: 0.9 })`.
+   */
+  readonly hint?: string;
+  /**
+   * Foreign names for this factory's options (`k` for `syncPeriod`): name -> a valid key, or a
+   * sentence saying where the value goes instead.
+   */
+  readonly aliases?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Names other libraries (optax, PyTorch, Keras, the papers) give to gradtx's options. Each is
+ * offered only to a factory that has the key it points to; snake_case names need no entry (they
+ * are matched to camelCase first).
+ */
+const FOREIGN_NAMES: Readonly<Record<string, string>> = {
+  beta1: "b1",
+  beta2: "b2",
+  beta_1: "b1",
+  beta_2: "b2",
+  epsilon: "eps",
+  k: "syncPeriod",
+  la_steps: "syncPeriod",
+  slow_step_size: "alpha",
+  la_alpha: "alpha",
+  wd: "weightDecay",
+  decoupled_weight_decay: "weightDecay",
+};
+
+/** Sentences for foreign names that are no option at all, whatever the factory. */
+const NOT_OPTIONS: Readonly<Record<string, string>> = {
+  lr: "the learning rate is the first argument",
+  learning_rate: "the learning rate is the first argument",
+  learningRate: "the learning rate is the first argument",
+  betas: "PyTorch's betas are b1 and b2 here",
+};
+
+/** Levenshtein distance, case-insensitive. */
+function editDistance(a: string, b: string): number {
+  const s = a.toLowerCase();
+  const t = b.toLowerCase();
+  let previous = Array.from({ length: t.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= s.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= t.length; j++)
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (s[i - 1] === t[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[t.length]!;
+}
+
+/** What to suggest for an unknown key: an alias, its camelCase form, or the nearest valid key. */
+function suggestion(key: string, valid: readonly string[], hints: OptionHints): string | undefined {
+  const mean = (k: string): string => `did you mean ${JSON.stringify(k)}?`;
+  const own = hints.aliases?.[key];
+  if (own !== undefined) return valid.includes(own) ? mean(own) : own;
+  const foreign = FOREIGN_NAMES[key] ?? FOREIGN_NAMES[key.toLowerCase()];
+  if (foreign !== undefined && valid.includes(foreign)) return mean(foreign);
+  if (NOT_OPTIONS[key] !== undefined) return NOT_OPTIONS[key];
+  const camel = key.replace(/_+([A-Za-z0-9])/g, (_, c: string) => c.toUpperCase());
+  const exact = valid.find((v) => v.toLowerCase() === camel.toLowerCase());
+  if (exact !== undefined) return mean(exact);
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const v of valid) {
+    const d = editDistance(camel, v);
+    if (d < bestDistance) [best, bestDistance] = [v, d];
+  }
+  // A suggestion that shares nothing with the key (every character edited) is noise.
+  return best !== undefined && bestDistance < key.length ? mean(best) : undefined;
+}
+
+function describeValue(x: unknown): string {
+  if (typeof x === "number" || typeof x === "boolean" || typeof x === "bigint") return `the ${typeof x} ${String(x)}`;
+  if (typeof x === "string") return `the string ${JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}...` : x)}`;
+  if (typeof x === "function") return "a function";
+  if (typeof x === "symbol") return "a symbol";
+  if (Array.isArray(x)) return `an array of length ${x.length}`;
+  const name = (Object.getPrototypeOf(x) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  return typeof name === "string" && name !== "" ? `a ${name}` : "an object that is not a plain object";
+}
+
+/**
+ * Reads a factory's options object strictly, once:
+ *
+ * - `null` and `undefined` mean no options (`{}`);
+ * - anything but a plain object (a number, string, boolean, array, function, Map, class
+ *   instance...) throws `INVALID_HYPERPARAMETER`, saying what to write instead (`hints.hint`:
+ *   optax users write `sgd(0.1, 0.9)`);
+ * - an own enumerable key not in `validKeys` throws, naming the nearest valid key (a foreign
+ *   alias such as `k` or `beta1`, the camelCase form of a snake_case name, or the closest by edit
+ *   distance) and listing the valid ones;
+ * - each value is read exactly once (a getter runs once), into a frozen plain copy that the
+ *   factory validates and uses from then on: nothing reads the caller's object again.
+ *
+ * Factories reassign their `options` parameter to the copy as their first statement.
+ */
+export function readOptions<T extends object, const K extends readonly (keyof T & string)[]>(
+  where: string,
+  options: T | null | undefined,
+  validKeys: K & AllKeys<T, K>,
+  hints: OptionHints = {},
+): Readonly<T> {
+  if (options === null || options === undefined) return Object.freeze({}) as T;
+  const proto: unknown = typeof options === "object" ? Object.getPrototypeOf(options) : undefined;
+  if (typeof options !== "object" || (proto !== Object.prototype && proto !== null)) {
+    const instead = hints.hint ?? `write { ${validKeys.join(", ")} }`;
+    invalid(where, `options must be an object; ${instead} (got ${describeValue(options)})`);
+  }
+  const keys = Object.keys(options);
+  const valid: readonly string[] = validKeys;
+  for (const key of keys)
+    if (!valid.includes(key)) {
+      const hint = suggestion(key, valid, hints);
+      invalid(
+        where,
+        `unknown option ${JSON.stringify(key)}${hint === undefined ? "" : ` (${hint})`}; its options are ${valid.join(", ")}`,
+      );
+    }
+  const copy: Record<string, unknown> = {};
+  for (const key of keys) copy[key] = (options as Record<string, unknown>)[key];
+  return Object.freeze(copy) as T;
 }

@@ -93,7 +93,11 @@ describe("bad hyperparameters throw INVALID_HYPERPARAMETER when the optimizer is
     ["adamax lr NaN", () => adamax(NaN), /learningRate/],
     ["amsgrad epsRoot -1", () => amsgrad(0.1, { epsRoot: -1 }), /epsRoot must be a number >= 0/],
     ["rmsprop decay 1", () => rmsprop(0.1, { decay: 1 }), /decay must be a number in \[0, 1\)/],
-    ["rmsprop momentum -0.5", () => rmsprop(0.1, { momentum: -0.5 }), /decay must be a number >= 0, got -0.5/],
+    [
+      "rmsprop momentum -0.5",
+      () => rmsprop(0.1, { momentum: -0.5 }),
+      /^rmsprop: momentum must be a number >= 0, got -0.5/,
+    ],
     [
       "adagrad initialAccumulatorValue -1",
       () => adagrad(0.1, { initialAccumulatorValue: -1 }),

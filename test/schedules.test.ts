@@ -255,7 +255,7 @@ describe("arguments are checked when a schedule is built", () => {
     [
       "linearSchedule with optax's positional arguments",
       () => (linearSchedule as unknown as (...args: number[]) => unknown)(0, 1, 100),
-      /linearSchedule: expected an options object \{ initValue, endValue, transitionSteps/,
+      /^linearSchedule: options must be an object; optax's linear_schedule\(init_value, end_value, transition_steps\) is linearSchedule\(\{ initValue, endValue, transitionSteps \}\)/,
     ],
     [
       "polynomialSchedule with power 0",

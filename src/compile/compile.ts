@@ -18,7 +18,7 @@ import {
 } from "../pytree.js";
 import { biasCorrection, increment, zerosTree } from "../state.js";
 import { globalNormOf } from "../tree.js";
-import { checkNumber, checkTransformation } from "../validate.js";
+import { checkNumber, checkTransformation, readOptions } from "../validate.js";
 import { GRAD, kernels, PARAMS, plan, Unsupported, type Op, type Program } from "./plan.js";
 import { moduleBytes, PAGE, wasm } from "./wasm.js";
 import { coalesce, runTasks, split, startPool, workerThreads, type Task } from "./threads.js";
@@ -121,14 +121,10 @@ const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
 export function compile<S>(
   tx: GradientTransformation<S>,
   params: PyTree,
-  options: CompileOptions<S> = {},
+  options: CompileOptions<S> | null = {},
 ): CompiledOptimizer<S> {
   checkTransformation("compile: tx", tx);
-  if (typeof options !== "object" || options === null)
-    throw new GradTxError(
-      "INVALID_HYPERPARAMETER",
-      `compile: options must be an object ({ state?, threads? }), got ${options === null ? "null" : typeof options}`,
-    );
+  options = readOptions("compile", options, ["state", "threads"]);
   const threads = checkNumber("compile", "threads", options.threads ?? 1, { min: 1, max: 64, integer: true });
   const flat = flatten(params);
   try {

@@ -6,6 +6,7 @@
 import * as fc from "fast-check";
 import ndarray from "ndarray";
 import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type Leaf, type PyTree } from "../pytree.js";
+import { checkBoolean, checkNumber, invalid, readOptions } from "../validate.js";
 
 /** What {@link arbitraryTree} generates. @since 0.1.0 */
 export interface TreeConstraints {
@@ -22,6 +23,9 @@ export interface TreeConstraints {
   /** Largest magnitude of an element. Default 10. */
   readonly maxMagnitude?: number;
 }
+
+/** The keys of {@link TreeConstraints}. */
+const TREE_KEYS = ["maxDepth", "maxChildren", "maxLeafLength", "dtypes", "ndarrays", "maxMagnitude"] as const;
 
 function elements(length: number, magnitude: number): fc.Arbitrary<number[]> {
   return fc.array(fc.double({ min: -magnitude, max: magnitude, noNaN: true, noDefaultInfinity: true }), {
@@ -49,6 +53,22 @@ function leafArbitrary(c: Required<TreeConstraints>): fc.Arbitrary<Leaf> {
   return fc.oneof({ weight: 3, arbitrary: flatLeaf }, { weight: 1, arbitrary: shapedLeaf });
 }
 
+/** Checks tree constraints and fills in the defaults. */
+function treeConstraints(where: string, constraints: TreeConstraints): Required<TreeConstraints> {
+  const dtypes = constraints.dtypes ?? ["float32", "float64"];
+  if (!Array.isArray(dtypes) || dtypes.length === 0 || dtypes.some((d) => d !== "float32" && d !== "float64"))
+    invalid(where, 'dtypes must be a non-empty array of "float32" and "float64"');
+  const count = { min: 0, max: 1000, integer: true };
+  return {
+    maxDepth: checkNumber(where, "maxDepth", constraints.maxDepth ?? 2, { ...count, max: 16 }),
+    maxChildren: checkNumber(where, "maxChildren", constraints.maxChildren ?? 3, { ...count, min: 1 }),
+    maxLeafLength: checkNumber(where, "maxLeafLength", constraints.maxLeafLength ?? 6, { ...count, min: 1 }),
+    dtypes,
+    ndarrays: checkBoolean(where, "ndarrays", constraints.ndarrays ?? true),
+    maxMagnitude: checkNumber(where, "maxMagnitude", constraints.maxMagnitude ?? 10, { min: 0 }),
+  };
+}
+
 /**
  * Pytrees of float32/float64 typed arrays and ndarrays, nested in arrays and plain objects,
  * with at least one leaf.
@@ -61,15 +81,8 @@ function leafArbitrary(c: Required<TreeConstraints>): fc.Arbitrary<Leaf> {
  * ```
  * @since 0.1.0
  */
-export function arbitraryTree(constraints: TreeConstraints = {}): fc.Arbitrary<PyTree> {
-  const c: Required<TreeConstraints> = {
-    maxDepth: constraints.maxDepth ?? 2,
-    maxChildren: constraints.maxChildren ?? 3,
-    maxLeafLength: constraints.maxLeafLength ?? 6,
-    dtypes: constraints.dtypes ?? ["float32", "float64"],
-    ndarrays: constraints.ndarrays ?? true,
-    maxMagnitude: constraints.maxMagnitude ?? 10,
-  };
+export function arbitraryTree(constraints: TreeConstraints | null = {}): fc.Arbitrary<PyTree> {
+  const c = treeConstraints("arbitraryTree", readOptions("arbitraryTree", constraints, TREE_KEYS));
   const leaf = leafArbitrary(c);
   const key = fc.constantFrom("w", "b", "kernel", "bias", "scale", "layer_1", "Z");
   const build = (depth: number): fc.Arbitrary<PyTree> => {
@@ -126,9 +139,13 @@ export interface Problem {
  * @since 0.1.0
  */
 export function arbitraryProblem(
-  options: TreeConstraints & { readonly minSteps?: number; readonly maxSteps?: number } = {},
+  options: (TreeConstraints & { readonly minSteps?: number; readonly maxSteps?: number }) | null = {},
 ): fc.Arbitrary<Problem> {
+  options = readOptions("arbitraryProblem", options, [...TREE_KEYS, "minSteps", "maxSteps"]);
   const { minSteps = 1, maxSteps = 12, ...tree } = options;
+  treeConstraints("arbitraryProblem", tree);
+  checkNumber("arbitraryProblem", "minSteps", minSteps, { min: 1, max: 10000, integer: true });
+  checkNumber("arbitraryProblem", "maxSteps", maxSteps, { min: minSteps, max: 10000, integer: true });
   return arbitraryTree(tree).chain((params) =>
     fc
       .array(arbitraryLike(params, tree.maxMagnitude ?? 10), { minLength: minSteps, maxLength: maxSteps })

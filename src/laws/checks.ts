@@ -13,6 +13,39 @@ import { sgd, adam } from "../alias.js";
 import { lookahead as gradtxLookahead, slowParams as gradtxSlowParams, type LookaheadOptions } from "../lookahead.js";
 import { assertSameStructure, dataOf, flatten, isFloatArray, type Leaf, type PyTree } from "../pytree.js";
 import { arbitraryProblem, hyperparameters, type Problem } from "./arbitraries.js";
+import { checkBoolean, checkNumber, invalid, readOptions } from "../validate.js";
+
+/** The keys of {@link LawOptions}. */
+const LAW_KEYS = ["numRuns", "seed", "problems"] as const;
+
+/** Reads and checks a law checker's options. */
+function lawOptions(where: string, options: LawOptions | null | undefined): LawOptions {
+  const o = readOptions(where, options, LAW_KEYS);
+  if (o.numRuns !== undefined) checkNumber(where, "numRuns", o.numRuns, { min: 1, integer: true });
+  if (o.seed !== undefined) checkNumber(where, "seed", o.seed, { integer: true });
+  // Duck-typed: a second copy of fast-check has its own Arbitrary class.
+  const problems = o.problems as { generate?: unknown } | undefined;
+  if (problems !== undefined && (typeof problems !== "object" || typeof problems.generate !== "function"))
+    invalid(where, "problems must be a fast-check Arbitrary of problems, e.g. arbitraryProblem()");
+  return o;
+}
+
+/** Reads and checks a Lookahead law checker's options. */
+function lookaheadLawOptions(where: string, options: LookaheadLawOptions | null | undefined): LookaheadLawOptions {
+  const o = readOptions(where, options, [...LAW_KEYS, "lookahead", "slowParams", "inners", "extra"]);
+  const { lookahead, slowParams, inners, extra: _extra, ...laws } = o;
+  lawOptions(where, laws);
+  if (lookahead !== undefined && typeof lookahead !== "function")
+    invalid(where, "lookahead must be a function (inner, { syncPeriod, alpha }) => transformation");
+  if (slowParams !== undefined && typeof slowParams !== "function")
+    invalid(where, "slowParams must be a function of a state");
+  if (
+    inners !== undefined &&
+    (!Array.isArray(inners) || inners.length === 0 || inners.some((f) => typeof f !== "function"))
+  )
+    invalid(where, "inners must be a non-empty array of functions of a learning rate");
+  return o;
+}
 
 /** The error a law checker throws: the law in words, then fast-check's report. @since 0.1.0 */
 export class LawViolation extends Error {
@@ -159,7 +192,8 @@ function assertSameValues(actual: PyTree, expected: PyTree, what: string): void 
  * ```
  * @since 0.1.0
  */
-export function checkPurity(tx: GradientTransformation, options: LawOptions = {}): void {
+export function checkPurity(tx: GradientTransformation, options: LawOptions | null = {}): void {
+  options = lawOptions("checkPurity", options);
   assertLaw(
     "purity",
     "init, update and applyUpdates must not change their inputs",
@@ -198,7 +232,8 @@ export function checkPurity(tx: GradientTransformation, options: LawOptions = {}
  * ```
  * @since 0.1.0
  */
-export function checkDeterminism(tx: GradientTransformation, options: LawOptions = {}): void {
+export function checkDeterminism(tx: GradientTransformation, options: LawOptions | null = {}): void {
+  options = lawOptions("checkDeterminism", options);
   assertLaw(
     "determinism",
     "the same grads, state and params must give the same updates and state",
@@ -231,7 +266,8 @@ export function checkDeterminism(tx: GradientTransformation, options: LawOptions
  * ```
  * @since 0.1.0
  */
-export function checkStructure(tx: GradientTransformation, options: LawOptions = {}): void {
+export function checkStructure(tx: GradientTransformation, options: LawOptions | null = {}): void {
+  options = lawOptions("checkStructure", options);
   assertLaw(
     "structure and dtype preservation",
     "updates must have the structure, leaf kinds and dtypes of the grads, and states the layout of init's",
@@ -263,7 +299,8 @@ export function checkStructure(tx: GradientTransformation, options: LawOptions =
  * ```
  * @since 0.1.0
  */
-export function checkFinite(tx: GradientTransformation, options: LawOptions = {}): void {
+export function checkFinite(tx: GradientTransformation, options: LawOptions | null = {}): void {
+  options = lawOptions("checkFinite", options);
   const finite = (x: unknown): boolean => !/NaN|Infinity/.test(fingerprint(x));
   assertLaw(
     "finite in, finite out",
@@ -292,7 +329,8 @@ export function checkFinite(tx: GradientTransformation, options: LawOptions = {}
  * ```
  * @since 0.1.0
  */
-export function checkChainIdentity(tx: GradientTransformation, options: LawOptions = {}): void {
+export function checkChainIdentity(tx: GradientTransformation, options: LawOptions | null = {}): void {
+  options = lawOptions("checkChainIdentity", options);
   const left = chain(identity(), tx);
   const right = chain(tx, identity());
   assertLaw(
@@ -324,8 +362,9 @@ export function checkChainAssociativity(
   a: GradientTransformation,
   b: GradientTransformation,
   c: GradientTransformation,
-  options: LawOptions = {},
+  options: LawOptions | null = {},
 ): void {
+  options = lawOptions("checkChainAssociativity", options);
   const flat = chain(a, b, c);
   const nestedRight = chain(a, chain(b, c));
   const nestedLeft = chain(chain(a, b), c);
@@ -394,7 +433,8 @@ function lookaheadCase(options: LookaheadLawOptions) {
  * ```
  * @since 0.1.0
  */
-export function checkLookaheadAlphaOne(options: LookaheadLawOptions = {}): void {
+export function checkLookaheadAlphaOne(options: LookaheadLawOptions | null = {}): void {
+  options = lookaheadLawOptions("checkLookaheadAlphaOne", options);
   const la = lookaheadOf(options);
   assertLaw(
     "lookahead alpha = 1",
@@ -419,7 +459,8 @@ export function checkLookaheadAlphaOne(options: LookaheadLawOptions = {}): void 
  * ```
  * @since 0.1.0
  */
-export function checkLookaheadAlphaZero(options: LookaheadLawOptions = {}): void {
+export function checkLookaheadAlphaZero(options: LookaheadLawOptions | null = {}): void {
+  options = lookaheadLawOptions("checkLookaheadAlphaZero", options);
   const la = lookaheadOf(options);
   assertLaw(
     "lookahead alpha = 0",
@@ -445,7 +486,8 @@ export function checkLookaheadAlphaZero(options: LookaheadLawOptions = {}): void
  * ```
  * @since 0.1.0
  */
-export function checkLookaheadSyncPeriodOne(options: LookaheadLawOptions = {}): void {
+export function checkLookaheadSyncPeriodOne(options: LookaheadLawOptions | null = {}): void {
+  options = lookaheadLawOptions("checkLookaheadSyncPeriodOne", options);
   const la = lookaheadOf(options);
   assertLaw(
     "lookahead syncPeriod = 1",
@@ -471,7 +513,8 @@ export function checkLookaheadSyncPeriodOne(options: LookaheadLawOptions = {}): 
  * ```
  * @since 0.1.0
  */
-export function checkLookaheadSync(options: LookaheadLawOptions = {}): void {
+export function checkLookaheadSync(options: LookaheadLawOptions | null = {}): void {
+  options = lookaheadLawOptions("checkLookaheadSync", options);
   const la = lookaheadOf(options);
   const slowOf = options.slowParams ?? gradtxSlowParams;
   assertLaw(
@@ -505,7 +548,8 @@ export function checkLookaheadSync(options: LookaheadLawOptions = {}): void {
  * ```
  * @since 0.1.0
  */
-export function checkLookaheadLaws(options: LookaheadLawOptions = {}): void {
+export function checkLookaheadLaws(options: LookaheadLawOptions | null = {}): void {
+  options = lookaheadLawOptions("checkLookaheadLaws", options);
   checkLookaheadAlphaOne(options);
   checkLookaheadAlphaZero(options);
   checkLookaheadSyncPeriodOne(options);
@@ -526,11 +570,15 @@ export function checkLookaheadLaws(options: LookaheadLawOptions = {}): void {
  */
 export function checkTransformationLaws(
   tx: GradientTransformation,
-  options: LawOptions & { readonly finite?: boolean } = {},
+  options: (LawOptions & { readonly finite?: boolean }) | null = {},
 ): void {
-  checkPurity(tx, options);
-  checkDeterminism(tx, options);
-  checkStructure(tx, options);
-  checkChainIdentity(tx, options);
-  if (options.finite !== false) checkFinite(tx, options);
+  options = readOptions("checkTransformationLaws", options, [...LAW_KEYS, "finite"]);
+  const { finite, ...laws } = options;
+  lawOptions("checkTransformationLaws", laws);
+  if (finite !== undefined) checkBoolean("checkTransformationLaws", "finite", finite);
+  checkPurity(tx, laws);
+  checkDeterminism(tx, laws);
+  checkStructure(tx, laws);
+  checkChainIdentity(tx, laws);
+  if (finite !== false) checkFinite(tx, laws);
 }

@@ -7,7 +7,7 @@ import type { GradientTransformation } from "../base.js";
 import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type FloatArray, type PyTree } from "../pytree.js";
 import { biasCorrection, increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
 import { mapLeavesWithState } from "./elementwise.js";
-import { checkBoolean, checkNumber } from "../validate.js";
+import { checkBoolean, checkNumber, readOptions } from "../validate.js";
 import { FUSED_UPDATE, withFusion, type InputScale } from "../fusion.js";
 import { described } from "../compile/describe.js";
 import { claim, scratchOr, withScratch } from "../donate.js";
@@ -40,8 +40,11 @@ export interface TraceState {
  */
 export function trace(
   decay: number,
-  options: { readonly nesterov?: boolean } = {},
+  options: { readonly nesterov?: boolean } | null = {},
 ): GradientTransformation<TraceState> {
+  options = readOptions("trace", options, ["nesterov"], {
+    hint: "optax's trace(decay, nesterov) is trace(decay, { nesterov: true })",
+  });
   checkNumber("trace", "decay", decay, { min: 0 });
   const nesterov = checkBoolean("trace", "nesterov", options.nesterov ?? false);
   const run = (
@@ -119,7 +122,13 @@ export interface EmaState {
  * ```
  * @since 0.1.0
  */
-export function ema(decay: number, options: { readonly debias?: boolean } = {}): GradientTransformation<EmaState> {
+export function ema(
+  decay: number,
+  options: { readonly debias?: boolean } | null = {},
+): GradientTransformation<EmaState> {
+  options = readOptions("ema", options, ["debias"], {
+    hint: "optax's ema(decay, debias) is ema(decay, { debias: false })",
+  });
   checkNumber("ema", "decay", decay, { min: 0, max: 1, maxExclusive: true });
   const debias = checkBoolean("ema", "debias", options.debias ?? true);
   return {

@@ -10,7 +10,7 @@ import type { GradientTransformation } from "../base.js";
 import { FUSED_UPDATE, withFusion, type InputScale } from "../fusion.js";
 import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type Flat, type FloatArray, type PyTree } from "../pytree.js";
 import { biasCorrection, increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
-import { checkBoolean, checkNumber } from "../validate.js";
+import { checkBoolean, checkNumber, readOptions } from "../validate.js";
 import { mapLeavesWithState } from "./elementwise.js";
 import { described } from "../compile/describe.js";
 import { claim, scratchOr, withScratch } from "../donate.js";
@@ -101,7 +101,10 @@ export function adamOptions(where: string, options: AdamOptions): Required<AdamO
  * ```
  * @since 0.1.0
  */
-export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<ScaleByAdamState> {
+export function scaleByAdam(options: AdamOptions | null = {}): GradientTransformation<ScaleByAdamState> {
+  options = readOptions("scaleByAdam", options, ["b1", "b2", "eps", "epsRoot", "nesterov"], {
+    hint: "optax's scale_by_adam(b1, b2, eps) is scaleByAdam({ b1: 0.9, b2: 0.999, eps: 1e-8 })",
+  });
   const { b1, b2, eps, epsRoot, nesterov } = adamOptions("scaleByAdam", options);
   const where = "scaleByAdam";
   const run = (
@@ -270,7 +273,10 @@ export interface RmsOptions {
  * ```
  * @since 0.1.0
  */
-export function scaleByRms(options: RmsOptions = {}): GradientTransformation<ScaleByRmsState> {
+export function scaleByRms(options: RmsOptions | null = {}): GradientTransformation<ScaleByRmsState> {
+  options = readOptions("scaleByRms", options, ["decay", "eps", "initialScale", "epsInSqrt", "biasCorrection"], {
+    hint: "optax's scale_by_rms(decay, eps) is scaleByRms({ decay: 0.9, eps: 1e-8 })",
+  });
   const where = "scaleByRms";
   const decay = checkNumber(where, "decay", options.decay ?? 0.9, decayRange);
   const eps = checkNumber(where, "eps", options.eps ?? 1e-8, { min: 0 });
@@ -323,8 +329,11 @@ export interface ScaleByStddevState {
  * @since 0.1.0
  */
 export function scaleByStddev(
-  options: Omit<RmsOptions, "epsInSqrt" | "biasCorrection"> = {},
+  options: Omit<RmsOptions, "epsInSqrt" | "biasCorrection"> | null = {},
 ): GradientTransformation<ScaleByStddevState> {
+  options = readOptions("scaleByStddev", options, ["decay", "eps", "initialScale"], {
+    hint: "optax's scale_by_stddev(decay, eps) is scaleByStddev({ decay: 0.9, eps: 1e-8 })",
+  });
   const where = "scaleByStddev";
   const decay = checkNumber(where, "decay", options.decay ?? 0.9, decayRange);
   const eps = checkNumber(where, "eps", options.eps ?? 1e-8, { min: 0 });
@@ -377,8 +386,11 @@ export interface ScaleByRssState {
  * @since 0.1.0
  */
 export function scaleByRss(
-  options: { readonly initialAccumulatorValue?: number; readonly eps?: number } = {},
+  options: { readonly initialAccumulatorValue?: number; readonly eps?: number } | null = {},
 ): GradientTransformation<ScaleByRssState> {
+  options = readOptions("scaleByRss", options, ["initialAccumulatorValue", "eps"], {
+    hint: "optax's scale_by_rss(initial_accumulator_value, eps) is scaleByRss({ initialAccumulatorValue: 0.1, eps: 1e-7 })",
+  });
   const where = "scaleByRss";
   const initial = checkNumber(where, "initialAccumulatorValue", options.initialAccumulatorValue ?? 0.1, { min: 0 });
   const eps = checkNumber(where, "eps", options.eps ?? 1e-7, { min: 0 });
@@ -426,7 +438,10 @@ export interface RAdamOptions extends AdamOptions {
  * ```
  * @since 0.1.0
  */
-export function scaleByRAdam(options: RAdamOptions = {}): GradientTransformation<ScaleByAdamState> {
+export function scaleByRAdam(options: RAdamOptions | null = {}): GradientTransformation<ScaleByAdamState> {
+  options = readOptions("scaleByRAdam", options, ["b1", "b2", "eps", "epsRoot", "nesterov", "threshold"], {
+    hint: "optax's scale_by_radam(b1, b2, eps) is scaleByRAdam({ b1: 0.9, b2: 0.999, eps: 1e-8 })",
+  });
   const where = "scaleByRAdam";
   const { threshold: rawThreshold, ...adamOnly } = options;
   const { b1, b2, eps, epsRoot, nesterov } = adamOptions(where, adamOnly);
@@ -483,8 +498,11 @@ export interface ScaleByLionState {
  * @since 0.1.0
  */
 export function scaleByLion(
-  options: { readonly b1?: number; readonly b2?: number } = {},
+  options: { readonly b1?: number; readonly b2?: number } | null = {},
 ): GradientTransformation<ScaleByLionState> {
+  options = readOptions("scaleByLion", options, ["b1", "b2"], {
+    hint: "optax's scale_by_lion(b1, b2) is scaleByLion({ b1: 0.9, b2: 0.99 })",
+  });
   const where = "scaleByLion";
   const b1 = checkNumber(where, "b1", options.b1 ?? 0.9, { min: 0, max: 1 });
   const b2 = checkNumber(where, "b2", options.b2 ?? 0.99, { min: 0, max: 1 });
@@ -524,8 +542,11 @@ export function scaleByLion(
  * @since 0.1.0
  */
 export function scaleByAdamax(
-  options: { readonly b1?: number; readonly b2?: number; readonly eps?: number } = {},
+  options: { readonly b1?: number; readonly b2?: number; readonly eps?: number } | null = {},
 ): GradientTransformation<ScaleByAdamState> {
+  options = readOptions("scaleByAdamax", options, ["b1", "b2", "eps"], {
+    hint: "optax's scale_by_adamax(b1, b2, eps) is scaleByAdamax({ b1: 0.9, b2: 0.999, eps: 1e-8 })",
+  });
   const where = "scaleByAdamax";
   const { b1, b2, eps } = adamOptions(where, options);
   return {
@@ -575,8 +596,11 @@ export interface ScaleByAmsgradState extends ScaleByAdamState {
  * @since 0.1.0
  */
 export function scaleByAmsgrad(
-  options: Omit<AdamOptions, "nesterov"> = {},
+  options: Omit<AdamOptions, "nesterov"> | null = {},
 ): GradientTransformation<ScaleByAmsgradState> {
+  options = readOptions("scaleByAmsgrad", options, ["b1", "b2", "eps", "epsRoot"], {
+    hint: "optax's scale_by_amsgrad(b1, b2, eps) is scaleByAmsgrad({ b1: 0.9, b2: 0.999, eps: 1e-8 })",
+  });
   const where = "scaleByAmsgrad";
   const { b1, b2, eps, epsRoot } = adamOptions(where, options);
   return {
@@ -632,8 +656,11 @@ export interface ScaleByAdadeltaState {
  * @since 0.1.0
  */
 export function scaleByAdadelta(
-  options: { readonly rho?: number; readonly eps?: number } = {},
+  options: { readonly rho?: number; readonly eps?: number } | null = {},
 ): GradientTransformation<ScaleByAdadeltaState> {
+  options = readOptions("scaleByAdadelta", options, ["rho", "eps"], {
+    hint: "optax's scale_by_adadelta(rho, eps) is scaleByAdadelta({ rho: 0.9, eps: 1e-6 })",
+  });
   const where = "scaleByAdadelta";
   const rho = checkNumber(where, "rho", options.rho ?? 0.9, { min: 0, max: 1 });
   const eps = checkNumber(where, "eps", options.eps ?? 1e-6, { min: 0 });

@@ -4,11 +4,10 @@
  * @module
  */
 import { initEmpty, type EmptyState, type GradientTransformation, type ScalarOrSchedule } from "../base.js";
-import { GradTxError } from "../errors.js";
 import { isBoolean, resolvePerLeaf, type PerLeaf, type PrefixTree } from "../partition.js";
 import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type Flat, type PyTree } from "../pytree.js";
 import { paramsFlat } from "../state.js";
-import { checkNumber } from "../validate.js";
+import { checkNumber, invalid, readOptions } from "../validate.js";
 import { described } from "../compile/describe.js";
 
 /**
@@ -54,12 +53,15 @@ export function resolveMask(where: string, mask: Mask, tree: Flat): boolean[] {
  */
 export function addDecayedWeights(
   weightDecay: ScalarOrSchedule = 0,
-  options: { readonly mask?: Mask } = {},
+  options: { readonly mask?: Mask } | null = {},
 ): GradientTransformation<EmptyState> {
+  options = readOptions("addDecayedWeights", options, ["mask"], {
+    hint: "optax's add_decayed_weights(weight_decay, mask) is addDecayedWeights(weightDecay, { mask })",
+  });
   if (typeof weightDecay === "function")
-    throw new GradTxError(
-      "INVALID_HYPERPARAMETER",
-      "addDecayedWeights: weightDecay must be a number (wrap the optimizer in injectHyperparams to change it over time)",
+    invalid(
+      "addDecayedWeights",
+      "weightDecay must be a number (wrap the optimizer in injectHyperparams to change it over time)",
     );
   checkNumber("addDecayedWeights", "weightDecay", weightDecay, { min: 0 });
   const mask = options.mask;
@@ -69,10 +71,7 @@ export function addDecayedWeights(
     typeof mask !== "boolean" &&
     (typeof mask !== "object" || mask === null)
   )
-    throw new GradTxError(
-      "INVALID_HYPERPARAMETER",
-      "addDecayedWeights: mask must be a tree of booleans or a predicate (path, leaf) => boolean",
-    );
+    invalid("addDecayedWeights", "mask must be a tree of booleans or a predicate (path, leaf) => boolean");
   const tx: GradientTransformation<EmptyState> = {
     init: initEmpty,
     update(updates, state, params?: PyTree) {

@@ -16,7 +16,7 @@ import { dataOf, flatten } from "../pytree.js";
 import { increment, paramsFlat, stateCount, stateRecord } from "../state.js";
 import { globalNormOf } from "../tree.js";
 import { mapLeaves } from "./elementwise.js";
-import { checkBoolean, checkNumber, checkScalarOrSchedule } from "../validate.js";
+import { checkBoolean, checkNumber, checkScalarOrSchedule, readOptions } from "../validate.js";
 import { multiply, STEP_FACTOR, withFusion } from "../fusion.js";
 import { described } from "../compile/describe.js";
 
@@ -108,8 +108,11 @@ export function scaleBySchedule(schedule: Schedule): GradientTransformation<Scal
  */
 export function scaleByLearningRate(
   learningRate: ScalarOrSchedule,
-  options: { readonly flipSign?: boolean } = {},
+  options: { readonly flipSign?: boolean } | null = {},
 ): GradientTransformation<EmptyState | ScaleByScheduleState> {
+  options = readOptions("scaleByLearningRate", options, ["flipSign"], {
+    hint: "optax's scale_by_learning_rate(lr, flip_sign) is scaleByLearningRate(lr, { flipSign: false })",
+  });
   checkScalarOrSchedule("scaleByLearningRate", "learningRate", learningRate);
   const sign = checkBoolean("scaleByLearningRate", "flipSign", options.flipSign ?? true) ? -1 : 1;
   type Either = GradientTransformation<EmptyState | ScaleByScheduleState>;
@@ -146,7 +149,10 @@ export interface TrustRatioOptions {
  * ```
  * @since 0.1.0
  */
-export function scaleByTrustRatio(options: TrustRatioOptions = {}): GradientTransformation<EmptyState> {
+export function scaleByTrustRatio(options: TrustRatioOptions | null = {}): GradientTransformation<EmptyState> {
+  options = readOptions("scaleByTrustRatio", options, ["minNorm", "trustCoefficient", "eps"], {
+    hint: "optax's scale_by_trust_ratio(min_norm, trust_coefficient, eps) is scaleByTrustRatio({ minNorm: 0, trustCoefficient: 1, eps: 0 })",
+  });
   const where = "scaleByTrustRatio";
   const minNorm = checkNumber(where, "minNorm", options.minNorm ?? 0, { min: 0 });
   const coefficient = checkNumber(where, "trustCoefficient", options.trustCoefficient ?? 1, { min: 0 });

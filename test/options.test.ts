@@ -1,0 +1,574 @@
+/**
+ * Options objects are strict: every factory that takes one reads it once, refuses anything but a
+ * plain object (saying what to write instead), refuses unknown keys (naming the nearest valid
+ * one), validates what its getters return, and takes `null` for "no options".
+ */
+import * as E from "fp-ts/lib/Either.js";
+import ts from "typescript";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import * as gradtx from "../src/index.js";
+import * as laws from "../src/laws/index.js";
+import { GradTxError } from "../src/index.js";
+
+const {
+  adadelta,
+  adagrad,
+  adam,
+  adamax,
+  adamw,
+  addDecayedWeights,
+  amsgrad,
+  compile,
+  cosineDecaySchedule,
+  ema,
+  exponentialDecay,
+  lamb,
+  linearSchedule,
+  lion,
+  lookahead,
+  nadam,
+  polynomialSchedule,
+  radam,
+  ranger,
+  rmsprop,
+  safeFactory,
+  scaleByAdadelta,
+  scaleByAdam,
+  scaleByAdamax,
+  scaleByAmsgrad,
+  scaleByLearningRate,
+  scaleByLion,
+  scaleByRAdam,
+  scaleByRms,
+  scaleByRss,
+  scaleByStddev,
+  scaleByTrustRatio,
+  sgd,
+  trace,
+  warmupCosineDecaySchedule,
+} = gradtx;
+
+type Call = (options: unknown) => unknown;
+const any = (f: unknown) => f as (...args: unknown[]) => unknown;
+
+interface Factory {
+  /** The exported name. */
+  readonly name: string;
+  /** Builds with these options (in the options position, after any required arguments). */
+  readonly call: Call;
+  /** Options every call here passes (a schedule's required ones, a law checker's run count). */
+  readonly base?: Readonly<Record<string, unknown>>;
+  /** Whether some options are required, so that `{}` is refused. */
+  readonly required?: boolean;
+  /** A valid option and value. */
+  readonly good: readonly [string, unknown];
+  /** A valid option with a value out of its range. */
+  readonly bad: readonly [string, unknown];
+  /** A misspelt or foreign key, and the valid key it should be pointed to. */
+  readonly unknown: readonly [string, string];
+  /** What the error for a non-object says to write instead (optax's positional form). */
+  readonly instead: string;
+}
+
+const lr = 0.1;
+const p = { w: Float64Array.of(1, 2) };
+const quick = { numRuns: 1 };
+
+const factories: readonly Factory[] = [
+  {
+    name: "sgd",
+    call: (o) => any(sgd)(lr, o),
+    good: ["momentum", 0.9],
+    bad: ["momentum", -0.5],
+    unknown: ["momentun", "momentum"],
+    instead: "optax's sgd(lr, momentum) is sgd(lr, { momentum: 0.9 })",
+  },
+  {
+    name: "adam",
+    call: (o) => any(adam)(lr, o),
+    good: ["b1", 0.8],
+    bad: ["b2", 1],
+    unknown: ["beta1", "b1"],
+    instead: "optax's adam(lr, b1, b2, eps) is adam(lr, { b1: 0.9, b2: 0.999, eps: 1e-8 })",
+  },
+  {
+    name: "adamw",
+    call: (o) => any(adamw)(lr, o),
+    good: ["weightDecay", 0.01],
+    bad: ["weightDecay", -1],
+    unknown: ["weight_decay", "weightDecay"],
+    instead: "optax's adamw(lr, b1, b2, eps, eps_root, weight_decay)",
+  },
+  {
+    name: "nadam",
+    call: (o) => any(nadam)(lr, o),
+    good: ["eps", 1e-6],
+    bad: ["eps", -1],
+    unknown: ["epsilon", "eps"],
+    instead: "optax's nadam(lr, b1, b2, eps)",
+  },
+  {
+    name: "radam",
+    call: (o) => any(radam)(lr, o),
+    good: ["threshold", 4],
+    bad: ["b1", 1.5],
+    unknown: ["treshold", "threshold"],
+    instead: "optax's radam(lr, b1, b2, eps, eps_root, threshold)",
+  },
+  {
+    name: "adamax",
+    call: (o) => any(adamax)(lr, o),
+    good: ["b2", 0.99],
+    bad: ["b2", -0.1],
+    unknown: ["beta_2", "b2"],
+    instead: "optax's adamax(lr, b1, b2, eps)",
+  },
+  {
+    name: "amsgrad",
+    call: (o) => any(amsgrad)(lr, o),
+    good: ["epsRoot", 1e-8],
+    bad: ["epsRoot", -1],
+    unknown: ["eps_root", "epsRoot"],
+    instead: "optax's amsgrad(lr, b1, b2, eps)",
+  },
+  {
+    name: "rmsprop",
+    call: (o) => any(rmsprop)(lr, o),
+    good: ["momentum", 0.5],
+    bad: ["momentum", -0.5],
+    unknown: ["alpha", "decay"],
+    instead: "optax's rmsprop(lr, decay, eps) is rmsprop(lr, { decay: 0.9, eps: 1e-8 })",
+  },
+  {
+    name: "adagrad",
+    call: (o) => any(adagrad)(lr, o),
+    good: ["initialAccumulatorValue", 0],
+    bad: ["initialAccumulatorValue", -1],
+    unknown: ["initial_accumulator_value", "initialAccumulatorValue"],
+    instead: "optax's adagrad(lr, initial_accumulator_value, eps)",
+  },
+  {
+    name: "adadelta",
+    call: (o) => any(adadelta)(lr, o),
+    good: ["rho", 0.95],
+    bad: ["rho", 2],
+    unknown: ["Rho", "rho"],
+    instead: "optax's adadelta(lr, rho, eps, weight_decay)",
+  },
+  {
+    name: "lion",
+    call: (o) => any(lion)(lr, o),
+    good: ["b2", 0.98],
+    bad: ["b1", -1],
+    unknown: ["betas", "PyTorch's betas are b1 and b2 here"],
+    instead: "optax's lion(lr, b1, b2, weight_decay)",
+  },
+  {
+    name: "lamb",
+    call: (o) => any(lamb)(lr, o),
+    good: ["weightDecay", 0.01],
+    bad: ["eps", -1],
+    unknown: ["wd", "weightDecay"],
+    instead: "optax's lamb(lr, b1, b2, eps, eps_root, weight_decay)",
+  },
+  {
+    name: "ranger",
+    call: (o) => any(ranger)(lr, o),
+    good: ["syncPeriod", 4],
+    bad: ["syncPeriod", 0],
+    unknown: ["k", "syncPeriod"],
+    instead: "write { b1, b2, eps, epsRoot, nesterov, threshold, syncPeriod, alpha }",
+  },
+  {
+    name: "lookahead",
+    call: (o) => any(lookahead)(sgd(lr), o),
+    good: ["alpha", 0.8],
+    bad: ["alpha", 2],
+    unknown: ["k", "syncPeriod"],
+    instead: "optax's lookahead(inner, sync_period, slow_step_size) is lookahead(inner, { syncPeriod: 5, alpha: 0.5 })",
+  },
+  {
+    name: "scaleByAdam",
+    call: (o) => any(scaleByAdam)(o),
+    good: ["nesterov", true],
+    bad: ["nesterov", "yes"],
+    unknown: ["nesterv", "nesterov"],
+    instead: "optax's scale_by_adam(b1, b2, eps) is scaleByAdam({ b1: 0.9, b2: 0.999, eps: 1e-8 })",
+  },
+  {
+    name: "scaleByRms",
+    call: (o) => any(scaleByRms)(o),
+    good: ["biasCorrection", true],
+    bad: ["decay", 1],
+    unknown: ["eps_in_sqrt", "epsInSqrt"],
+    instead: "optax's scale_by_rms(decay, eps)",
+  },
+  {
+    name: "scaleByStddev",
+    call: (o) => any(scaleByStddev)(o),
+    good: ["initialScale", 0.5],
+    bad: ["initialScale", -0.5],
+    unknown: ["initial_scale", "initialScale"],
+    instead: "optax's scale_by_stddev(decay, eps)",
+  },
+  {
+    name: "scaleByRss",
+    call: (o) => any(scaleByRss)(o),
+    good: ["eps", 0],
+    bad: ["eps", NaN],
+    unknown: ["initialAccumulator", "initialAccumulatorValue"],
+    instead: "optax's scale_by_rss(initial_accumulator_value, eps)",
+  },
+  {
+    name: "scaleByRAdam",
+    call: (o) => any(scaleByRAdam)(o),
+    good: ["threshold", 6],
+    bad: ["threshold", Infinity],
+    unknown: ["thresh", "threshold"],
+    instead: "optax's scale_by_radam(b1, b2, eps)",
+  },
+  {
+    name: "scaleByLion",
+    call: (o) => any(scaleByLion)(o),
+    good: ["b1", 0.5],
+    bad: ["b2", 1.5],
+    unknown: ["beta1", "b1"],
+    instead: "optax's scale_by_lion(b1, b2)",
+  },
+  {
+    name: "scaleByAdamax",
+    call: (o) => any(scaleByAdamax)(o),
+    good: ["eps", 1e-6],
+    bad: ["eps", -1e-6],
+    unknown: ["epsilon", "eps"],
+    instead: "optax's scale_by_adamax(b1, b2, eps)",
+  },
+  {
+    name: "scaleByAmsgrad",
+    call: (o) => any(scaleByAmsgrad)(o),
+    good: ["b1", 0],
+    bad: ["b1", 1],
+    unknown: ["b3", "b1"],
+    instead: "optax's scale_by_amsgrad(b1, b2, eps)",
+  },
+  {
+    name: "scaleByAdadelta",
+    call: (o) => any(scaleByAdadelta)(o),
+    good: ["rho", 0.5],
+    bad: ["rho", -0.5],
+    unknown: ["rhoo", "rho"],
+    instead: "optax's scale_by_adadelta(rho, eps)",
+  },
+  {
+    name: "scaleByTrustRatio",
+    call: (o) => any(scaleByTrustRatio)(o),
+    good: ["minNorm", 1e-3],
+    bad: ["trustCoefficient", -1],
+    unknown: ["trust_coefficient", "trustCoefficient"],
+    instead: "optax's scale_by_trust_ratio(min_norm, trust_coefficient, eps)",
+  },
+  {
+    name: "scaleByLearningRate",
+    call: (o) => any(scaleByLearningRate)(lr, o),
+    good: ["flipSign", false],
+    bad: ["flipSign", 0],
+    unknown: ["flip_sign", "flipSign"],
+    instead: "optax's scale_by_learning_rate(lr, flip_sign) is scaleByLearningRate(lr, { flipSign: false })",
+  },
+  {
+    name: "trace",
+    call: (o) => any(trace)(0.9, o),
+    good: ["nesterov", true],
+    bad: ["nesterov", 1],
+    unknown: ["nesterow", "nesterov"],
+    instead: "optax's trace(decay, nesterov) is trace(decay, { nesterov: true })",
+  },
+  {
+    name: "ema",
+    call: (o) => any(ema)(0.9, o),
+    good: ["debias", false],
+    bad: ["debias", "no"],
+    unknown: ["debiased", "debias"],
+    instead: "optax's ema(decay, debias) is ema(decay, { debias: false })",
+  },
+  {
+    name: "addDecayedWeights",
+    call: (o) => any(addDecayedWeights)(0.1, o),
+    good: ["mask", true],
+    bad: ["mask", 42],
+    unknown: ["masks", "mask"],
+    instead: "optax's add_decayed_weights(weight_decay, mask) is addDecayedWeights(weightDecay, { mask })",
+  },
+  {
+    name: "polynomialSchedule",
+    call: (o) => any(polynomialSchedule)(o),
+    required: true,
+    base: { initValue: 1, endValue: 0, power: 2, transitionSteps: 10 },
+    good: ["transitionBegin", 3],
+    bad: ["power", 0],
+    unknown: ["transition_steps", "transitionSteps"],
+    instead: "optax's polynomial_schedule(init_value, end_value, power, transition_steps)",
+  },
+  {
+    name: "linearSchedule",
+    call: (o) => any(linearSchedule)(o),
+    required: true,
+    base: { initValue: 1, endValue: 0, transitionSteps: 10 },
+    good: ["transitionBegin", 3],
+    bad: ["transitionSteps", 0.5],
+    unknown: ["power", "a linear schedule has power 1: polynomialSchedule takes one"],
+    instead: "optax's linear_schedule(init_value, end_value, transition_steps)",
+  },
+  {
+    name: "exponentialDecay",
+    call: (o) => any(exponentialDecay)(o),
+    required: true,
+    base: { initValue: 1, transitionSteps: 10, decayRate: 0.5 },
+    good: ["staircase", true],
+    bad: ["staircase", "true"],
+    unknown: ["end_value", "endValue"],
+    instead: "optax's exponential_decay(init_value, transition_steps, decay_rate)",
+  },
+  {
+    name: "cosineDecaySchedule",
+    call: (o) => any(cosineDecaySchedule)(o),
+    required: true,
+    base: { initValue: 1, decaySteps: 10 },
+    good: ["alpha", 0.1],
+    bad: ["alpha", 1.5],
+    unknown: ["exponant", "exponent"],
+    instead: "optax's cosine_decay_schedule(init_value, decay_steps, alpha)",
+  },
+  {
+    name: "warmupCosineDecaySchedule",
+    call: (o) => any(warmupCosineDecaySchedule)(o),
+    required: true,
+    base: { initValue: 0, peakValue: 1, warmupSteps: 2, decaySteps: 10 },
+    good: ["endValue", 0.1],
+    bad: ["exponent", -1],
+    unknown: ["warmup_steps", "warmupSteps"],
+    instead: "optax's warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_steps)",
+  },
+  {
+    name: "compile",
+    call: (o) => (any(compile)(sgd(lr), p, o) as gradtx.CompiledOptimizer).dispose(),
+    good: ["threads", 1],
+    bad: ["threads", 0],
+    unknown: ["thread", "threads"],
+    instead: "write { state, threads }",
+  },
+  ...(
+    [
+      "checkPurity",
+      "checkDeterminism",
+      "checkStructure",
+      "checkFinite",
+      "checkChainIdentity",
+      "checkTransformationLaws",
+    ] as const
+  ).map((name): Factory => ({
+    name,
+    call: (o) => any(laws[name])(sgd(lr), o),
+    base: quick,
+    good: ["seed", 7],
+    bad: ["numRuns", 0],
+    unknown: ["numruns", "numRuns"],
+    instead: "write { numRuns, seed, problems",
+  })),
+  {
+    name: "checkChainAssociativity",
+    call: (o) => any(laws.checkChainAssociativity)(sgd(lr), sgd(lr), sgd(lr), o),
+    base: quick,
+    good: ["seed", 7],
+    bad: ["seed", 0.5],
+    unknown: ["runs", "numRuns"],
+    instead: "write { numRuns, seed, problems }",
+  },
+  ...(
+    [
+      "checkLookaheadAlphaOne",
+      "checkLookaheadAlphaZero",
+      "checkLookaheadSyncPeriodOne",
+      "checkLookaheadSync",
+      "checkLookaheadLaws",
+    ] as const
+  ).map((name): Factory => ({
+    name,
+    call: (o) => any(laws[name])(o),
+    base: quick,
+    good: ["inners", [(rate: number) => sgd(rate)]],
+    bad: ["inners", []],
+    unknown: ["inner", "inners"],
+    instead: "write { numRuns, seed, problems, lookahead, slowParams, inners, extra }",
+  })),
+  {
+    name: "arbitraryTree",
+    call: (o) => any(laws.arbitraryTree)(o),
+    good: ["maxDepth", 1],
+    bad: ["maxDepth", -1],
+    unknown: ["depth", "maxDepth"],
+    instead: "write { maxDepth, maxChildren, maxLeafLength, dtypes, ndarrays, maxMagnitude }",
+  },
+  {
+    name: "arbitraryProblem",
+    call: (o) => any(laws.arbitraryProblem)(o),
+    good: ["maxSteps", 3],
+    bad: ["minSteps", 0],
+    unknown: ["max_steps", "maxSteps"],
+    instead: "write { maxDepth, maxChildren, maxLeafLength, dtypes, ndarrays, maxMagnitude, minSteps, maxSteps }",
+  },
+];
+
+/** What a call did: "ok", or the GradTxError's code and message. */
+function outcome(thunk: () => unknown): string {
+  try {
+    thunk();
+    return "ok";
+  } catch (e) {
+    if (e instanceof GradTxError) return `${e.code}: ${e.message}`;
+    throw e;
+  }
+}
+
+/** An options object whose `key` is a getter returning the values in turn, counting its calls. */
+function withGetter(base: Readonly<Record<string, unknown>>, key: string, ...values: unknown[]) {
+  const calls = { count: 0 };
+  const options = { ...base };
+  Object.defineProperty(options, key, {
+    enumerable: true,
+    get: () => values[Math.min(calls.count++, values.length - 1)],
+  });
+  return { options, calls };
+}
+
+describe.each(factories)("$name's options", (f) => {
+  const base = f.base ?? {};
+  const expectInvalid = (thunk: () => unknown, ...fragments: string[]) => {
+    const got = outcome(thunk);
+    expect(got.startsWith(`INVALID_HYPERPARAMETER: ${f.name}: `), got).toBe(true);
+    for (const fragment of fragments) expect(got).toContain(fragment);
+  };
+
+  it.each([
+    ["a number", 0.9, "the number 0.9"],
+    ["a string", "b1", 'the string "b1"'],
+    ["an array", [0.9, 0.999], "an array of length 2"],
+    ["true", true, "the boolean true"],
+    ["a function", () => 0.9, "a function"],
+    ["a Map", new Map([["b1", 0.9]]), "a Map"],
+  ])("refuses %s, saying what to write instead", (_, junk, described) => {
+    expectInvalid(() => f.call(junk), "options must be an object; ", f.instead, `(got ${described})`);
+  });
+
+  it("refuses an unknown key, naming the valid key meant", () => {
+    const [key, meant] = f.unknown;
+    const suggestion = /^[A-Za-z][A-Za-z0-9]*$/.test(meant) ? `(did you mean "${meant}"?)` : `(${meant})`;
+    expectInvalid(() => f.call({ ...base, [key]: 1 }), `unknown option "${key}" ${suggestion}; its options are `);
+  });
+
+  it("validates the value a getter returns", () => {
+    const [key, value] = f.bad;
+    expectInvalid(() => f.call(withGetter(base, key, value).options), key);
+  });
+
+  it("reads a getter once, and uses the value it read", () => {
+    const [key, value] = f.good;
+    // A second read would see the bad value and throw, or build with it.
+    const { options, calls } = withGetter(base, key, value, f.bad[1]);
+    expect(outcome(() => f.call(options))).toBe("ok");
+    expect(calls.count).toBe(1);
+  });
+
+  it("takes null and undefined as no options, exactly as {}", () => {
+    const empty = outcome(() => f.call({}));
+    expect(outcome(() => f.call(null))).toBe(empty);
+    expect(outcome(() => f.call(undefined))).toBe(empty);
+    if (f.required !== true) expect(empty).toBe("ok");
+    else expect(empty).toMatch(/^INVALID_HYPERPARAMETER/);
+  });
+});
+
+describe("the table covers every exported function that takes an options object", () => {
+  /** The exported functions of an entry point with a parameter that is an options object. */
+  function withOptions(entry: string): string[] {
+    const file = fileURLToPath(new URL(`../src/${entry}`, import.meta.url));
+    const program = ts.createProgram([file], { strict: true, target: ts.ScriptTarget.ES2022, noEmit: true });
+    const checker = program.getTypeChecker();
+    const module = checker.getSymbolAtLocation(program.getSourceFile(file)!)!;
+    const names: string[] = [];
+    for (const exported of checker.getExportsOfModule(module)) {
+      const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+      const declaration = symbol.declarations?.find(ts.isFunctionDeclaration);
+      if (declaration === undefined) continue;
+      const takesOptions = declaration.parameters.some(
+        (param) =>
+          /^(options|opts|constraints|config)$/i.test(param.name.getText()) ||
+          /(Options|Constraints)\b/.test(param.type?.getText() ?? ""),
+      );
+      if (takesOptions) names.push(exported.name);
+    }
+    return names.sort();
+  }
+
+  it("in gradtx and gradtx/laws", () => {
+    const exported = [...withOptions("index.ts"), ...withOptions("laws/index.ts")].sort();
+    expect(exported.length).toBeGreaterThan(40);
+    expect(factories.map((f) => f.name).sort()).toEqual(exported);
+  });
+});
+
+describe("options in practice", () => {
+  it("optax's positional forms throw instead of running without what they ask for", () => {
+    expect(() => any(sgd)(0.1, 0.9)).toThrowError(
+      /^sgd: options must be an object; optax's sgd\(lr, momentum\) is sgd\(lr, \{ momentum: 0\.9 \}\)/,
+    );
+    expect(() => any(lookahead)(adam(1e-3), 10, 0.8)).toThrowError(/^lookahead: options must be an object/);
+    expect(() => any(adam)(1e-3, 0.5)).toThrowError(/^adam: options must be an object/);
+  });
+
+  it('names the key meant: adam\'s "beta1" is "b1", lookahead\'s "k" is "syncPeriod"', () => {
+    expect(() => any(adam)(0.1, { beta1: 0.9 })).toThrowError(/^adam: unknown option "beta1" \(did you mean "b1"\?\)/);
+    expect(() => any(lookahead)(sgd(0.1), { k: 5 })).toThrowError(
+      /^lookahead: unknown option "k" \(did you mean "syncPeriod"\?\)/,
+    );
+    // A key with nothing in common gets no guess, only the list.
+    expect(() => any(adam)(0.1, { zzz: 1 })).toThrowError(
+      /^adam: unknown option "zzz"; its options are b1, b2, eps, epsRoot, nesterov$/,
+    );
+  });
+
+  it("a wrapped factory reports under its own name", () => {
+    expect(() => rmsprop(0.1, { momentum: -0.5 })).toThrowError(/^rmsprop: momentum must be a number >= 0/);
+    expect(() => rmsprop(0.1, { decay: 1 })).toThrowError(/^rmsprop: decay must be a number in \[0, 1\)/);
+    expect(() => sgd(0.1, { momentum: -1 })).toThrowError(/^sgd: momentum must be/);
+    expect(() => adam(0.1, { b1: 2 })).toThrowError(/^adam: b1 must be/);
+    expect(() => adamw(0.1, { mask: 3 as never })).toThrowError(/^adamw: mask must be/);
+    expect(() => ranger(0.1, { syncPeriod: 0 })).toThrowError(/^ranger: syncPeriod must be/);
+    expect(() => ranger(0.1, { b2: 1 })).toThrowError(/^ranger: b2 must be/);
+    expect(() => linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 0 })).toThrowError(
+      /^linearSchedule: transitionSteps/,
+    );
+    // The building blocks still report under their own names when called directly.
+    expect(() => trace(-1)).toThrowError(/^trace: decay must be/);
+    expect(() => scaleByAdam({ b1: 2 })).toThrowError(/^scaleByAdam: b1 must be/);
+  });
+
+  it("null is no options, also through safeFactory", () => {
+    expect(E.isRight(safeFactory(adam)(0.1, null))).toBe(true);
+    expect(E.isRight(safeFactory(lookahead)(sgd(0.1), null))).toBe(true);
+    const left = safeFactory(any(sgd))(0.1, 0.9);
+    expect(E.isLeft(left) && left.left.code).toBe("INVALID_HYPERPARAMETER");
+  });
+
+  it("the options a factory keeps are its own copy: changing the caller's object later changes nothing", () => {
+    const options = { momentum: 0.9 };
+    const tx = sgd(1, options);
+    options.momentum = 0;
+    const x = Float64Array.of(1);
+    const [, s1] = tx.update(x, tx.init(x), x);
+    const [u2] = tx.update(x, s1, x);
+    // With momentum 0.9 the second trace is 1 + 0.9 * 1.
+    expect(Array.from(u2 as Float64Array)).toEqual([-1.9]);
+  });
+});
