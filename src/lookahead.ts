@@ -11,6 +11,7 @@ import {
   dataOf,
   flatten,
   isFloatArray,
+  MAX_DEPTH,
   unflatten,
   type FloatArray,
   type PyTree,
@@ -102,7 +103,9 @@ function isLookaheadState(x: unknown): x is LookaheadState {
 }
 
 /** Moves every float leaf of `current` towards it from `atSync`: `atSync + alpha * (current - atSync)`. */
-function interpolateState(atSync: unknown, current: unknown, alpha: number, where: string): unknown {
+function interpolateState(atSync: unknown, current: unknown, alpha: number, where: string, depth = 0): unknown {
+  if (depth > MAX_DEPTH)
+    throw new GradTxError("BAD_STATE", `lookahead: the inner state is nested deeper than ${MAX_DEPTH} levels`, where);
   if (isFloatArray(current)) {
     if (!isFloatArray(atSync) || atSync.length !== current.length)
       throw new GradTxError("BAD_STATE", `lookahead: the inner state changed layout since the last sync`, where);
@@ -113,14 +116,14 @@ function interpolateState(atSync: unknown, current: unknown, alpha: number, wher
   if (Array.isArray(current)) {
     if (!Array.isArray(atSync) || atSync.length !== current.length)
       throw new GradTxError("BAD_STATE", `lookahead: the inner state changed layout since the last sync`, where);
-    return current.map((c: unknown, i) => interpolateState(atSync[i], c, alpha, `${where}[${i}]`));
+    return current.map((c: unknown, i) => interpolateState(atSync[i], c, alpha, `${where}[${i}]`, depth + 1));
   }
   if (typeof current === "object" && current !== null && !ArrayBuffer.isView(current)) {
     if (typeof atSync !== "object" || atSync === null)
       throw new GradTxError("BAD_STATE", `lookahead: the inner state changed layout since the last sync`, where);
     const out: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(current))
-      out[key] = interpolateState((atSync as Record<string, unknown>)[key], value, alpha, `${where}.${key}`);
+      out[key] = interpolateState((atSync as Record<string, unknown>)[key], value, alpha, `${where}.${key}`, depth + 1);
     return out;
   }
   return current;
@@ -349,14 +352,20 @@ export function lookahead<S>(
  */
 export function slowParams(state: unknown): PyTree {
   checkNotSpent("slowParams", state);
+  // Breadth-first, each object once (a cyclic state ends), at most MAX_DEPTH levels down.
+  const seen = new Set<object>();
   let frontier: unknown[] = [state];
-  while (frontier.length > 0) {
+  for (let depth = 0; frontier.length > 0; depth++) {
+    if (depth > MAX_DEPTH)
+      throw new GradTxError("BAD_STATE", `slowParams: the state is nested deeper than ${MAX_DEPTH} levels`);
     const next: unknown[] = [];
     for (const node of frontier) {
+      if (typeof node !== "object" || node === null || ArrayBuffer.isView(node) || seen.has(node)) continue;
+      seen.add(node);
       if (isLookaheadState(node)) return node.slow;
-      if (Array.isArray(node)) next.push(...(node as unknown[]));
-      else if (typeof node === "object" && node !== null && !ArrayBuffer.isView(node))
-        next.push(...Object.values(node));
+      // One push per child: spreading a long array into push would overflow the stack.
+      const children: unknown[] = Array.isArray(node) ? node : Object.values(node);
+      for (const child of children) if (typeof child === "object" && child !== null) next.push(child);
     }
     frontier = next;
   }

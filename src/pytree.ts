@@ -82,7 +82,12 @@ export interface Flat {
 const LEAF: TreeDef = { kind: "leaf" };
 const NULL: TreeDef = { kind: "none", value: null };
 const UNDEFINED: TreeDef = { kind: "none", value: undefined };
-const MAX_DEPTH = 512;
+/**
+ * The deepest nesting gradtx walks, in trees and in states: 1,000 containers. Anything deeper
+ * (or cyclic) throws `GradTxError` (`NOT_A_PYTREE` for a tree, `BAD_STATE` for a state) instead
+ * of overflowing the stack; real models nest a few levels.
+ */
+export const MAX_DEPTH = 1000;
 
 type Segment = string | number;
 
@@ -137,7 +142,17 @@ function notAPyTree(x: unknown, path: readonly Segment[]): GradTxError {
   return new GradTxError("NOT_A_PYTREE", `expected a pytree, got ${describe(x)}: ${advice}`, formatPath(path));
 }
 
-function walk(x: unknown, leaves: Leaf[], path: Segment[]): TreeDef {
+/** `NOT_A_PYTREE` for a container that holds itself, or one nested deeper than {@link MAX_DEPTH}. */
+function tooDeep(path: readonly Segment[], cyclic: boolean): GradTxError {
+  return new GradTxError(
+    "NOT_A_PYTREE",
+    cyclic ? "the tree contains itself (a cycle)" : `tree nested deeper than ${MAX_DEPTH} levels`,
+    formatPath(path),
+  );
+}
+
+/** `ancestors` holds the containers on the path from the root, to find a cycle where it closes. */
+function walk(x: unknown, leaves: Leaf[], path: Segment[], ancestors: Set<object>): TreeDef {
   if (x === null) return NULL;
   if (x === undefined) return UNDEFINED;
   if (typeof x !== "object") throw notAPyTree(x, path);
@@ -145,20 +160,18 @@ function walk(x: unknown, leaves: Leaf[], path: Segment[]): TreeDef {
     leaves.push(x);
     return LEAF;
   }
-  if (path.length > MAX_DEPTH)
-    throw new GradTxError(
-      "NOT_A_PYTREE",
-      `tree nested deeper than ${MAX_DEPTH} levels (is it cyclic?)`,
-      formatPath(path),
-    );
+  if (ancestors.has(x)) throw tooDeep(path, true);
+  if (path.length >= MAX_DEPTH) throw tooDeep(path, false);
   if (Array.isArray(x)) {
     if (x.length > 0 && typeof x[0] === "number") throw notAPyTree(x, path);
     const children = new Array<TreeDef>(x.length);
+    ancestors.add(x);
     for (let i = 0; i < x.length; i++) {
       path.push(i);
-      children[i] = walk(x[i], leaves, path);
+      children[i] = walk(x[i], leaves, path, ancestors);
       path.pop();
     }
+    ancestors.delete(x);
     return { kind: "array", children };
   }
   if (isNdArrayLike(x)) {
@@ -169,22 +182,25 @@ function walk(x: unknown, leaves: Leaf[], path: Segment[]): TreeDef {
   if (!isPlainObject(x)) throw notAPyTree(x, path);
   const keys = Object.keys(x).sort();
   const children = new Array<TreeDef>(keys.length);
+  ancestors.add(x);
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
     path.push(key);
-    children[i] = walk((x as Record<string, unknown>)[key], leaves, path);
+    children[i] = walk((x as Record<string, unknown>)[key], leaves, path, ancestors);
     path.pop();
   }
+  ancestors.delete(x);
   return { kind: "object", keys, children };
 }
 
 /**
  * Takes a tree apart into its leaves (sorted-key order) and its structure.
- * Throws `NOT_A_PYTREE`, with the path, for anything that is not a pytree.
+ * Throws `NOT_A_PYTREE`, with the path, for anything that is not a pytree, including a cyclic
+ * tree and one nested deeper than {@link MAX_DEPTH}.
  */
 export function flatten(tree: unknown): Flat {
   const leaves: Leaf[] = [];
-  const def = walk(tree, leaves, []);
+  const def = walk(tree, leaves, [], new Set());
   return { def, leaves };
 }
 

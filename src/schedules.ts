@@ -7,7 +7,7 @@
  */
 import type { Schedule } from "./base.js";
 import { GradTxError } from "./errors.js";
-import { asFactory, checkBoolean, checkNumber, readOptions } from "./validate.js";
+import { asFactory, checkBoolean, checkNumber, invalid, readOptions } from "./validate.js";
 
 /** What an optax user writes instead of positional arguments: `linearSchedule(0, 1, 100)`. */
 const positional = (optax: string, gradtx: string): string => `optax's ${optax} is ${gradtx}`;
@@ -193,18 +193,27 @@ export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
  */
 export function piecewiseConstantSchedule(
   initValue: number,
-  boundariesAndScales: Readonly<Record<number, number>> = {},
+  boundariesAndScales: Readonly<Record<number, number>> | null = {},
 ): Schedule {
   const where = "piecewiseConstantSchedule";
   checkNumber(where, "initValue", initValue);
-  const pieces = Object.entries(boundariesAndScales)
-    .map(
-      ([b, s]) =>
-        [
-          checkNumber(where, "a boundary", Number(b), { min: 0, integer: true }),
-          checkNumber(where, `the scale at ${b}`, s, { min: 0 }),
-        ] as const,
-    )
+  // As optax's None, null means no boundaries. Anything but a plain object (an array, a Map) is
+  // refused: its entries would not be read as boundaries.
+  const table: unknown = boundariesAndScales ?? {};
+  const proto: unknown = typeof table === "object" && table !== null ? Object.getPrototypeOf(table) : undefined;
+  if (proto !== Object.prototype && proto !== null)
+    invalid(where, "boundariesAndScales must be an object of step -> scale, e.g. { 1000: 0.1, 2000: 0.1 }");
+  // Object.entries reads each scale once.
+  const pieces = Object.entries(table as object)
+    .map(([b, s]: [string, unknown]) => {
+      const boundary = Number(b);
+      // A key is a boundary only when written as one: not "", " 5" or "1e3" standing for 0, 5, 1000.
+      if (String(boundary) !== b) invalid(where, `a boundary must be an integer >= 0, got ${JSON.stringify(b)}`);
+      return [
+        checkNumber(where, "a boundary", boundary, { min: 0, integer: true }),
+        checkNumber(where, `the scale at ${b}`, s, { min: 0 }),
+      ] as const;
+    })
     .sort((a, b) => a[0] - b[0]);
   return (t) => {
     let value = initValue;

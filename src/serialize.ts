@@ -23,7 +23,16 @@
 import ndarray from "ndarray";
 import { GradTxError } from "./errors.js";
 import { checkNotSpent } from "./donate.js";
-import { dataOf, flatten, isFloatArray, unflatten, type FloatArray, type FloatNdArray, type PyTree } from "./pytree.js";
+import {
+  dataOf,
+  flatten,
+  isFloatArray,
+  MAX_DEPTH,
+  unflatten,
+  type FloatArray,
+  type FloatNdArray,
+  type PyTree,
+} from "./pytree.js";
 
 const VERSION = 1;
 const MAGIC_STATE = 0x53585447; // "GTXS" read as a little-endian u32
@@ -120,7 +129,16 @@ class Writer {
   }
 }
 
-function writeValue(w: Writer, value: unknown, path: string): void {
+/**
+ * Writes one value depth-first. `ancestors` holds the containers above it: a state that holds
+ * itself, or nests deeper than {@link MAX_DEPTH}, is refused before the stack runs out.
+ */
+function writeValue(w: Writer, value: unknown, path: string, ancestors: object[]): void {
+  if (typeof value === "object" && value !== null && !isFloatArray(value)) {
+    if (ancestors.includes(value)) throw badState("cannot serialize a state that contains itself (a cycle)", path);
+    if (ancestors.length >= MAX_DEPTH)
+      throw badState(`cannot serialize a state nested deeper than ${MAX_DEPTH} levels`, path);
+  }
   if (value === null) w.u8(Tag.Null);
   else if (value === undefined) w.u8(Tag.Undefined);
   else if (value === false) w.u8(Tag.False);
@@ -135,7 +153,9 @@ function writeValue(w: Writer, value: unknown, path: string): void {
   else if (Array.isArray(value)) {
     w.u8(Tag.Array);
     w.u32(value.length);
-    value.forEach((item: unknown, i) => writeValue(w, item, `${path}[${i}]`));
+    ancestors.push(value);
+    value.forEach((item: unknown, i) => writeValue(w, item, `${path}[${i}]`, ancestors));
+    ancestors.pop();
   } else if (typeof value === "object" && isNdArray(value)) {
     w.u8(Tag.NdArray);
     w.u32(value.shape.length);
@@ -145,10 +165,12 @@ function writeValue(w: Writer, value: unknown, path: string): void {
     const keys = Object.keys(value).sort();
     w.u8(Tag.Object);
     w.u32(keys.length);
+    ancestors.push(value);
     for (const key of keys) {
       w.string(key);
-      writeValue(w, (value as Record<string, unknown>)[key], path === "" ? key : `${path}.${key}`);
+      writeValue(w, (value as Record<string, unknown>)[key], path === "" ? key : `${path}.${key}`, ancestors);
     }
+    ancestors.pop();
   } else
     throw badState(
       `cannot serialize ${typeof value === "object" ? "this object" : `a ${typeof value}`}: states are plain data`,
@@ -171,7 +193,7 @@ function encode(magic: number, value: unknown): Uint8Array {
   w.u32(magic);
   w.u32(VERSION);
   w.u32(0);
-  writeValue(w, value, "");
+  writeValue(w, value, "", []);
   w.view.setUint32(8, w.length - HEADER, true);
   const crc = crc32(w.bytes.subarray(0, w.length));
   w.u32(crc);
@@ -239,7 +261,9 @@ class Reader {
  * Reads the value at the reader's position, shaped by `template` (which gives the kinds, keys
  * and lengths to expect, and is never modified).
  */
-function readValue(r: Reader, template: unknown, path: string): unknown {
+function readValue(r: Reader, template: unknown, path: string, depth: number): unknown {
+  // No writer nests deeper (serializeState refuses to), so deeper bytes are not gradtx's.
+  if (depth > MAX_DEPTH) throw badState(`corrupted: values nested deeper than ${MAX_DEPTH} levels`, path);
   const tag = r.u8(`the value at ${path || "(root)"}`);
   const mismatch = (what: string): never => {
     throw badState(`this blob does not fit the template (another optimizer or another tree?): ${what}`, path);
@@ -280,7 +304,7 @@ function readValue(r: Reader, template: unknown, path: string): unknown {
         mismatch(`expected ${describe(template)}, found an array of length ${n}`);
       const items = template as unknown[];
       const out = new Array<unknown>(n);
-      for (let i = 0; i < n; i++) out[i] = readValue(r, items[i], `${path}[${i}]`);
+      for (let i = 0; i < n; i++) out[i] = readValue(r, items[i], `${path}[${i}]`, depth + 1);
       return out;
     }
     case Tag.Object: {
@@ -294,7 +318,12 @@ function readValue(r: Reader, template: unknown, path: string): unknown {
         const key = r.string("an object key");
         if (key !== expectedKeys[i])
           mismatch(`expected key ${JSON.stringify(expectedKeys[i])}, found ${JSON.stringify(key)}`);
-        out[key] = readValue(r, (template as Record<string, unknown>)[key], path === "" ? key : `${path}.${key}`);
+        out[key] = readValue(
+          r,
+          (template as Record<string, unknown>)[key],
+          path === "" ? key : `${path}.${key}`,
+          depth + 1,
+        );
       }
       return out;
     }
@@ -357,7 +386,7 @@ function decode(magic: number, kind: string, bytes: Uint8Array, template: unknow
   const stored = view.getUint32(HEADER + length, true);
   if (crc32(bytes.subarray(0, HEADER + length)) !== stored) throw badState("corrupted: checksum mismatch");
   const reader = new Reader(bytes, view, HEADER + length);
-  const value = readValue(reader, template, "");
+  const value = readValue(reader, template, "", 0);
   if (reader.offset !== HEADER + length)
     throw badState(`corrupted: ${HEADER + length - reader.offset} bytes left after the value`);
   return value;

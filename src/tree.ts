@@ -18,6 +18,8 @@ import {
   type TreeDef,
 } from "./pytree.js";
 import { zerosTree } from "./state.js";
+import { GradTxError } from "./errors.js";
+import { isLeaf, leafPaths } from "./pytree.js";
 
 /**
  * Applies `fn` to every leaf of `tree` (and the matching leaves of `rest`), keeping the
@@ -33,6 +35,11 @@ import { zerosTree } from "./state.js";
  * @since 0.1.0
  */
 export function map(fn: (leaf: Leaf, ...rest: Leaf[]) => Leaf, tree: PyTree, ...rest: PyTree[]): PyTree {
+  if (typeof fn !== "function")
+    throw new GradTxError(
+      "INVALID_HYPERPARAMETER",
+      `tree.map: the first argument must be a function of the leaves, got ${typeof fn} (tree.map(fn, tree))`,
+    );
   const main = flatten(tree);
   const others = rest.map((t) => {
     const f = flatten(t);
@@ -41,7 +48,16 @@ export function map(fn: (leaf: Leaf, ...rest: Leaf[]) => Leaf, tree: PyTree, ...
   });
   return unflatten(
     main.def,
-    main.leaves.map((leaf, i) => fn(leaf, ...others.map((o) => o[i]!))),
+    main.leaves.map((leaf, i) => {
+      const out: unknown = fn(leaf, ...others.map((o) => o[i]!));
+      if (!isLeaf(out))
+        throw new GradTxError(
+          "NOT_A_PYTREE",
+          "tree.map: fn must return a leaf (a Float32Array, Float64Array or ndarray)",
+          leafPaths(main.def)[i],
+        );
+      return out;
+    }),
   );
 }
 
@@ -130,6 +146,11 @@ export function sub(a: PyTree, b: PyTree): PyTree {
  * @since 0.1.0
  */
 export function scale(factor: number, tree: PyTree): PyTree {
+  if (typeof factor !== "number")
+    throw new GradTxError(
+      "INVALID_HYPERPARAMETER",
+      `tree.scale: factor must be a number, got ${typeof factor} (tree.scale(factor, tree))`,
+    );
   const f = flatten(tree);
   return unflatten(
     f.def,

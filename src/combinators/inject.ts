@@ -68,13 +68,15 @@ export function injectHyperparams<K extends string, S>(
       `${where}: hyperparams must be an object of name -> number or schedule`,
     );
   const names = Object.keys(hyperparams).sort() as K[];
+  // Each value is read once (a getter runs once): the one checked is the one used.
+  const given: Readonly<Record<string, unknown>> = Object.fromEntries(names.map((name) => [name, hyperparams[name]]));
   const schedules = names.map((name): Schedule | null => {
-    const given = hyperparams[name];
-    if (typeof given === "function") return given;
-    if (typeof given !== "number" || Number.isNaN(given))
+    const value = given[name];
+    if (typeof value === "function") return value as Schedule;
+    if (typeof value !== "number" || Number.isNaN(value))
       throw new GradTxError(
         "INVALID_HYPERPARAMETER",
-        `${where}: ${name} must be a number or a schedule, got ${typeof given === "number" ? given : typeof given}`,
+        `${where}: ${name} must be a number or a schedule, got ${typeof value === "number" ? value : typeof value}`,
       );
     return null;
   });
@@ -99,7 +101,7 @@ export function injectHyperparams<K extends string, S>(
   };
 
   // Built once now, so that bad hyperparameters throw at construction.
-  const initial = at(0, hyperparams);
+  const initial = at(0, given);
   checkTransformation(`${where}: the factory's result`, factory(initial));
 
   return {

@@ -53,7 +53,13 @@ export function multiTransform(
       "multiTransform: transforms must be an object of label -> GradientTransformation",
     );
   const names = Object.keys(transforms).sort();
-  for (const name of names) checkTransformation(`multiTransform: transforms["${name}"]`, transforms[name]);
+  // Each transformation is read once (a getter runs once): the one checked is the one used.
+  const parts = new Map<string, GradientTransformation>();
+  for (const name of names) {
+    const tx: unknown = transforms[name];
+    checkTransformation(`multiTransform: transforms["${name}"]`, tx);
+    parts.set(name, tx as GradientTransformation);
+  }
   checkPerLeafSpec(
     "multiTransform",
     labels,
@@ -66,7 +72,7 @@ export function multiTransform(
     const out = resolvePerLeaf("multiTransform", labels, tree, isString, "label");
     for (let i = 0; i < out.length; i++) {
       const label = out[i]!;
-      if (!Object.hasOwn(transforms, label))
+      if (!parts.has(label))
         throw new GradTxError(
           "INVALID_HYPERPARAMETER",
           `multiTransform: label ${JSON.stringify(label)} has no transformation (labels: ${names.join(", ")})`,
@@ -82,7 +88,7 @@ export function multiTransform(
       const leafLabels = labelsOf(p);
       const inner: Record<string, unknown> = {};
       for (const name of names)
-        inner[name] = transforms[name]!.init(
+        inner[name] = parts.get(name)!.init(
           selectLeaves(
             p,
             leafLabels.map((label) => label === name),
@@ -103,7 +109,7 @@ export function multiTransform(
         const selected = leafLabels.map((label) => label === name);
         const [outputs, next] = runOnPart(
           `multiTransform (label "${name}")`,
-          transforms[name]!,
+          parts.get(name)!,
           s.inner[name],
           g,
           selected,

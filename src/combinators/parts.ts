@@ -15,6 +15,7 @@ import {
   flatten,
   formatPath,
   isLeaf,
+  MAX_DEPTH,
   sizeOf,
   unflatten,
   type Flat,
@@ -97,14 +98,20 @@ export function checkPerLeafSpec(
 ): void {
   if (typeof spec === "function") return;
   const path: (string | number)[] = [];
+  const ancestors = new Set<object>();
   const visit = (node: unknown): void => {
     if (isValue(node) || node === null || node === undefined) return;
-    if (typeof node !== "object" || isLeaf(node) || !isPlainContainer(node))
+    const fail = (what: string): never => {
       throw new GradTxError(
         "INVALID_HYPERPARAMETER",
-        `${where}: expected ${expected}, got ${describe(node)}`,
+        `${where}: expected ${expected}, got ${what}`,
         path.length === 0 ? undefined : formatPath(path),
       );
+    };
+    if (typeof node !== "object" || isLeaf(node) || !isPlainContainer(node)) fail(describe(node));
+    if (ancestors.has(node as object)) fail("a tree that contains itself (a cycle)");
+    if (path.length >= MAX_DEPTH) fail(`a tree nested deeper than ${MAX_DEPTH} levels`);
+    ancestors.add(node as object);
     const entries: [string | number, unknown][] = Array.isArray(node)
       ? node.map((child: unknown, i) => [i, child])
       : Object.entries(node);
@@ -113,6 +120,7 @@ export function checkPerLeafSpec(
       visit(child);
       path.pop();
     }
+    ancestors.delete(node as object);
   };
   visit(spec);
 }

@@ -11,7 +11,8 @@ import { identity, type GradientTransformation } from "../base.js";
 import { chain } from "../combine.js";
 import { sgd, adam } from "../alias.js";
 import { lookahead as gradtxLookahead, slowParams as gradtxSlowParams, type LookaheadOptions } from "../lookahead.js";
-import { assertSameStructure, dataOf, flatten, isFloatArray, type Leaf, type PyTree } from "../pytree.js";
+import { assertSameStructure, dataOf, flatten, isFloatArray, MAX_DEPTH, type Leaf, type PyTree } from "../pytree.js";
+import { GradTxError } from "../errors.js";
 import { arbitraryProblem, hyperparameters, type Problem } from "./arbitraries.js";
 import { checkBoolean, checkNumber, invalid, readOptions } from "../validate.js";
 
@@ -86,25 +87,74 @@ function assertLaw<T>(
   if (result.failed) throw new LawViolation(law, statement, fc.defaultReportMessage(result) ?? "");
 }
 
-/** A complete fingerprint of plain data: every bit of every number (NaN and -0 included). */
+/**
+ * A complete fingerprint of a value: every bit of every number (NaN and -0 included), and the
+ * contents of every container it reaches, so that comparing fingerprints taken before and after a
+ * call finds any mutation. Arrays, plain objects, float typed arrays and ndarrays (their
+ * row-major elements), other typed arrays and `ArrayBuffer`s (their elements), `Map`s and `Set`s
+ * (their entries in order), `Date`s (their time), boxed primitives (their value) and any other
+ * object (its class name and own enumerable properties). A container met again inside itself
+ * is marked as a cycle; one nested deeper than 1,000 levels throws `NOT_A_PYTREE`.
+ */
 export function fingerprint(value: unknown, withValues = true): string {
-  if (isFloatArray(value)) {
-    const name = value instanceof Float32Array ? "f32" : "f64";
-    if (!withValues) return `${name}(${value.length})`;
-    return `${name}[${Array.from(value, (x) => (Object.is(x, -0) ? "-0" : String(x))).join(",")}]`;
-  }
-  if (typeof value === "number") return withValues ? (Object.is(value, -0) ? "-0" : String(value)) : "number";
-  if (Array.isArray(value)) return `[${value.map((v: unknown) => fingerprint(v, withValues)).join(",")}]`;
-  if (typeof value === "object" && value !== null) {
-    const o = value as Record<string, unknown>;
-    if (Array.isArray(o.shape) && isFloatArray(o.data))
-      return `nd(${(o.shape as number[]).join("x")})${fingerprint(dataOf(value as Leaf), withValues)}`;
-    return `{${Object.keys(o)
+  const ancestors: object[] = [];
+  const num = (x: number | bigint): string => (Object.is(x, -0) ? "-0" : String(x));
+  const go = (v: unknown): string => {
+    if (isFloatArray(v)) {
+      const name = v instanceof Float32Array ? "f32" : "f64";
+      return withValues ? `${name}[${Array.from(v, num).join(",")}]` : `${name}(${v.length})`;
+    }
+    if (typeof v === "number") return withValues ? num(v) : "number";
+    if (typeof v !== "object" || v === null) return typeof v === "function" ? "function" : `${typeof v}:${String(v)}`;
+    const cycle = ancestors.indexOf(v);
+    if (cycle >= 0) return `<cycle ${ancestors.length - cycle}>`;
+    if (ancestors.length >= MAX_DEPTH)
+      throw new GradTxError("NOT_A_PYTREE", `fingerprint: a value nested deeper than ${MAX_DEPTH} levels`);
+    ancestors.push(v);
+    try {
+      return container(v);
+    } finally {
+      ancestors.pop();
+    }
+  };
+  const entries = (o: object): string =>
+    Object.keys(o)
       .sort()
-      .map((k) => `${k}:${fingerprint(o[k], withValues)}`)
-      .join(",")}}`;
-  }
-  return `${typeof value}:${String(value)}`;
+      .map((k) => `${k}:${go((o as Record<string, unknown>)[k])}`)
+      .join(",");
+  const container = (v: object): string => {
+    if (Array.isArray(v)) {
+      const items: string[] = [];
+      // Holes and undefined differ; extra own keys on an array are data too.
+      for (let i = 0; i < v.length; i++) items.push(i in v ? go(v[i]) : "<hole>");
+      const extra = Object.keys(v).filter((k) => !/^(0|[1-9][0-9]*)$/.test(k));
+      return `[${items.join(",")}${extra.length > 0 ? `;${extra.map((k) => `${k}:${go((v as unknown as Record<string, unknown>)[k])}`).join(",")}` : ""}]`;
+    }
+    const o = v as Record<string, unknown>;
+    if (Array.isArray(o.shape) && isFloatArray(o.data))
+      return `nd(${(o.shape as number[]).join("x")})${go(dataOf(v as Leaf))}`;
+    if (ArrayBuffer.isView(v)) {
+      const name = v.constructor.name;
+      const items = v instanceof DataView ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : v;
+      return withValues
+        ? `${name}[${Array.from(items as unknown as ArrayLike<number>, num).join(",")}]`
+        : `${name}(${v.byteLength})`;
+    }
+    if (v instanceof ArrayBuffer)
+      return withValues ? `ArrayBuffer[${new Uint8Array(v).join(",")}]` : `ArrayBuffer(${v.byteLength})`;
+    if (v instanceof Map) return `Map{${Array.from(v, ([k, x]) => `${go(k)}=>${go(x)}`).join(",")}}${entries(v)}`;
+    if (v instanceof Set) return `Set{${Array.from(v, go).join(",")}}${entries(v)}`;
+    if (v instanceof Date) return `Date(${withValues ? num(v.getTime()) : ""})${entries(v)}`;
+    if (v instanceof Number || v instanceof String || v instanceof Boolean || v instanceof BigInt)
+      return `${v.constructor.name}(${withValues ? go(v.valueOf()) : ""})${entries(v)}`;
+    const proto: unknown = Object.getPrototypeOf(v);
+    const name =
+      proto === Object.prototype || proto === null
+        ? ""
+        : ((proto as { constructor?: { name?: unknown } }).constructor?.name ?? "?");
+    return `${typeof name === "string" ? name : "?"}{${entries(v)}}`;
+  };
+  return go(value);
 }
 
 /** The layout of plain data: structure, dtypes and lengths, without the values. */
