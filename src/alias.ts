@@ -7,7 +7,6 @@ import { identity, type GradientTransformation, type ScalarOrSchedule } from "./
 import { chain } from "./combine.js";
 import { addDecayedWeights, type Mask } from "./transforms/adding.js";
 import { trace } from "./transforms/accumulation.js";
-import { GradTxError } from "./errors.js";
 import { lookahead } from "./lookahead.js";
 import {
   scaleByAdadelta,
@@ -276,7 +275,8 @@ export interface RmspropOptions extends RmsOptions {
  *
  * **Differs from PyTorch's `RMSprop`**: optax and gradtx put `eps` inside the square root
  * (`epsInSqrt: false` gives PyTorch's `sqrt(nu) + eps`), and PyTorch's default decay (`alpha`)
- * is 0.99, not 0.9. TensorFlow.js's `rmsprop` also adds eps inside the root.
+ * is 0.99, not 0.9. TensorFlow.js's `rmsprop` also adds eps inside the root. `epsInSqrt` and
+ * `biasCorrection` apply with `centered` too, as in optax since 0.2.4.
  *
  * @example
  * ```ts
@@ -298,14 +298,9 @@ export function rmsprop(learningRate: ScalarOrSchedule, options?: RmspropOptions
   );
   checkScalarOrSchedule("rmsprop", "learningRate", learningRate);
   const { centered = false, momentum, nesterov = false, ...rms } = options;
-  if (centered && (rms.epsInSqrt === false || rms.biasCorrection === true))
-    throw new GradTxError(
-      "INVALID_HYPERPARAMETER",
-      "rmsprop: centered takes neither epsInSqrt: false nor biasCorrection",
-    );
-  const { epsInSqrt: _inSqrt, biasCorrection: _correction, ...stddev } = rms;
   return asFactory("rmsprop", () => {
-    const scaling = centered ? scaleByStddev(stddev) : scaleByRms(rms);
+    // As optax since 0.2.4, centered takes epsInSqrt and biasCorrection too.
+    const scaling = centered ? scaleByStddev(rms) : scaleByRms(rms);
     // Checked here, under its own name: trace calls it decay.
     if (momentum !== undefined && momentum !== null) checkNumber("rmsprop", "momentum", momentum, { min: 0 });
     const tail = momentum === undefined || momentum === null ? identity() : trace(momentum, { nesterov });

@@ -7,7 +7,26 @@
  */
 import type { Schedule } from "./base.js";
 import { GradTxError } from "./errors.js";
-import { asFactory, checkBoolean, checkNumber, invalid, readOptions } from "./validate.js";
+import { asFactory, checkBoolean, checkNumber, invalid, readOptions, type Range } from "./validate.js";
+
+/**
+ * `checkNumber`, adding `note` to the message when `value` is one of the degenerate arguments
+ * optax accepts and silently reads as another schedule (it only logs at info level).
+ */
+function checkNoting(where: string, name: string, value: unknown, range: Range, note: string | false): number {
+  try {
+    return checkNumber(where, name, value, range);
+  } catch (e) {
+    if (note !== false && e instanceof GradTxError) throw new GradTxError(e.code, `${e.message}; ${note}`);
+    throw e;
+  }
+}
+
+/** The note for `transitionSteps <= 0`. */
+const CONSTANT =
+  "optax reads transition_steps <= 0 as a constant schedule of init_value: write constantSchedule(initValue)";
+/** The note for a negative `transitionBegin`. */
+const NEGATIVE_BEGIN = "optax reads a negative transition_begin as 0: write 0";
 
 /** What an optax user writes instead of positional arguments: `linearSchedule(0, 1, 100)`. */
 const positional = (optax: string, gradtx: string): string => `optax's ${optax} is ${gradtx}`;
@@ -52,7 +71,11 @@ export interface PolynomialScheduleOptions {
  * value(t) = (initValue - endValue) * (1 - s / transitionSteps)^power + endValue
  * ```
  *
- * optax accepts `transition_steps <= 0` and returns a constant with a warning; gradtx refuses it.
+ * Degenerate arguments, against optax's `polynomial_schedule`: optax reads `transition_steps <= 0`
+ * as the constant `init_value` and a negative `transition_begin` as 0, and only logs it. gradtx
+ * refuses both (`INVALID_HYPERPARAMETER`), because either is more likely a miscomputed step count
+ * than a request for what optax makes of it; the message says what to write instead
+ * (`constantSchedule(initValue)`, or `transitionBegin: 0`).
  *
  * @example
  * ```ts
@@ -73,8 +96,16 @@ export function polynomialSchedule(options: PolynomialScheduleOptions): Schedule
   const init = checkNumber(where, "initValue", options.initValue);
   const end = checkNumber(where, "endValue", options.endValue);
   const power = checkNumber(where, "power", options.power, { min: 0, minExclusive: true });
-  const steps = checkNumber(where, "transitionSteps", options.transitionSteps, { min: 1, integer: true });
-  const begin = checkNumber(where, "transitionBegin", options.transitionBegin ?? 0, { min: 0, integer: true });
+  const rawSteps = options.transitionSteps;
+  const rawBegin = options.transitionBegin ?? 0;
+  const steps = checkNoting(where, "transitionSteps", rawSteps, { min: 1, integer: true }, rawSteps <= 0 && CONSTANT);
+  const begin = checkNoting(
+    where,
+    "transitionBegin",
+    rawBegin,
+    { min: 0, integer: true },
+    rawBegin < 0 && NEGATIVE_BEGIN,
+  );
   return (t) => {
     const s = Math.min(Math.max(t - begin, 0), steps);
     return (init - end) * (1 - s / steps) ** power + end;
@@ -131,9 +162,20 @@ export interface ExponentialDecayOptions {
  *
  * ```
  * p = (t - transitionBegin) / transitionSteps        (floor(p) with staircase)
- * value(t) = initValue                               for t <= transitionBegin
- *          = initValue * decayRate^p                 otherwise, bounded by endValue
+ * v(t) = initValue                                   for t <= transitionBegin
+ *      = initValue * decayRate^p                     otherwise
+ * value(t) = max(v(t), endValue) if decayRate < 1, min(v(t), endValue) otherwise (without endValue: v(t))
  * ```
+ *
+ * As in optax, `endValue` bounds every count, those before `transitionBegin` included: an
+ * `initValue` already beyond it gives `endValue` from step 0.
+ *
+ * Degenerate arguments, against optax's `exponential_decay`: optax reads `transition_steps <= 0`
+ * and `decay_rate == 0` as the constant `init_value`, and a negative `transition_begin` as 0,
+ * and only logs it. gradtx refuses all three (`INVALID_HYPERPARAMETER`): a rate of 0 would mean
+ * 0 after the start, not a constant, and the others are more likely miscomputed step counts; the
+ * message says what to write instead. A negative rate is refused too (optax's power of it is NaN
+ * between whole steps).
  *
  * @example
  * ```ts
@@ -157,18 +199,33 @@ export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
     },
   );
   const init = checkNumber(where, "initValue", options.initValue);
-  const steps = checkNumber(where, "transitionSteps", options.transitionSteps, { min: 1, integer: true });
-  const rate = checkNumber(where, "decayRate", options.decayRate, { min: 0, minExclusive: true });
-  const begin = checkNumber(where, "transitionBegin", options.transitionBegin ?? 0, { min: 0, integer: true });
+  const rawSteps = options.transitionSteps;
+  const rawRate = options.decayRate;
+  const rawBegin = options.transitionBegin ?? 0;
+  const steps = checkNoting(where, "transitionSteps", rawSteps, { min: 1, integer: true }, rawSteps <= 0 && CONSTANT);
+  const rate = checkNoting(
+    where,
+    "decayRate",
+    rawRate,
+    { min: 0, minExclusive: true },
+    rawRate === 0 && "optax reads decay_rate 0 as a constant schedule of init_value: write constantSchedule(initValue)",
+  );
+  const begin = checkNoting(
+    where,
+    "transitionBegin",
+    rawBegin,
+    { min: 0, integer: true },
+    rawBegin < 0 && NEGATIVE_BEGIN,
+  );
   const staircase = checkBoolean(where, "staircase", options.staircase ?? false);
   const end = options.endValue === undefined ? undefined : checkNumber(where, "endValue", options.endValue);
   return (t) => {
     const count = t - begin;
-    if (count <= 0) return init;
     const p = staircase ? Math.floor(count / steps) : count / steps;
-    const decayed = init * rate ** p;
-    if (end === undefined) return decayed;
-    return rate < 1 ? Math.max(decayed, end) : Math.min(decayed, end);
+    const value = count <= 0 ? init : init * rate ** p;
+    // The bound applies at every count, as optax clips after its where.
+    if (end === undefined) return value;
+    return rate < 1 ? Math.max(value, end) : Math.min(value, end);
   };
 }
 
@@ -292,12 +349,16 @@ export interface WarmupCosineDecayOptions {
  * W = warmupSteps, D = decaySteps - warmupSteps
  * t < W:   value(t) = initValue + (peakValue - initValue) * t / W
  * t >= W:  c = 0.5 * (1 + cos(pi * min(t - W, D) / D))
- *          value(t) = (peakValue - endValue) * c^exponent + endValue
+ *          value(t) = (peakValue - endValue) * c^exponent + endValue     (0 if peakValue = 0)
  * ```
  *
  * optax computes the decay as `peakValue * ((1 - a) c^exponent + a)` with `a = endValue /
- * peakValue`: the same in real arithmetic, except that for `peakValue = 0` it takes `a = 0` and
- * stays at 0 after the warmup whatever `endValue` is, where gradtx goes from 0 to `endValue`.
+ * peakValue`: the same in real arithmetic. For `peakValue = 0` optax takes `a = 0`, so the
+ * value is 0 from the end of the warmup on, whatever `endValue` is; gradtx does the same.
+ *
+ * Degenerate arguments, as optax: `decaySteps` equal to `warmupSteps` (a cosine part of 0
+ * steps) is refused, as optax's `cosine_decay_schedule` refuses `decay_steps <= 0`. A negative
+ * `warmupSteps`, which optax passes on to a join at a negative boundary, is refused too.
  *
  * @example
  * ```ts
@@ -324,11 +385,20 @@ export function warmupCosineDecaySchedule(options: WarmupCosineDecayOptions): Sc
   const init = checkNumber(where, "initValue", options.initValue);
   const peak = checkNumber(where, "peakValue", options.peakValue);
   const warmup = checkNumber(where, "warmupSteps", options.warmupSteps, { min: 0, integer: true });
-  const total = checkNumber(where, "decaySteps", options.decaySteps, { min: warmup + 1, integer: true });
+  const total = checkNoting(
+    where,
+    "decaySteps",
+    options.decaySteps,
+    { min: warmup + 1, integer: true },
+    options.decaySteps === warmup &&
+      "decaySteps counts the warmup, so the cosine part would last 0 steps (optax refuses that too)",
+  );
   const end = checkNumber(where, "endValue", options.endValue ?? 0);
   const exponent = checkNumber(where, "exponent", options.exponent ?? 1, { min: 0, minExclusive: true });
-  // Written with endValue itself rather than optax's endValue / peakValue: exact at the end, no division.
+  // Written with endValue itself rather than optax's endValue / peakValue: exact at the end, no
+  // division. optax's alpha is 0 for a peak of 0, so that its decay is 0 throughout.
   const decay = (s: number): number => {
+    if (peak === 0) return 0;
     const c = 0.5 * (1 + Math.cos((Math.PI * Math.min(Math.max(s, 0), total - warmup)) / (total - warmup)));
     return (peak - end) * c ** exponent + end;
   };

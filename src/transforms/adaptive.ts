@@ -304,6 +304,8 @@ export function scaleByRms(options: RmsOptions | null = {}): GradientTransformat
 
 /** The state of {@link scaleByStddev}. @since 0.1.0 */
 export interface ScaleByStddevState {
+  /** Steps taken: only with `biasCorrection` (as optax's `ScaleByRStdDevWithCountState`). */
+  readonly count?: number;
   /** Moving average of the updates. */
   readonly mu: PyTree;
   /** Moving average of the squared updates, starting at `initialScale`. */
@@ -316,8 +318,13 @@ export interface ScaleByStddevState {
  *
  * ```
  * mu' = (1 - decay) u + decay mu,   nu' = (1 - decay) u^2 + decay nu
- * u'  = u / sqrt(max(nu' - mu'^2, 0) + eps)
+ * m, v = mu', nu'                     (biasCorrection: mu' / (1 - decay^t), nu' / (1 - decay^t), t = count + 1)
+ * u'  = u / sqrt(max(v - m^2, 0) + eps)   (epsInSqrt: false: u / (sqrt(max(v - m^2, 0)) + eps))
  * ```
+ *
+ * `epsInSqrt` and `biasCorrection` are optax's (since 0.2.4); with `biasCorrection` the state
+ * also counts the steps. The `max(·, 0)` is gradtx's: in exact arithmetic `v >= m^2`, and it
+ * keeps a rounding error from taking the root of a negative number.
  *
  * @example
  * ```ts
@@ -328,32 +335,40 @@ export interface ScaleByStddevState {
  * ```
  * @since 0.1.0
  */
-export function scaleByStddev(
-  options: Omit<RmsOptions, "epsInSqrt" | "biasCorrection"> | null = {},
-): GradientTransformation<ScaleByStddevState> {
-  options = readOptions("scaleByStddev", options, ["decay", "eps", "initialScale"], {
+export function scaleByStddev(options: RmsOptions | null = {}): GradientTransformation<ScaleByStddevState> {
+  options = readOptions("scaleByStddev", options, ["decay", "eps", "initialScale", "epsInSqrt", "biasCorrection"], {
     hint: "optax's scale_by_stddev(decay, eps) is scaleByStddev({ decay: 0.9, eps: 1e-8 })",
   });
   const where = "scaleByStddev";
   const decay = checkNumber(where, "decay", options.decay ?? 0.9, decayRange);
   const eps = checkNumber(where, "eps", options.eps ?? 1e-8, { min: 0 });
   const initialScale = checkNumber(where, "initialScale", options.initialScale ?? 0, { min: 0 });
+  const inSqrt = checkBoolean(where, "epsInSqrt", options.epsInSqrt ?? true);
+  const corrected = checkBoolean(where, "biasCorrection", options.biasCorrection ?? false);
   return {
-    init: (params) => ({ mu: zerosTree(flatten(params)), nu: filledTree(flatten(params), initialScale) }),
+    init(params) {
+      const moments = { mu: zerosTree(flatten(params)), nu: filledTree(flatten(params), initialScale) };
+      return corrected ? { count: 0, ...moments } : moments;
+    },
     update(updates, state) {
       const g = flatten(updates);
-      const { leaves } = readState(where, state, g, ["mu", "nu"]);
+      const { count, leaves } = readState(where, state, g, ["mu", "nu"], corrected);
+      const t = increment(count);
+      const correction = corrected ? biasCorrection(decay, t) : 1;
       const r = mapLeavesWithState(g, leaves, (x, [mu, nu], out, [mu2, nu2]) => {
         for (let j = 0; j < x.length; j++) {
           const m = (1 - decay) * x[j]! + decay * mu![j]!;
           const v = (1 - decay) * (x[j]! * x[j]!) + decay * nu![j]!;
           mu2![j] = m;
           nu2![j] = v;
-          // v >= m^2 in exact arithmetic; rounding of a float32 state can break that by an ulp.
-          out[j] = x[j]! / Math.sqrt(Math.max(v - m * m, 0) + eps);
+          const mHat = m / correction;
+          // v >= m^2 in exact arithmetic; rounding (of a float32 state, say) can break that by an ulp.
+          const variance = Math.max(v / correction - mHat * mHat, 0);
+          out[j] = inSqrt ? x[j]! / Math.sqrt(variance + eps) : x[j]! / (Math.sqrt(variance) + eps);
         }
       });
-      return [r.updates, { mu: r.states[0], nu: r.states[1] }];
+      const moments = { mu: r.states[0], nu: r.states[1] };
+      return [r.updates, corrected ? { count: t, ...moments } : moments];
     },
   };
 }
