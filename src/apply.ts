@@ -16,7 +16,7 @@ import { claim, release } from "./donate.js";
  * @example
  * ```ts
  * import { applyUpdates } from "gradtx";
- * applyUpdates({ w: Float64Array.of(1, 2) }, { w: Float32Array.of(0.5, -1) }); // { w: Float64Array [1.5, 1] }
+ * applyUpdates({ w: Float64Array.of(1, 2) }, { w: Float32Array.of(0.5, -1) }); // { w: Float64Array.of(1.5, 1) }
  * ```
  * @since 0.1.0
  */

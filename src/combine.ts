@@ -34,7 +34,7 @@ import { claim, donate } from "./donate.js";
  * ```ts
  * import { chain, clipByGlobalNorm, lookahead, adam } from "gradtx";
  * const opt = chain(clipByGlobalNorm(1), lookahead(adam(1e-3)));
- * const state = opt.init({ w: new Float32Array(10) }); // [clip state, lookahead state]
+ * const state = opt.init({ w: new Float32Array(10) }); // state.length = 2: the clip's state, then Lookahead's
  * ```
  * @since 0.1.0
  */

@@ -62,10 +62,11 @@ export function initEither<S>(tx: GradientTransformation<S>): (params: PyTree) =
  * ```ts
  * import { sgd, updateEither } from "gradtx";
  * import * as E from "fp-ts/lib/Either.js";
- * const tx = sgd(0.1);
+ * const tx = sgd(0.1, { momentum: 0.9 });
  * const step = updateEither(tx);
  * const state = tx.init({ w: Float64Array.of(1) });
- * E.isLeft(step({ v: Float64Array.of(1) }, state)); // true: STRUCTURE_MISMATCH
+ * const result = step({ v: Float64Array.of(1) }, state);
+ * E.isLeft(result) && result.left.code; // "STRUCTURE_MISMATCH"
  * ```
  * @since 0.1.0
  */

@@ -26,11 +26,13 @@ export type GradTxErrorCode =
  * @example
  * ```ts
  * import { adam, GradTxError } from "gradtx";
+ * let code: string | undefined;
  * try {
  *   adam(-1);
  * } catch (e) {
- *   if (e instanceof GradTxError) console.log(e.code); // "INVALID_HYPERPARAMETER"
+ *   if (e instanceof GradTxError) code = e.code;
  * }
+ * code; // "INVALID_HYPERPARAMETER"
  * ```
  * @since 0.1.0
  */

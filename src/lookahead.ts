@@ -155,14 +155,15 @@ function interpolateState(atSync: unknown, current: unknown, alpha: number, wher
  * ```ts
  * import { adam, applyUpdates, chain, clipByGlobalNorm, lookahead, slowParams } from "gradtx";
  * const opt = chain(clipByGlobalNorm(1), lookahead(adam(0.1), { syncPeriod: 5, alpha: 0.5 }));
- * let x: Float64Array = Float64Array.of(1, 2, 3); // f(x) = sum(x^2)
+ * // f(x) = sum(x^2), whose gradient is 2x
+ * let x: Float64Array = Float64Array.of(1, 2, 3);
  * let state = opt.init(x);
  * for (let step = 1; step <= 10; step++) {
  *   const [u, next] = opt.update(x.map((v) => 2 * v), state, x);
  *   x = applyUpdates(x, u) as Float64Array;
  *   state = next;
  * }
- * slowParams(state); // equal to x: step 10 was a sync
+ * slowParams(state); // x: step 10 was a sync, which lands the fast weights on the slow ones
  * ```
  * @since 0.1.0
  */
@@ -346,7 +347,7 @@ export function lookahead<S>(
  * ```ts
  * import { chain, clipByGlobalNorm, lookahead, sgd, slowParams } from "gradtx";
  * const opt = chain(clipByGlobalNorm(1), lookahead(sgd(0.1)));
- * slowParams(opt.init({ w: Float64Array.of(1, 2) })); // { w: Float64Array [1, 2] }
+ * slowParams(opt.init({ w: Float64Array.of(1, 2) })); // { w: Float64Array.of(1, 2) }
  * ```
  * @since 0.1.0
  */

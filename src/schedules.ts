@@ -243,8 +243,8 @@ export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
  * const stepsPerEpoch = 391;
  * const cifar = piecewiseConstantSchedule(0.1, { [60 * stepsPerEpoch]: 0.2, [120 * stepsPerEpoch]: 0.2, [160 * stepsPerEpoch]: 0.2 });
  * cifar(0); // 0.1
- * cifar(60 * stepsPerEpoch); // 0.1 * 0.2 ≈ 0.02
- * cifar(160 * stepsPerEpoch); // 0.1 * 0.2^3 ≈ 0.0008
+ * cifar(60 * stepsPerEpoch); // ≈ 0.02: 0.1 * 0.2
+ * cifar(160 * stepsPerEpoch); // ≈ 0.0008: 0.1 * 0.2^3
  * ```
  * @since 0.1.0
  */

@@ -455,7 +455,7 @@ export function serializeParams(params: PyTree): Uint8Array {
  * ```ts
  * import { serializeParams, deserializeParams } from "gradtx";
  * const params = { w: Float64Array.of(1, 2) };
- * deserializeParams(serializeParams(params), params); // { w: Float64Array [1, 2] }
+ * deserializeParams(serializeParams(params), params); // { w: Float64Array.of(1, 2) }
  * ```
  * @since 0.1.0
  */

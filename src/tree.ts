@@ -30,7 +30,7 @@ import { isLeaf, leafPaths } from "./pytree.js";
  * ```ts
  * import { tree } from "gradtx";
  * const doubled = tree.map((x) => (x as Float64Array).map((v) => 2 * v), { a: Float64Array.of(1, 2) });
- * // { a: [2, 4] }
+ * // doubled = { a: [2, 4] }
  * ```
  * @since 0.1.0
  */
@@ -67,7 +67,7 @@ export function map(fn: (leaf: Leaf, ...rest: Leaf[]) => Leaf, tree: PyTree, ...
  * @example
  * ```ts
  * import { tree } from "gradtx";
- * tree.leaves({ w: Float64Array.of(1), b: Float64Array.of(2) }); // [b, w]
+ * tree.leaves({ w: Float64Array.of(1), b: Float64Array.of(2) }); // [[2], [1]]: b before w, keys sorted
  * ```
  * @since 0.1.0
  */
@@ -95,7 +95,7 @@ export function structure(tree: PyTree): TreeDef {
  * @example
  * ```ts
  * import { tree } from "gradtx";
- * tree.zerosLike({ w: new Float32Array(3) }); // { w: Float32Array [0, 0, 0] }
+ * tree.zerosLike({ w: new Float32Array(3) }); // { w: Float32Array.of(0, 0, 0) }
  * ```
  * @since 0.1.0
  */

@@ -45,7 +45,7 @@ export interface ApplyIfFiniteState<S> {
  * const opt = applyIfFinite(sgd(0.1), 5);
  * const params = Float64Array.of(1);
  * const [u, state] = opt.update(Float64Array.of(NaN), opt.init(params), params);
- * // u = [0]; state.notFiniteCount = 1, state.totalNotFinite = 1, state.lastFinite = false
+ * // u = [0]; state.notFiniteCount = 1; state.totalNotFinite = 1; state.lastFinite = false
  * ```
  * @since 0.1.0
  */

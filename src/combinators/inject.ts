@@ -51,7 +51,8 @@ export interface InjectHyperparamsState<S> {
  * });
  * let state = opt.init({ w: new Float32Array(3) });
  * state.hyperparams; // { alpha: 0.5, learningRate: 0.001 }: for logging
- * state = { ...state, hyperparams: { ...state.hyperparams, alpha: 0.8 } }; // from the next step on
+ * // From the next step on:
+ * state = { ...state, hyperparams: { ...state.hyperparams, alpha: 0.8 } };
  * ```
  * @since 0.1.0
  */

@@ -48,7 +48,8 @@ export interface MaskedState<S> {
  * const params = { layer: { w: Float64Array.of(1, 2, 3), b: Float64Array.of(0) } };
  * const grads = { layer: { w: Float64Array.of(2, 4, 6), b: Float64Array.of(1) } };
  * const [u] = tx.update(grads, tx.init(params), params);
- * // u.layer.w ≈ [-1e-3, -1e-3, -1e-3] (Adam's first step); u.layer.b is grads.layer.b itself
+ * // u.layer.w ≈ [-1e-3, -1e-3, -1e-3]: Adam's first step
+ * (u as typeof grads).layer.b === grads.layer.b; // true: the very same array
  * ```
  * @since 0.1.0
  */

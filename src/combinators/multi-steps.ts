@@ -41,11 +41,17 @@ export interface MultiStepsState<S> {
  * @example
  * ```ts
  * import { multiSteps, sgd } from "gradtx";
- * const opt = multiSteps(sgd(1), 3); // a batch of 3 x the micro-batch
+ * // A batch of 3 x the micro-batch:
+ * const opt = multiSteps(sgd(1), 3);
  * const p = Float64Array.of(0);
  * let state = opt.init(p);
- * for (const g of [1, 2, 6]) [, state] = opt.update(Float64Array.of(g), state, p);
- * // the first two updates are [0]; the third is [-3] = -(1 + 2 + 6) / 3
+ * const updates: number[] = [];
+ * for (const g of [1, 2, 6]) {
+ *   const [u, next] = opt.update(Float64Array.of(g), state, p);
+ *   updates.push((u as Float64Array)[0]!);
+ *   state = next;
+ * }
+ * updates; // [0, 0, -3]: the third is -(1 + 2 + 6) / 3
  * ```
  * @since 0.1.0
  */

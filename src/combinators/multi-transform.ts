@@ -39,7 +39,8 @@ export interface MultiTransformState {
  * import { adam, multiTransform, sgd } from "gradtx";
  * const tx = multiTransform({ head: adam(1e-3), body: sgd(1e-4) }, (path) => (path.startsWith("head") ? "head" : "body"));
  * const params = { head: Float64Array.of(1), body: { w: Float64Array.of(2) } };
- * const state = tx.init(params); // { inner: { body: sgd's state, head: adam's state } }
+ * const state = tx.init(params);
+ * Object.keys(state.inner); // ["body", "head"]: sgd's state and adam's
  * ```
  * @since 0.1.0
  */

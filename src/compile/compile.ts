@@ -114,7 +114,7 @@ const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
  *   for (let j = 0; j < w.length; j++) g[j] = 2 * w[j]!; // d/dw of sum(w^2), written in place
  *   run.step();
  * }
- * run.state(); // a pure state of the chain: [{}, { count: 10, slow, inner }]
+ * const state = run.state(); // state[1].count = 10: a pure state of the chain, [{}, { count, slow, inner }]
  * ```
  * @since 0.2.0
  */

@@ -594,7 +594,8 @@ export function checkLookaheadSync(options: LookaheadLawOptions | null = {}): vo
  * @example
  * ```ts
  * import { checkLookaheadLaws } from "gradtx/laws";
- * checkLookaheadLaws({ numRuns: 20, extra: { innerState: "reset" } });
+ * // Under "reset" alpha = 1 does not hold: the inner state restarts at every sync whatever alpha is.
+ * checkLookaheadLaws({ numRuns: 20, extra: { innerState: "interpolate" } });
  * ```
  * @since 0.1.0
  */

@@ -118,7 +118,7 @@ export interface EmaState {
  * ```ts
  * import { ema } from "gradtx";
  * const tx = ema(0.9);
- * const [u] = tx.update(Float64Array.of(2), tx.init(Float64Array.of(0))); // debiased: [2]
+ * const [u] = tx.update(Float64Array.of(2), tx.init(Float64Array.of(0))); // u = [2]: debiased
  * ```
  * @since 0.1.0
  */

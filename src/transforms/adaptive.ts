@@ -97,7 +97,7 @@ export function adamOptions(where: string, options: AdamOptions): Required<AdamO
  * import { scaleByAdam } from "gradtx";
  * const tx = scaleByAdam();
  * const [u] = tx.update(Float64Array.of(3, -4), tx.init(Float64Array.of(0, 0)));
- * // the first step is sign(g) up to eps: u ≈ [1, -1]
+ * // u ≈ [1, -1]: the first step is sign(g) up to eps
  * ```
  * @since 0.1.0
  */
@@ -269,7 +269,7 @@ export interface RmsOptions {
  * import { scaleByRms } from "gradtx";
  * const tx = scaleByRms({ decay: 0.9 });
  * const [u] = tx.update(Float64Array.of(2), tx.init(Float64Array.of(0)));
- * // nu = 0.1 * 4 = 0.4, u = 2 / sqrt(0.4 + 1e-8) ≈ 3.1623
+ * // u ≈ [2 / Math.sqrt(0.4 + 1e-8)]: nu = 0.1 * 4 = 0.4
  * ```
  * @since 0.1.0
  */
@@ -331,7 +331,7 @@ export interface ScaleByStddevState {
  * import { scaleByStddev } from "gradtx";
  * const tx = scaleByStddev();
  * const [u] = tx.update(Float64Array.of(1), tx.init(Float64Array.of(0)));
- * // mu = 0.1, nu = 0.1, u = 1 / sqrt(0.1 - 0.01 + 1e-8)
+ * // u ≈ [1 / Math.sqrt(0.1 - 0.01 + 1e-8)]: mu = 0.1 and nu = 0.1
  * ```
  * @since 0.1.0
  */
@@ -396,7 +396,7 @@ export interface ScaleByRssState {
  * import { scaleByRss } from "gradtx";
  * const tx = scaleByRss();
  * const [u] = tx.update(Float64Array.of(1), tx.init(Float64Array.of(0)));
- * // s = 0.1 + 1 = 1.1, u = 1 / sqrt(1.1 + 1e-7)
+ * // u ≈ [1 / Math.sqrt(1.1 + 1e-7)]: s = 0.1 + 1 = 1.1
  * ```
  * @since 0.1.0
  */
@@ -449,7 +449,7 @@ export interface RAdamOptions extends AdamOptions {
  * import { scaleByRAdam } from "gradtx";
  * const tx = scaleByRAdam();
  * const [u] = tx.update(Float64Array.of(2), tx.init(Float64Array.of(0)));
- * // step 1: rho = 1 < 5, so u = m = 2 (momentum only)
+ * // u ≈ [2]: at step 1 rho = 1 < 5, so u = m = 2 (momentum only)
  * ```
  * @since 0.1.0
  */
@@ -508,7 +508,7 @@ export interface ScaleByLionState {
  * ```ts
  * import { scaleByLion } from "gradtx";
  * const tx = scaleByLion();
- * const [u] = tx.update(Float64Array.of(-3, 0.5), tx.init(Float64Array.of(0, 0))); // [-1, 1]
+ * const [u] = tx.update(Float64Array.of(-3, 0.5), tx.init(Float64Array.of(0, 0))); // u = [-1, 1]
  * ```
  * @since 0.1.0
  */
@@ -552,7 +552,7 @@ export function scaleByLion(
  * import { scaleByAdamax } from "gradtx";
  * const tx = scaleByAdamax();
  * const [u] = tx.update(Float64Array.of(2), tx.init(Float64Array.of(0)));
- * // mu = 0.2, nu = 2 + 1e-8, u = (0.2 / 0.1) / (2 + 1e-8) ≈ 1
+ * // u ≈ [2 / (2 + 1e-8)]: mu / (1 - b1) = 0.2 / 0.1 and nu = |g| + eps
  * ```
  * @since 0.1.0
  */
@@ -606,7 +606,7 @@ export interface ScaleByAmsgradState extends ScaleByAdamState {
  * ```ts
  * import { scaleByAmsgrad } from "gradtx";
  * const tx = scaleByAmsgrad();
- * const [u] = tx.update(Float64Array.of(2), tx.init(Float64Array.of(0))); // ≈ [1]
+ * const [u] = tx.update(Float64Array.of(2), tx.init(Float64Array.of(0))); // u ≈ [1]
  * ```
  * @since 0.1.0
  */
@@ -666,7 +666,7 @@ export interface ScaleByAdadeltaState {
  * import { scaleByAdadelta } from "gradtx";
  * const tx = scaleByAdadelta();
  * const [u] = tx.update(Float64Array.of(1), tx.init(Float64Array.of(0)));
- * // eG = 0.1, u = sqrt(1e-6) / sqrt(0.1 + 1e-6) ≈ 0.00316
+ * // u ≈ [Math.sqrt(1e-6) / Math.sqrt(0.1 + 1e-6)]: eG = 0.1
  * ```
  * @since 0.1.0
  */

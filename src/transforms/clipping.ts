@@ -85,7 +85,7 @@ export function clip(maxDelta: number): GradientTransformation<EmptyState> {
  * ```ts
  * import { clipByBlockRms } from "gradtx";
  * const tx = clipByBlockRms(1);
- * tx.update(Float64Array.of(3, 3), tx.init(null))[0]; // rms 3: [1, 1]
+ * tx.update(Float64Array.of(3, 3), tx.init(null))[0]; // ≈ [1, 1]: the rms is 3
  * ```
  * @since 0.1.0
  */

@@ -27,7 +27,7 @@ export interface ZeroNansState {
  * import { zeroNans } from "gradtx";
  * const tx = zeroNans();
  * const [u, s] = tx.update({ a: Float64Array.of(NaN, 1) }, tx.init({ a: new Float64Array(2) }));
- * // u = { a: [0, 1] }, s.foundNan = [true]
+ * // u = { a: [0, 1] }; s.foundNan = [true]
  * ```
  * @since 0.1.0
  */

@@ -145,7 +145,7 @@ export interface TrustRatioOptions {
  * import { scaleByTrustRatio } from "gradtx";
  * const tx = scaleByTrustRatio();
  * const p = Float64Array.of(3, 4);
- * const [u] = tx.update(Float64Array.of(0, 1), tx.init(p), p); // ||p|| = 5, ||u|| = 1: u = [0, 5]
+ * const [u] = tx.update(Float64Array.of(0, 1), tx.init(p), p); // u = [0, 5]: ||p|| = 5 and ||u|| = 1
  * ```
  * @since 0.1.0
  */
