@@ -105,7 +105,8 @@ describe('lookahead(inner, { alpha: "adaptive" })', () => {
             const { alpha, estimate } = state.adaptive!;
             expect(alpha).toBeGreaterThanOrEqual(alphaLow);
             expect(alpha).toBeLessThanOrEqual(1);
-            if (Number.isFinite(estimate)) expect(alpha).toBe(Math.min(Math.max(estimate, alphaLow), 1));
+            // Inside the range, the estimate itself is used.
+            if (estimate >= alphaLow && estimate <= 1) expect(alpha).toBe(estimate);
             // The sync moved the slow weights by that alpha towards where the fast weights got.
             const moved = values(before).map((b, i) => b + alpha * (fast[i]! - b));
             values(slowParams(state)).forEach((x, i) =>
@@ -117,6 +118,27 @@ describe('lookahead(inner, { alpha: "adaptive" })', () => {
       { numRuns: 100 },
     );
   });
+
+  it.each([
+    // L(x) = x^2 / 2 (a = 1, x* = 0) from x0 = 2, one sgd(lr) step: x1 = (1 - lr) x0. Proposition 1:
+    // alpha* = (x0 - x*) a (x0 - x1) / ((x0 - x1) a (x0 - x1)) = x0 / (x0 - x1) = 1 / lr.
+    // lr 0.5: x1 = 1, alpha* = 2, above 1: alpha 1, and the slow weights land on x1 = 1.
+    [0.5, 0.1, 2, 1, 1],
+    // lr 2: x1 = -2, alpha* = 0.5, inside: the slow weights land on 2 + 0.5 (-2 - 2) = 0, the optimum.
+    [2, 0.1, 0.5, 0.5, 0],
+    // lr 4: x1 = -6, alpha* = 0.25, below alphaLow 0.4: alpha 0.4, slow = 2 + 0.4 (-6 - 2) = -1.2.
+    [4, 0.4, 0.25, 0.4, -1.2],
+  ])(
+    "on x^2 / 2 from 2 with sgd(%s) and alphaLow %s: estimate %s, alpha %s, slow weights %s (by hand)",
+    (lr, alphaLow, estimate, alpha, slow) => {
+      const tx = lookahead(sgd(lr), { syncPeriod: 1, alpha: "adaptive", alphaLow, curvature: Float64Array.of(1) });
+      const p = Float64Array.of(2);
+      const [, state] = tx.update(Float64Array.of(2), tx.init(p), p);
+      expect(state.adaptive!.estimate).toBeCloseTo(estimate, 14);
+      expect(state.adaptive!.alpha).toBeCloseTo(alpha, 14);
+      expect(values(slowParams(state))[0]).toBeCloseTo(slow, 14);
+    },
+  );
 
   it("falls back to alpha 1 when the fast weights did not move (d . A d = 0)", () => {
     const tx = lookahead(sgd(0.1), { syncPeriod: 1, alpha: "adaptive" });

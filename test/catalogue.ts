@@ -41,62 +41,165 @@ export interface Entry {
    * holds within roundings, so it needs an optimizer continuous in the params.
    */
   readonly notContinuous?: string;
+  /**
+   * The first step of `defaults()` on f(x) = sum(x^2), worked out by hand from the optimizer's
+   * documented formula: the params after it, from params `x` and gradient `g = 2x` (one leaf).
+   */
+  readonly firstStep: (x: readonly number[], g: readonly number[]) => number[];
 }
+
+/** Adam's (and AMSGrad's, Adamax's) first step at learning rate `lr`: m^ = g, v^ = g^2, so -lr g / (|g| + eps). */
+const adamFirst =
+  (lr: number, eps = 1e-8) =>
+  (x: readonly number[], g: readonly number[]) =>
+    x.map((v, i) => v - (lr * g[i]!) / (Math.abs(g[i]!) + eps));
+/** Plain gradient descent: x - lr g. */
+const descent = (lr: number) => (x: readonly number[], g: readonly number[]) => x.map((v, i) => v - lr * g[i]!);
+const norm = (v: readonly number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
 
 const G = (tx: unknown) => tx as GradientTransformation;
 
 export const catalogue: readonly Entry[] = [
-  { name: "sgd", make: (lr) => sgd(lr), lr: 0.2, defaults: () => sgd(0.1) },
+  { name: "sgd", make: (lr) => sgd(lr), lr: 0.2, defaults: () => sgd(0.1), firstStep: descent(0.1) },
   {
     name: "sgd momentum",
     make: (lr) => sgd(lr, { momentum: 0.9 }),
     lr: 0.05,
     defaults: () => sgd(0.1, { momentum: 0.9 }),
+    // The trace starts at 0, so trace' = g.
+    firstStep: descent(0.1),
   },
   {
     name: "sgd nesterov",
     make: (lr) => sgd(lr, { momentum: 0.9, nesterov: true }),
     lr: 0.05,
     defaults: () => sgd(0.1, { momentum: 0.9, nesterov: true }),
+    // trace' = g, and Nesterov's update is g + 0.9 trace' = 1.9 g.
+    firstStep: descent(0.1 * 1.9),
   },
-  { name: "adam", make: (lr) => adam(lr), lr: 0.05, defaults: () => adam(0.1) },
-  { name: "adamw", make: (lr) => adamw(lr), lr: 0.05, defaults: () => adamw(0.1) },
-  { name: "nadam", make: (lr) => nadam(lr), lr: 0.05, defaults: () => nadam(0.1) },
-  { name: "radam", make: (lr) => radam(lr), lr: 0.05, defaults: () => radam(0.1) },
-  { name: "adamax", make: (lr) => adamax(lr), lr: 0.05, defaults: () => adamax(0.1) },
-  { name: "amsgrad", make: (lr) => amsgrad(lr), lr: 0.05, defaults: () => amsgrad(0.1) },
-  { name: "rmsprop", make: (lr) => rmsprop(lr), lr: 0.02, defaults: () => rmsprop(0.1) },
+  { name: "adam", make: (lr) => adam(lr), lr: 0.05, defaults: () => adam(0.1), firstStep: adamFirst(0.1) },
+  {
+    name: "adamw",
+    make: (lr) => adamw(lr),
+    lr: 0.05,
+    defaults: () => adamw(0.1),
+    // Adam's step plus the decoupled decay 1e-4 x, both times the learning rate.
+    firstStep: (x, g) => x.map((v, i) => v - 0.1 * (g[i]! / (Math.abs(g[i]!) + 1e-8) + 1e-4 * v)),
+  },
+  {
+    name: "nadam",
+    make: (lr) => nadam(lr),
+    lr: 0.05,
+    defaults: () => nadam(0.1),
+    // m^ = b1 m / (1 - b1^2) + (1 - b1) g / (1 - b1) with m = 0.1 g: (0.09 / 0.19 + 1) g; v^ = g^2.
+    firstStep: (x, g) => x.map((v, i) => v - (0.1 * (0.09 / 0.19 + 1) * g[i]!) / (Math.abs(g[i]!) + 1e-8)),
+  },
+  {
+    name: "radam",
+    make: (lr) => radam(lr),
+    lr: 0.05,
+    defaults: () => radam(0.1),
+    // Step 1: rho = 1 < 5, so the update is the corrected momentum m^ = g, not rescaled.
+    firstStep: descent(0.1),
+  },
+  {
+    name: "adamax",
+    make: (lr) => adamax(lr),
+    lr: 0.05,
+    defaults: () => adamax(0.1),
+    // (m / (1 - b1)) / max(b2 nu, |g| + eps) = g / (|g| + eps).
+    firstStep: adamFirst(0.1),
+  },
+  { name: "amsgrad", make: (lr) => amsgrad(lr), lr: 0.05, defaults: () => amsgrad(0.1), firstStep: adamFirst(0.1) },
+  {
+    name: "rmsprop",
+    make: (lr) => rmsprop(lr),
+    lr: 0.02,
+    defaults: () => rmsprop(0.1),
+    // nu = 0.1 g^2 (decay 0.9), eps 1e-8 inside the root.
+    firstStep: (x, g) => x.map((v, i) => v - (0.1 * g[i]!) / Math.sqrt(0.1 * g[i]! ** 2 + 1e-8)),
+  },
   {
     name: "rmsprop centered momentum",
     make: (lr) => rmsprop(lr, { centered: true, momentum: 0.5 }),
     lr: 0.01,
     defaults: () => rmsprop(0.1, { centered: true }),
+    // mu = 0.1 g, nu = 0.1 g^2: the variance is 0.1 g^2 - 0.01 g^2 = 0.09 g^2.
+    firstStep: (x, g) => x.map((v, i) => v - (0.1 * g[i]!) / Math.sqrt(0.09 * g[i]! ** 2 + 1e-8)),
   },
-  { name: "adagrad", make: (lr) => adagrad(lr), lr: 0.5, defaults: () => adagrad(0.1) },
-  { name: "adadelta", make: (lr) => adadelta(lr), lr: 10, defaults: () => adadelta() },
-  { name: "lion", make: (lr) => lion(lr), lr: 0.03, defaults: () => lion(0.1) },
+  {
+    name: "adagrad",
+    make: (lr) => adagrad(lr),
+    lr: 0.5,
+    defaults: () => adagrad(0.1),
+    // The sum of squares starts at 0.1: s = 0.1 + g^2, eps 1e-7 inside the root.
+    firstStep: (x, g) => x.map((v, i) => v - (0.1 * g[i]!) / Math.sqrt(0.1 + g[i]! ** 2 + 1e-7)),
+  },
+  {
+    name: "adadelta",
+    make: (lr) => adadelta(lr),
+    lr: 10,
+    defaults: () => adadelta(),
+    // Learning rate 1: eG = 0.1 g^2, u = sqrt(0 + 1e-6) / sqrt(eG + 1e-6) g.
+    firstStep: (x, g) => x.map((v, i) => v - (Math.sqrt(1e-6) / Math.sqrt(0.1 * g[i]! ** 2 + 1e-6)) * g[i]!),
+  },
+  {
+    name: "lion",
+    make: (lr) => lion(lr),
+    lr: 0.03,
+    defaults: () => lion(0.1),
+    // sign((1 - b1) g + b1 0) = sign(g), plus the decoupled decay 1e-3 x.
+    firstStep: (x, g) => x.map((v, i) => v - 0.1 * (Math.sign(g[i]!) + 1e-3 * v)),
+  },
   {
     name: "lamb",
     make: (lr) => lamb(lr),
     lr: 0.02,
     defaults: () => lamb(0.1),
+    // Adam with eps 1e-6 gives r = g / (|g| + 1e-6); the leaf's trust ratio is ||x|| / ||r||.
+    firstStep: (x, g) => {
+      const r = g.map((gi) => gi / (Math.abs(gi) + 1e-6));
+      return x.map((v, i) => v - 0.1 * (norm(x) / norm(r)) * r[i]!);
+    },
     // optax's trust ratio is 1 where a leaf's param norm is exactly 0 and ||p|| / ||u|| next to it,
     // so a param an ulp away from 0 can take a step 1e150 times larger or smaller.
     notContinuous: "the trust ratio jumps at a zero param norm",
   },
-  { name: "ranger", make: (lr) => ranger(lr), lr: 0.1, defaults: () => ranger() },
-  { name: "lookahead(adam)", make: (lr) => G(lookahead(adam(lr))), lr: 0.05, defaults: () => G(lookahead(adam(0.1))) },
+  {
+    name: "ranger",
+    make: (lr) => ranger(lr),
+    lr: 0.1,
+    defaults: () => ranger(),
+    // RAdam's first step is its momentum (learning rate 1e-3), and step 1 of 6 is no sync.
+    firstStep: descent(1e-3),
+  },
+  {
+    name: "lookahead(adam)",
+    make: (lr) => G(lookahead(adam(lr))),
+    lr: 0.05,
+    defaults: () => G(lookahead(adam(0.1))),
+    // Step 1 of 5 is no sync: Adam's step.
+    firstStep: adamFirst(0.1),
+  },
   {
     name: "chain(clipByGlobalNorm, lookahead(adam))",
     make: (lr) => G(chain(clipByGlobalNorm(1), lookahead(adam(lr)))),
     lr: 0.05,
     defaults: () => G(chain(clipByGlobalNorm(1), lookahead(adam(0.1)))),
+    // The clip gives c = g / ||g||, and Adam's first step is -0.1 c / (|c| + eps).
+    firstStep: (x, g) =>
+      adamFirst(0.1)(
+        x,
+        g.map((gi) => gi / norm(g)),
+      ),
   },
   {
     name: "chain(clip, clipByBlockRms, zeroNans, ema, sgd)",
     make: (lr) => G(chain(clip(10), clipByBlockRms(10), zeroNans(), ema(0.5), sgd(lr))),
     lr: 0.1,
     defaults: () => G(chain(clip(10), clipByBlockRms(10), zeroNans(), ema(0.5), sgd(0.1))),
+    // |g| <= 6 and rms(g) = sqrt(56 / 3) < 10 pass the clips; the debiased ema of one g is g.
+    firstStep: descent(0.1),
   },
   {
     name: "masked(adam) + multiTransform",
@@ -104,23 +207,28 @@ export const catalogue: readonly Entry[] = [
       G(multiTransform({ a: masked(adam(lr), true), s: sgd(lr) }, (path) => (path.length % 2 === 0 ? "a" : "s"))),
     lr: 0.05,
     defaults: () => G(multiTransform({ a: adam(0.1), s: sgd(0.1) }, (path) => (path.length % 2 === 0 ? "a" : "s"))),
+    // One leaf at the root has the path "", of even length: it goes to adam.
+    firstStep: adamFirst(0.1),
   },
   {
     name: "injectHyperparams(adam)",
     make: (lr) => G(injectHyperparams((h) => adam(h.lr), { lr })),
     lr: 0.05,
     defaults: () => G(injectHyperparams((h) => adam(h.lr), { lr: 0.1 })),
+    firstStep: adamFirst(0.1),
   },
   {
     name: "applyIfFinite(adam)",
     make: (lr) => G(applyIfFinite(adam(lr), 3)),
     lr: 0.05,
     defaults: () => G(applyIfFinite(adam(0.1), 3)),
+    firstStep: adamFirst(0.1),
   },
   {
     name: "multiSteps(sgd, 1)",
     make: (lr) => G(multiSteps(sgd(lr), 1)),
     lr: 0.2,
     defaults: () => G(multiSteps(sgd(0.1), 1)),
+    firstStep: descent(0.1),
   },
 ];

@@ -179,7 +179,7 @@ describe("compile: state in and out", () => {
     expectBitEqual(run.params, applyUpdates(p, u), "one pure step from the snapshot");
   });
 
-  it("compile continues from a pure state, bit for bit in float64", () => {
+  it("compile continues from a pure state, within 1e-15 of the pure path in float64", () => {
     const want = pureRun(tx, params, [0, 1, 2, 3, 4, 5, 6, 7].map(gradAt));
     const run = compile(tx, want[4]!.params, { state: want[4]!.state });
     for (let t = 5; t < 8; t++) run.step(gradAt(t));

@@ -158,11 +158,64 @@ describe("transforms: first steps by hand from the equations", () => {
     expect(run.map((r) => values(r.updates)[0])).toEqual([-0.1, -0.2, -0.1 * 3]);
   });
 
-  it("sgd, adam and adamw reduce f(x) = sum(x^2) from x0 = [1, 2, 3] in 5 steps", () => {
-    for (const tx of [sgd(0.1), sgd(0.1, { momentum: 0.9 }), adam(0.1), adamw(0.1)]) {
-      const run = trajectory(tx, Float64Array.of(1, 2, 3), (p) => tree.scale(2, p), 5);
-      expect(tree.vdot(run[4]!.params, run[4]!.params)).toBeLessThan(14);
-    }
+  describe("short trajectories on f(x) = sum(x^2) from x0 = [1, 2, 3] (gradient 2x), worked out by hand", () => {
+    const x0 = [1, 2, 3];
+    const run = (tx: GradientTransformation, steps: number) =>
+      trajectory(tx, Float64Array.from(x0), (p) => tree.scale(2, p), steps).map((point) => point.params);
+
+    it("sgd(0.1): x_{t+1} = x_t - 0.2 x_t = 0.8 x_t, so x_t = 0.8^t x0", () => {
+      run(sgd(0.1), 5).forEach((x, t) =>
+        expectClose(
+          x,
+          Float64Array.from(x0, (v) => 0.8 ** (t + 1) * v),
+          1e-15,
+          `step ${t + 1}`,
+        ),
+      );
+    });
+
+    it("sgd(0.1, momentum 0.9): m' = 2x + 0.9 m, x' = x - 0.1 m', linear in x0", () => {
+      // From x0 = 1: m1 = 2, x1 = 0.8; m2 = 1.6 + 1.8 = 3.4, x2 = 0.46; m3 = 0.92 + 3.06 = 3.98,
+      // x3 = 0.062; m4 = 0.124 + 3.582 = 3.706, x4 = -0.3086; m5 = -0.6172 + 3.3354 = 2.7182,
+      // x5 = -0.58042. Every coordinate is x0 times that sequence.
+      const fromOne = [0.8, 0.46, 0.062, -0.3086, -0.58042];
+      run(sgd(0.1, { momentum: 0.9 }), 5).forEach((x, t) =>
+        expectClose(
+          x,
+          Float64Array.from(x0, (v) => fromOne[t]! * v),
+          1e-14,
+          `step ${t + 1}`,
+        ),
+      );
+    });
+
+    it("adam(0.1): the first step is -0.1 sign(g) up to eps, the second follows the bias-corrected moments", () => {
+      const [x1, x2] = run(adam(0.1), 2);
+      // Step 1: m = 0.1 g, v = 0.001 g^2; corrected, m^ = g and v^ = g^2: x1 = x0 - 0.1 g / (|g| + 1e-8).
+      const g0 = x0.map((v) => 2 * v);
+      const first = x0.map((v, i) => v - (0.1 * g0[i]!) / (Math.abs(g0[i]!) + 1e-8));
+      expectClose(x1!, Float64Array.from(first), 1e-15, "step 1");
+      expectClose(x1!, Float64Array.of(0.9, 1.9, 2.9), 1e-9, "step 1 is -0.1 sign(g)");
+      // Step 2, g1 = 2 x1: m = 0.9 (0.1 g0) + 0.1 g1, v = 0.999 (0.001 g0^2) + 0.001 g1^2,
+      // x2 = x1 - 0.1 (m / (1 - 0.9^2)) / (sqrt(v / (1 - 0.999^2)) + 1e-8).
+      const second = first.map((v, i) => {
+        const g1 = 2 * v;
+        const m = 0.9 * 0.1 * g0[i]! + 0.1 * g1;
+        const s = 0.999 * 0.001 * g0[i]! ** 2 + 0.001 * g1 ** 2;
+        return v - (0.1 * (m / 0.19)) / (Math.sqrt(s / (1 - 0.998001)) + 1e-8);
+      });
+      expectClose(x2!, Float64Array.from(second), 1e-12, "step 2");
+    });
+
+    it("adamw(0.1): the first step adds the decoupled decay, x1 = x0 - 0.1 (sign(g) + 1e-4 x0)", () => {
+      const [x1] = run(adamw(0.1), 1);
+      expectClose(
+        x1!,
+        Float64Array.from(x0, (v) => v - 0.1 * (1 + 1e-4 * v)),
+        1e-9,
+        "step 1",
+      );
+    });
   });
 
   it("adamw multiplies the decay by the learning rate: p' = p - lr (adam_update + wd p)", () => {

@@ -178,10 +178,23 @@ describe("donate: a spent value cannot be used again", () => {
   it("a state that was not donated stays usable, and donating an empty state is harmless", () => {
     const p = params();
     const s = tx.init(p);
-    tx.update(g, s, p);
-    expect(() => tx.update(g, s, p)).not.toThrow();
-    const empty = clipByGlobalNorm(1).init(p);
-    donate(empty);
-    expect(() => clipByGlobalNorm(1).update(g, empty)).not.toThrow();
+    const [first, next1] = tx.update(g, s, p);
+    // The same state again: the same step, bit for bit, and s is untouched by either call.
+    const [again, next2] = tx.update(g, s, p);
+    expectBitEqual(again, first, "updates from the reused state");
+    expectBitEqual(stateLeaves(next2), stateLeaves(next1), "next state from the reused state");
+    // By hand: ||g|| = sqrt(0.5) < 1, so no clip; the trace is g and sgd(0.1) gives -0.1 g.
+    expectBitEqual(first, { w: Float64Array.of(-0.05, 0.05) }, "first step");
+    // A donated empty state gives the numbers of one that was not donated: ||g|| = sqrt(0.5), so
+    // clipByGlobalNorm(0.5) scales g by 0.5 / sqrt(0.5).
+    const clipTx = clipByGlobalNorm(0.5);
+    const empty = clipTx.init(p);
+    const [plain] = clipTx.update(g, clipTx.init(p));
+    const [donated] = clipTx.update(g, donate(empty));
+    expectBitEqual(donated, plain, "clip with a donated empty state");
+    expectClose(plain, { w: Float64Array.of(0.5 / Math.SQRT2, -0.5 / Math.SQRT2) }, 1e-15, "clip by hand");
+    // The empty state is shared and stays usable after being donated.
+    const [later] = clipTx.update(g, empty);
+    expectBitEqual(later, plain, "the empty state after its donation");
   });
 });

@@ -40,13 +40,117 @@ const optimizers: GradientTransformation[] = [
 /** The whole catalogue, for the cheaper properties. */
 const everyOptimizer = catalogue.map((entry) => [entry.name, entry.make(entry.lr)] as const);
 
-/** Runs `thunk`; anything it throws must be a GradTxError. */
+/**
+ * Runs `thunk` on an input that may be valid: anything it throws must be a GradTxError. Where the
+ * input is certainly invalid, use {@link throwsGradTxError}.
+ */
 function onlyGradTxError(thunk: () => unknown): void {
   try {
     thunk();
   } catch (e) {
     if (!(e instanceof GradTxError)) throw new Error(`threw ${String(e)} instead of a GradTxError`, { cause: e });
   }
+}
+
+/** Runs `thunk` on an input that is certainly invalid: it must throw, and a GradTxError. */
+function throwsGradTxError(thunk: () => unknown, what: string): void {
+  let result: unknown;
+  try {
+    result = thunk();
+  } catch (e) {
+    if (e instanceof GradTxError) return;
+    throw new Error(`${what}: threw ${String(e)} instead of a GradTxError`, { cause: e });
+  }
+  throw new Error(`${what}: accepted invalid input and returned ${String(result).slice(0, 60)}`);
+}
+
+/** `thunk` must throw a GradTxError when `invalid`, and may throw one otherwise. */
+function refusedIf(invalid: boolean, thunk: () => unknown, what: string): void {
+  if (invalid) throwsGradTxError(thunk, what);
+  else onlyGradTxError(thunk);
+}
+
+/*
+ * Oracles, written here from the README's definitions rather than from the library: which
+ * values are pytrees, which trees have the same structure, which values are plain data.
+ */
+
+function isFloatLeaf(x: unknown): boolean {
+  if (x instanceof Float32Array || x instanceof Float64Array) return true;
+  const o = x as { shape?: unknown; stride?: unknown; offset?: unknown; data?: unknown } | null;
+  return (
+    typeof x === "object" &&
+    x !== null &&
+    Array.isArray(o!.shape) &&
+    Array.isArray(o!.stride) &&
+    typeof o!.offset === "number" &&
+    (o!.data instanceof Float32Array || o!.data instanceof Float64Array)
+  );
+}
+
+function isPlain(x: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+/** A leaf, null/undefined, an array of pytrees or a plain object of pytrees. */
+function isPyTree(x: unknown): boolean {
+  if (x === null || x === undefined || isFloatLeaf(x)) return true;
+  if (Array.isArray(x)) return Array.from(x, (item: unknown) => item).every(isPyTree);
+  if (typeof x === "object" && isPlain(x))
+    return Object.keys(x).every((k) => isPyTree((x as Record<string, unknown>)[k]));
+  return false;
+}
+
+/**
+ * Whether two pytrees agree in structure: node kinds, keys, tuple lengths, and leaves of one
+ * size. (Two ndarrays of one size and different shapes count as agreeing: a state of typed
+ * arrays cannot tell them apart, so only the size is certainly checked on every call.)
+ */
+function sameStructure(x: unknown, y: unknown): boolean {
+  if (isFloatLeaf(x) || isFloatLeaf(y)) {
+    const size = (l: unknown) =>
+      (l as { length?: number }).length ?? (l as { shape: number[] }).shape.reduce((a, b) => a * b, 1);
+    return isFloatLeaf(x) && isFloatLeaf(y) && size(x) === size(y);
+  }
+  if (x === null || x === undefined || y === null || y === undefined) return x === y;
+  if (Array.isArray(x) || Array.isArray(y))
+    return (
+      Array.isArray(x) && Array.isArray(y) && x.length === y.length && x.every((_, i) => sameStructure(x[i], y[i]))
+    );
+  const kx = Object.keys(x as object).sort();
+  const ky = Object.keys(y as object).sort();
+  return (
+    kx.join("\u0000") === ky.join("\u0000") &&
+    kx.every((k) => sameStructure((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k]))
+  );
+}
+
+/** Whether `x` is a pytree of `like`'s structure and leaf lengths. */
+function fits(x: unknown, like: unknown): boolean {
+  return isPyTree(x) && isPyTree(like) && sameStructure(x, like);
+}
+
+/** Whether `tx` keeps trees in its state, against which it checks the updates' structure. */
+function keepsTrees(tx: GradientTransformation, params: PyTree): boolean {
+  return /f32|f64/.test(fingerprint(tx.init(params)));
+}
+
+/** Whether a state checkpoint can hold `x`: plain data only. */
+function isPlainData(x: unknown): boolean {
+  if (x === null || x === undefined || ["boolean", "number", "string"].includes(typeof x)) return true;
+  if (x instanceof Float32Array || x instanceof Float64Array) return true;
+  if (Array.isArray(x)) return Array.from(x, (item: unknown) => item).every(isPlainData);
+  if (typeof x === "object" && isPlain(x))
+    return Object.keys(x).every((k) => isPlainData((x as Record<string, unknown>)[k]));
+  return false;
+}
+
+/** Whether `x` holds an object with Lookahead's state keys anywhere in it. */
+function holdsLookaheadLike(x: unknown, depth = 0): boolean {
+  if (typeof x !== "object" || x === null || ArrayBuffer.isView(x) || depth > 50) return false;
+  if (!Array.isArray(x) && "slow" in x && "inner" in x && "count" in x) return true;
+  return Object.values(x).some((v: unknown) => holdsLookaheadLike(v, depth + 1));
 }
 
 const anything = fc.anything({
@@ -73,26 +177,37 @@ describe("hostile input: only GradTxError, nothing mutated", () => {
     fc.assert(
       fc.property(hostileTree, hostileTree, (x, y) => {
         const before = [fingerprint(params), fingerprint(x), fingerprint(y)];
-        for (const tx of optimizers) {
-          onlyGradTxError(() => tx.init(x as PyTree));
-          onlyGradTxError(() => tx.update(x as PyTree, tx.init(params), params));
-          onlyGradTxError(() => tx.update(params, x as never, params));
-          onlyGradTxError(() => tx.update(params, tx.init(params), x as PyTree));
-        }
-        onlyGradTxError(() => applyUpdates(x as PyTree, y as PyTree));
-        onlyGradTxError(() => tree.add(x as PyTree, params));
-        onlyGradTxError(() => tree.globalNorm(x as PyTree));
-        onlyGradTxError(() => slowParams(x));
-        onlyGradTxError(() => serializeState(x));
-        onlyGradTxError(() => deserializeState(x as never, optimizers[2]!.init(params)));
+        const tree_ = isPyTree(x);
+        const asParams = fits(x, params);
+        optimizers.forEach((tx, i) => {
+          refusedIf(!tree_, () => tx.init(x as PyTree), `optimizer ${i}: init`);
+          refusedIf(!asParams, () => tx.update(x as PyTree, tx.init(params), params), `optimizer ${i}: grads`);
+          // None of these states can come out of the generators: each has a part that checks its state.
+          throwsGradTxError(() => tx.update(params, x as never, params), `optimizer ${i}: state`);
+          // adamw reads the params at every step; the others do not on a first step.
+          if (i === 1) refusedIf(!asParams, () => tx.update(params, tx.init(params), x as PyTree), "adamw: params");
+          else onlyGradTxError(() => tx.update(params, tx.init(params), x as PyTree));
+        });
+        refusedIf(!(isPyTree(x) && fits(y, x)), () => applyUpdates(x as PyTree, y as PyTree), "applyUpdates");
+        refusedIf(!asParams, () => tree.add(x as PyTree, params), "tree.add");
+        refusedIf(!tree_, () => tree.globalNorm(x as PyTree), "tree.globalNorm");
+        refusedIf(!holdsLookaheadLike(x), () => slowParams(x), "slowParams");
+        refusedIf(!isPlainData(x), () => serializeState(x), "serializeState");
+        throwsGradTxError(() => deserializeState(x as never, optimizers[2]!.init(params)), "deserializeState");
         // The compiled path: junk as params, as a state to continue from, as a gradient, as options.
         const compiled = optimizers[1]!; // adamw: it compiles
-        onlyGradTxError(() => compile(compiled, x as PyTree));
-        onlyGradTxError(() => compile(compiled, params, { state: x }));
-        onlyGradTxError(() => compile(compiled, params, x as never));
-        onlyGradTxError(() => compile(compiled, params).step(x as PyTree));
+        refusedIf(!tree_, () => compile(compiled, x as PyTree), "compile: params");
+        refusedIf(x !== undefined, () => compile(compiled, params, { state: x }), "compile: state");
+        const noOptions =
+          x === null || x === undefined || (typeof x === "object" && isPlain(x) && Object.keys(x).length === 0);
+        refusedIf(!noOptions, () => compile(compiled, params, x as never), "compile: options");
+        refusedIf(!asParams && x !== undefined, () => compile(compiled, params).step(x as PyTree), "compile: step");
         // A donated junk value is not taken by a call that refuses it.
-        onlyGradTxError(() => applyUpdates(donate(x as PyTree), y as PyTree));
+        refusedIf(
+          !(isPyTree(x) && fits(y, x)),
+          () => applyUpdates(donate(x as PyTree), y as PyTree),
+          "applyUpdates (donated)",
+        );
         expect([fingerprint(params), fingerprint(x), fingerprint(y)]).toEqual(before);
       }),
       { numRuns: 300 },
@@ -103,12 +218,20 @@ describe("hostile input: only GradTxError, nothing mutated", () => {
     fc.assert(
       fc.property(arbitraryProblem({ maxSteps: 2 }), arbitraryProblem({ maxSteps: 2 }), (a, b) => {
         const before = fingerprint([a, b]);
-        for (const tx of optimizers) {
-          onlyGradTxError(() => tx.update(b.grads[0], tx.init(a.params), a.params));
-          onlyGradTxError(() => tx.update(a.grads[0], tx.init(a.params), b.params));
-          onlyGradTxError(() => tx.update(a.grads[0], optimizers[0]!.init(a.params), a.params));
-        }
-        onlyGradTxError(() => applyUpdates(a.params, b.grads[0]));
+        const same = fits(b.params, a.params);
+        optimizers.forEach((tx, i) => {
+          refusedIf(!same, () => tx.update(b.grads[0], tx.init(a.params), a.params), `optimizer ${i}: b's grads`);
+          // adamw reads the params at every step; the others do not on a first step.
+          if (i === 1) refusedIf(!same, () => tx.update(a.grads[0], tx.init(a.params), b.params), "adamw: b's params");
+          else onlyGradTxError(() => tx.update(a.grads[0], tx.init(a.params), b.params));
+          // sgd's state is its own; the others' is not.
+          if (i > 0)
+            throwsGradTxError(
+              () => tx.update(a.grads[0], optimizers[0]!.init(a.params), a.params),
+              `optimizer ${i}: sgd's state`,
+            );
+        });
+        refusedIf(!same, () => applyUpdates(a.params, b.grads[0]), "applyUpdates");
         expect(fingerprint([a, b])).toBe(before);
       }),
       { numRuns: 200 },
@@ -158,8 +281,11 @@ describe("non-finite gradients", () => {
     fc.assert(
       fc.property(hostileTree, (x) => {
         const before = [fingerprint(params), fingerprint(x)];
-        onlyGradTxError(() => tx.init(x as PyTree));
-        onlyGradTxError(() => tx.update(x as PyTree, tx.init(params), params));
+        refusedIf(!isPyTree(x), () => tx.init(x as PyTree), "init");
+        // A stateless optimizer (sgd without momentum) keeps nothing to check the grads against
+        // yet, so for it only a non-tree is certainly refused.
+        const invalidGrads = keepsTrees(tx, params) ? !fits(x, params) : !isPyTree(x);
+        refusedIf(invalidGrads, () => tx.update(x as PyTree, tx.init(params), params), "grads");
         onlyGradTxError(() => tx.update(params, x as never, params));
         onlyGradTxError(() => tx.update(params, tx.init(params), x as PyTree));
         expect([fingerprint(params), fingerprint(x)]).toEqual(before);

@@ -28,10 +28,29 @@ describe("the lab's noisy quadratic model", () => {
     }
   });
 
-  it("a small gradtx simulation agrees with both closed forms within 4 standard errors", () => {
+  it("a small gradtx simulation agrees with closed forms derived here, within 4 standard errors", () => {
     const rows = runNqm(0.2);
     expect(rows).toHaveLength(NQM_SETTINGS.length);
-    for (const row of rows) expect(row.flagged, JSON.stringify(row)).toBe(false);
+    for (const row of rows) {
+      const r = 1 - row.gamma * row.a;
+      // SGD: x' = r x + gamma a c with c ~ N(0, sigma^2), whose stationary variance is
+      // V = gamma^2 a^2 sigma^2 / (1 - r^2).
+      const sgd = (row.gamma ** 2 * row.a ** 2 * row.sigma ** 2) / (1 - r * r);
+      // Lookahead: the fixed point of V' = (1 - alpha + alpha r^k)^2 V + alpha^2 * noise (see above).
+      const noise = (row.gamma ** 2 * row.a ** 2 * row.sigma ** 2 * (1 - r ** (2 * row.k))) / (1 - r * r);
+      const c = 1 - row.alpha + row.alpha * r ** row.k;
+      const lookahead = (row.alpha ** 2 * noise) / (1 - c * c);
+      for (const [measured, expected] of [
+        [row.sgd, sgd],
+        [row.lookahead, lookahead],
+      ] as const) {
+        const context = JSON.stringify({ row, expected });
+        // The standard error must be small enough for the comparison to mean something.
+        expect(measured.stderr, context).toBeGreaterThan(0);
+        expect(measured.stderr, context).toBeLessThan(0.1 * expected);
+        expect(Math.abs(measured.simulated - expected), context).toBeLessThanOrEqual(4 * measured.stderr);
+      }
+    }
   });
 });
 

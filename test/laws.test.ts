@@ -21,6 +21,7 @@ import {
   checkPurity,
   checkStructure,
   checkTransformationLaws,
+  fingerprint,
   LawViolation,
 } from "../src/laws/index.js";
 import { dataOf, flatten, unflatten } from "../src/pytree.js";
@@ -109,6 +110,43 @@ describe("the laws kit catches deliberately broken transformations", () => {
     expect(v.law).toBe("purity");
     expect(v.message).toMatch(/must not change their inputs/);
     expect(v.message).toMatch(/Counterexample/);
+  });
+
+  it.each([
+    ["a Map", () => ({ seen: new Map<string, number>() }), (s: { seen: Map<string, number> }) => s.seen.set("k", 1)],
+    ["a Set", () => ({ seen: new Set<number>() }), (s: { seen: Set<number> }) => s.seen.add(1)],
+    ["a Date", () => ({ seen: new Date(0) }), (s: { seen: Date }) => s.seen.setTime(1)],
+  ] as const)("purity catches a transformation that mutates %s in its state", (_, init, mutate) => {
+    const tx: GradientTransformation = {
+      init,
+      update(updates, state) {
+        (mutate as (s: unknown) => void)(state);
+        return [tree.scale(-0.1, updates), state];
+      },
+    };
+    expect(violation(() => checkPurity(tx, { numRuns: 5 })).law).toBe("purity");
+  });
+
+  it("fingerprint sees the contents of Maps, Sets, Dates, other typed arrays and boxed values", () => {
+    const pairs: [() => unknown, (x: never) => void][] = [
+      [() => new Map([["a", 1]]), (m: Map<string, number>) => m.set("a", 2)],
+      [() => new Map([["a", 1]]), (m: Map<string, number>) => m.set("b", 1)],
+      [() => new Set([1]), (x: Set<number>) => x.add(2)],
+      [() => new Date(5), (d: Date) => d.setTime(6)],
+      [() => Int32Array.of(1), (a: Int32Array) => (a[0] = 2)],
+      [() => new Uint8Array(2).buffer, (b: ArrayBuffer) => (new Uint8Array(b)[1] = 1)],
+      [() => ({ box: Object(1) as number }), (o: { box: number & { extra?: number } }) => (o.box.extra = 1)],
+      // A hole becomes undefined: an array with a hole at 1, built without a sparse literal.
+      [() => Object.assign(new Array<number>(3), { 0: 1, 2: 3 }), (a: unknown[]) => (a[1] = undefined)],
+      [() => Float64Array.of(0), (a: Float64Array) => (a[0] = -0)],
+    ];
+    for (const [make, mutate] of pairs) {
+      const value = make();
+      const before = fingerprint(value);
+      expect(fingerprint(make())).toBe(before);
+      mutate(value as never);
+      expect(fingerprint(value), before).not.toBe(before);
+    }
   });
 
   it("structure preservation catches a transformation that drops a leaf", () => {

@@ -4,7 +4,7 @@
  * @module
  */
 import type { GradientTransformation } from "../base.js";
-import { flatten } from "../pytree.js";
+import { assertSameStructure, flatten } from "../pytree.js";
 import { increment, stateCount, stateRecord } from "../state.js";
 import { allFinite } from "../tree.js";
 import { checkNumber, checkTransformation } from "../validate.js";
@@ -75,7 +75,10 @@ export function applyIfFinite<S>(
         const [u, next] = inner.update(updates, s.inner, params);
         return [u, { ...meta, inner: next }];
       }
-      return [zeroUpdates(flatten(updates)), { ...meta, inner: s.inner }];
+      // A skipped step never reaches the inner optimizer's checks: the updates must still fit the params.
+      const g = flatten(updates);
+      if (params !== undefined) assertSameStructure(flatten(params), g);
+      return [zeroUpdates(g), { ...meta, inner: s.inner }];
     },
   };
 }
