@@ -353,6 +353,7 @@ export function lookahead<S>(
  */
 export function slowParams(state: unknown): PyTree {
   checkNotSpent("slowParams", state);
+  if (isLookaheadState(state)) return state.slow;
   // Breadth-first, each object once (a cyclic state ends), at most MAX_DEPTH levels down.
   const seen = new Set<object>();
   let frontier: unknown[] = [state];

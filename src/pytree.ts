@@ -142,17 +142,27 @@ function notAPyTree(x: unknown, path: readonly Segment[]): GradTxError {
   return new GradTxError("NOT_A_PYTREE", `expected a pytree, got ${describe(x)}: ${advice}`, formatPath(path));
 }
 
-/** `NOT_A_PYTREE` for a container that holds itself, or one nested deeper than {@link MAX_DEPTH}. */
-function tooDeep(path: readonly Segment[], cyclic: boolean): GradTxError {
-  return new GradTxError(
-    "NOT_A_PYTREE",
-    cyclic ? "the tree contains itself (a cycle)" : `tree nested deeper than ${MAX_DEPTH} levels`,
-    formatPath(path),
-  );
+/** Thrown by `walk` past {@link MAX_DEPTH}; `flatten` tells a cycle from a deep tree. */
+class TooDeep {}
+
+/**
+ * The error for a walk that went past {@link MAX_DEPTH} along `path` from `root`: a cycle, at the
+ * path where a container comes back, or a tree nested too deep. Found only once the limit is hit,
+ * so that a normal walk keeps no record of its ancestors.
+ */
+function tooDeep(root: unknown, path: readonly Segment[]): GradTxError {
+  const seen = new Map<unknown, number>();
+  let node = root;
+  for (let i = 0; i <= path.length; i++) {
+    if (seen.has(node))
+      return new GradTxError("NOT_A_PYTREE", "the tree contains itself (a cycle)", formatPath(path.slice(0, i)));
+    seen.set(node, i);
+    if (i < path.length) node = (node as Record<string | number, unknown>)[path[i]!];
+  }
+  return new GradTxError("NOT_A_PYTREE", `tree nested deeper than ${MAX_DEPTH} levels`, formatPath(path));
 }
 
-/** `ancestors` holds the containers on the path from the root, to find a cycle where it closes. */
-function walk(x: unknown, leaves: Leaf[], path: Segment[], ancestors: Set<object>): TreeDef {
+function walk(x: unknown, leaves: Leaf[], path: Segment[]): TreeDef {
   if (x === null) return NULL;
   if (x === undefined) return UNDEFINED;
   if (typeof x !== "object") throw notAPyTree(x, path);
@@ -160,18 +170,15 @@ function walk(x: unknown, leaves: Leaf[], path: Segment[], ancestors: Set<object
     leaves.push(x);
     return LEAF;
   }
-  if (ancestors.has(x)) throw tooDeep(path, true);
-  if (path.length >= MAX_DEPTH) throw tooDeep(path, false);
+  if (path.length >= MAX_DEPTH) throw new TooDeep();
   if (Array.isArray(x)) {
     if (x.length > 0 && typeof x[0] === "number") throw notAPyTree(x, path);
     const children = new Array<TreeDef>(x.length);
-    ancestors.add(x);
     for (let i = 0; i < x.length; i++) {
       path.push(i);
-      children[i] = walk(x[i], leaves, path, ancestors);
+      children[i] = walk(x[i], leaves, path);
       path.pop();
     }
-    ancestors.delete(x);
     return { kind: "array", children };
   }
   if (isNdArrayLike(x)) {
@@ -182,14 +189,12 @@ function walk(x: unknown, leaves: Leaf[], path: Segment[], ancestors: Set<object
   if (!isPlainObject(x)) throw notAPyTree(x, path);
   const keys = Object.keys(x).sort();
   const children = new Array<TreeDef>(keys.length);
-  ancestors.add(x);
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
     path.push(key);
-    children[i] = walk((x as Record<string, unknown>)[key], leaves, path, ancestors);
+    children[i] = walk((x as Record<string, unknown>)[key], leaves, path);
     path.pop();
   }
-  ancestors.delete(x);
   return { kind: "object", keys, children };
 }
 
@@ -200,7 +205,15 @@ function walk(x: unknown, leaves: Leaf[], path: Segment[], ancestors: Set<object
  */
 export function flatten(tree: unknown): Flat {
   const leaves: Leaf[] = [];
-  const def = walk(tree, leaves, [], new Set());
+  const path: Segment[] = [];
+  let def: TreeDef;
+  try {
+    def = walk(tree, leaves, path);
+  } catch (e) {
+    // The path is left where the walk stopped.
+    if (e instanceof TooDeep) throw tooDeep(tree, path);
+    throw e;
+  }
   return { def, leaves };
 }
 
