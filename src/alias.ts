@@ -11,7 +11,6 @@ import { GradTxError } from "./errors.js";
 import { lookahead } from "./lookahead.js";
 import {
   scaleByAdadelta,
-  scaleByAdam,
   scaleByAdamax,
   scaleByAmsgrad,
   scaleByLion,
@@ -19,10 +18,10 @@ import {
   scaleByRms,
   scaleByRss,
   scaleByStddev,
-  type AdamOptions,
   type RAdamOptions,
   type RmsOptions,
 } from "./transforms/adaptive.js";
+import { scaleByAdam, type AdamOptions } from "./transforms/adam.js";
 import { scaleByLearningRate, scaleByTrustRatio } from "./transforms/scaling.js";
 import { checkNumber, checkScalarOrSchedule } from "./validate.js";
 

@@ -28,7 +28,6 @@ export {
 } from "./transforms/scaling.js";
 export {
   scaleByAdadelta,
-  scaleByAdam,
   scaleByAdamax,
   scaleByAmsgrad,
   scaleByLion,
@@ -36,17 +35,16 @@ export {
   scaleByRms,
   scaleByRss,
   scaleByStddev,
-  type AdamOptions,
   type RAdamOptions,
   type RmsOptions,
   type ScaleByAdadeltaState,
-  type ScaleByAdamState,
   type ScaleByAmsgradState,
   type ScaleByLionState,
   type ScaleByRmsState,
   type ScaleByRssState,
   type ScaleByStddevState,
 } from "./transforms/adaptive.js";
+export { scaleByAdam, type AdamOptions, type ScaleByAdamState } from "./transforms/adam.js";
 export { ema, trace, type EmaState, type TraceState } from "./transforms/accumulation.js";
 export { addDecayedWeights, type Mask, type MaskTree } from "./transforms/adding.js";
 export { clip, clipByBlockRms, clipByGlobalNorm } from "./transforms/clipping.js";

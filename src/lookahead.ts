@@ -28,6 +28,9 @@ import {
   type AdaptiveAlphaState,
 } from "./adaptive-alpha.js";
 import { applyInputScale, capabilities, FUSED_UPDATE, multiply, withFusion, type InputScale } from "./fusion.js";
+import { nodeOf, Transformation } from "./kernels/executor.js";
+import { add, asUpdate, mul, sub } from "./kernels/expr.js";
+import { buildKernel, declare, type Kernel } from "./kernels/kernel.js";
 
 /**
  * States whose slow weights are also held by an earlier state that was not donated (a non-sync
@@ -304,6 +307,19 @@ export function lookahead<S>(
     return [out, withScratch({ count, slow, inner: moved, innerAtSync: moved, ...extra }, scratch)];
   };
 
+  // Fixed alpha with "keep" or "reset": the executor runs the sync as a kernel, fused with the
+  // inner optimizer's loop on a sync step.
+  if (!isAdaptive && policy !== "interpolate") {
+    const tx = new Transformation<LookaheadState<S>>({
+      kind: "lookahead",
+      inner: nodeOf(inner as GradientTransformation<unknown>),
+      syncPeriod: k,
+      sync: syncKernel(fixedAlpha),
+      policy,
+    });
+    return described(tx, { kind: "lookahead", inner, syncPeriod: k, alpha: fixedAlpha, innerState: policy });
+  }
+
   const tx = withFusion<LookaheadState<S>>({
     init(params) {
       const flat = flatten(params);
@@ -324,6 +340,33 @@ export function lookahead<S>(
   });
   if (isAdaptive) return tx;
   return described(tx, { kind: "lookahead", inner, syncPeriod: k, alpha: fixedAlpha, innerState: policy });
+}
+
+/**
+ * Lookahead's sync, per element: the slow weights move by `alpha` towards the fast weights the
+ * inner update reaches, and the update lands the fast weights on them. The stored slow weights
+ * are `p + v` with `v` as the caller will see it, so that `applyUpdates` gives them bit for bit.
+ *
+ * ```
+ * fast  = p + u
+ * v     = slow + alpha (fast - slow) - p
+ * slow' = p + v
+ * ```
+ */
+function syncKernel(alpha: number): Kernel {
+  return buildKernel(
+    declare({
+      name: "lookahead",
+      slots: { slow: 0 },
+      readsParams: true,
+      hyper: { alpha },
+      body: ({ x, p, slow }, { alpha }) => {
+        const fast = add(p, x);
+        const v = asUpdate(sub(add(slow, mul(alpha, sub(fast, slow))), p));
+        return { update: v, slow: add(p, v) };
+      },
+    }),
+  );
 }
 
 /**

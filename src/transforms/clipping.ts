@@ -4,8 +4,10 @@
  * @module
  */
 import { initEmpty, type EmptyState, type GradientTransformation } from "../base.js";
-import { dataOf, flatten, type PyTree } from "../pytree.js";
-import { applyInputScale, INPUT_SCALE, withFusion, type InputScale } from "../fusion.js";
+import { flatten } from "../pytree.js";
+import { elementwise } from "../kernels/executor.js";
+import { div, mul } from "../kernels/expr.js";
+import { declare } from "../kernels/kernel.js";
 import { globalNormOf } from "../tree.js";
 import { described } from "../compile/describe.js";
 import { checkNumber } from "../validate.js";
@@ -32,18 +34,18 @@ import { mapLeaves } from "./elementwise.js";
  */
 export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyState> {
   checkNumber("clipByGlobalNorm", "maxNorm", maxNorm, { min: 0, minExclusive: true, infinite: true });
-  const scaleFor = (updates: PyTree, state: EmptyState): readonly [InputScale | null, EmptyState] => {
-    const norm = globalNormOf(flatten(updates).leaves.map(dataOf));
-    return [norm < maxNorm ? null : { divisor: norm, multiplier: maxNorm }, state];
-  };
-  const tx = withFusion<EmptyState>({
-    init: initEmpty,
-    update(updates, state) {
-      const [input, next] = scaleFor(updates, state);
-      return [input === null ? updates : applyInputScale(updates, input), next];
-    },
-    [INPUT_SCALE]: scaleFor,
-  });
+  const tx = elementwise<EmptyState>(
+    declare({
+      name: "clipByGlobalNorm",
+      hyper: { maxNorm },
+      reductions: { norm: { over: "tree", norm: "x" } },
+      // Below the threshold the update passes as it is, the very same leaves.
+      scalars: (h, _, { norm }) =>
+        norm < h.maxNorm ? { divisor: 1, multiplier: 1, clips: 0 } : { divisor: norm, multiplier: h.maxNorm, clips: 1 },
+      identity: (s) => s.clips === 0,
+      body: ({ x }, s) => ({ update: mul(div(x, s.divisor), s.multiplier) }),
+    }),
+  );
   return described(tx, { kind: "clipByGlobalNorm", maxNorm });
 }
 

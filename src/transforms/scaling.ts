@@ -13,11 +13,13 @@ import {
 } from "../base.js";
 import { GradTxError } from "../errors.js";
 import { dataOf, flatten } from "../pytree.js";
-import { increment, paramsFlat, stateCount, stateRecord } from "../state.js";
+import { paramsFlat } from "../state.js";
 import { globalNormOf } from "../tree.js";
 import { mapLeaves } from "./elementwise.js";
 import { checkBoolean, checkNumber, checkScalarOrSchedule } from "../validate.js";
-import { multiply, STEP_FACTOR, withFusion } from "../fusion.js";
+import { elementwise } from "../kernels/executor.js";
+import { mul } from "../kernels/expr.js";
+import { declare } from "../kernels/kernel.js";
 import { described } from "../compile/describe.js";
 
 /**
@@ -37,13 +39,9 @@ import { described } from "../compile/describe.js";
  */
 export function scale(step: number): GradientTransformation<EmptyState> {
   checkNumber("scale", "step", step);
-  const tx = withFusion<EmptyState>({
-    init: initEmpty,
-    update(updates, state) {
-      return [multiply(updates, step), state];
-    },
-    [STEP_FACTOR]: (state) => [step, state],
-  });
+  const tx = elementwise<EmptyState>(
+    declare({ name: "scale", hyper: { step }, body: ({ x }, s) => ({ update: mul(s.step, x) }) }),
+  );
   return described(tx, { kind: "scale", step });
 }
 
@@ -74,18 +72,14 @@ export function scaleBySchedule(schedule: Schedule): GradientTransformation<Scal
       "INVALID_HYPERPARAMETER",
       `scaleBySchedule: schedule must be a function of the step count, got ${typeof schedule}`,
     );
-  const factor = (state: ScaleByScheduleState): readonly [number, ScaleByScheduleState] => {
-    const { count } = stateRecord<ScaleByScheduleState>("scaleBySchedule", state, ["count"]);
-    return [schedule(stateCount("scaleBySchedule", count)), { count: increment(count) }];
-  };
-  const tx = withFusion<ScaleByScheduleState>({
-    init: (params) => ({ ...initEmpty(params), count: 0 }),
-    update(updates, state) {
-      const [step, next] = factor(state);
-      return [multiply(updates, step), next];
-    },
-    [STEP_FACTOR]: factor,
-  });
+  const tx = elementwise<ScaleByScheduleState>(
+    declare({
+      name: "scaleBySchedule",
+      counted: true,
+      scalars: (_, count) => ({ step: schedule(count) }),
+      body: ({ x }, s) => ({ update: mul(s.step, x) }),
+    }),
+  );
   return described(tx, { kind: "scaleBySchedule", schedule });
 }
 

@@ -1,0 +1,510 @@
+/**
+ * The executor: one `update` for every transformation gradtx builds. It walks the node tree
+ * once per call to check the inputs and read the states, lines the work up as a list of
+ * elementwise kernels and opaque barriers, fuses each run of kernels into passes (see fuse.ts)
+ * and runs them leaf by leaf on the backend, then builds the next state.
+ *
+ * Checks live here, once for every transformation: the updates, the params and every state tree
+ * must have one structure (keys, lengths, ndarray shapes), a state must be the state of this
+ * transformation, and a kernel that reads the params must get them.
+ *
+ * @module
+ */
+import { EMPTY_STATE, type GradientTransformation } from "../base.js";
+import { GradTxError } from "../errors.js";
+import {
+  asLeafLike,
+  assertSameStructure,
+  dataOf,
+  flatten,
+  unflatten,
+  type Flat,
+  type FloatArray,
+  type PyTree,
+} from "../pytree.js";
+import { globalNormOf } from "../tree.js";
+import { copyTree, increment, stateCount, stateLeaves, stateRecord } from "../state.js";
+import { checkNotSpent, claim } from "../donate.js";
+import { runnerOf } from "./backend.js";
+import { fuse, type LeafTypes } from "./fuse.js";
+import { buildKernel, type Kernel, type KernelSpec } from "./kernel.js";
+import type { Node } from "./node.js";
+import { BLOCK, sumBlocks, type Dtype, type Pass } from "./pass.js";
+
+/** A transformation gradtx built: a node, with the executor's `init` and `update`. */
+export class Transformation<S = unknown> implements GradientTransformation<S> {
+  /** What the executor runs. */
+  readonly node: Node;
+  /** The initial state for `params`. */
+  readonly init: (params: PyTree) => S;
+  /** Transforms `updates` given the current state (and `params`, where the transformation reads them). */
+  readonly update: (updates: PyTree, state: S, params?: PyTree) => readonly [PyTree, S];
+
+  constructor(node: Node) {
+    this.node = node;
+    this.init = (params) => initNode(node, params) as S;
+    this.update = (updates, state, params) => updateNode(node, updates, state, params) as readonly [PyTree, S];
+  }
+}
+
+/** The node of any transformation: its own for gradtx's, an opaque barrier for a user's. */
+export function nodeOf(tx: GradientTransformation<unknown>): Node {
+  return tx instanceof Transformation ? tx.node : { kind: "opaque", tx };
+}
+
+/** A tree like `params` (their dtypes, typed-array leaves) filled with `value`. */
+function filled(params: Flat, value: number): PyTree {
+  return unflatten(
+    params.def,
+    params.leaves.map((leaf) => {
+      const data = dataOf(leaf);
+      const out = new (data instanceof Float32Array ? Float32Array : Float64Array)(data.length);
+      return value === 0 ? out : out.fill(value);
+    }),
+  );
+}
+
+/** The initial state of a node. */
+export function initNode(node: Node, params: PyTree): unknown {
+  switch (node.kind) {
+    case "kernel": {
+      const flat = flatten(params);
+      const { kernel } = node;
+      if (!kernel.spec.counted && kernel.slotNames.length === 0) return EMPTY_STATE;
+      const state: Record<string, unknown> = kernel.spec.counted ? { count: 0 } : {};
+      for (const slot of kernel.slotNames) state[slot] = filled(flat, kernel.spec.slots[slot]!);
+      return state;
+    }
+    case "chain":
+      return node.parts.map((part) => initNode(part, params));
+    case "lookahead":
+      return { count: 0, slow: copyTree(flatten(params)), inner: initNode(node.inner, params) };
+    case "opaque":
+      return node.tx.init(params);
+  }
+}
+
+/** An elementwise kernel to run this step, with its state read. */
+interface ElementOp {
+  readonly kind: "element";
+  readonly kernel: Kernel;
+  readonly count: number;
+  /** Whether the slots may be written in place (the state was donated and shares them with no other). */
+  inPlace: boolean;
+  /** The current slot arrays, `[slot][leaf]`, in the slot order of the kernel. */
+  readonly slots: readonly (readonly FloatArray[])[];
+  /** The next slot arrays, filled in by the run. */
+  next: FloatArray[][];
+}
+
+/** An opaque transformation to run this step. */
+interface BarrierOp {
+  readonly kind: "barrier";
+  readonly tx: GradientTransformation<unknown>;
+  readonly state: unknown;
+  next: unknown;
+}
+
+type Op = ElementOp | BarrierOp;
+
+/** What one `update` call works on. */
+interface Step {
+  readonly updates: Flat;
+  readonly params: PyTree | undefined;
+  readonly paramsFlat: Flat | undefined;
+  /** Whether the state was donated: its arrays (and the last updates') may take the results. */
+  inPlace: boolean;
+  /** With a donated state: the arrays of the updates the call that made it returned. */
+  spare: readonly FloatArray[] | undefined;
+  readonly ops: Op[];
+}
+
+function missingParams(where: string): GradTxError {
+  return new GradTxError("MISSING_PARAMS", `${where} reads the params: pass them as the third argument of update`);
+}
+
+/**
+ * Reads `state` for `node`, appends the node's work for this step to `step.ops`, and returns
+ * what builds its next state once the ops have run.
+ */
+function plan(node: Node, state: unknown, step: Step): () => unknown {
+  switch (node.kind) {
+    case "kernel": {
+      const { kernel } = node;
+      const where = kernel.spec.name;
+      const stateful = kernel.spec.counted || kernel.slotNames.length > 0;
+      const keys = [...(kernel.spec.counted ? ["count"] : []), ...kernel.slotNames];
+      const s = stateRecord<Record<string, unknown>>(where, state, keys);
+      if (kernel.spec.readsParams && step.params === undefined) throw missingParams(where);
+      const count = kernel.spec.counted ? stateCount(where, s.count) : 0;
+      const op: ElementOp = {
+        kind: "element",
+        kernel,
+        count,
+        inPlace: true,
+        slots: kernel.slotNames.map((slot) => stateLeaves(`${where}.${slot}`, s[slot], step.updates)),
+        next: [],
+      };
+      step.ops.push(op);
+      return () => {
+        if (!stateful) return state;
+        const next: Record<string, unknown> = kernel.spec.counted ? { count: increment(count) } : {};
+        kernel.slotNames.forEach((slot, k) => (next[slot] = unflatten(step.updates.def, op.next[k]!)));
+        return next;
+      };
+    }
+    case "chain": {
+      const n = node.parts.length;
+      if (!Array.isArray(state) || state.length !== n)
+        throw new GradTxError(
+          "BAD_STATE",
+          `chain: expected an array of ${n} states, got ${Array.isArray(state) ? `an array of ${state.length}` : typeof state}`,
+        );
+      const parts = node.parts.map((part, i) => plan(part, (state as unknown[])[i], step));
+      return () => parts.map((finish) => finish());
+    }
+    case "lookahead": {
+      const s = stateRecord<{ count: unknown; slow: unknown; inner: unknown }>("lookahead", state, [
+        "count",
+        "slow",
+        "inner",
+      ]);
+      if (step.params === undefined)
+        throw new GradTxError(
+          "MISSING_PARAMS",
+          "lookahead reads the fast weights: pass the params as the third argument of update",
+        );
+      const count = increment(stateCount("lookahead", s.count));
+      const slow = stateLeaves("lookahead.slow", s.slow, step.updates);
+      const inner = plan(node.inner, s.inner, step);
+      // A real branch: on other steps the slow weights are not read, so a non-finite fast
+      // weight cannot reach them.
+      if (count % node.syncPeriod !== 0)
+        return () => {
+          // The next state shares the slow weights with this one; a donated call keeps its own.
+          if (!step.inPlace) shared.add(s.slow as object);
+          return { count, slow: s.slow, inner: inner() };
+        };
+      const sync: ElementOp = {
+        kind: "element",
+        kernel: node.sync,
+        count: 0,
+        inPlace: !shared.has(s.slow as object),
+        slots: [slow],
+        next: [],
+      };
+      step.ops.push(sync);
+      return () => {
+        const slowNext = unflatten(step.updates.def, sync.next[0]!);
+        if (node.policy === "keep") return { count, slow: slowNext, inner: inner() };
+        const asParams = unflatten(
+          step.paramsFlat!.def,
+          step.paramsFlat!.leaves.map((leaf, i) => asLeafLike(leaf, sync.next[0]![i]!)),
+        );
+        inner(); // the inner state of this step is replaced, but its ops ran and are spent
+        return { count, slow: slowNext, inner: initNode(node.inner, asParams) };
+      };
+    }
+    case "opaque": {
+      const op: BarrierOp = { kind: "barrier", tx: node.tx, state, next: undefined };
+      step.ops.push(op);
+      return () => op.next;
+    }
+  }
+}
+
+/** One `update` of a node: check, plan, run, and build the next state. */
+export function updateNode(
+  node: Node,
+  updates: PyTree,
+  state: unknown,
+  params: PyTree | undefined,
+): readonly [PyTree, unknown] {
+  const flat = flatten(updates);
+  let paramsFlat: Flat | undefined;
+  if (params !== undefined) {
+    checkNotSpent("update", params);
+    paramsFlat = flatten(params);
+    assertSameStructure(paramsFlat, flat);
+  }
+  const step: Step = { updates: flat, params, paramsFlat, inPlace: false, spare: undefined, ops: [] };
+  const finish = plan(node, state, step);
+  // Taken once the state has been read and checked: a donated state is spent from here on.
+  if (claim("update", state)) {
+    step.inPlace = true;
+    step.spare = lastUpdates.get(state as object);
+  }
+  const input = flat.leaves.map(dataOf);
+  let x: FloatArray[] = input;
+  for (let i = 0; i < step.ops.length;) {
+    const op = step.ops[i]!;
+    if (op.kind === "barrier") {
+      const current = unflatten(
+        flat.def,
+        x.map((data, leaf) => (data === input[leaf] ? flat.leaves[leaf]! : asLeafLike(flat.leaves[leaf]!, data))),
+      );
+      const [u, next] = op.tx.update(current, op.state, params);
+      const out = flatten(u);
+      assertSameStructure(flat, out);
+      x = out.leaves.map(dataOf);
+      op.next = next;
+      i++;
+      continue;
+    }
+    let end = i;
+    while (end < step.ops.length && step.ops[end]!.kind === "element") end++;
+    // Only the last run may write into the spare arrays: a barrier may keep what it was given.
+    x = runElements(step.ops.slice(i, end) as ElementOp[], x, step, end === step.ops.length);
+    i = end;
+  }
+  // Updates nothing changed come back as the very same tree.
+  const out = x.every((data, leaf) => data === input[leaf])
+    ? updates
+    : unflatten(
+        flat.def,
+        x.map((data, leaf) => (data === input[leaf] ? flat.leaves[leaf]! : asLeafLike(flat.leaves[leaf]!, data))),
+      );
+  const next = finish();
+  // The updates a donated successor of this state may write into (the caller gave them up with it).
+  if (typeof next === "object" && next !== null) lastUpdates.set(next, x);
+  return [out, next];
+}
+
+/**
+ * The donation bookkeeping of the executor: for each state it returned, the arrays of the
+ * updates returned with it. Donating the state gives those up too (see `donate`).
+ */
+const lastUpdates = new WeakMap<object, readonly FloatArray[]>();
+
+/** Slow-weight trees that more than one state holds: a donated sync must not write them in place. */
+const shared = new WeakSet<object>();
+
+const dtypeOf = (a: FloatArray): Dtype => (a instanceof Float32Array ? "f32" : "f64");
+const arrayOf = (dtype: Dtype, n: number): FloatArray => (dtype === "f32" ? new Float32Array(n) : new Float64Array(n));
+/** `a` in `dtype`: itself, or a converted copy. */
+const inDtype = (a: FloatArray, dtype: Dtype): FloatArray => {
+  if (dtypeOf(a) === dtype) return a;
+  const out = arrayOf(dtype, a.length);
+  out.set(a);
+  return out;
+};
+
+/** Fused passes, by the kernels they fuse and the leaf's dtypes. */
+const passCache = new Map<string, Pass | undefined>();
+const kernelIds = new WeakMap<Kernel, number>();
+let nextKernelId = 0;
+const idOf = (k: Kernel): number => {
+  let id = kernelIds.get(k);
+  if (id === undefined) kernelIds.set(k, (id = nextKernelId++));
+  return id;
+};
+
+type Member = { readonly k: number; readonly kernel: Kernel };
+
+function passOf(members: readonly Member[], reduce: Member | undefined, types: LeafTypes): Pass | undefined {
+  const name = (m: Member) => `${m.k}:${idOf(m.kernel)}`;
+  const key = `${types.compute}${types.update}|${members.map(name).join(",")}|${reduce === undefined ? "" : name(reduce)}`;
+  if (passCache.has(key)) return passCache.get(key);
+  const pass = fuse(members, reduce, types);
+  passCache.set(key, pass);
+  return pass;
+}
+
+type ScalarValues = Record<string, number>;
+
+/**
+ * Runs a run of elementwise kernels over every leaf; returns the updates they produce. The run
+ * goes in stages, cut before each kernel that reduces (see fuse.ts); within a stage, each leaf
+ * runs one pass of the kernels that change it.
+ */
+function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: Step, last: boolean): FloatArray[] {
+  const leaves = x.length;
+  const params = step.paramsFlat?.leaves.map(dataOf);
+  const types: LeafTypes[] = [];
+  const bound: Map<string, FloatArray>[] = [];
+  const after: (() => void)[] = [];
+  ops.forEach((op) => (op.next = op.kernel.slotNames.map(() => new Array<FloatArray>(leaves))));
+  for (let i = 0; i < leaves; i++) {
+    const input = x[i]!;
+    const p = params?.[i];
+    const wide =
+      dtypeOf(input) === "f64" ||
+      (p !== undefined && dtypeOf(p) === "f64") ||
+      ops.some((op) => op.slots.some((slot) => dtypeOf(slot[i]!) === "f64"));
+    const compute: Dtype = wide ? "f64" : "f32";
+    types.push({ compute, update: dtypeOf(input) });
+    const names = new Map<string, FloatArray>();
+    if (p !== undefined) names.set("p", inDtype(p, compute));
+    const n = input.length;
+    ops.forEach((op, k) => {
+      op.kernel.slotNames.forEach((slot, s) => {
+        const current = op.slots[s]![i]!;
+        names.set(`${k}.${slot}`, inDtype(current, compute));
+        const target = step.inPlace && op.inPlace ? current : arrayOf(dtypeOf(current), n);
+        const write = dtypeOf(target) === compute ? target : arrayOf(compute, n);
+        names.set(`${k}.${slot}'`, write);
+        if (write !== target) after.push(() => target.set(write));
+        op.next[s]![i] = target;
+      });
+    });
+    bound.push(names);
+  }
+
+  // Per-step scalars, per leaf: each kernel's, once its reductions (if any) are known.
+  const perLeaf = ops.map((op) => op.kernel.spec.perLeaf?.(step.paramsFlat ?? step.updates));
+  const leafScalars = (k: number, s: ScalarValues | ScalarValues[]): ScalarValues[] =>
+    x.map((_, i) => ({ ...(Array.isArray(s) ? s[i]! : s), ...perLeaf[k]?.[i] }) as ScalarValues);
+  const scalars: (ScalarValues[] | undefined)[] = ops.map((op, k) =>
+    op.kernel.reductions.length > 0 ? undefined : leafScalars(k, scalarsOf(op, {})),
+  );
+
+  const valueOf = (name: string, i: number): number => {
+    const dot = name.indexOf(".");
+    return scalars[Number(name.slice(0, dot))]![i]![name.slice(dot + 1)]!;
+  };
+
+  /** Runs one stage's passes over every leaf, then the next stage's first kernel's scalars. */
+  const runStage = (members: readonly Member[][], inputs: FloatArray[], outputs: FloatArray[], reduce?: Member) => {
+    const blocksBefore: number[] = [];
+    let blocks = 0;
+    for (let i = 0; i < leaves; i++) {
+      blocksBefore.push(blocks);
+      blocks += Math.ceil(x[i]!.length / BLOCK);
+    }
+    const sums = reduce === undefined ? undefined : new Float64Array(blocks * reduce.kernel.reductions.length);
+    for (let i = 0; i < leaves; i++) {
+      const pass = passOf(members[i]!, reduce, types[i]!);
+      const n = x[i]!.length;
+      if (pass === undefined || n === 0) continue;
+      const names = bound[i]!;
+      names.set("in", inputs[i]!);
+      names.set("out", outputs[i]!);
+      const arrays = pass.buffers.map((name) => names.get(name)!);
+      const values = pass.scalars.map((name) => valueOf(name, i));
+      const run = runnerOf(pass);
+      if (sums === undefined) {
+        run(arrays, 0, n, values);
+        continue;
+      }
+      const r = pass.reductions.length;
+      for (let b = 0, start = 0; start < n; b++, start += BLOCK)
+        run(arrays, start, Math.min(BLOCK, n - start), values, sums, (blocksBefore[i]! + b) * r);
+    }
+    if (reduce === undefined) return;
+    const op = ops[reduce.k]!;
+    const reduced = reducedScalars(op, sums!, blocksBefore, blocks, (input) =>
+      input === "x" ? outputs : bound.map((names) => names.get("p")!),
+    );
+    scalars[reduce.k] = leafScalars(reduce.k, reduced);
+  };
+
+  // Stages: [start, end) of the run, each after the first starting at a kernel that reduces.
+  const starts = [0, ...ops.flatMap((op, k) => (k > 0 && op.kernel.reductions.length > 0 ? [k] : []))];
+  const input = x.map((a, i) => inDtype(a, types[i]!.compute));
+  let current = input;
+  const finals = new Array<FloatArray | undefined>(leaves);
+  // The first kernel's sums are over the run's input itself.
+  if (ops[0]!.kernel.reductions.length > 0)
+    runStage(
+      x.map(() => []),
+      current,
+      current,
+      { k: 0, kernel: ops[0]!.kernel },
+    );
+  for (let s = 0; s < starts.length; s++) {
+    const from = starts[s]!;
+    const to = s + 1 < starts.length ? starts[s + 1]! : ops.length;
+    const lastStage = to === ops.length;
+    const members: Member[][] = [];
+    const outs: FloatArray[] = [];
+    for (let i = 0; i < leaves; i++) {
+      const active: Member[] = [];
+      for (let k = from; k < to; k++) {
+        const { kernel } = ops[k]!;
+        if (kernel.slotNames.length === 0 && kernel.spec.identity?.(scalars[k]![i]!)) continue;
+        active.push({ k, kernel });
+      }
+      members.push(active);
+      if (active.length === 0) {
+        outs.push(current[i]!);
+        continue;
+      }
+      const n = x[i]!.length;
+      const compute = types[i]!.compute;
+      if (!lastStage) {
+        outs.push(arrayOf(compute, n));
+        continue;
+      }
+      // The last stage writes the updates, in their dtype: into the spare arrays of a donated
+      // state where they fit.
+      const spare = last ? step.spare?.[i] : undefined;
+      const update = types[i]!.update;
+      const out =
+        spare !== undefined && spare !== x[i] && spare.length === n && dtypeOf(spare) === update
+          ? spare
+          : arrayOf(update, n);
+      finals[i] = out;
+      const write = update === compute ? out : arrayOf(compute, n);
+      if (write !== out) after.push(() => out.set(write));
+      outs.push(write);
+    }
+    runStage(members, current, outs, lastStage ? undefined : { k: to, kernel: ops[to]!.kernel });
+    current = outs;
+  }
+  after.forEach((f) => f());
+  // A leaf no kernel changed comes back as the very array it came in as.
+  return current.map((data, i) => finals[i] ?? (data === input[i] ? x[i]! : data));
+}
+
+/** A kernel's scalars: its hyperparameters and its per-step scalars. */
+function scalarsOf(op: ElementOp, reduced: Record<string, number>): Record<string, number> {
+  const { spec } = op.kernel;
+  return { ...spec.hyper, ...spec.scalars(spec.hyper, op.count, reduced) };
+}
+
+/**
+ * A kernel's scalars from its reductions: once for tree sums, per leaf when any sum is per leaf.
+ * A norm is the root of its sum of squares, or, where the squares overflow, the norm rescaled
+ * from the values themselves (`values` gives them: the update entering the kernel, or the params).
+ */
+function reducedScalars(
+  op: ElementOp,
+  results: Float64Array,
+  blocksBefore: readonly number[],
+  blocks: number,
+  values: (input: "x" | "p") => readonly FloatArray[],
+): Record<string, number> | Record<string, number>[] {
+  const reductions = op.kernel.reductions;
+  const r = reductions.length;
+  const leaves = blocksBefore.length;
+  const blocksOf = (i: number) => (i + 1 < leaves ? blocksBefore[i + 1]! : blocks) - blocksBefore[i]!;
+  const column = reductions.map((_, k) => {
+    const c = new Float64Array(blocks);
+    for (let b = 0; b < blocks; b++) c[b] = results[b * r + k]!;
+    return c;
+  });
+  const finish = (k: number, sum: number, leaf: number | undefined): number => {
+    const norm = reductions[k]!.norm;
+    if (norm === undefined) return sum;
+    const root = Math.sqrt(sum);
+    if (Number.isFinite(root)) return root;
+    const arrays = values(norm);
+    return globalNormOf(leaf === undefined ? arrays : [arrays[leaf]!]);
+  };
+  const totals = reductions.map((_, k) => finish(k, sumBlocks(column[k]!), undefined));
+  const reducedFor = (i: number | undefined) =>
+    Object.fromEntries(
+      reductions.map((red, k) => {
+        if (red.over === "tree" || i === undefined) return [red.name, totals[k]!];
+        const from = blocksBefore[i]!;
+        return [red.name, finish(k, sumBlocks(column[k]!, from, from + blocksOf(i)), i)];
+      }),
+    );
+  if (!reductions.some((red) => red.over === "leaf")) return scalarsOf(op, reducedFor(undefined));
+  return blocksBefore.map((_, i) => scalarsOf(op, reducedFor(i)));
+}
+
+/** The transformation an elementwise declaration describes. */
+export function elementwise<S = unknown>(spec: KernelSpec): Transformation<S> {
+  return new Transformation<S>({ kind: "kernel", kernel: buildKernel(spec) });
+}

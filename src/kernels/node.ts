@@ -1,0 +1,31 @@
+/**
+ * What the executor runs: a transformation as a small tree of nodes. A kernel is an elementwise
+ * declaration; a chain runs its parts in order; Lookahead runs its inner node and, on a sync
+ * step, a sync kernel behind a real branch on its count; anything else (a user's own
+ * `{ init, update }`, or a transformation that is not elementwise) is an opaque barrier that the
+ * kernels before and after it still fuse around.
+ *
+ * Every transformation gradtx builds carries its node (see the executor's `Transformation`);
+ * `chain` and the combinators read the nodes of their parts.
+ *
+ * @module
+ */
+import type { GradientTransformation } from "../base.js";
+import type { Kernel } from "./kernel.js";
+
+/** The inner-state policies that run inside the executor. */
+export type SyncPolicy = "keep" | "reset";
+
+/** A transformation, as the executor sees it. */
+export type Node =
+  | { readonly kind: "kernel"; readonly kernel: Kernel }
+  | { readonly kind: "chain"; readonly parts: readonly Node[] }
+  | {
+      readonly kind: "lookahead";
+      readonly inner: Node;
+      readonly syncPeriod: number;
+      /** The sync: a kernel with one slot, `slow`, reading the params. */
+      readonly sync: Kernel;
+      readonly policy: SyncPolicy;
+    }
+  | { readonly kind: "opaque"; readonly tx: GradientTransformation<unknown> };
