@@ -17,7 +17,7 @@ import {
 import { arbitraryProblem } from "../src/laws/index.js";
 import { dataOf, flatten } from "../src/pytree.js";
 import { catalogue } from "./catalogue.js";
-import { expectBitEqual, expectClose, snapshot } from "./helpers.js";
+import { expectBitEqual, expectClose, snapshot, stateTree } from "./helpers.js";
 import { copyTree } from "../src/state.js";
 
 /** Both loops over the same gradients: plain, and donating the state and the params every step. */
@@ -45,22 +45,6 @@ function bothLoops(tx: GradientTransformation, params: PyTree, grads: readonly P
   return steps;
 }
 
-/** The float leaves of a state, in a fixed order, as one tree for expectBitEqual. */
-function stateLeaves(state: unknown): PyTree {
-  const out: PyTree[] = [];
-  const walk = (x: unknown): void => {
-    if (x instanceof Float32Array || x instanceof Float64Array) out.push(x);
-    else if (typeof x === "number") out.push(Float64Array.of(x));
-    else if (Array.isArray(x)) x.forEach(walk);
-    else if (typeof x === "object" && x !== null)
-      Object.keys(x)
-        .sort()
-        .forEach((k) => walk((x as Record<string, unknown>)[k]));
-  };
-  walk(state);
-  return out;
-}
-
 const withLookahead = catalogue.flatMap((entry) => [
   { name: entry.name, make: entry.make },
   { name: `lookahead(${entry.name})`, make: (lr: number) => lookahead(entry.make(lr), { syncPeriod: 3 }) },
@@ -80,11 +64,7 @@ describe("donate: the same numbers, bit for bit", () => {
           const before = grads.map(snapshot);
           bothLoops(make(0.05), params, grads).forEach((step, t) => {
             expectBitEqual(step.donated, step.plain, `${name}: params after step ${t + 1}`);
-            expectBitEqual(
-              stateLeaves(step.donatedState),
-              stateLeaves(step.plainState),
-              `${name}: state after ${t + 1}`,
-            );
+            expectBitEqual(stateTree(step.donatedState), stateTree(step.plainState), `${name}: state after ${t + 1}`);
           });
           grads.forEach((g, t) => expect(snapshot(g), `${name}: gradient ${t} untouched`).toEqual(before[t]));
         },

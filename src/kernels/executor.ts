@@ -25,7 +25,7 @@ import {
 import { globalNormOf } from "../tree.js";
 import { copyTree, increment, stateCount, stateLeaves, stateRecord } from "../state.js";
 import { checkNotSpent, claim } from "../donate.js";
-import { runnerOf } from "./backend.js";
+import { flush, runnerOf } from "./backend.js";
 import { fuse, type LeafTypes } from "./fuse.js";
 import { buildKernel, type Kernel, type KernelSpec } from "./kernel.js";
 import type { Node } from "./node.js";
@@ -116,6 +116,10 @@ interface Step {
   inPlace: boolean;
   /** With a donated state: the arrays of the updates the call that made it returned. */
   spare: readonly FloatArray[] | undefined;
+  /** Where new arrays come from: kept ones outlive the call (states, updates), others do not. */
+  readonly alloc: Allocator;
+  /** Whether to add the updates to the params in place, in the last pass (a compiled step). */
+  readonly apply: boolean;
   readonly ops: Op[];
 }
 
@@ -213,12 +217,25 @@ function plan(node: Node, state: unknown, step: Step): () => unknown {
   }
 }
 
+/** Makes the arrays a call needs: `keep` for those that outlive it (states, updates). */
+export type Allocator = (dtype: Dtype, n: number, keep: boolean) => FloatArray;
+
+const fresh: Allocator = (dtype, n) => arrayOf(dtype, n);
+
+/** How a call runs, beyond the public `update`: where arrays live, and whether it applies. */
+export interface RunOptions {
+  readonly alloc?: Allocator;
+  /** Add the updates to the params in place (the params must be the caller's own buffers). */
+  readonly apply?: boolean;
+}
+
 /** One `update` of a node: check, plan, run, and build the next state. */
 export function updateNode(
   node: Node,
   updates: PyTree,
   state: unknown,
   params: PyTree | undefined,
+  options: RunOptions = {},
 ): readonly [PyTree, unknown] {
   const flat = flatten(updates);
   let paramsFlat: Flat | undefined;
@@ -227,10 +244,21 @@ export function updateNode(
     paramsFlat = flatten(params);
     assertSameStructure(paramsFlat, flat);
   }
-  const step: Step = { updates: flat, params, paramsFlat, inPlace: false, spare: undefined, ops: [] };
+  const apply = options.apply === true && paramsFlat !== undefined;
+  const step: Step = {
+    updates: flat,
+    params,
+    paramsFlat,
+    inPlace: false,
+    spare: undefined,
+    alloc: options.alloc ?? fresh,
+    apply,
+    ops: [],
+  };
   const finish = plan(node, state, step);
-  // Taken once the state has been read and checked: a donated state is spent from here on.
-  if (claim("update", state)) {
+  // Taken once the state has been read and checked: a donated state is spent from here on (an
+  // opaque transformation's own state is its own business).
+  if (node.kind !== "opaque" && claim("update", state)) {
     step.inPlace = true;
     step.spare = lastUpdates.get(state as object);
   }
@@ -257,6 +285,9 @@ export function updateNode(
     x = runElements(step.ops.slice(i, end) as ElementOp[], x, step, end === step.ops.length);
     i = end;
   }
+  // Applying after a barrier (or with no kernels at all) is a run of no kernels.
+  if (apply && (step.ops.length === 0 || step.ops[step.ops.length - 1]!.kind === "barrier"))
+    x = runElements([], x, step, true);
   // Updates nothing changed come back as the very same tree.
   const out = x.every((data, leaf) => data === input[leaf])
     ? updates
@@ -282,9 +313,9 @@ const shared = new WeakSet<object>();
 const dtypeOf = (a: FloatArray): Dtype => (a instanceof Float32Array ? "f32" : "f64");
 const arrayOf = (dtype: Dtype, n: number): FloatArray => (dtype === "f32" ? new Float32Array(n) : new Float64Array(n));
 /** `a` in `dtype`: itself, or a converted copy. */
-const inDtype = (a: FloatArray, dtype: Dtype): FloatArray => {
+const inDtype = (a: FloatArray, dtype: Dtype, alloc: Allocator = fresh): FloatArray => {
   if (dtypeOf(a) === dtype) return a;
-  const out = arrayOf(dtype, a.length);
+  const out = alloc(dtype, a.length, false);
   out.set(a);
   return out;
 };
@@ -301,11 +332,16 @@ const idOf = (k: Kernel): number => {
 
 type Member = { readonly k: number; readonly kernel: Kernel };
 
-function passOf(members: readonly Member[], reduce: Member | undefined, types: LeafTypes): Pass | undefined {
+function passOf(
+  members: readonly Member[],
+  reduce: Member | undefined,
+  types: LeafTypes,
+  apply: boolean,
+): Pass | undefined {
   const name = (m: Member) => `${m.k}:${idOf(m.kernel)}`;
-  const key = `${types.compute}${types.update}|${members.map(name).join(",")}|${reduce === undefined ? "" : name(reduce)}`;
+  const key = `${types.compute}${types.update}${apply ? "+" : ""}|${members.map(name).join(",")}|${reduce === undefined ? "" : name(reduce)}`;
   if (passCache.has(key)) return passCache.get(key);
-  const pass = fuse(members, reduce, types);
+  const pass = fuse(members, reduce, types, apply);
   passCache.set(key, pass);
   return pass;
 }
@@ -334,14 +370,19 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     const compute: Dtype = wide ? "f64" : "f32";
     types.push({ compute, update: dtypeOf(input) });
     const names = new Map<string, FloatArray>();
-    if (p !== undefined) names.set("p", inDtype(p, compute));
+    if (p !== undefined) names.set("p", inDtype(p, compute, step.alloc));
+    if (step.apply && last) {
+      const write = dtypeOf(p!) === compute ? p! : step.alloc(compute, p!.length, false);
+      names.set("p'", write);
+      if (write !== p) after.push(() => p!.set(write));
+    }
     const n = input.length;
     ops.forEach((op, k) => {
       op.kernel.slotNames.forEach((slot, s) => {
         const current = op.slots[s]![i]!;
-        names.set(`${k}.${slot}`, inDtype(current, compute));
-        const target = step.inPlace && op.inPlace ? current : arrayOf(dtypeOf(current), n);
-        const write = dtypeOf(target) === compute ? target : arrayOf(compute, n);
+        names.set(`${k}.${slot}`, inDtype(current, compute, step.alloc));
+        const target = step.inPlace && op.inPlace ? current : step.alloc(dtypeOf(current), n, true);
+        const write = dtypeOf(target) === compute ? target : step.alloc(compute, n, false);
         names.set(`${k}.${slot}'`, write);
         if (write !== target) after.push(() => target.set(write));
         op.next[s]![i] = target;
@@ -364,7 +405,13 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   };
 
   /** Runs one stage's passes over every leaf, then the next stage's first kernel's scalars. */
-  const runStage = (members: readonly Member[][], inputs: FloatArray[], outputs: FloatArray[], reduce?: Member) => {
+  const runStage = (
+    members: readonly Member[][],
+    inputs: FloatArray[],
+    outputs: FloatArray[],
+    reduce: Member | undefined,
+    apply: boolean,
+  ) => {
     const blocksBefore: number[] = [];
     let blocks = 0;
     for (let i = 0; i < leaves; i++) {
@@ -373,7 +420,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     }
     const sums = reduce === undefined ? undefined : new Float64Array(blocks * reduce.kernel.reductions.length);
     for (let i = 0; i < leaves; i++) {
-      const pass = passOf(members[i]!, reduce, types[i]!);
+      const pass = passOf(members[i]!, reduce, types[i]!, apply);
       const n = x[i]!.length;
       if (pass === undefined || n === 0) continue;
       const names = bound[i]!;
@@ -386,10 +433,10 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
         run(arrays, 0, n, values);
         continue;
       }
-      const r = pass.reductions.length;
-      for (let b = 0, start = 0; start < n; b++, start += BLOCK)
-        run(arrays, start, Math.min(BLOCK, n - start), values, sums, (blocksBefore[i]! + b) * r);
+      run(arrays, 0, n, values, sums, blocksBefore[i]! * pass.reductions.length);
     }
+    // The next stage reads what this one wrote: wait for any threads.
+    flush();
     if (reduce === undefined) return;
     const op = ops[reduce.k]!;
     const reduced = reducedScalars(op, sums!, blocksBefore, blocks, (input) =>
@@ -400,16 +447,17 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
 
   // Stages: [start, end) of the run, each after the first starting at a kernel that reduces.
   const starts = [0, ...ops.flatMap((op, k) => (k > 0 && op.kernel.reductions.length > 0 ? [k] : []))];
-  const input = x.map((a, i) => inDtype(a, types[i]!.compute));
+  const input = x.map((a, i) => inDtype(a, types[i]!.compute, step.alloc));
   let current = input;
   const finals = new Array<FloatArray | undefined>(leaves);
   // The first kernel's sums are over the run's input itself.
-  if (ops[0]!.kernel.reductions.length > 0)
+  if (ops.length > 0 && ops[0]!.kernel.reductions.length > 0)
     runStage(
       x.map(() => []),
       current,
       current,
       { k: 0, kernel: ops[0]!.kernel },
+      false,
     );
   for (let s = 0; s < starts.length; s++) {
     const from = starts[s]!;
@@ -432,7 +480,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       const n = x[i]!.length;
       const compute = types[i]!.compute;
       if (!lastStage) {
-        outs.push(arrayOf(compute, n));
+        outs.push(step.alloc(compute, n, false));
         continue;
       }
       // The last stage writes the updates, in their dtype: into the spare arrays of a donated
@@ -442,13 +490,14 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       const out =
         spare !== undefined && spare !== x[i] && spare.length === n && dtypeOf(spare) === update
           ? spare
-          : arrayOf(update, n);
+          : step.alloc(update, n, true);
       finals[i] = out;
-      const write = update === compute ? out : arrayOf(compute, n);
+      const write = update === compute ? out : step.alloc(compute, n, false);
       if (write !== out) after.push(() => out.set(write));
       outs.push(write);
     }
-    runStage(members, current, outs, lastStage ? undefined : { k: to, kernel: ops[to]!.kernel });
+    const reduce = lastStage ? undefined : { k: to, kernel: ops[to]!.kernel };
+    runStage(members, current, outs, reduce, lastStage && last && step.apply);
     current = outs;
   }
   after.forEach((f) => f());

@@ -80,12 +80,14 @@ function reads(roots: readonly Node[]): { buffers: string[]; scalars: string[] }
 /**
  * The pass of one stage for one leaf: `kernels` (each with its position `k` in the run) fused,
  * writing `out` when there are any, and computing `reduce`'s sums over the value the stage ends
- * with. Undefined when there is nothing to do (no kernels, no sums): the value passes as it is.
+ * with. With `apply`, it also adds the result to the params in place (`p' = p + out`, as
+ * `applyUpdates` computes it). Undefined when there is nothing to do: the value passes as it is.
  */
 export function fuse(
   kernels: readonly { readonly k: number; readonly kernel: Kernel }[],
   reduce: { readonly k: number; readonly kernel: Kernel } | undefined,
   types: LeafTypes,
+  apply = false,
 ): Pass | undefined {
   let x: Expr = { op: "input", name: "in" };
   const stores: { buffer: string; value: Expr }[] = [];
@@ -95,6 +97,10 @@ export function fuse(
     x = rename(kernel.update);
   }
   if (kernels.length > 0) stores.push({ buffer: "out", value: x });
+  if (apply) {
+    const u: Expr = types.update === "f32" && types.compute === "f64" ? { op: "round32", a: x } : x;
+    stores.push({ buffer: "p'", value: { op: "add", a: { op: "input", name: P }, b: u } });
+  }
   const reductions =
     reduce === undefined
       ? []

@@ -19,8 +19,8 @@ export type PassArray = Float32Array | Float64Array;
 
 /**
  * Runs a pass over elements `[start, start + n)` of `arrays` (in the order of `pass.buffers`),
- * with `scalars` in the order of `pass.scalars`. With reductions, `n <= BLOCK` and the sums go
- * to `results[at + r]`.
+ * with `scalars` in the order of `pass.scalars`; `start` is a multiple of {@link BLOCK}. With
+ * reductions, the sum of reduction `r` over the call's block `b` goes to `results[at + b R + r]`.
  */
 export type PassRunner = (
   arrays: readonly PassArray[],
@@ -46,7 +46,6 @@ export function jsRunner(pass: Pass): PassRunner {
   const lanes = pass.dtype === "f32" ? 4 : 2;
 
   return (arrays, start, n, scalars, results, resultAt = 0) => {
-    if (pass.reductions.length > 0 && n > BLOCK) throw new Error("a reducing pass runs one block at a time");
     for (let from = 0; from < n; from += BLOCK) {
       const len = Math.min(BLOCK, n - from);
       const s = start + from;
@@ -80,8 +79,9 @@ export function jsRunner(pass: Pass): PassRunner {
       // Every value is computed before any store: a buffer may be read and written in place.
       for (const store of pass.stores)
         arrays[bufferIndex.get(store.buffer)!]!.set((at(store.value) as PassArray).subarray(0, len), s);
+      const block = resultAt + (from / BLOCK) * pass.reductions.length;
       pass.reductions.forEach((r, k) => {
-        results![resultAt + k] = dot(at(r.a) as PassArray, at(r.b) as PassArray, len, lanes);
+        results![block + k] = dot(at(r.a) as PassArray, at(r.b) as PassArray, len, lanes);
       });
     }
   };

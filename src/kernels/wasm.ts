@@ -5,14 +5,14 @@
  *
  * The function is `run(buffers: i32 byte addresses..., n: i32, scalars: f64..., results: i32)`
  * (`results` only when the pass reduces): it runs elements `[0, n)` of buffers that start at
- * 16-byte-aligned addresses of the imported memory `env.memory`, and writes each reduction's
- * sum, in float64, at `results + 8 * r`. Scalars arrive in float64 and are rounded once to the
+ * 16-byte-aligned addresses of the imported memory `env.memory`, and writes the sum of reduction
+ * `r` over block `b` (elements `[b BLOCK, (b + 1) BLOCK)`), in float64, at `results + 8 (b R + r)`. Scalars arrive in float64 and are rounded once to the
  * pass's dtype, as the JavaScript executor rounds them.
  *
  * @module
  */
 import { isCondition, type Condition, type Expr } from "./expr.js";
-import type { Dtype, Pass } from "./pass.js";
+import { BLOCK, type Dtype, type Pass } from "./pass.js";
 
 const I32 = 0x7f;
 const F32 = 0x7d;
@@ -196,7 +196,7 @@ function functionBody(pass: Pass): number[] {
 
   // Locals: loop counters; per node a vector and a scalar form (constants and scalars are set
   // before the loops; conditions are v128 masks and i32 flags); the reductions' accumulators.
-  const [offset, vecEnd, end] = [next++, next++, next++];
+  const [offset, vecEnd, end, blockEnd] = [next++, next++, next++, next++];
   const conditions = order.filter(isCondition);
   const flagOf = new Map(conditions.map((c) => [c, next++]));
   const vectorOf = new Map(order.map((e) => [e, next++]));
@@ -206,7 +206,7 @@ function functionBody(pass: Pass): number[] {
   const scalarOf = new Map(values.map((e) => [e, next++]));
   const tails = reductions.map(() => next++);
   const locals: number[][] = [
-    [...uleb(3 + conditions.length), I32],
+    [...uleb(4 + conditions.length), I32],
     [...uleb(order.length + 2 * reductions.length + 1), V128],
     [...uleb(values.length), lanes.scalar.type],
     [...uleb(reductions.length), F64],
@@ -320,9 +320,46 @@ function functionBody(pass: Pass): number[] {
     local(LOCAL_SET, offset);
     emit(0x0c, 0, 0x0b, 0x0b); // br 0, end loop, end block
   };
+  if (reductions.length === 0) {
+    loop(true, vecEnd);
+    loop(false, end);
+    emit(0x0b);
+    const body = [...vec(locals), ...code];
+    return [...uleb(body.length), ...body];
+  }
+  // With reductions, block by block: each block of BLOCK elements sums from zero and stores its
+  // sums at results + 8 (b R + r), whatever range of blocks this call was given.
+  emit(0x02, 0x40, 0x03, 0x40); // block, loop
+  local(LOCAL_GET, offset);
+  local(LOCAL_GET, end);
+  emit(0x4f, 0x0d, 1); // offset >= end: done
+  // blockEnd = min(offset + BLOCK * size, end); vecEnd = offset + ((blockEnd - offset) & -16)
+  local(LOCAL_GET, offset);
+  emit(0x41, ...sleb(BLOCK * lanes.size), 0x6a);
+  local(LOCAL_TEE, blockEnd);
+  local(LOCAL_GET, end);
+  local(LOCAL_GET, blockEnd);
+  local(LOCAL_GET, end);
+  emit(0x49); // i32.lt_u
+  emit(0x1b); // select
+  local(LOCAL_TEE, blockEnd);
+  local(LOCAL_GET, offset);
+  emit(0x6b, 0x41, ...sleb(-16), 0x71);
+  local(LOCAL_GET, offset);
+  emit(0x6a);
+  local(LOCAL_SET, vecEnd);
+  reductions.forEach((_, k) => {
+    const [acc, acc2] = accumulators[k]!;
+    for (const a of [acc, acc2]) {
+      emit(...simd(0x0c), ...Array<number>(16).fill(0));
+      local(LOCAL_SET, a);
+    }
+    emit(0x44, ...f64Bytes(0));
+    local(LOCAL_SET, tails[k]!);
+  });
   loop(true, vecEnd);
-  loop(false, end);
-  // result = ((acc[0] + acc2[0]) + (acc[1] + acc2[1])) + tail, stored at results + 8 r.
+  loop(false, blockEnd);
+  // sum = ((acc[0] + acc2[0]) + (acc[1] + acc2[1])) + tail.
   reductions.forEach((_, k) => {
     const [acc, acc2] = accumulators[k]!;
     local(LOCAL_GET, resultsParam);
@@ -337,6 +374,10 @@ function functionBody(pass: Pass): number[] {
     emit(0xa0);
     emit(0x39, 3, ...uleb(8 * k));
   });
+  local(LOCAL_GET, resultsParam);
+  emit(0x41, ...sleb(8 * reductions.length), 0x6a);
+  local(LOCAL_SET, resultsParam);
+  emit(0x0c, 0, 0x0b, 0x0b); // br 0, end loop, end block
   emit(0x0b);
   const body = [...vec(locals), ...code];
   return [...uleb(body.length), ...body];
