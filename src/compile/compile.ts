@@ -266,7 +266,7 @@ export function compile<S>(
         const instance = new api.Instance(module, { env: { memory: mem } });
         return instance.exports.run as (...args: number[]) => void;
       });
-    resident = { memory: mem, results: sumsAt, resultBytes: sumsBytes, pool };
+    resident = { memory: mem, buffer: mem.buffer, results: sumsAt, resultBytes: sumsBytes, pool };
   }
   const place = (a: FloatArray): FloatArray => {
     const view =
@@ -287,6 +287,8 @@ export function compile<S>(
   const gradViews = leaves.map((a) => place(new (a.constructor as Float64ArrayConstructor)(a.length)));
   const paramTree = over(flat, paramViews);
   const gradTree = over(flat, gradViews);
+  // The executor may take these trees as they are: compile built them, and they never change.
+  const trees = { updates: flatten(gradTree), params: flatten(paramTree) };
   let state = mapArrays(start, place);
   let disposed = false;
 
@@ -299,7 +301,9 @@ export function compile<S>(
       g.leaves.forEach((leaf, i) => gradViews[i]!.set(dataOf(leaf)));
     }
     scratch?.reset();
-    const [, next] = run(() => updateNode(node, gradTree, donate(state), paramTree, { alloc, apply: true }));
+    const [, next] = run(() =>
+      updateNode(node, gradTree, donate(state), paramTree, { alloc, apply: true, flat: trees }),
+    );
     state = next;
   };
 

@@ -43,6 +43,8 @@ export type Memory = InstanceType<WasmApi["Memory"]>;
 /** A memory whose arrays passes run on in place: a compiled optimizer's. */
 export interface Resident {
   readonly memory: Memory;
+  /** Its buffer (the memory never grows, so this stays its buffer). */
+  readonly buffer: ArrayBufferLike;
   /** Byte address of a region for block sums, and its size in bytes. */
   readonly results: number;
   readonly resultBytes: number;
@@ -79,8 +81,12 @@ export function flush(): void {
 const jsRunners = new Map<string, PassRunner>();
 const wasmRunners = new Map<string, PassRunner>();
 
-/** The runner of `pass` on the current backend (cached by what the pass computes). */
+const byPass = { wasm: new WeakMap<Pass, PassRunner>(), js: new WeakMap<Pass, PassRunner>() };
+
+/** The runner of `pass` on the current backend (cached by the pass, and by what it computes). */
 export function runnerOf(pass: Pass): PassRunner {
+  const known = byPass[backend].get(pass);
+  if (known !== undefined) return known;
   const key = passKey(pass);
   const cache = backend === "wasm" ? wasmRunners : jsRunners;
   let runner = cache.get(key);
@@ -88,6 +94,7 @@ export function runnerOf(pass: Pass): PassRunner {
     runner = backend === "wasm" ? wasmRunner(pass, wasmApi!) : jsRunner(pass);
     cache.set(key, runner);
   }
+  byPass[backend].set(pass, runner);
   return runner;
 }
 
@@ -116,6 +123,12 @@ function scratchOf(api: WasmApi, bytes: number): Scratch {
     scratch.f64 = new Float64Array(scratch.memory.buffer);
   }
   return scratch;
+}
+
+/** Whether every array lives in `buffer`. */
+function inside(arrays: readonly PassArray[], buffer: ArrayBufferLike): boolean {
+  for (let k = 0; k < arrays.length; k++) if (arrays[k]!.buffer !== buffer) return false;
+  return true;
 }
 
 /** The names a pass reads. */
@@ -164,7 +177,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   return (arrays, start, n, scalars, results, resultAt = 0) => {
     for (let k = 0; k < pass.scalars.length; k++) args[nb + 1 + k] = scalars[k]!;
     const home = resident;
-    if (home !== undefined && arrays.every((a) => a.buffer === home.memory.buffer)) {
+    if (home !== undefined && inside(arrays, home.buffer)) {
       // In place: the arrays' own addresses, and the block sums in the resident region.
       for (let k = 0; k < nb; k++) args[k] = arrays[k]!.byteOffset + start * size;
       args[nb] = n;
@@ -174,7 +187,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
         const at = home.pool === undefined ? 0 : home.pool.reserve(8 * r * blocks);
         if (at + 8 * r * blocks > home.resultBytes) throw new Error("the resident sums region is too small");
         args[nb + 1 + pass.scalars.length] = home.results + at;
-        sums = new Float64Array(home.memory.buffer, home.results + at, r * blocks);
+        sums = new Float64Array(home.buffer, home.results + at, r * blocks);
       }
       if (home.pool !== undefined) {
         home.pool.queue(moduleFor(true), args, nb, size, r, n);

@@ -225,8 +225,13 @@ const fresh: Allocator = (dtype, n) => arrayOf(dtype, n);
 /** How a call runs, beyond the public `update`: where arrays live, and whether it applies. */
 export interface RunOptions {
   readonly alloc?: Allocator;
-  /** Add the updates to the params in place (the params must be the caller's own buffers). */
+  /**
+   * Add the updates to the params in place (the params must be the caller's own buffers); the
+   * updates returned are then not computed (`null`).
+   */
   readonly apply?: boolean;
+  /** The updates and params flattened, when the caller holds them so (they are not checked again). */
+  readonly flat?: { readonly updates: Flat; readonly params: Flat };
 }
 
 /** One `update` of a node: check, plan, run, and build the next state. */
@@ -237,9 +242,9 @@ export function updateNode(
   params: PyTree | undefined,
   options: RunOptions = {},
 ): readonly [PyTree, unknown] {
-  const flat = flatten(updates);
-  let paramsFlat: Flat | undefined;
-  if (params !== undefined) {
+  const flat = options.flat?.updates ?? flatten(updates);
+  let paramsFlat: Flat | undefined = options.flat?.params;
+  if (params !== undefined && paramsFlat === undefined) {
     checkNotSpent("update", params);
     paramsFlat = flatten(params);
     assertSameStructure(paramsFlat, flat);
@@ -288,6 +293,8 @@ export function updateNode(
   // Applying after a barrier (or with no kernels at all) is a run of no kernels.
   if (apply && (step.ops.length === 0 || step.ops[step.ops.length - 1]!.kind === "barrier"))
     x = runElements([], x, step, true);
+  const next = finish();
+  if (apply) return [null, next];
   // Updates nothing changed come back as the very same tree.
   const out = x.every((data, leaf) => data === input[leaf])
     ? updates
@@ -295,7 +302,6 @@ export function updateNode(
         flat.def,
         x.map((data, leaf) => (data === input[leaf] ? flat.leaves[leaf]! : asLeafLike(flat.leaves[leaf]!, data))),
       );
-  const next = finish();
   // The updates a donated successor of this state may write into (the caller gave them up with it).
   if (typeof next === "object" && next !== null) lastUpdates.set(next, x);
   return [out, next];
@@ -320,8 +326,6 @@ const inDtype = (a: FloatArray, dtype: Dtype, alloc: Allocator = fresh): FloatAr
   return out;
 };
 
-/** Fused passes, by the kernels they fuse and the leaf's dtypes. */
-const passCache = new Map<string, Pass | undefined>();
 const kernelIds = new WeakMap<Kernel, number>();
 let nextKernelId = 0;
 const idOf = (k: Kernel): number => {
@@ -332,18 +336,58 @@ const idOf = (k: Kernel): number => {
 
 type Member = { readonly k: number; readonly kernel: Kernel };
 
-function passOf(
-  members: readonly Member[],
+/**
+ * A fused pass, with where each of its scalars comes from (`[kernel, name]`) and each of its
+ * buffers: `[0]` the stage's input, `[1]` its output, `[2]` the params, `[3]` the params written,
+ * `[4, k, s]` kernel k's slot s, `[5, k, s]` that slot written.
+ */
+interface Planned {
+  readonly pass: Pass;
+  readonly refs: readonly (readonly [number, string])[];
+  readonly buffers: readonly (readonly number[])[];
+}
+
+/** Where a pass's buffer comes from, as a {@link Planned} code. */
+function bufferCode(name: string, kernelOf: (k: number) => Kernel): number[] {
+  if (name === "in") return [0];
+  if (name === "out") return [1];
+  if (name === "p") return [2];
+  if (name === "p'") return [3];
+  const dot = name.indexOf(".");
+  const k = Number(name.slice(0, dot));
+  const written = name.endsWith("'");
+  const slot = name.slice(dot + 1, written ? -1 : undefined);
+  return [written ? 5 : 4, k, kernelOf(k).slotNames.indexOf(slot)];
+}
+
+/** Fused passes, by run (its kernels), then by stage, dtypes and apply, then by active kernels. */
+const passCache = new Map<string, Map<number, Planned | null>[]>();
+
+function planned(
+  cache: Map<number, Planned | null>,
+  key: number,
+  members: () => Member[],
   reduce: Member | undefined,
   types: LeafTypes,
   apply: boolean,
-): Pass | undefined {
-  const name = (m: Member) => `${m.k}:${idOf(m.kernel)}`;
-  const key = `${types.compute}${types.update}${apply ? "+" : ""}|${members.map(name).join(",")}|${reduce === undefined ? "" : name(reduce)}`;
-  if (passCache.has(key)) return passCache.get(key);
-  const pass = fuse(members, reduce, types, apply);
-  passCache.set(key, pass);
-  return pass;
+  kernelOf: (k: number) => Kernel,
+): Planned | null {
+  let p = cache.get(key);
+  if (p !== undefined) return p;
+  const pass = fuse(members(), reduce, types, apply);
+  p =
+    pass === undefined
+      ? null
+      : {
+          pass,
+          refs: pass.scalars.map((name) => {
+            const dot = name.indexOf(".");
+            return [Number(name.slice(0, dot)), name.slice(dot + 1)] as const;
+          }),
+          buffers: pass.buffers.map((name) => bufferCode(name, kernelOf)),
+        };
+  cache.set(key, p);
+  return p;
 }
 
 type ScalarValues = Record<string, number>;
@@ -357,8 +401,13 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   const leaves = x.length;
   const params = step.paramsFlat?.leaves.map(dataOf);
   const types: LeafTypes[] = [];
-  const bound: Map<string, FloatArray>[] = [];
+  // Conversions back into narrower arrays, once the passes have run (mixed-dtype leaves only).
   const after: (() => void)[] = [];
+  // Per leaf: the params read and written, and per kernel and slot, the slot read and written.
+  const pRead: FloatArray[] = [];
+  const pWrite: FloatArray[] = [];
+  const slotRead = ops.map((op) => op.kernel.slotNames.map(() => new Array<FloatArray>(leaves)));
+  const slotWrite = ops.map((op) => op.kernel.slotNames.map(() => new Array<FloatArray>(leaves)));
   ops.forEach((op) => (op.next = op.kernel.slotNames.map(() => new Array<FloatArray>(leaves))));
   for (let i = 0; i < leaves; i++) {
     const input = x[i]!;
@@ -369,44 +418,67 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       ops.some((op) => op.slots.some((slot) => dtypeOf(slot[i]!) === "f64"));
     const compute: Dtype = wide ? "f64" : "f32";
     types.push({ compute, update: dtypeOf(input) });
-    const names = new Map<string, FloatArray>();
-    if (p !== undefined) names.set("p", inDtype(p, compute, step.alloc));
+    if (p !== undefined) pRead.push(inDtype(p, compute, step.alloc));
     if (step.apply && last) {
       const write = dtypeOf(p!) === compute ? p! : step.alloc(compute, p!.length, false);
-      names.set("p'", write);
+      pWrite.push(write);
       if (write !== p) after.push(() => p!.set(write));
     }
     const n = input.length;
     ops.forEach((op, k) => {
-      op.kernel.slotNames.forEach((slot, s) => {
+      op.kernel.slotNames.forEach((_, s) => {
         const current = op.slots[s]![i]!;
-        names.set(`${k}.${slot}`, inDtype(current, compute, step.alloc));
+        slotRead[k]![s]![i] = inDtype(current, compute, step.alloc);
         const target = step.inPlace && op.inPlace ? current : step.alloc(dtypeOf(current), n, true);
         const write = dtypeOf(target) === compute ? target : step.alloc(compute, n, false);
-        names.set(`${k}.${slot}'`, write);
+        slotWrite[k]![s]![i] = write;
         if (write !== target) after.push(() => target.set(write));
         op.next[s]![i] = target;
       });
     });
-    bound.push(names);
   }
+  const arrayFor = (code: readonly number[], i: number, input: FloatArray, output: FloatArray): FloatArray => {
+    switch (code[0]) {
+      case 0:
+        return input;
+      case 1:
+        return output;
+      case 2:
+        return pRead[i]!;
+      case 3:
+        return pWrite[i]!;
+      case 4:
+        return slotRead[code[1]!]![code[2]!]![i]!;
+      default:
+        return slotWrite[code[1]!]![code[2]!]![i]!;
+    }
+  };
 
   // Per-step scalars, per leaf: each kernel's, once its reductions (if any) are known.
   const perLeaf = ops.map((op) => op.kernel.spec.perLeaf?.(step.paramsFlat ?? step.updates));
-  const leafScalars = (k: number, s: ScalarValues | ScalarValues[]): ScalarValues[] =>
-    x.map((_, i) => ({ ...(Array.isArray(s) ? s[i]! : s), ...perLeaf[k]?.[i] }) as ScalarValues);
+  const leafScalars = (k: number, s: ScalarValues | ScalarValues[]): ScalarValues[] => {
+    const own = perLeaf[k];
+    if (own === undefined) return Array.isArray(s) ? s : new Array<ScalarValues>(leaves).fill(s);
+    return x.map((_, i) => ({ ...(Array.isArray(s) ? s[i]! : s), ...own[i] }) as ScalarValues);
+  };
   const scalars: (ScalarValues[] | undefined)[] = ops.map((op, k) =>
     op.kernel.reductions.length > 0 ? undefined : leafScalars(k, scalarsOf(op, {})),
   );
 
-  const valueOf = (name: string, i: number): number => {
-    const dot = name.indexOf(".");
-    return scalars[Number(name.slice(0, dot))]![i]![name.slice(dot + 1)]!;
+  const runKey = ops.map((op) => idOf(op.kernel)).join(",");
+  let caches = passCache.get(runKey);
+  if (caches === undefined) passCache.set(runKey, (caches = []));
+  const cacheOf = (stage: number, t: LeafTypes, apply: boolean): Map<number, Planned | null> => {
+    const at = 8 * (stage + 1) + (t.compute === "f64" ? 4 : 0) + (t.update === "f64" ? 2 : 0) + (apply ? 1 : 0);
+    return (caches[at] ??= new Map());
   };
+  const kernelOf = (k: number) => ops[k]!.kernel;
 
   /** Runs one stage's passes over every leaf, then the next stage's first kernel's scalars. */
   const runStage = (
-    members: readonly Member[][],
+    stage: number,
+    from: number,
+    active: readonly number[],
     inputs: FloatArray[],
     outputs: FloatArray[],
     reduce: Member | undefined,
@@ -420,14 +492,22 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     }
     const sums = reduce === undefined ? undefined : new Float64Array(blocks * reduce.kernel.reductions.length);
     for (let i = 0; i < leaves; i++) {
-      const pass = passOf(members[i]!, reduce, types[i]!, apply);
       const n = x[i]!.length;
-      if (pass === undefined || n === 0) continue;
-      const names = bound[i]!;
-      names.set("in", inputs[i]!);
-      names.set("out", outputs[i]!);
-      const arrays = pass.buffers.map((name) => names.get(name)!);
-      const values = pass.scalars.map((name) => valueOf(name, i));
+      if (n === 0) continue;
+      const t = types[i]!;
+      const mask = active[i]!;
+      const members = () => {
+        const out: Member[] = [];
+        for (let k = from, bit = 1; bit <= mask; k++, bit *= 2) if (mask & bit) out.push({ k, kernel: ops[k]!.kernel });
+        return out;
+      };
+      const plan = planned(cacheOf(stage, t, apply), mask, members, reduce, t, apply, kernelOf);
+      if (plan === null) continue;
+      const { pass, refs, buffers } = plan;
+      const input = inputs[i]!;
+      const output = outputs[i]!;
+      const arrays = buffers.map((code) => arrayFor(code, i, input, output));
+      const values = refs.map(([k, name]) => scalars[k]![i]![name]!);
       const run = runnerOf(pass);
       if (sums === undefined) {
         run(arrays, 0, n, values);
@@ -439,41 +519,37 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     flush();
     if (reduce === undefined) return;
     const op = ops[reduce.k]!;
-    const reduced = reducedScalars(op, sums!, blocksBefore, blocks, (input) =>
-      input === "x" ? outputs : bound.map((names) => names.get("p")!),
-    );
+    const reduced = reducedScalars(op, sums!, blocksBefore, blocks, (input) => (input === "x" ? outputs : pRead));
     scalars[reduce.k] = leafScalars(reduce.k, reduced);
   };
 
   // Stages: [start, end) of the run, each after the first starting at a kernel that reduces.
-  const starts = [0, ...ops.flatMap((op, k) => (k > 0 && op.kernel.reductions.length > 0 ? [k] : []))];
+  // (A stage also ends after 30 kernels, so that its active kernels fit in the bits of a number.)
+  const starts = [0];
+  for (let k = 1; k < ops.length; k++)
+    if (ops[k]!.kernel.reductions.length > 0 || k - starts[starts.length - 1]! >= 30) starts.push(k);
   const input = x.map((a, i) => inDtype(a, types[i]!.compute, step.alloc));
   let current = input;
   const finals = new Array<FloatArray | undefined>(leaves);
   // The first kernel's sums are over the run's input itself.
   if (ops.length > 0 && ops[0]!.kernel.reductions.length > 0)
-    runStage(
-      x.map(() => []),
-      current,
-      current,
-      { k: 0, kernel: ops[0]!.kernel },
-      false,
-    );
+    runStage(-1, 0, new Array<number>(leaves).fill(0), current, current, { k: 0, kernel: ops[0]!.kernel }, false);
   for (let s = 0; s < starts.length; s++) {
     const from = starts[s]!;
     const to = s + 1 < starts.length ? starts[s + 1]! : ops.length;
     const lastStage = to === ops.length;
-    const members: Member[][] = [];
+    const active: number[] = [];
     const outs: FloatArray[] = [];
     for (let i = 0; i < leaves; i++) {
-      const active: Member[] = [];
-      for (let k = from; k < to; k++) {
+      // The kernels that change this leaf, as bits (kernel from + b is bit b).
+      let mask = 0;
+      for (let k = from, bit = 1; k < to; k++, bit *= 2) {
         const { kernel } = ops[k]!;
         if (kernel.slotNames.length === 0 && kernel.spec.identity?.(scalars[k]![i]!)) continue;
-        active.push({ k, kernel });
+        mask |= bit;
       }
-      members.push(active);
-      if (active.length === 0) {
+      active.push(mask);
+      if (mask === 0) {
         outs.push(current[i]!);
         continue;
       }
@@ -481,6 +557,11 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       const compute = types[i]!.compute;
       if (!lastStage) {
         outs.push(step.alloc(compute, n, false));
+        continue;
+      }
+      // Applied to the params, the last stage writes no updates.
+      if (last && step.apply) {
+        outs.push(current[i]!);
         continue;
       }
       // The last stage writes the updates, in their dtype: into the spare arrays of a donated
@@ -497,7 +578,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       outs.push(write);
     }
     const reduce = lastStage ? undefined : { k: to, kernel: ops[to]!.kernel };
-    runStage(members, current, outs, reduce, lastStage && last && step.apply);
+    runStage(s, from, active, current, outs, reduce, lastStage && last && step.apply);
     current = outs;
   }
   after.forEach((f) => f());

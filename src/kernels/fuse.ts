@@ -80,8 +80,8 @@ function reads(roots: readonly Node[]): { buffers: string[]; scalars: string[] }
 /**
  * The pass of one stage for one leaf: `kernels` (each with its position `k` in the run) fused,
  * writing `out` when there are any, and computing `reduce`'s sums over the value the stage ends
- * with. With `apply`, it also adds the result to the params in place (`p' = p + out`, as
- * `applyUpdates` computes it). Undefined when there is nothing to do: the value passes as it is.
+ * with. With `apply`, it instead adds the result to the params in place (`p' = p + u`, as
+ * `applyUpdates` computes it), and the update itself is not stored. Undefined when there is nothing to do: the value passes as it is.
  */
 export function fuse(
   kernels: readonly { readonly k: number; readonly kernel: Kernel }[],
@@ -96,7 +96,8 @@ export function fuse(
     for (const slot of kernel.slotNames) stores.push({ buffer: `${k}.${slot}'`, value: rename(kernel.next[slot]!) });
     x = rename(kernel.update);
   }
-  if (kernels.length > 0) stores.push({ buffer: "out", value: x });
+  // Applied to the params, the update itself is not kept: nobody reads it.
+  if (kernels.length > 0 && !apply) stores.push({ buffer: "out", value: x });
   if (apply) {
     const u: Expr = types.update === "f32" && types.compute === "f64" ? { op: "round32", a: x } : x;
     stores.push({ buffer: "p'", value: { op: "add", a: { op: "input", name: P }, b: u } });

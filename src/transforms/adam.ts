@@ -81,24 +81,27 @@ export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<S
       slots: { mu: 0, nu: 0 },
       counted: true,
       hyper: { b1, b2, eps, epsRoot },
+      // Divisions by per-step numbers are multiplications by their reciprocals, computed once
+      // in float64: one division per element is left, the one by the root.
       scalars: (h, count) => {
         const t = increment(count);
+        const correct1 = biasCorrection(h.b1, t);
         // Nesterov's look-ahead term corrects the new moment one step further.
+        const correctNext = biasCorrection(h.b1, increment(t));
         return {
           a1: 1 - h.b1,
           a2: 1 - h.b2,
-          correct1: biasCorrection(h.b1, t),
-          correct2: biasCorrection(h.b2, t),
-          correctNext: biasCorrection(h.b1, increment(t)),
+          inverse1: 1 / correct1,
+          inverse2: 1 / biasCorrection(h.b2, t),
+          nextFactor: h.b1 / correctNext,
+          gradFactor: (1 - h.b1) / correct1,
         };
       },
       body: ({ x, mu, nu }, s) => {
         const m = add(mul(s.a1, x), mul(s.b1, mu));
         const v = add(mul(s.a2, mul(x, x)), mul(s.b2, nu));
-        const mHat = nesterov
-          ? add(mul(s.b1, div(m, s.correctNext)), mul(s.a1, div(x, s.correct1)))
-          : div(m, s.correct1);
-        return { update: div(mHat, add(sqrt(add(div(v, s.correct2), s.epsRoot)), s.eps)), mu: m, nu: v };
+        const mHat = nesterov ? add(mul(m, s.nextFactor), mul(x, s.gradFactor)) : mul(m, s.inverse1);
+        return { update: div(mHat, add(sqrt(add(mul(v, s.inverse2), s.epsRoot)), s.eps)), mu: m, nu: v };
       },
     }),
   );

@@ -40,6 +40,7 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyS
       hyper: { maxNorm },
       reductions: { norm: { over: "tree", norm: "x" } },
       // Below the threshold the update passes as it is, the very same leaves.
+      // optax's (u / norm) * maxNorm, exactly: a clip of (3, 4) to norm 1 is (0.6, 0.8).
       scalars: (h, _, { norm }) =>
         norm < h.maxNorm ? { divisor: 1, multiplier: 1, clips: 0 } : { divisor: norm, multiplier: h.maxNorm, clips: 1 },
       identity: (s) => s.clips === 0,
