@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { identity, type GradientTransformation, type ScalarOrSchedule } from "./base.js";
-import { chain } from "./combine.js";
+import type { GradientTransformation, ScalarOrSchedule } from "./base.js";
+import { chain, identity } from "./combine.js";
 import { addDecayedWeights, type Mask } from "./transforms/adding.js";
 import { trace } from "./transforms/accumulation.js";
 import { GradTxError } from "./errors.js";

@@ -1,10 +1,9 @@
 /**
- * The core types: gradient transformations, schedules, and the identity transformation.
+ * The core types: gradient transformations, schedules and empty states.
  *
  * @module
  */
 import { flatten, type PyTree } from "./pytree.js";
-import { described } from "./compile/describe.js";
 
 /**
  * A schedule maps a step count (from 0) to a value, e.g. a learning rate.
@@ -64,28 +63,4 @@ export const EMPTY_STATE: EmptyState = Object.freeze({});
 export function initEmpty(params: PyTree): EmptyState {
   flatten(params);
   return EMPTY_STATE;
-}
-
-/**
- * The transformation that leaves updates as they are: the unit of {@link chain}.
- *
- * `u' = u`
- *
- * @example
- * ```ts
- * import { identity } from "gradtx";
- * const tx = identity();
- * const g = Float64Array.of(1, 2);
- * tx.update(g, tx.init(g))[0] === g; // true: the very same leaf
- * ```
- * @since 0.1.0
- */
-export function identity(): GradientTransformation<EmptyState> {
-  return described(
-    {
-      init: initEmpty,
-      update: (updates, state) => [updates, state],
-    },
-    { kind: "identity" },
-  );
 }

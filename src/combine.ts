@@ -3,10 +3,11 @@
  *
  * @module
  */
-import type { GradientTransformation } from "./base.js";
+import type { EmptyState, GradientTransformation } from "./base.js";
 import { checkTransformation } from "./validate.js";
 import { described } from "./compile/describe.js";
-import { nodeOf, Transformation } from "./kernels/executor.js";
+import { elementwise, nodeOf, Transformation } from "./kernels/executor.js";
+import { declare } from "./kernels/kernel.js";
 
 /**
  * Applies transformations in sequence: the updates of one are the input of the next. The state
@@ -36,4 +37,22 @@ export function chain<S extends readonly unknown[]>(
   const parts = transforms as readonly GradientTransformation<unknown>[];
   const tx = new Transformation<S>({ kind: "chain", parts: parts.map(nodeOf) });
   return described(tx, { kind: "chain", parts });
+}
+
+/**
+ * The transformation that leaves updates as they are: the unit of {@link chain}.
+ *
+ * `u' = u`
+ *
+ * @example
+ * ```ts
+ * import { identity } from "gradtx";
+ * const tx = identity();
+ * const g = Float64Array.of(1, 2);
+ * tx.update(g, tx.init(g))[0] === g; // true: the very same leaf
+ * ```
+ * @since 0.1.0
+ */
+export function identity(): GradientTransformation<EmptyState> {
+  return elementwise<EmptyState>(declare({ name: "identity", identity: () => true, body: ({ x }) => ({ update: x }) }));
 }

@@ -6,8 +6,8 @@
  */
 import * as E from "fp-ts/lib/Either.js";
 import type { Monoid } from "fp-ts/lib/Monoid.js";
-import { identity, type GradientTransformation } from "./base.js";
-import { chain } from "./combine.js";
+import type { GradientTransformation } from "./base.js";
+import { chain, identity } from "./combine.js";
 import { GradTxError } from "./errors.js";
 import type { PyTree } from "./pytree.js";
 

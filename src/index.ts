@@ -6,16 +6,10 @@
  */
 export { GradTxError, type GradTxErrorCode } from "./errors.js";
 export { isLeaf, type FloatArray, type FloatNdArray, type Leaf, type PyTree, type TreeDef } from "./pytree.js";
-export {
-  identity,
-  type EmptyState,
-  type GradientTransformation,
-  type ScalarOrSchedule,
-  type Schedule,
-} from "./base.js";
+export { type EmptyState, type GradientTransformation, type ScalarOrSchedule, type Schedule } from "./base.js";
 export { applyUpdates } from "./apply.js";
 export { donate } from "./donate.js";
-export { chain } from "./combine.js";
+export { chain, identity } from "./combine.js";
 
 // Transforms, by family.
 export {
