@@ -11,17 +11,20 @@ import { GradTxError } from "./errors.js";
 import { lookahead } from "./lookahead.js";
 import {
   scaleByAdadelta,
-  scaleByAdamax,
-  scaleByAmsgrad,
   scaleByLion,
-  scaleByRAdam,
   scaleByRms,
   scaleByRss,
   scaleByStddev,
-  type RAdamOptions,
   type RmsOptions,
 } from "./transforms/adaptive.js";
-import { scaleByAdam, type AdamOptions } from "./transforms/adam.js";
+import {
+  scaleByAdam,
+  scaleByAdamax,
+  scaleByAmsgrad,
+  scaleByRAdam,
+  type AdamOptions,
+  type RAdamOptions,
+} from "./transforms/adam.js";
 import { scaleByLearningRate, scaleByTrustRatio } from "./transforms/scaling.js";
 import { checkNumber, checkScalarOrSchedule } from "./validate.js";
 

@@ -1,6 +1,6 @@
 /**
- * Per-element adaptive scaling: the Adam family (Adam, NAdam, AMSGrad, Adamax, RAdam), RMSprop,
- * Adagrad, Adadelta and Lion. Each keeps running moments of the updates in its state (the
+ * Per-element adaptive scaling: RMSprop, Adagrad, Adadelta and Lion (the Adam family lives in
+ * adam.ts). Each keeps running moments of the updates in its state (the
  * params' dtype) and rescales every element by them. Learning rates are applied elsewhere
  * (`scaleByLearningRate`), as in optax.
  *
@@ -11,7 +11,6 @@ import { flatten, unflatten, type Flat, type FloatArray, type PyTree } from "../
 import { biasCorrection, increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
 import { checkBoolean, checkNumber } from "../validate.js";
 import { mapLeavesWithState } from "./elementwise.js";
-import { adamOptions, type AdamOptions, type ScaleByAdamState } from "./adam.js";
 
 /** A tree like `params` (their dtypes, typed-array leaves) filled with `value`. */
 function filledTree(params: Flat, value: number): PyTree {
@@ -214,65 +213,6 @@ export function scaleByRss(
   };
 }
 
-/** Options of {@link scaleByRAdam}: Adam's, plus the rectification threshold. @since 0.1.0 */
-export interface RAdamOptions extends AdamOptions {
-  /** Below this length of the approximated SMA, the step is plain momentum. Default 5. */
-  readonly threshold?: number;
-}
-
-/**
- * Rectified Adam (Liu et al., 2020), as optax's `scale_by_radam`: Adam whose adaptive term is
- * switched on only once the variance of its estimate is tractable, and rectified by `r`.
- *
- * ```
- * rhoInf = 2 / (1 - b2) - 1,   rho = rhoInf - 2 t b2^t / (1 - b2^t)
- * m = mu' / (1 - b1^t),        v = nu' / (1 - b2^t)
- * rho >= threshold:  r = sqrt((rho - 4)(rho - 2) rhoInf / ((rhoInf - 4)(rhoInf - 2) rho)),  u' = r m / (sqrt(v + epsRoot) + eps)
- * otherwise:         u' = m
- * ```
- *
- * @example
- * ```ts
- * import { scaleByRAdam } from "gradtx";
- * const tx = scaleByRAdam();
- * const [u] = tx.update(Float64Array.of(2), tx.init(Float64Array.of(0)));
- * // step 1: rho = 1 < 5, so u = m = 2 (momentum only)
- * ```
- * @since 0.1.0
- */
-export function scaleByRAdam(options: RAdamOptions = {}): GradientTransformation<ScaleByAdamState> {
-  const where = "scaleByRAdam";
-  const { threshold: rawThreshold, ...adamOnly } = options;
-  const { b1, b2, eps, epsRoot, nesterov } = adamOptions(where, adamOnly);
-  const threshold = checkNumber(where, "threshold", rawThreshold ?? 5);
-  const rhoInf = 2 / (1 - b2) - 1;
-  return {
-    init: (params) => ({ count: 0, mu: zerosTree(flatten(params)), nu: zerosTree(flatten(params)) }),
-    update(updates, state) {
-      const g = flatten(updates);
-      const { count, leaves } = readState(where, state, g, ["mu", "nu"], true);
-      const t = increment(count);
-      const correct1 = biasCorrection(b1, t);
-      const correct2 = biasCorrection(b2, t);
-      const correctNext = nesterov ? biasCorrection(b1, increment(t)) : correct1;
-      const rho = rhoInf - (2 * t * b2 ** t) / correct2;
-      const rectify = rho >= threshold;
-      const r = rectify ? Math.sqrt(((rho - 4) * (rho - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rho)) : 1;
-      const out = mapLeavesWithState(g, leaves, (x, [mu, nu], u, [mu2, nu2]) => {
-        for (let j = 0; j < x.length; j++) {
-          const m = (1 - b1) * x[j]! + b1 * mu![j]!;
-          const v = (1 - b2) * (x[j]! * x[j]!) + b2 * nu![j]!;
-          mu2![j] = m;
-          nu2![j] = v;
-          const mHat = nesterov ? b1 * (m / correctNext) + (1 - b1) * (x[j]! / correct1) : m / correct1;
-          u[j] = rectify ? (r * mHat) / (Math.sqrt(v / correct2 + epsRoot) + eps) : mHat;
-        }
-      });
-      return [out.updates, { count: t, mu: out.states[0], nu: out.states[1] }];
-    },
-  };
-}
-
 /** The state of {@link scaleByLion}. @since 0.1.0 */
 export interface ScaleByLionState {
   /** Moving average of the updates (decay `b2`). */
@@ -314,107 +254,6 @@ export function scaleByLion(
         }
       });
       return [r.updates, { mu: r.states[0] }];
-    },
-  };
-}
-
-/**
- * Adamax (Kingma and Ba, 2014, section 7.1), as optax's `scale_by_adamax`: Adam with the
- * infinity norm in place of the second moment.
- *
- * ```
- * mu' = (1 - b1) u + b1 mu
- * nu' = max(b2 nu, |u| + eps)
- * u'  = (mu' / (1 - b1^t)) / nu'
- * ```
- *
- * @example
- * ```ts
- * import { scaleByAdamax } from "gradtx";
- * const tx = scaleByAdamax();
- * const [u] = tx.update(Float64Array.of(2), tx.init(Float64Array.of(0)));
- * // mu = 0.2, nu = 2 + 1e-8, u = (0.2 / 0.1) / (2 + 1e-8) ≈ 1
- * ```
- * @since 0.1.0
- */
-export function scaleByAdamax(
-  options: { readonly b1?: number; readonly b2?: number; readonly eps?: number } = {},
-): GradientTransformation<ScaleByAdamState> {
-  const where = "scaleByAdamax";
-  const { b1, b2, eps } = adamOptions(where, options);
-  return {
-    init: (params) => ({ count: 0, mu: zerosTree(flatten(params)), nu: zerosTree(flatten(params)) }),
-    update(updates, state) {
-      const g = flatten(updates);
-      const { count, leaves } = readState(where, state, g, ["mu", "nu"], true);
-      const t = increment(count);
-      const correct1 = biasCorrection(b1, t);
-      const r = mapLeavesWithState(g, leaves, (x, [mu, nu], out, [mu2, nu2]) => {
-        for (let j = 0; j < x.length; j++) {
-          const m = (1 - b1) * x[j]! + b1 * mu![j]!;
-          const v = Math.max(b2 * nu![j]!, Math.abs(x[j]!) + eps);
-          mu2![j] = m;
-          nu2![j] = v;
-          out[j] = m / correct1 / v;
-        }
-      });
-      return [r.updates, { count: t, mu: r.states[0], nu: r.states[1] }];
-    },
-  };
-}
-
-/** The state of {@link scaleByAmsgrad}. @since 0.1.0 */
-export interface ScaleByAmsgradState extends ScaleByAdamState {
-  /** The running maximum of the bias-corrected second moment. */
-  readonly nuMax: PyTree;
-}
-
-/**
- * AMSGrad (Reddi, Kale and Kumar, 2018), as optax's `scale_by_amsgrad`: Adam whose
- * denominator never shrinks.
- *
- * ```
- * m = mu' / (1 - b1^t),   nuMax' = max(nuMax, nu' / (1 - b2^t))
- * u' = m / (sqrt(nuMax' + epsRoot) + eps)
- * ```
- *
- * PyTorch's `Adam(amsgrad=True)` keeps the maximum of the uncorrected moment instead.
- *
- * @example
- * ```ts
- * import { scaleByAmsgrad } from "gradtx";
- * const tx = scaleByAmsgrad();
- * const [u] = tx.update(Float64Array.of(2), tx.init(Float64Array.of(0))); // ≈ [1]
- * ```
- * @since 0.1.0
- */
-export function scaleByAmsgrad(
-  options: Omit<AdamOptions, "nesterov"> = {},
-): GradientTransformation<ScaleByAmsgradState> {
-  const where = "scaleByAmsgrad";
-  const { b1, b2, eps, epsRoot } = adamOptions(where, options);
-  return {
-    init(params) {
-      const flat = flatten(params);
-      return { count: 0, mu: zerosTree(flat), nu: zerosTree(flat), nuMax: zerosTree(flat) };
-    },
-    update(updates, state) {
-      const g = flatten(updates);
-      const { count, leaves } = readState(where, state, g, ["mu", "nu", "nuMax"], true);
-      const t = increment(count);
-      const correct1 = biasCorrection(b1, t);
-      const correct2 = biasCorrection(b2, t);
-      const r = mapLeavesWithState(g, leaves, (x, [mu, nu, nuMax], out, [mu2, nu2, nuMax2]) => {
-        for (let j = 0; j < x.length; j++) {
-          const m = (1 - b1) * x[j]! + b1 * mu![j]!;
-          const v = (1 - b2) * (x[j]! * x[j]!) + b2 * nu![j]!;
-          mu2![j] = m;
-          nu2![j] = v;
-          nuMax2![j] = Math.max(nuMax![j]!, v / correct2);
-          out[j] = m / correct1 / (Math.sqrt(nuMax2![j]! + epsRoot) + eps);
-        }
-      });
-      return [r.updates, { count: t, mu: r.states[0], nu: r.states[1], nuMax: r.states[2] }];
     },
   };
 }
