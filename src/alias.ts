@@ -9,14 +9,8 @@ import { addDecayedWeights, type Mask } from "./transforms/adding.js";
 import { trace } from "./transforms/accumulation.js";
 import { GradTxError } from "./errors.js";
 import { lookahead } from "./lookahead.js";
-import {
-  scaleByAdadelta,
-  scaleByLion,
-  scaleByRms,
-  scaleByRss,
-  scaleByStddev,
-  type RmsOptions,
-} from "./transforms/adaptive.js";
+import { scaleByAdadelta, scaleByRms, scaleByRss, scaleByStddev, type RmsOptions } from "./transforms/rms.js";
+import { scaleByLion } from "./transforms/adaptive.js";
 import {
   scaleByAdam,
   scaleByAdamax,

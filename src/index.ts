@@ -28,17 +28,16 @@ export {
 } from "./transforms/scaling.js";
 export {
   scaleByAdadelta,
-  scaleByLion,
   scaleByRms,
   scaleByRss,
   scaleByStddev,
   type RmsOptions,
   type ScaleByAdadeltaState,
-  type ScaleByLionState,
   type ScaleByRmsState,
   type ScaleByRssState,
   type ScaleByStddevState,
-} from "./transforms/adaptive.js";
+} from "./transforms/rms.js";
+export { scaleByLion, type ScaleByLionState } from "./transforms/adaptive.js";
 export {
   scaleByAdam,
   scaleByAdamax,
