@@ -10,7 +10,7 @@ import { trace } from "./transforms/accumulation.js";
 import { GradTxError } from "./errors.js";
 import { lookahead } from "./lookahead.js";
 import { scaleByAdadelta, scaleByRms, scaleByRss, scaleByStddev, type RmsOptions } from "./transforms/rms.js";
-import { scaleByLion } from "./transforms/adaptive.js";
+import { scaleByLion } from "./transforms/lion.js";
 import {
   scaleByAdam,
   scaleByAdamax,

@@ -37,7 +37,7 @@ export {
   type ScaleByRssState,
   type ScaleByStddevState,
 } from "./transforms/rms.js";
-export { scaleByLion, type ScaleByLionState } from "./transforms/adaptive.js";
+export { scaleByLion, type ScaleByLionState } from "./transforms/lion.js";
 export {
   scaleByAdam,
   scaleByAdamax,
