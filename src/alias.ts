@@ -9,19 +9,16 @@ import { addDecayedWeights, type Mask } from "./transforms/adding.js";
 import { trace } from "./transforms/accumulation.js";
 import { GradTxError } from "./errors.js";
 import { lookahead } from "./lookahead.js";
+import { scaleByAdadelta, scaleByRms, scaleByRss, scaleByStddev, type RmsOptions } from "./transforms/rms.js";
+import { scaleByLion } from "./transforms/lion.js";
 import {
-  scaleByAdadelta,
+  scaleByAdam,
   scaleByAdamax,
   scaleByAmsgrad,
-  scaleByLion,
   scaleByRAdam,
-  scaleByRms,
-  scaleByRss,
-  scaleByStddev,
+  type AdamOptions,
   type RAdamOptions,
-  type RmsOptions,
-} from "./transforms/adaptive.js";
-import { scaleByAdam, type AdamOptions } from "./transforms/adam.js";
+} from "./transforms/adam.js";
 import { scaleByLearningRate, scaleByTrustRatio } from "./transforms/scaling.js";
 import { checkNumber, checkScalarOrSchedule } from "./validate.js";
 

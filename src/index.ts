@@ -22,23 +22,26 @@ export {
 } from "./transforms/scaling.js";
 export {
   scaleByAdadelta,
-  scaleByAdamax,
-  scaleByAmsgrad,
-  scaleByLion,
-  scaleByRAdam,
   scaleByRms,
   scaleByRss,
   scaleByStddev,
-  type RAdamOptions,
   type RmsOptions,
   type ScaleByAdadeltaState,
-  type ScaleByAmsgradState,
-  type ScaleByLionState,
   type ScaleByRmsState,
   type ScaleByRssState,
   type ScaleByStddevState,
-} from "./transforms/adaptive.js";
-export { scaleByAdam, type AdamOptions, type ScaleByAdamState } from "./transforms/adam.js";
+} from "./transforms/rms.js";
+export { scaleByLion, type ScaleByLionState } from "./transforms/lion.js";
+export {
+  scaleByAdam,
+  scaleByAdamax,
+  scaleByAmsgrad,
+  scaleByRAdam,
+  type AdamOptions,
+  type RAdamOptions,
+  type ScaleByAdamState,
+  type ScaleByAmsgradState,
+} from "./transforms/adam.js";
 export { ema, trace, type EmaState, type TraceState } from "./transforms/accumulation.js";
 export { addDecayedWeights, type Mask, type MaskTree } from "./transforms/adding.js";
 export { clip, clipByBlockRms, clipByGlobalNorm } from "./transforms/clipping.js";

@@ -4,12 +4,11 @@
  * @module
  */
 import type { GradientTransformation } from "../base.js";
-import { flatten, type PyTree } from "../pytree.js";
-import { biasCorrection, increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
-import { mapLeavesWithState } from "./elementwise.js";
+import type { PyTree } from "../pytree.js";
+import { biasCorrection, increment } from "../state.js";
 import { checkBoolean, checkNumber } from "../validate.js";
 import { elementwise } from "../kernels/executor.js";
-import { add, mul } from "../kernels/expr.js";
+import { add, div, mul } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
 import { described } from "../compile/describe.js";
 
@@ -89,20 +88,19 @@ export interface EmaState {
 export function ema(decay: number, options: { readonly debias?: boolean } = {}): GradientTransformation<EmaState> {
   checkNumber("ema", "decay", decay, { min: 0, max: 1, maxExclusive: true });
   const debias = checkBoolean("ema", "debias", options.debias ?? true);
-  return {
-    init: (params) => ({ count: 0, ema: zerosTree(flatten(params)) }),
-    update(updates, state) {
-      const s = stateRecord<EmaState>("ema", state, ["count", "ema"]);
-      const count = increment(stateCount("ema", s.count));
-      const g = flatten(updates);
-      const correction = debias ? biasCorrection(decay, count) : 1;
-      const r = mapLeavesWithState(g, [stateLeaves("ema.ema", s.ema, g)], (x, [e], out, [e2]) => {
-        for (let j = 0; j < x.length; j++) {
-          e2![j] = (1 - decay) * x[j]! + decay * e![j]!;
-          out[j] = e2![j]! / correction;
-        }
-      });
-      return [r.updates, { count, ema: r.states[0] }];
-    },
-  };
+  return elementwise<EmaState>(
+    declare({
+      name: "ema",
+      slots: { ema: 0 },
+      counted: true,
+      hyper: { decay },
+      // The count after this step's increment: optax's debiasing reads the new count.
+      scalars: (h, count) => ({ a: 1 - h.decay, correction: biasCorrection(h.decay, increment(count)) }),
+      body: ({ x, ema }, s) => {
+        const next = add(mul(s.a, x), mul(s.decay, ema));
+        // Without debiasing the old loop divided by 1, which changes no bit: leave it out.
+        return { update: debias ? div(next, s.correction) : next, ema: next };
+      },
+    }),
+  );
 }

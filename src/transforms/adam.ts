@@ -1,13 +1,14 @@
 /**
- * Adam's rescaling (Kingma and Ba, 2014), with Nesterov momentum as NAdam (Dozat, 2016): running
- * moments of the updates in the state, bias-corrected, without the learning rate (that is
- * `scaleByLearningRate`'s, as in optax).
+ * The Adam family: Adam's rescaling (Kingma and Ba, 2014), with Nesterov momentum as NAdam
+ * (Dozat, 2016), and its variants AMSGrad, Adamax and RAdam. Each keeps running moments of the
+ * updates in its state (the params' dtype), bias-corrected, and rescales every element by them,
+ * without the learning rate (that is `scaleByLearningRate`'s, as in optax).
  *
  * @module
  */
 import type { GradientTransformation } from "../base.js";
 import { elementwise } from "../kernels/executor.js";
-import { add, div, mul, sqrt } from "../kernels/expr.js";
+import { abs, add, div, gt, max, mul, select, sqrt } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
 import type { PyTree } from "../pytree.js";
 import { biasCorrection, increment } from "../state.js";
@@ -106,4 +107,166 @@ export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<S
     }),
   );
   return described(tx, { kind: "scaleByAdam", b1, b2, eps, epsRoot, nesterov });
+}
+
+/** Options of {@link scaleByRAdam}: Adam's, plus the rectification threshold. @since 0.1.0 */
+export interface RAdamOptions extends AdamOptions {
+  /** Below this length of the approximated SMA, the step is plain momentum. Default 5. */
+  readonly threshold?: number;
+}
+
+/**
+ * Rectified Adam (Liu et al., 2020), as optax's `scale_by_radam`: Adam whose adaptive term is
+ * switched on only once the variance of its estimate is tractable, and rectified by `r`.
+ *
+ * ```
+ * rhoInf = 2 / (1 - b2) - 1,   rho = rhoInf - 2 t b2^t / (1 - b2^t)
+ * m = mu' / (1 - b1^t),        v = nu' / (1 - b2^t)
+ * rho >= threshold:  r = sqrt((rho - 4)(rho - 2) rhoInf / ((rhoInf - 4)(rhoInf - 2) rho)),  u' = r m / (sqrt(v + epsRoot) + eps)
+ * otherwise:         u' = m
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { scaleByRAdam } from "gradtx";
+ * const tx = scaleByRAdam();
+ * const [u] = tx.update(Float64Array.of(2), tx.init(Float64Array.of(0)));
+ * // step 1: rho = 1 < 5, so u = m = 2 (momentum only)
+ * ```
+ * @since 0.1.0
+ */
+export function scaleByRAdam(options: RAdamOptions = {}): GradientTransformation<ScaleByAdamState> {
+  const where = "scaleByRAdam";
+  const { threshold: rawThreshold, ...adamOnly } = options;
+  const { b1, b2, eps, epsRoot, nesterov } = adamOptions(where, adamOnly);
+  const threshold = checkNumber(where, "threshold", rawThreshold ?? 5);
+  return elementwise<ScaleByAdamState>(
+    declare({
+      name: where,
+      slots: { mu: 0, nu: 0 },
+      counted: true,
+      hyper: { b1, b2, eps, epsRoot, threshold },
+      // Whether this step is rectified depends on the count alone: decided here, once per step.
+      scalars: (h, count) => {
+        const t = increment(count);
+        const correct2 = biasCorrection(h.b2, t);
+        const rhoInf = 2 / (1 - h.b2) - 1;
+        const rho = rhoInf - (2 * t * h.b2 ** t) / correct2;
+        const rectify = rho >= h.threshold;
+        return {
+          a1: 1 - h.b1,
+          a2: 1 - h.b2,
+          correct1: biasCorrection(h.b1, t),
+          correct2,
+          correctNext: biasCorrection(h.b1, increment(t)),
+          rectify: rectify ? 1 : 0,
+          r: rectify ? Math.sqrt(((rho - 4) * (rho - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rho)) : 1,
+        };
+      },
+      body: ({ x, mu, nu }, s) => {
+        const m = add(mul(s.a1, x), mul(s.b1, mu));
+        const v = add(mul(s.a2, mul(x, x)), mul(s.b2, nu));
+        const mHat = nesterov
+          ? add(mul(s.b1, div(m, s.correctNext)), mul(s.a1, div(x, s.correct1)))
+          : div(m, s.correct1);
+        const rectified = div(mul(s.r, mHat), add(sqrt(add(div(v, s.correct2), s.epsRoot)), s.eps));
+        return { update: select(gt(s.rectify, 0), rectified, mHat), mu: m, nu: v };
+      },
+    }),
+  );
+}
+
+/**
+ * Adamax (Kingma and Ba, 2014, section 7.1), as optax's `scale_by_adamax`: Adam with the
+ * infinity norm in place of the second moment.
+ *
+ * ```
+ * mu' = (1 - b1) u + b1 mu
+ * nu' = max(b2 nu, |u| + eps)
+ * u'  = (mu' / (1 - b1^t)) / nu'
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { scaleByAdamax } from "gradtx";
+ * const tx = scaleByAdamax();
+ * const [u] = tx.update(Float64Array.of(2), tx.init(Float64Array.of(0)));
+ * // mu = 0.2, nu = 2 + 1e-8, u = (0.2 / 0.1) / (2 + 1e-8) ≈ 1
+ * ```
+ * @since 0.1.0
+ */
+export function scaleByAdamax(
+  options: { readonly b1?: number; readonly b2?: number; readonly eps?: number } = {},
+): GradientTransformation<ScaleByAdamState> {
+  const where = "scaleByAdamax";
+  const { b1, b2, eps } = adamOptions(where, options);
+  return elementwise<ScaleByAdamState>(
+    declare({
+      name: where,
+      slots: { mu: 0, nu: 0 },
+      counted: true,
+      hyper: { b1, b2, eps },
+      scalars: (h, count) => ({ a1: 1 - h.b1, correct1: biasCorrection(h.b1, increment(count)) }),
+      body: ({ x, mu, nu }, s) => {
+        const m = add(mul(s.a1, x), mul(s.b1, mu));
+        const v = max(mul(s.b2, nu), add(abs(x), s.eps));
+        return { update: div(div(m, s.correct1), v), mu: m, nu: v };
+      },
+    }),
+  );
+}
+
+/** The state of {@link scaleByAmsgrad}. @since 0.1.0 */
+export interface ScaleByAmsgradState extends ScaleByAdamState {
+  /** The running maximum of the bias-corrected second moment. */
+  readonly nuMax: PyTree;
+}
+
+/**
+ * AMSGrad (Reddi, Kale and Kumar, 2018), as optax's `scale_by_amsgrad`: Adam whose
+ * denominator never shrinks.
+ *
+ * ```
+ * m = mu' / (1 - b1^t),   nuMax' = max(nuMax, nu' / (1 - b2^t))
+ * u' = m / (sqrt(nuMax' + epsRoot) + eps)
+ * ```
+ *
+ * PyTorch's `Adam(amsgrad=True)` keeps the maximum of the uncorrected moment instead.
+ *
+ * @example
+ * ```ts
+ * import { scaleByAmsgrad } from "gradtx";
+ * const tx = scaleByAmsgrad();
+ * const [u] = tx.update(Float64Array.of(2), tx.init(Float64Array.of(0))); // ≈ [1]
+ * ```
+ * @since 0.1.0
+ */
+export function scaleByAmsgrad(
+  options: Omit<AdamOptions, "nesterov"> = {},
+): GradientTransformation<ScaleByAmsgradState> {
+  const where = "scaleByAmsgrad";
+  const { b1, b2, eps, epsRoot } = adamOptions(where, options);
+  return elementwise<ScaleByAmsgradState>(
+    declare({
+      name: where,
+      slots: { mu: 0, nu: 0, nuMax: 0 },
+      counted: true,
+      hyper: { b1, b2, eps, epsRoot },
+      scalars: (h, count) => {
+        const t = increment(count);
+        return { a1: 1 - h.b1, a2: 1 - h.b2, correct1: biasCorrection(h.b1, t), correct2: biasCorrection(h.b2, t) };
+      },
+      body: ({ x, mu, nu, nuMax }, s) => {
+        const m = add(mul(s.a1, x), mul(s.b1, mu));
+        const v = add(mul(s.a2, mul(x, x)), mul(s.b2, nu));
+        const vMax = max(nuMax, div(v, s.correct2));
+        return {
+          update: div(div(m, s.correct1), add(sqrt(add(vMax, s.epsRoot)), s.eps)),
+          mu: m,
+          nu: v,
+          nuMax: vMax,
+        };
+      },
+    }),
+  );
 }

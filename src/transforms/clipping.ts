@@ -3,15 +3,12 @@
  *
  * @module
  */
-import { initEmpty, type EmptyState, type GradientTransformation } from "../base.js";
-import { flatten } from "../pytree.js";
+import type { EmptyState, GradientTransformation } from "../base.js";
 import { elementwise } from "../kernels/executor.js";
-import { div, mul } from "../kernels/expr.js";
+import { clamp, constant, div, mul } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import { globalNormOf } from "../tree.js";
 import { described } from "../compile/describe.js";
 import { checkNumber } from "../validate.js";
-import { mapLeaves } from "./elementwise.js";
 
 /**
  * Rescales all updates together so that their global norm is at most `maxNorm`, with optax's
@@ -66,15 +63,14 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyS
  */
 export function clip(maxDelta: number): GradientTransformation<EmptyState> {
   checkNumber("clip", "maxDelta", maxDelta, { min: 0, infinite: true });
-  return {
-    init: initEmpty,
-    update(updates, state) {
-      const out = mapLeaves(flatten(updates), (x, o) => {
-        for (let j = 0; j < x.length; j++) o[j] = Math.min(Math.max(x[j]!, -maxDelta), maxDelta);
-      });
-      return [out, state];
-    },
-  };
+  return elementwise<EmptyState>(
+    declare({
+      name: "clip",
+      hyper: { maxDelta },
+      scalars: (h) => ({ lo: -h.maxDelta }),
+      body: ({ x }, s) => ({ update: clamp(x, s.lo, s.maxDelta) }),
+    }),
+  );
 }
 
 /**
@@ -94,15 +90,17 @@ export function clip(maxDelta: number): GradientTransformation<EmptyState> {
  */
 export function clipByBlockRms(threshold: number): GradientTransformation<EmptyState> {
   checkNumber("clipByBlockRms", "threshold", threshold, { min: 0, minExclusive: true, infinite: true });
-  return {
-    init: initEmpty,
-    update(updates, state) {
-      const out = mapLeaves(flatten(updates), (x, o) => {
-        const rms = x.length === 0 ? 0 : globalNormOf([x]) / Math.sqrt(x.length);
-        const denominator = Math.max(1, rms / threshold);
-        for (let j = 0; j < x.length; j++) o[j] = x[j]! / denominator;
-      });
-      return [out, state];
-    },
-  };
+  return elementwise<EmptyState>(
+    declare({
+      name: "clipByBlockRms",
+      hyper: { threshold },
+      // Per leaf: its norm, and its number of elements (the sum of 1 * 1 over them, exact).
+      reductions: { norm: { over: "leaf", norm: "x" }, size: { over: "leaf", of: () => [constant(1), constant(1)] } },
+      scalars: (h, _, { norm, size }) => {
+        const rms = size === 0 ? 0 : norm / Math.sqrt(size);
+        return { denominator: Math.max(1, rms / h.threshold) };
+      },
+      body: ({ x }, s) => ({ update: div(x, s.denominator) }),
+    }),
+  );
 }
