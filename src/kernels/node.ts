@@ -11,6 +11,7 @@
  * @module
  */
 import type { GradientTransformation } from "../base.js";
+import type { Flat } from "../pytree.js";
 import type { Kernel } from "./kernel.js";
 
 /** The inner-state policies that run inside the executor. */
@@ -27,5 +28,15 @@ export type Node =
       /** The sync: a kernel with one slot, `slow`, reading the params. */
       readonly sync: Kernel;
       readonly policy: SyncPolicy;
+    }
+  | {
+      /**
+       * The inner node on some of the leaves (see views.ts): its state is `{ inner }`, the inner
+       * node's state over those leaves, with `null` in place of the others.
+       */
+      readonly kind: "masked";
+      readonly inner: Node;
+      /** One boolean per leaf of a tree (the params at init, the updates the node sees at update). */
+      readonly select: (tree: Flat) => readonly boolean[];
     }
   | { readonly kind: "opaque"; readonly tx: GradientTransformation<unknown> };
