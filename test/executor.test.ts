@@ -2,7 +2,7 @@
  * The combinators as executor nodes: each gives the same bits on the WebAssembly and JavaScript
  * backends and with a donated state, and the same numbers as composing it by hand wherever
  * optax defines it as a composition (masked: the inner transformation on the selected sub-tree,
- * the other leaves untouched).
+ * the other leaves untouched; multiTransform: a chain of one masked transformation per label).
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import {
   donate,
   lookahead,
   masked,
+  multiTransform,
   scale,
   sgd,
   type GradientTransformation,
@@ -164,5 +165,52 @@ describe("masked as an executor node", () => {
     // ||a|| = 5e200 (b's 1e300 is outside the mask): a * 1e200 / 5e200 = (6e199, 8e199).
     expectClose(u.a, Float64Array.of(6e199, 8e199), 8e199 * 4e-16);
     expect(u.b).toBe(g.b);
+  });
+});
+
+describe("multiTransform as an executor node", () => {
+  /** Three labels by the length of the leaf's path; a random tree may leave a label without leaves. */
+  const label = (path: string): string => ["a", "b", "c"][path.length % 3]!;
+  const parts = (): Record<string, GradientTransformation> => ({
+    a: G(chain(clipByGlobalNorm(0.5), adam(0.1))),
+    b: G(lookahead(sgd(0.1, { momentum: 0.9 }), { syncPeriod: 2 })),
+    c: G(masked(adam(0.05), (path) => path.includes("["))),
+  });
+
+  it("gives the same bits on both backends, donated or not, inside a chain of kernels", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 5 }), (problem) => {
+        expectSameOnBackends(
+          () => G(chain(scale(0.5), multiTransform(parts(), label), scale(2))),
+          problem,
+          "multiTransform",
+        );
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("equals a chain of one masked transformation per label, composed by hand (optax's definition)", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 5 }), (problem) => {
+        const p = parts();
+        const byHand = () =>
+          G(
+            chain(
+              maskedByHand(p.a!, (path) => label(path) === "a"),
+              maskedByHand(p.b!, (path) => label(path) === "b"),
+              maskedByHand(p.c!, (path) => label(path) === "c"),
+            ),
+          );
+        // The states differ in layout ({ inner: { a, b, c } } against a chain's array), not in numbers.
+        expectSameRun(
+          run(() => multiTransform(parts(), label), problem),
+          run(byHand, problem),
+          "multiTransform",
+          false,
+        );
+      }),
+      { numRuns: 30 },
+    );
   });
 });

@@ -85,6 +85,20 @@ export function initNode(node: Node, params: PyTree): unknown {
       const flat = flatten(params);
       return { inner: initNode(node.inner, selectLeaves(flat, node.select(flat))) };
     }
+    case "multiTransform": {
+      const flat = flatten(params);
+      const labels = node.labels(flat);
+      const inner: Record<string, unknown> = {};
+      for (const [name, part] of node.parts)
+        inner[name] = initNode(
+          part,
+          selectLeaves(
+            flat,
+            labels.map((label) => label === name),
+          ),
+        );
+      return { inner };
+    }
     case "opaque":
       return node.tx.init(params);
   }
@@ -215,7 +229,7 @@ function plan(node: Node, state: unknown, step: Step, view: View = wholeOf(step)
       if (count % node.syncPeriod !== 0)
         return () => {
           // The next state shares the slow weights with this one; a donated call keeps its own.
-          if (!step.inPlace) shared.add(s.slow as object);
+          if (!step.inPlace) share(s.slow);
           return { count, slow: s.slow, inner: inner() };
         };
       const sync = elementOp(node.sync, 0, [slow], view);
@@ -237,6 +251,21 @@ function plan(node: Node, state: unknown, step: Step, view: View = wholeOf(step)
       const s = stateRecord<{ inner: unknown }>("masked", state, ["inner"]);
       const inner = plan(node.inner, s.inner, step, narrow(view, node.select(view.tree), "masked"));
       return () => ({ inner: inner() });
+    }
+    case "multiTransform": {
+      const s = stateRecord<{ inner: unknown }>("multiTransform", state, ["inner"]);
+      const labels = node.labels(view.tree);
+      const parts = node.parts.map(([name, part]) => {
+        if (typeof s.inner !== "object" || s.inner === null || !Object.hasOwn(s.inner, name))
+          throw new GradTxError("BAD_STATE", `multiTransform: the state has no part for label "${name}"`);
+        const selected = labels.map((label) => label === name);
+        const where = `multiTransform (label "${name}")`;
+        return [
+          name,
+          plan(part, (s.inner as Record<string, unknown>)[name], step, narrow(view, selected, where)),
+        ] as const;
+      });
+      return () => ({ inner: Object.fromEntries(parts.map(([name, finish]) => [name, finish()])) });
     }
     case "opaque": {
       // Inside a view, the barrier sees the view's leaves only (the others are null).
@@ -315,6 +344,10 @@ const lastUpdates = new WeakMap<object, readonly FloatArray[]>();
 
 /** Slow-weight trees that more than one state holds: a donated sync must not write them in place. */
 const shared = new WeakSet<object>();
+/** Marks `tree` as held by more than one state (a tree without leaves may be `null`: nothing to mark). */
+const share = (tree: unknown): void => {
+  if (typeof tree === "object" && tree !== null) shared.add(tree);
+};
 
 const dtypeOf = (a: FloatArray): Dtype => (a instanceof Float32Array ? "f32" : "f64");
 const arrayOf = (dtype: Dtype, n: number): FloatArray => (dtype === "f32" ? new Float32Array(n) : new Float64Array(n));

@@ -39,4 +39,15 @@ export type Node =
       /** One boolean per leaf of a tree (the params at init, the updates the node sees at update). */
       readonly select: (tree: Flat) => readonly boolean[];
     }
+  | {
+      /**
+       * A node per label, each on the leaves of its label (a masked node per label, as optax's
+       * `multi_transform`): the state is `{ inner: { [label]: that node's state } }`.
+       */
+      readonly kind: "multiTransform";
+      /** One label per leaf of a tree, each one of the parts' (the params at init, the updates at update). */
+      readonly labels: (tree: Flat) => readonly string[];
+      /** Label -> node, sorted by label. */
+      readonly parts: readonly (readonly [string, Node])[];
+    }
   | { readonly kind: "opaque"; readonly tx: GradientTransformation<unknown> };
