@@ -20,7 +20,7 @@ import { checkNumber, checkTransformation } from "../validate.js";
 import { donate } from "../donate.js";
 import { currentBackend, withResident, type Memory, type Resident } from "../kernels/backend.js";
 import { nodeOf, updateNode, type Allocator } from "../kernels/executor.js";
-import type { Node } from "../kernels/node.js";
+import { childrenOf, type Node } from "../kernels/node.js";
 import { BLOCK, type Dtype } from "../kernels/pass.js";
 import { startPool, workerThreads, type Pool } from "../kernels/threads.js";
 import { PAGE, wasmApi } from "../kernels/wasm.js";
@@ -114,30 +114,15 @@ function mapArrays(
 
 /** The names of the parts that run as plain TypeScript. */
 function barriers(node: Node): string[] {
-  switch (node.kind) {
-    case "kernel":
-      return [];
-    case "chain":
-      return node.parts.flatMap(barriers);
-    case "lookahead":
-      return barriers(node.inner);
-    case "opaque":
-      return [node.tx.constructor === Object ? "a transformation that is not elementwise" : node.tx.constructor.name];
-  }
+  if (node.kind === "opaque")
+    return [node.tx.constructor === Object ? "a transformation that is not elementwise" : node.tx.constructor.name];
+  return childrenOf(node).flatMap(barriers);
 }
 
 /** How many of the node's kernels reduce (each cuts a stage, and a stage may need a temporary). */
 function reducingKernels(node: Node): number {
-  switch (node.kind) {
-    case "kernel":
-      return node.kernel.reductions.length > 0 ? 1 : 0;
-    case "chain":
-      return node.parts.reduce((n, part) => n + reducingKernels(part), 0);
-    case "lookahead":
-      return reducingKernels(node.inner);
-    case "opaque":
-      return 0;
-  }
+  const own = node.kind === "kernel" && node.kernel.reductions.length > 0 ? 1 : 0;
+  return childrenOf(node).reduce((n, child) => n + reducingKernels(child), own);
 }
 
 /** A bump allocator over part of the memory; arrays it cannot place are ordinary ones. */

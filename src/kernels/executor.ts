@@ -22,6 +22,7 @@ import {
   type FloatArray,
   type PyTree,
 } from "../pytree.js";
+import { selectLeaves } from "../partition.js";
 import { globalNormOf } from "../tree.js";
 import { copyTree, increment, stateCount, stateLeaves, stateRecord } from "../state.js";
 import { checkNotSpent, claim } from "../donate.js";
@@ -30,6 +31,7 @@ import { fuse, type LeafTypes } from "./fuse.js";
 import { buildKernel, type Kernel, type KernelSpec } from "./kernel.js";
 import type { Node } from "./node.js";
 import { BLOCK, sumBlocks, type Dtype, type Pass } from "./pass.js";
+import { gather, narrow, onView, spread, wholeView, type View } from "./views.js";
 
 /** A transformation gradtx built: a node, with the executor's `init` and `update`. */
 export class Transformation<S = unknown> implements GradientTransformation<S> {
@@ -79,6 +81,24 @@ export function initNode(node: Node, params: PyTree): unknown {
       return node.parts.map((part) => initNode(part, params));
     case "lookahead":
       return { count: 0, slow: copyTree(flatten(params)), inner: initNode(node.inner, params) };
+    case "masked": {
+      const flat = flatten(params);
+      return { inner: initNode(node.inner, selectLeaves(flat, node.select(flat))) };
+    }
+    case "multiTransform": {
+      const flat = flatten(params);
+      const labels = node.labels(flat);
+      const inner: Record<string, unknown> = {};
+      for (const [name, part] of node.parts)
+        inner[name] = initNode(
+          part,
+          selectLeaves(
+            flat,
+            labels.map((label) => label === name),
+          ),
+        );
+      return { inner };
+    }
     case "opaque":
       return node.tx.init(params);
   }
@@ -95,6 +115,10 @@ interface ElementOp {
   readonly slots: readonly (readonly FloatArray[])[];
   /** The next slot arrays, filled in by the run. */
   next: FloatArray[][];
+  /** The leaves the kernel runs on (undefined: all); it keeps no slots for the others. */
+  readonly active?: readonly boolean[];
+  /** The kernel's `perLeaf` scalars, when a view computed them over its own leaves. */
+  readonly perLeaf?: readonly ({ readonly [name: string]: number | undefined } | undefined)[];
 }
 
 /** An opaque transformation to run this step. */
@@ -103,6 +127,8 @@ interface BarrierOp {
   readonly tx: GradientTransformation<unknown>;
   readonly state: unknown;
   next: unknown;
+  /** The leaves it may change (undefined: all). */
+  readonly active?: readonly boolean[];
 }
 
 type Op = ElementOp | BarrierOp;
@@ -123,15 +149,42 @@ interface Step {
   readonly ops: Op[];
 }
 
+/** The view of the whole step, one per step. */
+const wholeViews = new WeakMap<Step, View>();
+function wholeOf(step: Step): View {
+  let view = wholeViews.get(step);
+  if (view === undefined) wholeViews.set(step, (view = wholeView(step.updates, step.paramsFlat, step.params)));
+  return view;
+}
+
+/** The op of `kernel` on `view`'s leaves; `slots` has one array per leaf of the view. */
+function elementOp(kernel: Kernel, count: number, slots: readonly FloatArray[][], view: View): ElementOp {
+  const perLeaf = kernel.spec.perLeaf;
+  return {
+    kind: "element",
+    kernel,
+    count,
+    inPlace: true,
+    slots: slots.map((leaves) => spread(view, leaves)),
+    next: [],
+    ...(view.active === undefined
+      ? {}
+      : {
+          active: view.active,
+          ...(perLeaf === undefined ? {} : { perLeaf: spread(view, perLeaf(view.params ?? view.tree)) }),
+        }),
+  };
+}
+
 function missingParams(where: string): GradTxError {
   return new GradTxError("MISSING_PARAMS", `${where} reads the params: pass them as the third argument of update`);
 }
 
 /**
- * Reads `state` for `node`, appends the node's work for this step to `step.ops`, and returns
- * what builds its next state once the ops have run.
+ * Reads `state` for `node`, appends the node's work for this step on `view`'s leaves to
+ * `step.ops`, and returns what builds its next state once the ops have run.
  */
-function plan(node: Node, state: unknown, step: Step): () => unknown {
+function plan(node: Node, state: unknown, step: Step, view: View = wholeOf(step)): () => unknown {
   switch (node.kind) {
     case "kernel": {
       const { kernel } = node;
@@ -141,19 +194,13 @@ function plan(node: Node, state: unknown, step: Step): () => unknown {
       const s = stateRecord<Record<string, unknown>>(where, state, keys);
       if (kernel.spec.readsParams && step.params === undefined) throw missingParams(where);
       const count = kernel.spec.counted ? stateCount(where, s.count) : 0;
-      const op: ElementOp = {
-        kind: "element",
-        kernel,
-        count,
-        inPlace: true,
-        slots: kernel.slotNames.map((slot) => stateLeaves(`${where}.${slot}`, s[slot], step.updates)),
-        next: [],
-      };
+      const slots = kernel.slotNames.map((slot) => stateLeaves(`${where}.${slot}`, s[slot], view.tree));
+      const op = elementOp(kernel, count, slots, view);
       step.ops.push(op);
       return () => {
         if (!stateful) return state;
         const next: Record<string, unknown> = kernel.spec.counted ? { count: increment(count) } : {};
-        kernel.slotNames.forEach((slot, k) => (next[slot] = unflatten(step.updates.def, op.next[k]!)));
+        kernel.slotNames.forEach((slot, k) => (next[slot] = unflatten(view.tree.def, gather(view, op.next[k]!))));
         return next;
       };
     }
@@ -164,7 +211,7 @@ function plan(node: Node, state: unknown, step: Step): () => unknown {
           "BAD_STATE",
           `chain: expected an array of ${n} states, got ${Array.isArray(state) ? `an array of ${state.length}` : typeof state}`,
         );
-      const parts = node.parts.map((part, i) => plan(part, (state as unknown[])[i], step));
+      const parts = node.parts.map((part, i) => plan(part, (state as unknown[])[i], step, view));
       return () => parts.map((finish) => finish());
     }
     case "lookahead": {
@@ -179,38 +226,57 @@ function plan(node: Node, state: unknown, step: Step): () => unknown {
           "lookahead reads the fast weights: pass the params as the third argument of update",
         );
       const count = increment(stateCount("lookahead", s.count));
-      const slow = stateLeaves("lookahead.slow", s.slow, step.updates);
-      const inner = plan(node.inner, s.inner, step);
+      const slow = stateLeaves("lookahead.slow", s.slow, view.tree);
+      const inner = plan(node.inner, s.inner, step, view);
       // A real branch: on other steps the slow weights are not read, so a non-finite fast
       // weight cannot reach them.
       if (count % node.syncPeriod !== 0)
         return () => {
           // The next state shares the slow weights with this one; a donated call keeps its own.
-          if (!step.inPlace) shared.add(s.slow as object);
+          if (!step.inPlace) share(s.slow);
           return { count, slow: s.slow, inner: inner() };
         };
-      const sync: ElementOp = {
-        kind: "element",
-        kernel: node.sync,
-        count: 0,
-        inPlace: !shared.has(s.slow as object),
-        slots: [slow],
-        next: [],
-      };
+      const sync = elementOp(node.sync, 0, [slow], view);
+      sync.inPlace = !shared.has(s.slow as object);
       step.ops.push(sync);
       return () => {
-        const slowNext = unflatten(step.updates.def, sync.next[0]!);
+        const slows = gather(view, sync.next[0]!);
+        const slowNext = unflatten(view.tree.def, slows);
         if (node.policy === "keep") return { count, slow: slowNext, inner: inner() };
         const asParams = unflatten(
-          step.paramsFlat!.def,
-          step.paramsFlat!.leaves.map((leaf, i) => asLeafLike(leaf, sync.next[0]![i]!)),
+          view.params!.def,
+          view.params!.leaves.map((leaf, j) => asLeafLike(leaf, slows[j]!)),
         );
         inner(); // the inner state of this step is replaced, but its ops ran and are spent
         return { count, slow: slowNext, inner: initNode(node.inner, asParams) };
       };
     }
+    case "masked": {
+      const s = stateRecord<{ inner: unknown }>("masked", state, ["inner"]);
+      const inner = plan(node.inner, s.inner, step, narrow(view, node.select(view.tree), "masked"));
+      return () => ({ inner: inner() });
+    }
+    case "multiTransform": {
+      const s = stateRecord<{ inner: unknown }>("multiTransform", state, ["inner"]);
+      const labels = node.labels(view.tree);
+      const parts = node.parts.map(([name, part]) => {
+        if (typeof s.inner !== "object" || s.inner === null || !Object.hasOwn(s.inner, name))
+          throw new GradTxError("BAD_STATE", `multiTransform: the state has no part for label "${name}"`);
+        const selected = labels.map((label) => label === name);
+        const where = `multiTransform (label "${name}")`;
+        return [
+          name,
+          plan(part, (s.inner as Record<string, unknown>)[name], step, narrow(view, selected, where)),
+        ] as const;
+      });
+      return () => ({ inner: Object.fromEntries(parts.map(([name, finish]) => [name, finish()])) });
+    }
     case "opaque": {
-      const op: BarrierOp = { kind: "barrier", tx: node.tx, state, next: undefined };
+      // Inside a view, the barrier sees the view's leaves only (the others are null).
+      const op: BarrierOp =
+        view.active === undefined
+          ? { kind: "barrier", tx: node.tx, state, next: undefined }
+          : { kind: "barrier", tx: onView(view, node.tx), state, next: undefined, active: view.active };
       step.ops.push(op);
       return () => op.next;
     }
@@ -315,6 +381,10 @@ const lastUpdates = new WeakMap<object, readonly FloatArray[]>();
 
 /** Slow-weight trees that more than one state holds: a donated sync must not write them in place. */
 const shared = new WeakSet<object>();
+/** Marks `tree` as held by more than one state (a tree without leaves may be `null`: nothing to mark). */
+const share = (tree: unknown): void => {
+  if (typeof tree === "object" && tree !== null) shared.add(tree);
+};
 
 const dtypeOf = (a: FloatArray): Dtype => (a instanceof Float32Array ? "f32" : "f64");
 const arrayOf = (dtype: Dtype, n: number): FloatArray => (dtype === "f32" ? new Float32Array(n) : new Float64Array(n));
@@ -415,7 +485,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     const wide =
       dtypeOf(input) === "f64" ||
       (p !== undefined && dtypeOf(p) === "f64") ||
-      ops.some((op) => op.slots.some((slot) => dtypeOf(slot[i]!) === "f64"));
+      ops.some((op) => op.active?.[i] !== false && op.slots.some((slot) => dtypeOf(slot[i]!) === "f64"));
     const compute: Dtype = wide ? "f64" : "f32";
     types.push({ compute, update: dtypeOf(input) });
     if (p !== undefined) pRead.push(inDtype(p, compute, step.alloc));
@@ -426,6 +496,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     }
     const n = input.length;
     ops.forEach((op, k) => {
+      if (op.active?.[i] === false) return; // no slots there: the kernel skips the leaf
       op.kernel.slotNames.forEach((_, s) => {
         const current = op.slots[s]![i]!;
         slotRead[k]![s]![i] = inDtype(current, compute, step.alloc);
@@ -455,7 +526,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   };
 
   // Per-step scalars, per leaf: each kernel's, once its reductions (if any) are known.
-  const perLeaf = ops.map((op) => op.kernel.spec.perLeaf?.(step.paramsFlat ?? step.updates));
+  const perLeaf = ops.map((op) => op.perLeaf ?? op.kernel.spec.perLeaf?.(step.paramsFlat ?? step.updates));
   const leafScalars = (k: number, s: ScalarValues | ScalarValues[]): ScalarValues[] => {
     const own = perLeaf[k];
     if (own === undefined) return Array.isArray(s) ? s : new Array<ScalarValues>(leaves).fill(s);
@@ -468,8 +539,13 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   const runKey = ops.map((op) => idOf(op.kernel)).join(",");
   let caches = passCache.get(runKey);
   if (caches === undefined) passCache.set(runKey, (caches = []));
-  const cacheOf = (stage: number, t: LeafTypes, apply: boolean): Map<number, Planned | null> => {
-    const at = 8 * (stage + 1) + (t.compute === "f64" ? 4 : 0) + (t.update === "f64" ? 2 : 0) + (apply ? 1 : 0);
+  const cacheOf = (stage: number, t: LeafTypes, apply: boolean, reduces: boolean): Map<number, Planned | null> => {
+    const at =
+      16 * (stage + 1) +
+      (t.compute === "f64" ? 8 : 0) +
+      (t.update === "f64" ? 4 : 0) +
+      (apply ? 2 : 0) +
+      (reduces ? 1 : 0);
     return (caches[at] ??= new Map());
   };
   const kernelOf = (k: number) => ops[k]!.kernel;
@@ -501,7 +577,17 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
         for (let k = from, bit = 1; bit <= mask; k++, bit *= 2) if (mask & bit) out.push({ k, kernel: ops[k]!.kernel });
         return out;
       };
-      const plan = planned(cacheOf(stage, t, apply), mask, members, reduce, t, apply, kernelOf);
+      // A leaf outside the reducing kernel's view adds nothing to its sums.
+      const reducing = reduce !== undefined && ops[reduce.k]!.active?.[i] !== false ? reduce : undefined;
+      const plan = planned(
+        cacheOf(stage, t, apply, reducing !== undefined),
+        mask,
+        members,
+        reducing,
+        t,
+        apply,
+        kernelOf,
+      );
       if (plan === null) continue;
       const { pass, refs, buffers } = plan;
       const input = inputs[i]!;
@@ -519,7 +605,9 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     flush();
     if (reduce === undefined) return;
     const op = ops[reduce.k]!;
-    const reduced = reducedScalars(op, sums!, blocksBefore, blocks, (input) => (input === "x" ? outputs : pRead));
+    const reduced = reducedScalars(op, sums!, blocksBefore, blocks, (input) =>
+      (input === "x" ? outputs : pRead).map((a, i) => (op.active?.[i] === false ? a.subarray(0, 0) : a)),
+    );
     scalars[reduce.k] = leafScalars(reduce.k, reduced);
   };
 
@@ -545,6 +633,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       let mask = 0;
       for (let k = from, bit = 1; k < to; k++, bit *= 2) {
         const { kernel } = ops[k]!;
+        if (ops[k]!.active?.[i] === false) continue;
         if (kernel.slotNames.length === 0 && kernel.spec.identity?.(scalars[k]![i]!)) continue;
         mask |= bit;
       }

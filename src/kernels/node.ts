@@ -11,6 +11,7 @@
  * @module
  */
 import type { GradientTransformation } from "../base.js";
+import type { Flat } from "../pytree.js";
 import type { Kernel } from "./kernel.js";
 
 /** The inner-state policies that run inside the executor. */
@@ -28,4 +29,41 @@ export type Node =
       readonly sync: Kernel;
       readonly policy: SyncPolicy;
     }
+  | {
+      /**
+       * The inner node on some of the leaves (see views.ts): its state is `{ inner }`, the inner
+       * node's state over those leaves, with `null` in place of the others.
+       */
+      readonly kind: "masked";
+      readonly inner: Node;
+      /** One boolean per leaf of a tree (the params at init, the updates the node sees at update). */
+      readonly select: (tree: Flat) => readonly boolean[];
+    }
+  | {
+      /**
+       * A node per label, each on the leaves of its label (a masked node per label, as optax's
+       * `multi_transform`): the state is `{ inner: { [label]: that node's state } }`.
+       */
+      readonly kind: "multiTransform";
+      /** One label per leaf of a tree, each one of the parts' (the params at init, the updates at update). */
+      readonly labels: (tree: Flat) => readonly string[];
+      /** Label -> node, sorted by label. */
+      readonly parts: readonly (readonly [string, Node])[];
+    }
   | { readonly kind: "opaque"; readonly tx: GradientTransformation<unknown> };
+
+/** The nodes directly inside `node`. */
+export function childrenOf(node: Node): readonly Node[] {
+  switch (node.kind) {
+    case "kernel":
+    case "opaque":
+      return [];
+    case "chain":
+      return node.parts;
+    case "lookahead":
+    case "masked":
+      return [node.inner];
+    case "multiTransform":
+      return node.parts.map(([, part]) => part);
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * The combinators as executor nodes: each gives the same bits on the WebAssembly and JavaScript
+ * backends and with a donated state, and the same numbers as composing it by hand wherever
+ * optax defines it as a composition (masked: the inner transformation on the selected sub-tree,
+ * the other leaves untouched; multiTransform: a chain of one masked transformation per label).
+ */
+import * as fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  adam,
+  applyUpdates,
+  chain,
+  clipByGlobalNorm,
+  donate,
+  lookahead,
+  masked,
+  multiTransform,
+  scale,
+  sgd,
+  type GradientTransformation,
+  type PyTree,
+} from "../src/index.js";
+import { withBackend } from "../src/kernels/backend.js";
+import { arbitraryProblem, fingerprint, type Problem } from "../src/laws/index.js";
+import { selectLeaves } from "../src/partition.js";
+import { dataOf, flatten, leafPaths, unflatten } from "../src/pytree.js";
+import { copyTree } from "../src/state.js";
+import { expectClose } from "./helpers.js";
+
+const G = (tx: unknown) => tx as GradientTransformation;
+
+/** Fingerprints of every step of a run: updates, params and state, bit for bit. */
+interface Run {
+  readonly steps: readonly { readonly updates: string; readonly params: string; readonly state: string }[];
+}
+
+/** Runs a fresh `make()` over `problem`, donating the state and the params every step if `donated`. */
+function run(make: () => GradientTransformation, problem: Problem, donated = false): Run {
+  const tx = make();
+  let params: PyTree = donated ? copyTree(flatten(problem.params)) : problem.params;
+  let state = tx.init(params);
+  const steps: Run["steps"][number][] = [];
+  for (const g of problem.grads) {
+    const [u, next] = tx.update(g, donated ? donate(state) : state, params);
+    // Fingerprinted now: a donated run reuses these arrays at the next step.
+    const updates = fingerprint(u);
+    params = applyUpdates(donated ? donate(params) : params, u);
+    state = next;
+    // The params' values only: a donated run trains a copy with plain typed-array leaves.
+    steps.push({ updates, params: fingerprint(flatten(params).leaves.map(dataOf)), state: fingerprint(state) });
+  }
+  return { steps };
+}
+
+/** Asserts two runs agree step by step, naming the first difference. */
+function expectSameRun(actual: Run, expected: Run, label: string, withState = true): void {
+  expect(actual.steps.length).toBe(expected.steps.length);
+  actual.steps.forEach((step, t) => {
+    expect(step.updates, `${label}: updates at step ${t + 1}`).toBe(expected.steps[t]!.updates);
+    expect(step.params, `${label}: params at step ${t + 1}`).toBe(expected.steps[t]!.params);
+    if (withState) expect(step.state, `${label}: state at step ${t + 1}`).toBe(expected.steps[t]!.state);
+  });
+}
+
+/** WebAssembly, JavaScript, and WebAssembly with donation: the same bits. */
+function expectSameOnBackends(make: () => GradientTransformation, problem: Problem, label: string): void {
+  const wasm = withBackend("wasm", () => run(make, problem));
+  expectSameRun(
+    withBackend("js", () => run(make, problem)),
+    wasm,
+    `${label} (js vs wasm)`,
+  );
+  expectSameRun(
+    withBackend("wasm", () => run(make, problem, true)),
+    wasm,
+    `${label} (donated vs not)`,
+  );
+}
+
+/** Selects leaves by the parity of their path's length: both kinds occur in every random tree of two leaves or more. */
+const even = (path: string): boolean => path.length % 2 === 0;
+const odd = (path: string): boolean => !even(path);
+
+/** The leaves of `tree` that `select` picks, the others null: what a masked inner transformation sees. */
+function part(tree: PyTree, select: (path: string) => boolean): PyTree {
+  const flat = flatten(tree);
+  return selectLeaves(flat, leafPaths(flat.def).map(select));
+}
+
+/**
+ * optax's `masked`, composed by hand: `inner` runs on the selected sub-tree (the other leaves
+ * null), and its outputs replace the selected leaves; the others pass through.
+ */
+function maskedByHand(inner: GradientTransformation, select: (path: string) => boolean): GradientTransformation {
+  return {
+    init: (params) => ({ inner: inner.init(part(params, select)) }),
+    update(updates, state, params) {
+      const s = state as { inner: unknown };
+      const [out, next] = inner.update(
+        part(updates, select),
+        s.inner,
+        params === undefined ? undefined : part(params, select),
+      );
+      const flat = flatten(updates);
+      const outputs = flatten(out).leaves;
+      let k = 0;
+      const leaves = leafPaths(flat.def).map((path, i) => (select(path) ? outputs[k++]! : flat.leaves[i]!));
+      return [unflatten(flat.def, leaves), { inner: next }];
+    },
+  };
+}
+
+describe("masked as an executor node", () => {
+  const cases: [string, () => GradientTransformation, () => GradientTransformation][] = [
+    ["masked(adam)", () => G(masked(adam(0.1), even)), () => maskedByHand(adam(0.1), even)],
+    [
+      "masked(chain(clipByGlobalNorm, adam)): the norm over the selected leaves only",
+      () => G(masked(chain(clipByGlobalNorm(0.5), adam(0.1)), odd)),
+      () => maskedByHand(G(chain(clipByGlobalNorm(0.5), adam(0.1))), odd),
+    ],
+    [
+      "masked(lookahead(sgd momentum))",
+      () => G(masked(lookahead(sgd(0.1, { momentum: 0.9 }), { syncPeriod: 2 }), even)),
+      () => maskedByHand(G(lookahead(sgd(0.1, { momentum: 0.9 }), { syncPeriod: 2 })), even),
+    ],
+    [
+      "masked(masked(adam)): nested views",
+      () =>
+        G(
+          masked(
+            masked(adam(0.1), (path) => path.includes("[")),
+            even,
+          ),
+        ),
+      () =>
+        maskedByHand(
+          maskedByHand(adam(0.1), (path) => path.includes("[")),
+          even,
+        ),
+    ],
+  ];
+
+  it("gives the same bits on both backends, donated or not, inside a chain of kernels", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 5 }), fc.constantFrom(...cases), (problem, [name, make]) => {
+        expectSameOnBackends(() => G(chain(scale(0.5), make(), scale(2))), problem, name);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("equals the inner transformation run by hand on the selected sub-tree (optax's definition)", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 5 }), fc.constantFrom(...cases), (problem, [name, make, byHand]) => {
+        expectSameRun(run(make, problem), run(byHand, problem), name);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("takes a clip's norm over the selected leaves also where their squares overflow", () => {
+    const tx = masked(clipByGlobalNorm(1e200), { a: true, b: false });
+    const g = { a: Float64Array.of(3e200, 4e200), b: Float64Array.of(1e300) };
+    const [u] = tx.update(g, tx.init(g)) as [typeof g, unknown];
+    // ||a|| = 5e200 (b's 1e300 is outside the mask): a * 1e200 / 5e200 = (6e199, 8e199).
+    expectClose(u.a, Float64Array.of(6e199, 8e199), 8e199 * 4e-16);
+    expect(u.b).toBe(g.b);
+  });
+});
+
+describe("multiTransform as an executor node", () => {
+  /** Three labels by the length of the leaf's path; a random tree may leave a label without leaves. */
+  const label = (path: string): string => ["a", "b", "c"][path.length % 3]!;
+  const parts = (): Record<string, GradientTransformation> => ({
+    a: G(chain(clipByGlobalNorm(0.5), adam(0.1))),
+    b: G(lookahead(sgd(0.1, { momentum: 0.9 }), { syncPeriod: 2 })),
+    c: G(masked(adam(0.05), (path) => path.includes("["))),
+  });
+
+  it("gives the same bits on both backends, donated or not, inside a chain of kernels", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 5 }), (problem) => {
+        expectSameOnBackends(
+          () => G(chain(scale(0.5), multiTransform(parts(), label), scale(2))),
+          problem,
+          "multiTransform",
+        );
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("equals a chain of one masked transformation per label, composed by hand (optax's definition)", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 5 }), (problem) => {
+        const p = parts();
+        const byHand = () =>
+          G(
+            chain(
+              maskedByHand(p.a!, (path) => label(path) === "a"),
+              maskedByHand(p.b!, (path) => label(path) === "b"),
+              maskedByHand(p.c!, (path) => label(path) === "c"),
+            ),
+          );
+        // The states differ in layout ({ inner: { a, b, c } } against a chain's array), not in numbers.
+        expectSameRun(
+          run(() => multiTransform(parts(), label), problem),
+          run(byHand, problem),
+          "multiTransform",
+          false,
+        );
+      }),
+      { numRuns: 30 },
+    );
+  });
+});
