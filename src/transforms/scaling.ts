@@ -4,18 +4,8 @@
  *
  * @module
  */
-import {
-  initEmpty,
-  type EmptyState,
-  type GradientTransformation,
-  type ScalarOrSchedule,
-  type Schedule,
-} from "../base.js";
+import type { EmptyState, GradientTransformation, ScalarOrSchedule, Schedule } from "../base.js";
 import { GradTxError } from "../errors.js";
-import { dataOf, flatten } from "../pytree.js";
-import { paramsFlat } from "../state.js";
-import { globalNormOf } from "../tree.js";
-import { mapLeaves } from "./elementwise.js";
 import { checkBoolean, checkNumber, checkScalarOrSchedule } from "../validate.js";
 import { elementwise } from "../kernels/executor.js";
 import { mul } from "../kernels/expr.js";
@@ -145,18 +135,20 @@ export function scaleByTrustRatio(options: TrustRatioOptions = {}): GradientTran
   const minNorm = checkNumber(where, "minNorm", options.minNorm ?? 0, { min: 0 });
   const coefficient = checkNumber(where, "trustCoefficient", options.trustCoefficient ?? 1, { min: 0 });
   const eps = checkNumber(where, "eps", options.eps ?? 0, { min: 0 });
-  return {
-    init: initEmpty,
-    update(updates, state, params) {
-      const g = flatten(updates);
-      const p = paramsFlat(where, params, g);
-      const out = mapLeaves(g, (x, o, i) => {
-        const paramNorm = Math.max(globalNormOf([dataOf(p.leaves[i]!)]), minNorm);
-        const updateNorm = Math.max(globalNormOf([x]), minNorm);
-        const ratio = paramNorm === 0 || updateNorm === 0 ? 1 : (coefficient * paramNorm) / (updateNorm + eps);
-        for (let j = 0; j < x.length; j++) o[j] = x[j]! * ratio;
-      });
-      return [out, state];
-    },
-  };
+  return elementwise<EmptyState>(
+    declare({
+      name: where,
+      readsParams: true,
+      hyper: { minNorm, coefficient, eps },
+      reductions: { paramNorm: { over: "leaf", norm: "p" }, updateNorm: { over: "leaf", norm: "x" } },
+      scalars: (h, _, norms) => {
+        const paramNorm = Math.max(norms.paramNorm, h.minNorm);
+        const updateNorm = Math.max(norms.updateNorm, h.minNorm);
+        return {
+          ratio: paramNorm === 0 || updateNorm === 0 ? 1 : (h.coefficient * paramNorm) / (updateNorm + h.eps),
+        };
+      },
+      body: ({ x }, s) => ({ update: mul(x, s.ratio) }),
+    }),
+  );
 }
