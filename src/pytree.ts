@@ -13,8 +13,25 @@ import { GradTxError } from "./errors.js";
 /** A dense floating-point buffer: the element types gradtx computes with. @since 0.1.0 */
 export type FloatArray = Float32Array | Float64Array;
 
-/** A scijs `ndarray` whose `.data` is a `Float32Array` or `Float64Array`. @since 0.1.0 */
-export type FloatNdArray = NdArray<Float32Array> | NdArray<Float64Array>;
+/**
+ * A scijs `ndarray` whose `.data` is a `Float32Array` or `Float64Array`, as gradtx reads it: the
+ * fields below, which every `ndarray(data, shape)` has. gradtx declares them itself, so its types
+ * need no ndarray type package in your project.
+ *
+ * @since 0.1.0
+ */
+export interface FloatNdArray<D extends FloatArray = FloatArray> {
+  /** The elements, laid out by `offset` and `stride`. */
+  readonly data: D;
+  /** The length of each dimension. */
+  readonly shape: readonly number[];
+  /** The step in `data` along each dimension. */
+  readonly stride: readonly number[];
+  /** Where the first element is in `data`. */
+  readonly offset: number;
+  /** The number of elements: the product of `shape`. */
+  readonly size: number;
+}
 
 /**
  * A leaf of a pytree: a `Float32Array`, a `Float64Array` or an ndarray over one of them.
@@ -163,7 +180,7 @@ function walk(x: unknown, leaves: Leaf[], path: Segment[]): TreeDef {
   }
   if (isNdArrayLike(x)) {
     if (!isFloatArray(x.data)) throw notAPyTree(x, path);
-    leaves.push(x as FloatNdArray);
+    leaves.push(x as unknown as FloatNdArray);
     return LEAF;
   }
   if (!isPlainObject(x)) throw notAPyTree(x, path);
