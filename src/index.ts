@@ -5,7 +5,17 @@
  * @packageDocumentation
  */
 export { GradTxError, type GradTxErrorCode } from "./errors.js";
-export { isLeaf, type FloatArray, type FloatNdArray, type Leaf, type PyTree, type TreeDef } from "./pytree.js";
+export {
+  isLeaf,
+  type AsPyTree,
+  type DenseTree,
+  type FloatArray,
+  type FloatNdArray,
+  type Leaf,
+  type PyTree,
+  type PyTreeLike,
+  type TreeDef,
+} from "./pytree.js";
 export {
   identity,
   type EmptyState,

@@ -154,7 +154,7 @@ describe("compile: the compiled path computes what the pure path computes", () =
     const want = pureRun(tx, params, grads);
     grads.forEach((g) => run.step(g));
     const last = want[want.length - 1]!.params as { a: Float32Array; b: Float64Array };
-    const got = run.params as { a: Float32Array; b: Float64Array };
+    const got = run.params;
     expect(got.a).toBeInstanceOf(Float32Array);
     expectWithin(Array.from(got.b), Array.from(last.b), () => 1e-12, "float64 leaf");
     expectWithin(Array.from(got.a), Array.from(last.a), (x) => 7 * 2 ** -20 * Math.max(1, Math.abs(x)), "float32 leaf");

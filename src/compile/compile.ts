@@ -12,9 +12,12 @@ import {
   dataOf,
   flatten,
   unflatten,
+  type AsPyTree,
+  type DenseTree,
   type Flat,
   type FloatArray,
   type PyTree,
+  type PyTreeLike,
 } from "../pytree.js";
 import { biasCorrection, increment, zerosTree } from "../state.js";
 import { globalNormOf } from "../tree.js";
@@ -53,13 +56,16 @@ export interface CompileOptions<S = unknown> {
  *
  * @since 0.2.0
  */
-export interface CompiledOptimizer<S = unknown> {
-  /** The params, as views updated in place (copy them to keep a snapshot). */
-  readonly params: PyTree;
-  /** Buffers shaped like the params for the next gradient; `step()` reads them. */
-  readonly grads: PyTree;
+export interface CompiledOptimizer<S = unknown, P = PyTree> {
+  /** The params, as views updated in place (copy them to keep a snapshot), of the params' type. */
+  readonly params: P;
+  /**
+   * Buffers shaped like the params for the next gradient; `step()` reads them. Their ndarray
+   * leaves are ndarrays on the compiled path and typed arrays on the pure one.
+   */
+  readonly grads: P | DenseTree<P>;
   /** One training step: `[u, s] = tx.update(grads, s, params); params = applyUpdates(params, u)`. */
-  step(grads?: PyTree): void;
+  step(grads?: PyTree | AsPyTree<P>): void;
   /** The current state as a pure state of `tx` (fresh arrays, shares nothing with the buffers). */
   state(): S;
   /** `"wasm"` for the compiled path, `"pure"` when `tx` has no compiled form. */
@@ -108,9 +114,9 @@ const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
  * ```ts
  * import { adam, chain, clipByGlobalNorm, compile, lookahead } from "gradtx";
  * const run = compile(chain(clipByGlobalNorm(1), lookahead(adam(0.1))), { w: Float32Array.of(1, 2, 3) });
- * const w = (run.params as { w: Float32Array }).w; // a live view
+ * const w = run.params.w; // a live view
  * for (let step = 0; step < 10; step++) {
- *   const g = (run.grads as { w: Float32Array }).w;
+ *   const g = run.grads.w;
  *   for (let j = 0; j < w.length; j++) g[j] = 2 * w[j]!; // d/dw of sum(w^2), written in place
  *   run.step();
  * }
@@ -118,11 +124,11 @@ const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
  * ```
  * @since 0.2.0
  */
-export function compile<S>(
+export function compile<S, P extends PyTree | PyTreeLike<P>>(
   tx: GradientTransformation<S>,
-  params: PyTree,
+  params: P,
   options: CompileOptions<S> = {},
-): CompiledOptimizer<S> {
+): CompiledOptimizer<S, P> {
   checkTransformation("compile: tx", tx);
   if (typeof options !== "object" || options === null)
     throw new GradTxError(
@@ -131,11 +137,13 @@ export function compile<S>(
     );
   const threads = checkNumber("compile", "threads", options.threads ?? 1, { min: 1, max: 64, integer: true });
   const flat = flatten(params);
+  // Both paths build their trees like the params (see paramsOver), hence the params' type.
+  type Typed = CompiledOptimizer<S, P>;
   try {
-    return compiled(tx as GradientTransformation<unknown>, flat, options, threads) as CompiledOptimizer<S>;
+    return compiled(tx as GradientTransformation<unknown>, flat, options, threads) as unknown as Typed;
   } catch (e) {
     if (!(e instanceof Unsupported)) throw e;
-    return pure(tx, flat, options, e.message);
+    return pure(tx, flat, options, e.message) as unknown as Typed;
   }
 }
 

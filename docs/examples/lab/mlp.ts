@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { applyUpdates, GradTxError, slowParams, type GradientTransformation, type PyTree } from "gradtx";
+import { applyUpdates, GradTxError, slowParams, type GradientTransformation } from "gradtx";
 
 const PIXELS = 784;
 const HIDDEN = 64;
@@ -250,7 +250,7 @@ export function train(optimizer: GradientTransformation, options: TrainOptions):
   const { train: data, test } = mnistSplit();
   const random = prng(options.seed);
   let params: Params = initParams(random);
-  let state = optimizer.init(params as unknown as PyTree);
+  let state = optimizer.init(params);
   const batches = Math.floor(TRAIN / options.batch);
   const batchX = new Float32Array(options.batch * PIXELS);
   const batchY = new Uint8Array(options.batch);
@@ -274,8 +274,8 @@ export function train(optimizer: GradientTransformation, options: TrainOptions):
         batchY[r] = data.y[index]!;
       }
       const { loss, grads } = lossAndGrads(params, batchX, batchY, 0, options.batch);
-      const [updates, next] = optimizer.update(grads as unknown as PyTree, state, params as unknown as PyTree);
-      params = applyUpdates(params as unknown as PyTree, updates) as unknown as Params;
+      const [updates, next] = optimizer.update(grads, state, params);
+      params = applyUpdates(params, updates);
       state = next;
       lossSum += loss;
       window += loss;
@@ -290,7 +290,7 @@ export function train(optimizer: GradientTransformation, options: TrainOptions):
   }
   let slow: Params = params;
   try {
-    slow = slowParams(state) as unknown as Params;
+    slow = slowParams<Params>(state);
   } catch (e) {
     // Not a Lookahead optimizer: its params are its only weights.
     if (!(e instanceof GradTxError)) throw e;

@@ -21,8 +21,6 @@ export interface RunRow {
   readonly curve: { step: number; loss: number }[];
 }
 
-const G = (tx: unknown) => tx as GradientTransformation;
-
 function run(name: string, tx: GradientTransformation, seed: number, budget: Budget): RunRow {
   const result: TrainResult = train(tx, {
     epochs: budget.epochs,
@@ -44,9 +42,9 @@ function run(name: string, tx: GradientTransformation, seed: number, budget: Bud
 export function compareOptimizers(budget: Budget): RunRow[] {
   const optimizers: [string, () => GradientTransformation][] = [
     ["SGD (lr 0.1, momentum 0.9)", () => sgd(0.1, { momentum: 0.9 })],
-    ["LA(SGD)", () => G(lookahead(sgd(0.1, { momentum: 0.9 })))],
+    ["LA(SGD)", () => lookahead(sgd(0.1, { momentum: 0.9 }))],
     ["Adam (lr 1e-3)", () => adam(1e-3)],
-    ["LA(Adam)", () => G(lookahead(adam(1e-3)))],
+    ["LA(Adam)", () => lookahead(adam(1e-3))],
     ["ranger (lr 1e-3)", () => ranger(1e-3)],
   ];
   return optimizers.flatMap(([name, make]) => budget.seeds.map((seed) => run(name, make(), seed, budget)));
@@ -72,7 +70,7 @@ export function robustnessSweep(budget: Budget): SweepRow[] {
       [false, true].map((withLookahead) => {
         const r = run(
           `${inner} lr ${lr}${withLookahead ? " + LA" : ""}`,
-          withLookahead ? G(lookahead(make(lr))) : make(lr),
+          withLookahead ? lookahead(make(lr)) : make(lr),
           seed,
           budget,
         );
@@ -105,7 +103,7 @@ export function innerStatePolicies(budget: Budget): PolicyRow[] {
   const seed = budget.seeds[0]!;
   return inners.flatMap(([inner, make]) =>
     policies.map((innerState) => {
-      const r = run(`LA(${inner}) ${innerState}`, G(lookahead(make(), { innerState })), seed, budget);
+      const r = run(`LA(${inner}) ${innerState}`, lookahead(make(), { innerState }), seed, budget);
       return { inner, innerState, finalTrainLoss: r.finalTrainLoss, testAccuracy: r.testAccuracy };
     }),
   );
@@ -126,8 +124,8 @@ export function adaptiveAlpha(budget: Budget): AlphaRow[] {
     (
       [
         ["Adam", () => adam(lr)],
-        ["LA(Adam) alpha 0.5", () => G(lookahead(adam(lr), { alpha: 0.5 }))],
-        ["LA(Adam) adaptive alpha", () => G(lookahead(adam(lr), { alpha: "adaptive", alphaLow: 0.1 }))],
+        ["LA(Adam) alpha 0.5", () => lookahead(adam(lr), { alpha: 0.5 })],
+        ["LA(Adam) adaptive alpha", () => lookahead(adam(lr), { alpha: "adaptive", alphaLow: 0.1 })],
       ] as [string, () => GradientTransformation][]
     ).map(([name, make]) => {
       const r = run(`${name} lr ${lr}`, make(), seed, budget);
