@@ -3,14 +3,24 @@
  *
  * @module
  */
-import type { GradientTransformation, ScalarOrSchedule } from "./base.js";
+import type { EmptyState, GradientTransformation, ScalarOrSchedule } from "./base.js";
 import { chain, identity } from "./combine.js";
 import { addDecayedWeights, type Mask } from "./transforms/adding.js";
-import { trace } from "./transforms/accumulation.js";
+import { trace, type TraceState } from "./transforms/accumulation.js";
 import { GradTxError } from "./errors.js";
-import { lookahead } from "./lookahead.js";
-import { scaleByAdadelta, scaleByRms, scaleByRss, scaleByStddev, type RmsOptions } from "./transforms/rms.js";
-import { scaleByLion } from "./transforms/lion.js";
+import { lookahead, type LookaheadState } from "./lookahead.js";
+import {
+  scaleByAdadelta,
+  scaleByRms,
+  scaleByRss,
+  scaleByStddev,
+  type RmsOptions,
+  type ScaleByAdadeltaState,
+  type ScaleByRmsState,
+  type ScaleByRssState,
+  type ScaleByStddevState,
+} from "./transforms/rms.js";
+import { scaleByLion, type ScaleByLionState } from "./transforms/lion.js";
 import {
   scaleByAdam,
   scaleByAdamax,
@@ -18,8 +28,10 @@ import {
   scaleByRAdam,
   type AdamOptions,
   type RAdamOptions,
+  type ScaleByAdamState,
+  type ScaleByAmsgradState,
 } from "./transforms/adam.js";
-import { scaleByLearningRate, scaleByTrustRatio } from "./transforms/scaling.js";
+import { scaleByLearningRate, scaleByTrustRatio, type ScaleByScheduleState } from "./transforms/scaling.js";
 import { checkNumber, checkScalarOrSchedule } from "./validate.js";
 
 /**
@@ -42,7 +54,7 @@ import { checkNumber, checkScalarOrSchedule } from "./validate.js";
  * let x = Float64Array.of(1, 2, 3);
  * let state = opt.init(x);
  * const [u, next] = opt.update(x.map((v) => 2 * v), state, x); // f(x) = sum(x^2)
- * x = applyUpdates(x, u) as Float64Array; // [0.8, 1.6, 2.4]
+ * x = applyUpdates(x, u); // [0.8, 1.6, 2.4]
  * state = next;
  * ```
  * @since 0.1.0
@@ -50,14 +62,14 @@ import { checkNumber, checkScalarOrSchedule } from "./validate.js";
 export function sgd(
   learningRate: ScalarOrSchedule,
   options: { readonly momentum?: number | null; readonly nesterov?: boolean } = {},
-): GradientTransformation {
+): GradientTransformation<[EmptyState | TraceState, EmptyState | ScaleByScheduleState]> {
   checkScalarOrSchedule("sgd", "learningRate", learningRate);
   const { momentum, nesterov = false } = options;
   if (momentum === undefined || momentum === null) {
     if (nesterov) checkNumber("sgd", "momentum (required with nesterov)", momentum);
-    return chain(identity(), scaleByLearningRate(learningRate)) as GradientTransformation;
+    return chain(identity(), scaleByLearningRate(learningRate));
   }
-  return chain(trace(momentum, { nesterov }), scaleByLearningRate(learningRate)) as GradientTransformation;
+  return chain(trace(momentum, { nesterov }), scaleByLearningRate(learningRate));
 }
 
 /**
@@ -77,16 +89,19 @@ export function sgd(
  * let state = opt.init(x);
  * for (let i = 0; i < 5; i++) {
  *   const [u, next] = opt.update(x.map((v) => 2 * v), state, x);
- *   x = applyUpdates(x, u) as Float64Array;
+ *   x = applyUpdates(x, u);
  *   state = next;
  * }
  * // each coordinate moved by about 0.1 per step: x ≈ [0.5, 1.5, 2.5]
  * ```
  * @since 0.1.0
  */
-export function adam(learningRate: ScalarOrSchedule, options: AdamOptions = {}): GradientTransformation {
+export function adam(
+  learningRate: ScalarOrSchedule,
+  options: AdamOptions = {},
+): GradientTransformation<[ScaleByAdamState, EmptyState | ScaleByScheduleState]> {
   checkScalarOrSchedule("adam", "learningRate", learningRate);
-  return chain(scaleByAdam(options), scaleByLearningRate(learningRate)) as GradientTransformation;
+  return chain(scaleByAdam(options), scaleByLearningRate(learningRate));
 }
 
 /** Options of {@link adamw}: Adam's, plus the decay and its mask. @since 0.1.0 */
@@ -110,14 +125,17 @@ export interface AdamWOptions extends AdamOptions {
  * ```
  * @since 0.1.0
  */
-export function adamw(learningRate: ScalarOrSchedule, options: AdamWOptions = {}): GradientTransformation {
+export function adamw(
+  learningRate: ScalarOrSchedule,
+  options: AdamWOptions = {},
+): GradientTransformation<[ScaleByAdamState, EmptyState, EmptyState | ScaleByScheduleState]> {
   checkScalarOrSchedule("adamw", "learningRate", learningRate);
   const { weightDecay = 1e-4, mask, ...adamOptions } = options;
   return chain(
     scaleByAdam(adamOptions),
     addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
     scaleByLearningRate(learningRate),
-  ) as GradientTransformation;
+  );
 }
 
 /**
@@ -139,12 +157,9 @@ export function adamw(learningRate: ScalarOrSchedule, options: AdamWOptions = {}
 export function nadam(
   learningRate: ScalarOrSchedule,
   options: Omit<AdamOptions, "nesterov"> = {},
-): GradientTransformation {
+): GradientTransformation<[ScaleByAdamState, EmptyState | ScaleByScheduleState]> {
   checkScalarOrSchedule("nadam", "learningRate", learningRate);
-  return chain(
-    scaleByAdam({ ...options, nesterov: true }),
-    scaleByLearningRate(learningRate),
-  ) as GradientTransformation;
+  return chain(scaleByAdam({ ...options, nesterov: true }), scaleByLearningRate(learningRate));
 }
 
 /**
@@ -158,9 +173,12 @@ export function nadam(
  * ```
  * @since 0.1.0
  */
-export function radam(learningRate: ScalarOrSchedule, options: RAdamOptions = {}): GradientTransformation {
+export function radam(
+  learningRate: ScalarOrSchedule,
+  options: RAdamOptions = {},
+): GradientTransformation<[ScaleByAdamState, EmptyState | ScaleByScheduleState]> {
   checkScalarOrSchedule("radam", "learningRate", learningRate);
-  return chain(scaleByRAdam(options), scaleByLearningRate(learningRate)) as GradientTransformation;
+  return chain(scaleByRAdam(options), scaleByLearningRate(learningRate));
 }
 
 /**
@@ -176,9 +194,9 @@ export function radam(learningRate: ScalarOrSchedule, options: RAdamOptions = {}
 export function adamax(
   learningRate: ScalarOrSchedule,
   options: { readonly b1?: number; readonly b2?: number; readonly eps?: number } = {},
-): GradientTransformation {
+): GradientTransformation<[ScaleByAdamState, EmptyState | ScaleByScheduleState]> {
   checkScalarOrSchedule("adamax", "learningRate", learningRate);
-  return chain(scaleByAdamax(options), scaleByLearningRate(learningRate)) as GradientTransformation;
+  return chain(scaleByAdamax(options), scaleByLearningRate(learningRate));
 }
 
 /**
@@ -194,9 +212,9 @@ export function adamax(
 export function amsgrad(
   learningRate: ScalarOrSchedule,
   options: Omit<AdamOptions, "nesterov"> = {},
-): GradientTransformation {
+): GradientTransformation<[ScaleByAmsgradState, EmptyState | ScaleByScheduleState]> {
   checkScalarOrSchedule("amsgrad", "learningRate", learningRate);
-  return chain(scaleByAmsgrad(options), scaleByLearningRate(learningRate)) as GradientTransformation;
+  return chain(scaleByAmsgrad(options), scaleByLearningRate(learningRate));
 }
 
 /** Options of {@link rmsprop}. @since 0.1.0 */
@@ -230,7 +248,12 @@ export interface RmspropOptions extends RmsOptions {
  * ```
  * @since 0.1.0
  */
-export function rmsprop(learningRate: ScalarOrSchedule, options: RmspropOptions = {}): GradientTransformation {
+export function rmsprop(
+  learningRate: ScalarOrSchedule,
+  options: RmspropOptions = {},
+): GradientTransformation<
+  [ScaleByRmsState | ScaleByStddevState, EmptyState | ScaleByScheduleState, EmptyState | TraceState]
+> {
   checkScalarOrSchedule("rmsprop", "learningRate", learningRate);
   const { centered = false, momentum, nesterov = false, ...rms } = options;
   if (centered && (rms.epsInSqrt === false || rms.biasCorrection === true))
@@ -241,7 +264,7 @@ export function rmsprop(learningRate: ScalarOrSchedule, options: RmspropOptions 
   const { epsInSqrt: _inSqrt, biasCorrection: _correction, ...stddev } = rms;
   const scaling = centered ? scaleByStddev(stddev) : scaleByRms(rms);
   const tail = momentum === undefined || momentum === null ? identity() : trace(momentum, { nesterov });
-  return chain(scaling, scaleByLearningRate(learningRate), tail) as GradientTransformation;
+  return chain(scaling, scaleByLearningRate(learningRate), tail);
 }
 
 /**
@@ -262,9 +285,9 @@ export function rmsprop(learningRate: ScalarOrSchedule, options: RmspropOptions 
 export function adagrad(
   learningRate: ScalarOrSchedule,
   options: { readonly initialAccumulatorValue?: number; readonly eps?: number } = {},
-): GradientTransformation {
+): GradientTransformation<[ScaleByRssState, EmptyState | ScaleByScheduleState]> {
   checkScalarOrSchedule("adagrad", "learningRate", learningRate);
-  return chain(scaleByRss(options), scaleByLearningRate(learningRate)) as GradientTransformation;
+  return chain(scaleByRss(options), scaleByLearningRate(learningRate));
 }
 
 /**
@@ -281,14 +304,14 @@ export function adagrad(
 export function adadelta(
   learningRate: ScalarOrSchedule = 1,
   options: { readonly rho?: number; readonly eps?: number; readonly weightDecay?: number; readonly mask?: Mask } = {},
-): GradientTransformation {
+): GradientTransformation<[EmptyState, ScaleByAdadeltaState, EmptyState | ScaleByScheduleState]> {
   checkScalarOrSchedule("adadelta", "learningRate", learningRate);
   const { weightDecay = 0, mask, ...rest } = options;
   return chain(
     addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
     scaleByAdadelta(rest),
     scaleByLearningRate(learningRate),
-  ) as GradientTransformation;
+  );
 }
 
 /**
@@ -307,14 +330,14 @@ export function adadelta(
 export function lion(
   learningRate: ScalarOrSchedule,
   options: { readonly b1?: number; readonly b2?: number; readonly weightDecay?: number; readonly mask?: Mask } = {},
-): GradientTransformation {
+): GradientTransformation<[ScaleByLionState, EmptyState, EmptyState | ScaleByScheduleState]> {
   checkScalarOrSchedule("lion", "learningRate", learningRate);
   const { weightDecay = 1e-3, mask, ...rest } = options;
   return chain(
     scaleByLion(rest),
     addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
     scaleByLearningRate(learningRate),
-  ) as GradientTransformation;
+  );
 }
 
 /** Options of {@link lamb}. @since 0.1.0 */
@@ -338,7 +361,10 @@ export interface LambOptions extends Omit<AdamOptions, "nesterov"> {
  * ```
  * @since 0.1.0
  */
-export function lamb(learningRate: ScalarOrSchedule, options: LambOptions = {}): GradientTransformation {
+export function lamb(
+  learningRate: ScalarOrSchedule,
+  options: LambOptions = {},
+): GradientTransformation<[ScaleByAdamState, EmptyState, EmptyState, EmptyState | ScaleByScheduleState]> {
   checkScalarOrSchedule("lamb", "learningRate", learningRate);
   const { weightDecay = 0, mask, eps = 1e-6, ...adamOnly } = options;
   return chain(
@@ -346,7 +372,7 @@ export function lamb(learningRate: ScalarOrSchedule, options: LambOptions = {}):
     addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
     scaleByTrustRatio(),
     scaleByLearningRate(learningRate),
-  ) as GradientTransformation;
+  );
 }
 
 /** Options of {@link ranger}: RAdam's, and Lookahead's `syncPeriod` and `alpha`. @since 0.1.0 */
@@ -372,8 +398,11 @@ export interface RangerOptions extends RAdamOptions {
  * ```
  * @since 0.1.0
  */
-export function ranger(learningRate: ScalarOrSchedule = 1e-3, options: RangerOptions = {}): GradientTransformation {
+export function ranger(
+  learningRate: ScalarOrSchedule = 1e-3,
+  options: RangerOptions = {},
+): GradientTransformation<LookaheadState<[ScaleByAdamState, EmptyState | ScaleByScheduleState]>> {
   checkScalarOrSchedule("ranger", "learningRate", learningRate);
   const { syncPeriod = 6, alpha = 0.5, b1 = 0.95, eps = 1e-5, ...rest } = options;
-  return lookahead(radam(learningRate, { ...rest, b1, eps }), { syncPeriod, alpha }) as GradientTransformation;
+  return lookahead(radam(learningRate, { ...rest, b1, eps }), { syncPeriod, alpha });
 }

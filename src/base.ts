@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { flatten, type PyTree } from "./pytree.js";
+import { flatten, type AsPyTree, type PyTree } from "./pytree.js";
 
 /**
  * A schedule maps a step count (from 0) to a value, e.g. a learning rate.
@@ -30,6 +30,11 @@ export type ScalarOrSchedule = number | Schedule;
  * Sign convention as optax: gradients go in, and what comes out of a whole optimizer is added
  * to the params by {@link applyUpdates} (`scaleByLearningRate` does the negation).
  *
+ * `S` is the state's type: each optimizer has its own (`adam(lr)` is a
+ * `GradientTransformation<[ScaleByAdamState, EmptyState | ScaleByScheduleState]>`). Callers
+ * pass trees of their own types, interfaces included ({@link AsPyTree} checks them); an
+ * implementation may declare its parameters as plain `PyTree`.
+ *
  * @example
  * ```ts
  * import { adam, applyUpdates } from "gradtx";
@@ -40,7 +45,7 @@ export type ScalarOrSchedule = number | Schedule;
  * for (let step = 0; step < 5; step++) {
  *   const grads = params.map((x) => 2 * x);
  *   const [updates, next] = opt.update(grads, state, params);
- *   params = applyUpdates(params, updates) as Float64Array;
+ *   params = applyUpdates(params, updates); // a Float64Array, as params is
  *   state = next;
  * }
  * ```
@@ -48,9 +53,9 @@ export type ScalarOrSchedule = number | Schedule;
  */
 export interface GradientTransformation<S = unknown> {
   /** The initial state for `params`. */
-  init(params: PyTree): S;
+  init<P>(params: PyTree | AsPyTree<P>): S;
   /** Transforms `updates` given the current state (and `params`, where the transformation reads them). */
-  update(updates: PyTree, state: S, params?: PyTree): readonly [PyTree, S];
+  update<U, P>(updates: PyTree | AsPyTree<U>, state: S, params?: PyTree | AsPyTree<P>): readonly [PyTree, S];
 }
 
 /** The state of a transformation that keeps none. @since 0.1.0 */

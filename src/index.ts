@@ -5,7 +5,17 @@
  * @packageDocumentation
  */
 export { GradTxError, type GradTxErrorCode } from "./errors.js";
-export { isLeaf, type FloatArray, type FloatNdArray, type Leaf, type PyTree, type TreeDef } from "./pytree.js";
+export {
+  isLeaf,
+  type AsPyTree,
+  type DenseTree,
+  type FloatArray,
+  type FloatNdArray,
+  type Leaf,
+  type PyTree,
+  type PyTreeLike,
+  type TreeDef,
+} from "./pytree.js";
 export { type EmptyState, type GradientTransformation, type ScalarOrSchedule, type Schedule } from "./base.js";
 export { applyUpdates } from "./apply.js";
 export { donate } from "./donate.js";

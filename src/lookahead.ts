@@ -12,6 +12,7 @@ import {
   flatten,
   isFloatArray,
   unflatten,
+  type DenseTree,
   type FloatArray,
   type PyTree,
 } from "./pytree.js";
@@ -159,7 +160,7 @@ function interpolateState(atSync: unknown, current: unknown, alpha: number, wher
  * let state = opt.init(x);
  * for (let step = 1; step <= 10; step++) {
  *   const [u, next] = opt.update(x.map((v) => 2 * v), state, x);
- *   x = applyUpdates(x, u) as Float64Array;
+ *   x = applyUpdates(x, u);
  *   state = next;
  * }
  * slowParams(state); // equal to x: step 10 was a sync
@@ -374,6 +375,10 @@ function syncKernel(alpha: number): Kernel {
  * found breadth-first inside a `chain`'s (or any combinator's) state. Leaves are typed arrays
  * of the params' dtype (an ndarray param's slow weights are its row-major data).
  *
+ * The result is a `PyTree`; name your params' type to have it typed by them, ndarray leaves
+ * as typed arrays ({@link DenseTree}): `slowParams<Params>(state)`. The state does not record
+ * that type, so it is yours to get right.
+ *
  * @example
  * ```ts
  * import { chain, clipByGlobalNorm, lookahead, sgd, slowParams } from "gradtx";
@@ -382,13 +387,13 @@ function syncKernel(alpha: number): Kernel {
  * ```
  * @since 0.1.0
  */
-export function slowParams(state: unknown): PyTree {
+export function slowParams<P = PyTree>(state: unknown): DenseTree<P> {
   checkNotSpent("slowParams", state);
   let frontier: unknown[] = [state];
   while (frontier.length > 0) {
     const next: unknown[] = [];
     for (const node of frontier) {
-      if (isLookaheadState(node)) return node.slow;
+      if (isLookaheadState(node)) return node.slow as DenseTree<P>;
       if (Array.isArray(node)) next.push(...(node as unknown[]));
       else if (typeof node === "object" && node !== null && !ArrayBuffer.isView(node))
         next.push(...Object.values(node));

@@ -23,7 +23,17 @@
 import ndarray from "ndarray";
 import { GradTxError } from "./errors.js";
 import { checkNotSpent } from "./donate.js";
-import { dataOf, flatten, isFloatArray, unflatten, type FloatArray, type FloatNdArray, type PyTree } from "./pytree.js";
+import {
+  dataOf,
+  flatten,
+  isFloatArray,
+  unflatten,
+  type AsPyTree,
+  type FloatArray,
+  type FloatNdArray,
+  type PyTree,
+  type PyTreeLike,
+} from "./pytree.js";
 
 const VERSION = 1;
 const MAGIC_STATE = 0x53585447; // "GTXS" read as a little-endian u32
@@ -413,14 +423,15 @@ export function deserializeState<S>(bytes: Uint8Array, template: S): S {
  * ```
  * @since 0.1.0
  */
-export function serializeParams(params: PyTree): Uint8Array {
+export function serializeParams<P>(params: PyTree | AsPyTree<P>): Uint8Array {
   const flat = flatten(params);
   return encode(MAGIC_PARAMS, unflatten(flat.def, flat.leaves));
 }
 
 /**
  * Reads params written by {@link serializeParams}, shaped by `template` (params of the same
- * tree), as new arrays of the template's dtypes and kinds. Errors as {@link deserializeState}.
+ * tree), as new arrays of the template's dtypes and kinds, so typed as the template is. Errors as
+ * {@link deserializeState}.
  *
  * @example
  * ```ts
@@ -430,7 +441,7 @@ export function serializeParams(params: PyTree): Uint8Array {
  * ```
  * @since 0.1.0
  */
-export function deserializeParams(bytes: Uint8Array, template: PyTree): PyTree {
+export function deserializeParams<P extends PyTree | PyTreeLike<P>>(bytes: Uint8Array, template: P): P {
   flatten(template);
-  return decode(MAGIC_PARAMS, "Params", bytes, template) as PyTree;
+  return decode(MAGIC_PARAMS, "Params", bytes, template) as P;
 }

@@ -12,9 +12,12 @@ import {
   flatten,
   unflatten,
   zipLeaves,
+  type AsPyTree,
+  type DenseTree,
   type FloatArray,
   type Leaf,
   type PyTree,
+  type PyTreeLike,
   type TreeDef,
 } from "./pytree.js";
 import { zerosTree } from "./state.js";
@@ -32,7 +35,11 @@ import { zerosTree } from "./state.js";
  * ```
  * @since 0.1.0
  */
-export function map(fn: (leaf: Leaf, ...rest: Leaf[]) => Leaf, tree: PyTree, ...rest: PyTree[]): PyTree {
+export function map<T>(
+  fn: (leaf: Leaf, ...rest: Leaf[]) => Leaf,
+  tree: PyTree | AsPyTree<T>,
+  ...rest: (PyTree | AsPyTree<T>)[]
+): PyTree {
   const main = flatten(tree);
   const others = rest.map((t) => {
     const f = flatten(t);
@@ -55,7 +62,7 @@ export function map(fn: (leaf: Leaf, ...rest: Leaf[]) => Leaf, tree: PyTree, ...
  * ```
  * @since 0.1.0
  */
-export function leaves(tree: PyTree): Leaf[] {
+export function leaves<T>(tree: PyTree | AsPyTree<T>): Leaf[] {
   return flatten(tree).leaves.slice();
 }
 
@@ -69,7 +76,7 @@ export function leaves(tree: PyTree): Leaf[] {
  * ```
  * @since 0.1.0
  */
-export function structure(tree: PyTree): TreeDef {
+export function structure<T>(tree: PyTree | AsPyTree<T>): TreeDef {
   return flatten(tree).def;
 }
 
@@ -83,8 +90,8 @@ export function structure(tree: PyTree): TreeDef {
  * ```
  * @since 0.1.0
  */
-export function zerosLike(tree: PyTree): PyTree {
-  return zerosTree(flatten(tree));
+export function zerosLike<P extends PyTree | PyTreeLike<P>>(tree: P): DenseTree<P> {
+  return zerosTree(flatten(tree)) as DenseTree<P>;
 }
 
 /**
@@ -97,10 +104,10 @@ export function zerosLike(tree: PyTree): PyTree {
  * ```
  * @since 0.1.0
  */
-export function add(a: PyTree, b: PyTree): PyTree {
+export function add<P extends PyTree | PyTreeLike<P>, Q = PyTree>(a: P, b: PyTree | AsPyTree<Q>): P {
   return zipLeaves(a, b, (x, y, out) => {
     for (let j = 0; j < x.length; j++) out[j] = x[j]! + y[j]!;
-  });
+  }) as P;
 }
 
 /**
@@ -113,10 +120,10 @@ export function add(a: PyTree, b: PyTree): PyTree {
  * ```
  * @since 0.1.0
  */
-export function sub(a: PyTree, b: PyTree): PyTree {
+export function sub<P extends PyTree | PyTreeLike<P>, Q = PyTree>(a: P, b: PyTree | AsPyTree<Q>): P {
   return zipLeaves(a, b, (x, y, out) => {
     for (let j = 0; j < x.length; j++) out[j] = x[j]! - y[j]!;
-  });
+  }) as P;
 }
 
 /**
@@ -129,7 +136,7 @@ export function sub(a: PyTree, b: PyTree): PyTree {
  * ```
  * @since 0.1.0
  */
-export function scale(factor: number, tree: PyTree): PyTree {
+export function scale<P extends PyTree | PyTreeLike<P>>(factor: number, tree: P): P {
   const f = flatten(tree);
   return unflatten(
     f.def,
@@ -139,7 +146,7 @@ export function scale(factor: number, tree: PyTree): PyTree {
       for (let j = 0; j < x.length; j++) out[j] = factor * x[j]!;
       return asLeafLike(leaf, out);
     }),
-  );
+  ) as P;
 }
 
 /**
@@ -193,7 +200,7 @@ function dotAll(xs: readonly FloatArray[], ys: readonly FloatArray[], scaleBy = 
  * ```
  * @since 0.1.0
  */
-export function vdot(a: PyTree, b: PyTree): number {
+export function vdot<A, B>(a: PyTree | AsPyTree<A>, b: PyTree | AsPyTree<B>): number {
   const fa = flatten(a);
   const fb = flatten(b);
   assertSameStructure(fa, fb);
@@ -230,7 +237,7 @@ export function globalNormOf(datas: readonly FloatArray[]): number {
  * ```
  * @since 0.1.0
  */
-export function globalNorm(tree: PyTree): number {
+export function globalNorm<T>(tree: PyTree | AsPyTree<T>): number {
   return globalNormOf(flatten(tree).leaves.map(dataOf));
 }
 
@@ -244,7 +251,7 @@ export function globalNorm(tree: PyTree): number {
  * ```
  * @since 0.1.0
  */
-export function allFinite(tree: PyTree): boolean {
+export function allFinite<T>(tree: PyTree | AsPyTree<T>): boolean {
   for (const leaf of flatten(tree).leaves) {
     const d = dataOf(leaf);
     // x - x is 0 for finite x and NaN otherwise: one branch-free test per element.

@@ -43,8 +43,6 @@ export interface Entry {
   readonly notContinuous?: string;
 }
 
-const G = (tx: unknown) => tx as GradientTransformation;
-
 export const catalogue: readonly Entry[] = [
   { name: "sgd", make: (lr) => sgd(lr), lr: 0.2, defaults: () => sgd(0.1) },
   {
@@ -85,42 +83,42 @@ export const catalogue: readonly Entry[] = [
     notContinuous: "the trust ratio jumps at a zero param norm",
   },
   { name: "ranger", make: (lr) => ranger(lr), lr: 0.1, defaults: () => ranger() },
-  { name: "lookahead(adam)", make: (lr) => G(lookahead(adam(lr))), lr: 0.05, defaults: () => G(lookahead(adam(0.1))) },
+  { name: "lookahead(adam)", make: (lr) => lookahead(adam(lr)), lr: 0.05, defaults: () => lookahead(adam(0.1)) },
   {
     name: "chain(clipByGlobalNorm, lookahead(adam))",
-    make: (lr) => G(chain(clipByGlobalNorm(1), lookahead(adam(lr)))),
+    make: (lr) => chain(clipByGlobalNorm(1), lookahead(adam(lr))),
     lr: 0.05,
-    defaults: () => G(chain(clipByGlobalNorm(1), lookahead(adam(0.1)))),
+    defaults: () => chain(clipByGlobalNorm(1), lookahead(adam(0.1))),
   },
   {
     name: "chain(clip, clipByBlockRms, zeroNans, ema, sgd)",
-    make: (lr) => G(chain(clip(10), clipByBlockRms(10), zeroNans(), ema(0.5), sgd(lr))),
+    make: (lr) => chain(clip(10), clipByBlockRms(10), zeroNans(), ema(0.5), sgd(lr)),
     lr: 0.1,
-    defaults: () => G(chain(clip(10), clipByBlockRms(10), zeroNans(), ema(0.5), sgd(0.1))),
+    defaults: () => chain(clip(10), clipByBlockRms(10), zeroNans(), ema(0.5), sgd(0.1)),
   },
   {
     name: "masked(adam) + multiTransform",
     make: (lr) =>
-      G(multiTransform({ a: masked(adam(lr), true), s: sgd(lr) }, (path) => (path.length % 2 === 0 ? "a" : "s"))),
+      multiTransform({ a: masked(adam(lr), true), s: sgd(lr) }, (path) => (path.length % 2 === 0 ? "a" : "s")),
     lr: 0.05,
-    defaults: () => G(multiTransform({ a: adam(0.1), s: sgd(0.1) }, (path) => (path.length % 2 === 0 ? "a" : "s"))),
+    defaults: () => multiTransform({ a: adam(0.1), s: sgd(0.1) }, (path) => (path.length % 2 === 0 ? "a" : "s")),
   },
   {
     name: "injectHyperparams(adam)",
-    make: (lr) => G(injectHyperparams((h) => adam(h.lr), { lr })),
+    make: (lr) => injectHyperparams((h) => adam(h.lr), { lr }),
     lr: 0.05,
-    defaults: () => G(injectHyperparams((h) => adam(h.lr), { lr: 0.1 })),
+    defaults: () => injectHyperparams((h) => adam(h.lr), { lr: 0.1 }),
   },
   {
     name: "applyIfFinite(adam)",
-    make: (lr) => G(applyIfFinite(adam(lr), 3)),
+    make: (lr) => applyIfFinite(adam(lr), 3),
     lr: 0.05,
-    defaults: () => G(applyIfFinite(adam(0.1), 3)),
+    defaults: () => applyIfFinite(adam(0.1), 3),
   },
   {
     name: "multiSteps(sgd, 1)",
-    make: (lr) => G(multiSteps(sgd(lr), 1)),
+    make: (lr) => multiSteps(sgd(lr), 1),
     lr: 0.2,
-    defaults: () => G(multiSteps(sgd(0.1), 1)),
+    defaults: () => multiSteps(sgd(0.1), 1),
   },
 ];

@@ -80,7 +80,7 @@ describe("donate: buffers are reused", () => {
   const leavesOf = (tree: unknown) => flatten(tree).leaves.map(dataOf);
 
   it("after the first steps, params, moments, slow weights and updates live in the same arrays", () => {
-    let params: PyTree = { w: Float32Array.of(1, 2, 3, 4), b: [Float32Array.of(0, 0)] };
+    let params = { w: Float32Array.of(1, 2, 3, 4), b: [Float32Array.of(0, 0)] };
     let state = tx.init(params);
     const seen: FloatArray[][] = [];
     type FloatArray = Float32Array | Float64Array;
@@ -143,7 +143,7 @@ describe("donate: a spent value cannot be used again", () => {
   });
 
   it("a tree that is a single leaf comes back as the result, usable", () => {
-    let p: PyTree = Float64Array.of(1, 2);
+    let p = Float64Array.of(1, 2);
     const opt = lookahead(sgd(0.1), { syncPeriod: 1 });
     let s = opt.init(p);
     for (let t = 0; t < 3; t++) {

@@ -12,9 +12,11 @@ import {
   dataOf,
   flatten,
   unflatten,
+  type AsPyTree,
   type Flat,
   type FloatArray,
   type PyTree,
+  type PyTreeLike,
 } from "../pytree.js";
 import { checkNumber, checkTransformation } from "../validate.js";
 import { donate } from "../donate.js";
@@ -51,13 +53,13 @@ export interface CompileOptions<S = unknown> {
  *
  * @since 0.2.0
  */
-export interface CompiledOptimizer<S = unknown> {
-  /** The params, as views updated in place (copy them to keep a snapshot). */
-  readonly params: PyTree;
-  /** Buffers shaped like the params for the next gradient; `step()` reads them. */
-  readonly grads: PyTree;
+export interface CompiledOptimizer<S = unknown, P = PyTree> {
+  /** The params, as views updated in place (copy them to keep a snapshot), of the params' type. */
+  readonly params: P;
+  /** Buffers shaped like the params for the next gradient (ndarray leaves stay ndarrays); `step()` reads them. */
+  readonly grads: P;
   /** One training step: `[u, s] = tx.update(grads, s, params); params = applyUpdates(params, u)`. */
-  step(grads?: PyTree): void;
+  step(grads?: PyTree | AsPyTree<P>): void;
   /** The current state as a pure state of `tx` (fresh arrays, shares nothing with the buffers). */
   state(): S;
   /**
@@ -171,9 +173,9 @@ class Region {
  * ```ts
  * import { adam, chain, clipByGlobalNorm, compile, lookahead } from "gradtx";
  * const run = compile(chain(clipByGlobalNorm(1), lookahead(adam(0.1))), { w: Float32Array.of(1, 2, 3) });
- * const w = (run.params as { w: Float32Array }).w; // a live view
+ * const w = run.params.w; // a live view
  * for (let step = 0; step < 10; step++) {
- *   const g = (run.grads as { w: Float32Array }).w;
+ *   const g = run.grads.w;
  *   for (let j = 0; j < w.length; j++) g[j] = 2 * w[j]!; // d/dw of sum(w^2), written in place
  *   run.step();
  * }
@@ -181,11 +183,11 @@ class Region {
  * ```
  * @since 0.2.0
  */
-export function compile<S>(
+export function compile<S, P extends PyTree | PyTreeLike<P>>(
   tx: GradientTransformation<S>,
-  params: PyTree,
+  params: P,
   options: CompileOptions<S> = {},
-): CompiledOptimizer<S> {
+): CompiledOptimizer<S, P> {
   checkTransformation("compile: tx", tx);
   if (typeof options !== "object" || options === null)
     throw new GradTxError(
@@ -294,8 +296,8 @@ export function compile<S>(
 
   const parts = barriers(node);
   return {
-    params: paramTree,
-    grads: gradTree,
+    params: paramTree as P,
+    grads: gradTree as P,
     step,
     state: () => mapArrays(state, (a) => a.slice()) as S,
     backend: currentBackend(),
