@@ -5,7 +5,6 @@
  */
 import type { EmptyState, GradientTransformation } from "./base.js";
 import { checkTransformation } from "./validate.js";
-import { described } from "./compile/describe.js";
 import { elementwise, nodeOf, Transformation } from "./kernels/executor.js";
 import { declare } from "./kernels/kernel.js";
 
@@ -35,8 +34,7 @@ export function chain<S extends readonly unknown[]>(
 ): GradientTransformation<S> {
   transforms.forEach((tx, i) => checkTransformation(`chain: argument ${i}`, tx));
   const parts = transforms as readonly GradientTransformation<unknown>[];
-  const tx = new Transformation<S>({ kind: "chain", parts: parts.map(nodeOf) });
-  return described(tx, { kind: "chain", parts });
+  return new Transformation<S>({ kind: "chain", parts: parts.map(nodeOf) });
 }
 
 /**

@@ -210,10 +210,21 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     for (let from = 0; from < n; from += CHUNK) {
       const len = Math.min(CHUNK, n - from);
       const at = start + from;
-      for (const k of inputs) view.set(arrays[k]!.subarray(at, at + len), k * per);
+      // A short stretch is copied element by element: cheaper than a subarray to copy it with.
+      if (len <= 64) {
+        for (const k of inputs) {
+          const a = arrays[k]!;
+          for (let j = 0, o = k * per; j < len; j++) view[o + j] = a[at + j]!;
+        }
+      } else for (const k of inputs) view.set(arrays[k]!.subarray(at, at + len), k * per);
       args[nb] = len;
       run(...args);
-      for (const k of outputs) arrays[k]!.set(view.subarray(k * per, k * per + len), at);
+      if (len <= 64) {
+        for (const k of outputs) {
+          const a = arrays[k]!;
+          for (let j = 0, o = k * per; j < len; j++) a[at + j] = view[o + j]!;
+        }
+      } else for (const k of outputs) arrays[k]!.set(view.subarray(k * per, k * per + len), at);
       if (r > 0) {
         const count = r * Math.ceil(len / BLOCK);
         results!.set(s.f64.subarray(resultsAt / 8, resultsAt / 8 + count), resultAt + (from / BLOCK) * r);

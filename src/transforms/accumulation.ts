@@ -10,7 +10,6 @@ import { checkBoolean, checkNumber } from "../validate.js";
 import { elementwise } from "../kernels/executor.js";
 import { add, div, mul } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import { described } from "../compile/describe.js";
 
 /** The state of {@link trace}. @since 0.1.0 */
 export interface TraceState {
@@ -44,7 +43,7 @@ export function trace(
 ): GradientTransformation<TraceState> {
   checkNumber("trace", "decay", decay, { min: 0 });
   const nesterov = checkBoolean("trace", "nesterov", options.nesterov ?? false);
-  const tx = elementwise<TraceState>(
+  return elementwise<TraceState>(
     declare({
       name: "trace",
       slots: { trace: 0 },
@@ -55,7 +54,6 @@ export function trace(
       },
     }),
   );
-  return described(tx, { kind: "trace", decay, nesterov });
 }
 
 /** The state of {@link ema}. @since 0.1.0 */

@@ -13,7 +13,6 @@ import { declare } from "../kernels/kernel.js";
 import type { PyTree } from "../pytree.js";
 import { biasCorrection, increment } from "../state.js";
 import { checkBoolean, checkNumber } from "../validate.js";
-import { described } from "../compile/describe.js";
 
 /** The state of {@link scaleByAdam}. @since 0.1.0 */
 export interface ScaleByAdamState {
@@ -76,7 +75,7 @@ export function adamOptions(where: string, options: AdamOptions): Required<AdamO
  */
 export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<ScaleByAdamState> {
   const { b1, b2, eps, epsRoot, nesterov } = adamOptions("scaleByAdam", options);
-  const tx = elementwise<ScaleByAdamState>(
+  return elementwise<ScaleByAdamState>(
     declare({
       name: "scaleByAdam",
       slots: { mu: 0, nu: 0 },
@@ -106,7 +105,6 @@ export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<S
       },
     }),
   );
-  return described(tx, { kind: "scaleByAdam", b1, b2, eps, epsRoot, nesterov });
 }
 
 /** Options of {@link scaleByRAdam}: Adam's, plus the rectification threshold. @since 0.1.0 */

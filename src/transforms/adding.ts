@@ -8,7 +8,6 @@ import { GradTxError } from "../errors.js";
 import { isBoolean, resolvePerLeaf, type PerLeaf, type PrefixTree } from "../partition.js";
 import { type Flat } from "../pytree.js";
 import { checkNumber } from "../validate.js";
-import { described } from "../compile/describe.js";
 import { elementwise } from "../kernels/executor.js";
 import { add, mul } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
@@ -75,7 +74,7 @@ export function addDecayedWeights(
       "INVALID_HYPERPARAMETER",
       "addDecayedWeights: mask must be a tree of booleans or a predicate (path, leaf) => boolean",
     );
-  const tx = elementwise<EmptyState>(
+  return elementwise<EmptyState>(
     declare({
       name: "addDecayedWeights",
       readsParams: true,
@@ -93,5 +92,4 @@ export function addDecayedWeights(
       },
     }),
   );
-  return described(tx, { kind: "addDecayedWeights", weightDecay, mask });
 }

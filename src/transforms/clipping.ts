@@ -7,7 +7,6 @@ import type { EmptyState, GradientTransformation } from "../base.js";
 import { elementwise } from "../kernels/executor.js";
 import { clamp, constant, div, mul } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import { described } from "../compile/describe.js";
 import { checkNumber } from "../validate.js";
 
 /**
@@ -31,7 +30,7 @@ import { checkNumber } from "../validate.js";
  */
 export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyState> {
   checkNumber("clipByGlobalNorm", "maxNorm", maxNorm, { min: 0, minExclusive: true, infinite: true });
-  const tx = elementwise<EmptyState>(
+  return elementwise<EmptyState>(
     declare({
       name: "clipByGlobalNorm",
       hyper: { maxNorm },
@@ -44,7 +43,6 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyS
       body: ({ x }, s) => ({ update: mul(div(x, s.divisor), s.multiplier) }),
     }),
   );
-  return described(tx, { kind: "clipByGlobalNorm", maxNorm });
 }
 
 /**

@@ -10,7 +10,6 @@ import { checkBoolean, checkNumber, checkScalarOrSchedule } from "../validate.js
 import { elementwise } from "../kernels/executor.js";
 import { mul } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import { described } from "../compile/describe.js";
 
 /**
  * Multiplies every update by a constant.
@@ -29,10 +28,9 @@ import { described } from "../compile/describe.js";
  */
 export function scale(step: number): GradientTransformation<EmptyState> {
   checkNumber("scale", "step", step);
-  const tx = elementwise<EmptyState>(
+  return elementwise<EmptyState>(
     declare({ name: "scale", hyper: { step }, body: ({ x }, s) => ({ update: mul(s.step, x) }) }),
   );
-  return described(tx, { kind: "scale", step });
 }
 
 /** The state of {@link scaleBySchedule}: the number of steps taken. @since 0.1.0 */
@@ -62,7 +60,7 @@ export function scaleBySchedule(schedule: Schedule): GradientTransformation<Scal
       "INVALID_HYPERPARAMETER",
       `scaleBySchedule: schedule must be a function of the step count, got ${typeof schedule}`,
     );
-  const tx = elementwise<ScaleByScheduleState>(
+  return elementwise<ScaleByScheduleState>(
     declare({
       name: "scaleBySchedule",
       counted: true,
@@ -70,7 +68,6 @@ export function scaleBySchedule(schedule: Schedule): GradientTransformation<Scal
       body: ({ x }, s) => ({ update: mul(s.step, x) }),
     }),
   );
-  return described(tx, { kind: "scaleBySchedule", schedule });
 }
 
 /**
