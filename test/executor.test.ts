@@ -2,7 +2,8 @@
  * The combinators as executor nodes: each gives the same bits on the WebAssembly and JavaScript
  * backends and with a donated state, and the same numbers as composing it by hand wherever
  * optax defines it as a composition (masked: the inner transformation on the selected sub-tree,
- * the other leaves untouched; multiTransform: a chain of one masked transformation per label).
+ * the other leaves untouched; multiTransform: a chain of one masked transformation per label;
+ * injectHyperparams: the factory's transformation rebuilt with each step's numbers).
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -12,6 +13,8 @@ import {
   chain,
   clipByGlobalNorm,
   donate,
+  exponentialDecay,
+  injectHyperparams,
   lookahead,
   masked,
   multiTransform,
@@ -21,6 +24,9 @@ import {
   type PyTree,
 } from "../src/index.js";
 import { withBackend } from "../src/kernels/backend.js";
+import { Transformation } from "../src/kernels/executor.js";
+import { codeKey, type Kernel } from "../src/kernels/kernel.js";
+import type { Node } from "../src/kernels/node.js";
 import { arbitraryProblem, fingerprint, type Problem } from "../src/laws/index.js";
 import { selectLeaves } from "../src/partition.js";
 import { dataOf, flatten, leafPaths, unflatten } from "../src/pytree.js";
@@ -212,5 +218,62 @@ describe("multiTransform as an executor node", () => {
       }),
       { numRuns: 30 },
     );
+  });
+});
+
+describe("injectHyperparams as an executor node", () => {
+  type H = Readonly<Record<"lr" | "b1" | "clip" | "alpha", number>>;
+  const factory = (h: H) =>
+    G(chain(clipByGlobalNorm(h.clip), lookahead(adam(h.lr, { b1: h.b1 }), { alpha: h.alpha, syncPeriod: 2 })));
+  const lr = exponentialDecay({ initValue: 0.1, transitionSteps: 2, decayRate: 0.5 });
+  const injected = () => G(injectHyperparams(factory, { lr, b1: 0.8, clip: 0.5, alpha: 0.6 }));
+
+  /** optax's inject_hyperparams by hand: the factory called with each step's numbers, its state carried. */
+  const byHand = (): GradientTransformation => {
+    const at = (count: number): H => ({ lr: lr(count), b1: 0.8, clip: 0.5, alpha: 0.6 });
+    return {
+      init: (params) => ({ count: 0, inner: factory(at(0)).init(params) }),
+      update(updates, state, params) {
+        const s = state as { count: number; inner: unknown };
+        const [u, inner] = factory(at(s.count)).update(updates, s.inner, params);
+        return [u, { count: s.count + 1, inner }];
+      },
+    };
+  };
+
+  it("gives the same bits on both backends, donated or not, inside a chain of kernels", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 6 }), (problem) => {
+        expectSameOnBackends(() => G(chain(scale(0.5), injected(), scale(2))), problem, "injectHyperparams");
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("equals the factory's transformation rebuilt by hand with each step's hyperparameters", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 6 }), (problem) => {
+        // The states differ in layout (the hyperparams record), not in numbers.
+        expectSameRun(run(injected, problem), run(byHand, problem), "injectHyperparams", false);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("runs a rebuilt kernel on the passes of the first: kernels differing only in numbers share a code key", () => {
+    const kernels = (node: Node): Kernel[] =>
+      node.kind === "kernel"
+        ? [node.kernel]
+        : node.kind === "chain"
+          ? node.parts.flatMap(kernels)
+          : node.kind === "lookahead"
+            ? [...kernels(node.inner), node.sync]
+            : [];
+    const keys = (tx: GradientTransformation) => kernels((tx as Transformation).node).map(codeKey);
+    expect(keys(factory({ lr: 0.1, b1: 0.9, clip: 1, alpha: 0.5 }))).toEqual(
+      keys(factory({ lr: 0.01, b1: 0.5, clip: 2, alpha: 0.8 })),
+    );
+    // A different body is different code: Nesterov's moment correction.
+    expect(keys(adam(0.1, { nesterov: true }))).not.toEqual(keys(adam(0.1)));
   });
 });

@@ -28,7 +28,7 @@ import { copyTree, increment, stateCount, stateLeaves, stateRecord } from "../st
 import { checkNotSpent, claim } from "../donate.js";
 import { flush, runnerOf } from "./backend.js";
 import { fuse, type LeafTypes } from "./fuse.js";
-import { buildKernel, type Kernel, type KernelSpec } from "./kernel.js";
+import { buildKernel, codeKey, type Kernel, type KernelSpec } from "./kernel.js";
 import type { Node } from "./node.js";
 import { BLOCK, sumBlocks, type Dtype, type Pass } from "./pass.js";
 import { gather, narrow, onView, spread, wholeView, type View } from "./views.js";
@@ -99,6 +99,9 @@ export function initNode(node: Node, params: PyTree): unknown {
         );
       return { inner };
     }
+    case "inject":
+      // A fresh record per state: a caller who edits one in place changes only that state.
+      return { count: 0, hyperparams: { ...node.initial }, inner: initNode(node.inner(node.initial), params) };
     case "opaque":
       return node.tx.init(params);
   }
@@ -271,6 +274,20 @@ function plan(node: Node, state: unknown, step: Step, view: View = wholeOf(step)
       });
       return () => ({ inner: Object.fromEntries(parts.map(([name, finish]) => [name, finish()])) });
     }
+    case "inject": {
+      const where = "injectHyperparams";
+      const s = stateRecord<{ count: unknown; hyperparams: unknown; inner: unknown }>(where, state, [
+        "count",
+        "hyperparams",
+        "inner",
+      ]);
+      const count = stateCount(where, s.count);
+      if (typeof s.hyperparams !== "object" || s.hyperparams === null)
+        throw new GradTxError("BAD_STATE", `${where}: hyperparams must be an object of numbers`);
+      const hyperparams = node.hyperparams(count, s.hyperparams as Record<string, unknown>);
+      const inner = plan(node.inner(hyperparams), s.inner, step, view);
+      return () => ({ count: increment(count), hyperparams, inner: inner() });
+    }
     case "opaque": {
       // Inside a view, the barrier sees the view's leaves only (the others are null).
       const op: BarrierOp =
@@ -397,10 +414,17 @@ const inDtype = (a: FloatArray, dtype: Dtype, alloc: Allocator = fresh): FloatAr
 };
 
 const kernelIds = new WeakMap<Kernel, number>();
+/** Kernel ids by code: a kernel built again from the same declaration shares the passes of the first. */
+const codeIds = new Map<string, number>();
 let nextKernelId = 0;
 const idOf = (k: Kernel): number => {
   let id = kernelIds.get(k);
-  if (id === undefined) kernelIds.set(k, (id = nextKernelId++));
+  if (id === undefined) {
+    const code = codeKey(k);
+    id = codeIds.get(code);
+    if (id === undefined) codeIds.set(code, (id = nextKernelId++));
+    kernelIds.set(k, id);
+  }
   return id;
 };
 
