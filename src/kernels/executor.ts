@@ -119,9 +119,9 @@ interface ElementOp {
   /** The next slot arrays, filled in by the run. */
   next: FloatArray[][];
   /** The leaves the kernel runs on (undefined: all); it keeps no slots for the others. */
-  readonly active?: readonly boolean[];
+  readonly active?: readonly boolean[] | undefined;
   /** The kernel's `perLeaf` scalars, when a view computed them over its own leaves. */
-  readonly perLeaf?: readonly ({ readonly [name: string]: number | undefined } | undefined)[];
+  readonly perLeaf?: readonly ({ readonly [name: string]: number | undefined } | undefined)[] | undefined;
 }
 
 /** An opaque transformation to run this step. */
@@ -131,7 +131,7 @@ interface BarrierOp {
   readonly state: unknown;
   next: unknown;
   /** The leaves it may change (undefined: all). */
-  readonly active?: readonly boolean[];
+  readonly active?: readonly boolean[] | undefined;
 }
 
 type Op = ElementOp | BarrierOp;
@@ -152,17 +152,10 @@ interface Step {
   readonly ops: Op[];
 }
 
-/** The view of the whole step, one per step. */
-const wholeViews = new WeakMap<Step, View>();
-function wholeOf(step: Step): View {
-  let view = wholeViews.get(step);
-  if (view === undefined) wholeViews.set(step, (view = wholeView(step.updates, step.paramsFlat, step.params)));
-  return view;
-}
-
 /** The op of `kernel` on `view`'s leaves; `slots` has one array per leaf of the view. */
 function elementOp(kernel: Kernel, count: number, slots: readonly FloatArray[][], view: View): ElementOp {
-  const perLeaf = kernel.spec.perLeaf;
+  const perLeaf = view.active === undefined ? undefined : kernel.spec.perLeaf;
+  // Every op has every field, so that the loops over them see one shape of object.
   return {
     kind: "element",
     kernel,
@@ -170,12 +163,8 @@ function elementOp(kernel: Kernel, count: number, slots: readonly FloatArray[][]
     inPlace: true,
     slots: slots.map((leaves) => spread(view, leaves)),
     next: [],
-    ...(view.active === undefined
-      ? {}
-      : {
-          active: view.active,
-          ...(perLeaf === undefined ? {} : { perLeaf: spread(view, perLeaf(view.params ?? view.tree)) }),
-        }),
+    active: view.active,
+    perLeaf: perLeaf === undefined ? undefined : spread(view, perLeaf(view.params ?? view.tree)),
   };
 }
 
@@ -187,7 +176,12 @@ function missingParams(where: string): GradTxError {
  * Reads `state` for `node`, appends the node's work for this step on `view`'s leaves to
  * `step.ops`, and returns what builds its next state once the ops have run.
  */
-function plan(node: Node, state: unknown, step: Step, view: View = wholeOf(step)): () => unknown {
+function plan(
+  node: Node,
+  state: unknown,
+  step: Step,
+  view: View = wholeView(step.updates, step.paramsFlat, step.params),
+): () => unknown {
   switch (node.kind) {
     case "kernel": {
       const { kernel } = node;
@@ -290,10 +284,8 @@ function plan(node: Node, state: unknown, step: Step, view: View = wholeOf(step)
     }
     case "opaque": {
       // Inside a view, the barrier sees the view's leaves only (the others are null).
-      const op: BarrierOp =
-        view.active === undefined
-          ? { kind: "barrier", tx: node.tx, state, next: undefined }
-          : { kind: "barrier", tx: onView(view, node.tx), state, next: undefined, active: view.active };
+      const tx = view.active === undefined ? node.tx : onView(view, node.tx);
+      const op: BarrierOp = { kind: "barrier", tx, state, next: undefined, active: view.active };
       step.ops.push(op);
       return () => op.next;
     }
