@@ -3,15 +3,18 @@
  * backends and with a donated state, and the same numbers as composing it by hand wherever
  * optax defines it as a composition (masked: the inner transformation on the selected sub-tree,
  * the other leaves untouched; multiTransform: a chain of one masked transformation per label;
- * injectHyperparams: the factory's transformation rebuilt with each step's numbers).
+ * injectHyperparams: the factory's transformation rebuilt with each step's numbers;
+ * applyIfFinite: the inner transformation on finite steps, zeros and the old state on others).
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   adam,
+  applyIfFinite,
   applyUpdates,
   chain,
   clipByGlobalNorm,
+  compile,
   donate,
   exponentialDecay,
   injectHyperparams,
@@ -29,7 +32,7 @@ import { codeKey, type Kernel } from "../src/kernels/kernel.js";
 import type { Node } from "../src/kernels/node.js";
 import { arbitraryProblem, fingerprint, type Problem } from "../src/laws/index.js";
 import { selectLeaves } from "../src/partition.js";
-import { dataOf, flatten, leafPaths, unflatten } from "../src/pytree.js";
+import { asLeafLike, ctorOf, dataOf, flatten, leafPaths, unflatten } from "../src/pytree.js";
 import { copyTree } from "../src/state.js";
 import { expectClose } from "./helpers.js";
 
@@ -275,5 +278,121 @@ describe("injectHyperparams as an executor node", () => {
     );
     // A different body is different code: Nesterov's moment correction.
     expect(keys(adam(0.1, { nesterov: true }))).not.toEqual(keys(adam(0.1)));
+  });
+});
+
+/** A problem whose gradients hold a NaN or an infinity at some steps (their first element). */
+const problemWithBadSteps = arbitraryProblem({ maxSteps: 8 }).chain((problem) =>
+  fc
+    .array(fc.constantFrom(NaN, Infinity, -Infinity, null), {
+      minLength: problem.grads.length,
+      maxLength: problem.grads.length,
+    })
+    .map((bad): Problem => ({
+      params: problem.params,
+      grads: problem.grads.map((g, t) => {
+        if (bad[t] === null) return g;
+        const flat = flatten(g);
+        const leaves = flat.leaves.map((leaf, i) => {
+          const data = dataOf(leaf).slice();
+          if (i === 0) data[0] = bad[t]!;
+          return asLeafLike(leaf, data);
+        });
+        return unflatten(flat.def, leaves);
+      }),
+    })),
+);
+
+describe("applyIfFinite as an executor node", () => {
+  const inner = () => G(chain(clipByGlobalNorm(0.5), lookahead(adam(0.1), { syncPeriod: 2 })));
+
+  /** optax's apply_if_finite by hand: every element checked here, the inner run only on the steps it applies. */
+  const byHand = (tx: GradientTransformation, max: number): GradientTransformation => ({
+    init: (params) => ({ notFiniteCount: 0, lastFinite: true, totalNotFinite: 0, inner: tx.init(params) }),
+    update(updates, state, params) {
+      const s = state as { notFiniteCount: number; totalNotFinite: number; inner: unknown };
+      const finite = flatten(updates).leaves.every((leaf) => dataOf(leaf).every((x) => Number.isFinite(x)));
+      const notFiniteCount = finite ? 0 : s.notFiniteCount + 1;
+      const meta = { notFiniteCount, lastFinite: finite, totalNotFinite: s.totalNotFinite + (finite ? 0 : 1) };
+      if (finite || notFiniteCount > max) {
+        const [u, next] = tx.update(updates, s.inner, params);
+        return [u, { ...meta, inner: next }];
+      }
+      // Zeros of each leaf's dtype and kind.
+      const flat = flatten(updates);
+      const zeros = flat.leaves.map((leaf) => asLeafLike(leaf, new (ctorOf(leaf))(dataOf(leaf).length)));
+      return [unflatten(flat.def, zeros), { ...meta, inner: s.inner }];
+    },
+  });
+
+  it("gives the same bits on both backends, donated or not, inside a chain of kernels, with bad steps", () => {
+    fc.assert(
+      fc.property(problemWithBadSteps, fc.integer({ min: 0, max: 3 }), (problem, max) => {
+        expectSameOnBackends(
+          () => G(chain(scale(0.5), applyIfFinite(inner(), max), scale(2))),
+          problem,
+          "applyIfFinite",
+        );
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("equals optax's definition composed by hand: the inner step where the updates are finite, else zeros and the old state", () => {
+    fc.assert(
+      fc.property(problemWithBadSteps, fc.integer({ min: 0, max: 3 }), (problem, max) => {
+        // Same layout too: the counts are checked with the numbers.
+        expectSameRun(
+          run(() => G(applyIfFinite(inner(), max)), problem),
+          run(() => byHand(inner(), max), problem),
+          "applyIfFinite",
+        );
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("with finite gradients equals the inner transformation, bit for bit", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 6 }), (problem) => {
+        expectSameRun(
+          run(() => G(applyIfFinite(inner(), 2)), problem),
+          run(inner, problem),
+          "applyIfFinite",
+          false,
+        );
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("compiled, gives the pure path's bits, with bad steps", () => {
+    fc.assert(
+      fc.property(problemWithBadSteps, fc.integer({ min: 0, max: 3 }), (problem, max) => {
+        const tx = G(applyIfFinite(inner(), max));
+        const compiled = compile(tx, problem.params);
+        const pure = run(() => tx, problem);
+        problem.grads.forEach((g, t) => {
+          compiled.step(g);
+          expect(fingerprint(flatten(compiled.params).leaves.map(dataOf)), `params at step ${t + 1}`).toBe(
+            pure.steps[t]!.params,
+          );
+        });
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it("a donated state whose inner state a skipped step shared with an older one leaves the older one intact", () => {
+    const tx = applyIfFinite(adam(0.1), 1);
+    const p = Float64Array.of(1, 2);
+    const g = Float64Array.of(0.5, -0.5);
+    const [, s1] = tx.update(g, tx.init(p), p);
+    const [, s2] = tx.update(Float64Array.of(NaN, 0), s1, p); // skipped: s2.inner is s1.inner
+    expect(s2.inner).toBe(s1.inner);
+    const before = fingerprint(s1);
+    // notFiniteCount 1: the next step is applied whatever it holds, and this state is donated.
+    tx.update(g, donate(s2), p);
+    expect(fingerprint(s1)).toBe(before);
   });
 });

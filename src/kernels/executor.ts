@@ -31,7 +31,7 @@ import { fuse, type LeafTypes } from "./fuse.js";
 import { buildKernel, codeKey, type Kernel, type KernelSpec } from "./kernel.js";
 import type { Node } from "./node.js";
 import { BLOCK, sumBlocks, type Dtype, type Pass } from "./pass.js";
-import { gather, narrow, onView, spread, wholeView, type View } from "./views.js";
+import { gather, narrow, onView, spread, wholeView, zerosOnView, type View } from "./views.js";
 
 /** A transformation gradtx built: a node, with the executor's `init` and `update`. */
 export class Transformation<S = unknown> implements GradientTransformation<S> {
@@ -102,6 +102,8 @@ export function initNode(node: Node, params: PyTree): unknown {
     case "inject":
       // A fresh record per state: a caller who edits one in place changes only that state.
       return { count: 0, hyperparams: { ...node.initial }, inner: initNode(node.inner(node.initial), params) };
+    case "applyIfFinite":
+      return { notFiniteCount: 0, lastFinite: true, totalNotFinite: 0, inner: initNode(node.inner, params) };
     case "opaque":
       return node.tx.init(params);
   }
@@ -120,6 +122,8 @@ interface ElementOp {
   next: FloatArray[][];
   /** The leaves the kernel runs on (undefined: all); it keeps no slots for the others. */
   readonly active?: readonly boolean[] | undefined;
+  /** Called with the kernel's scalars once they are known (a node reads a reduction's outcome this way). */
+  readonly onScalars?: ((values: Readonly<Record<string, number>>) => void) | undefined;
   /** The kernel's `perLeaf` scalars, when a view computed them over its own leaves. */
   readonly perLeaf?: readonly ({ readonly [name: string]: number | undefined } | undefined)[] | undefined;
 }
@@ -153,7 +157,13 @@ interface Step {
 }
 
 /** The op of `kernel` on `view`'s leaves; `slots` has one array per leaf of the view. */
-function elementOp(kernel: Kernel, count: number, slots: readonly FloatArray[][], view: View): ElementOp {
+function elementOp(
+  kernel: Kernel,
+  count: number,
+  slots: readonly FloatArray[][],
+  view: View,
+  onScalars?: ElementOp["onScalars"],
+): ElementOp {
   const perLeaf = view.active === undefined ? undefined : kernel.spec.perLeaf;
   // Every op has every field, so that the loops over them see one shape of object.
   return {
@@ -164,8 +174,18 @@ function elementOp(kernel: Kernel, count: number, slots: readonly FloatArray[][]
     slots: slots.map((leaves) => spread(view, leaves)),
     next: [],
     active: view.active,
+    onScalars,
     perLeaf: perLeaf === undefined ? undefined : spread(view, perLeaf(view.params ?? view.tree)),
   };
+}
+
+/**
+ * Keeps the state arrays of the ops appended since `from` as they are: their kernels write their
+ * slots into fresh arrays even when the state was donated (the node may keep the old state, or
+ * another state holds the same arrays).
+ */
+function keepStates(step: Step, from: number): void {
+  for (const op of step.ops.slice(from)) if (op.kind === "element") op.inPlace = false;
 }
 
 function missingParams(where: string): GradTxError {
@@ -282,6 +302,41 @@ function plan(
       const inner = plan(node.inner(hyperparams), s.inner, step, view);
       return () => ({ count: increment(count), hyperparams, inner: inner() });
     }
+    case "applyIfFinite": {
+      const where = "applyIfFinite";
+      const s = stateRecord<{ notFiniteCount: unknown; lastFinite: unknown; totalNotFinite: unknown; inner: unknown }>(
+        where,
+        state,
+        ["notFiniteCount", "lastFinite", "totalNotFinite", "inner"],
+      );
+      const notFinite = stateCount(where, s.notFiniteCount);
+      const total = stateCount(where, s.totalNotFinite);
+      const seen = { finite: true };
+      step.ops.push(elementOp(node.check, 0, [], view, (values) => (seen.finite = values.finite === 1)));
+      // After more than maxConsecutiveErrors bad steps in a row the step is applied whatever the
+      // updates hold; otherwise the inner node runs into fresh arrays, and its results are taken
+      // or not once the check has run: zeros for the updates, the old state kept.
+      const applied = increment(notFinite) > node.maxConsecutiveErrors;
+      const from = step.ops.length;
+      const inner = plan(node.inner, s.inner, step, view);
+      if (!applied || shared.has(s.inner as object)) keepStates(step, from);
+      if (!applied) {
+        const zeros: GradientTransformation<unknown> = {
+          init: () => EMPTY_STATE,
+          update: (updates, st) => [seen.finite ? updates : zerosOnView(view, updates), st],
+        };
+        step.ops.push({ kind: "barrier", tx: zeros, state: EMPTY_STATE, next: undefined, active: view.active });
+      }
+      return () => {
+        const finite = seen.finite;
+        const notFiniteCount = finite ? 0 : increment(notFinite);
+        const meta = { notFiniteCount, lastFinite: finite, totalNotFinite: finite ? total : increment(total) };
+        if (finite || notFiniteCount > node.maxConsecutiveErrors) return { ...meta, inner: inner() };
+        // The step is skipped: the inner state is kept, shared with the state given unless that was donated.
+        if (!step.inPlace) share(s.inner);
+        return { ...meta, inner: s.inner };
+      };
+    }
     case "opaque": {
       // Inside a view, the barrier sees the view's leaves only (the others are null).
       const tx = view.active === undefined ? node.tx : onView(view, node.tx);
@@ -388,7 +443,10 @@ export function updateNode(
  */
 const lastUpdates = new WeakMap<object, readonly FloatArray[]>();
 
-/** Slow-weight trees that more than one state holds: a donated sync must not write them in place. */
+/**
+ * State trees that more than one state holds (the slow weights between syncs, an inner state a
+ * skipped step carries over): a donated call must not write into them.
+ */
 const shared = new WeakSet<object>();
 /** Marks `tree` as held by more than one state (a tree without leaves may be `null`: nothing to mark). */
 const share = (tree: unknown): void => {
@@ -694,7 +752,9 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
 /** A kernel's scalars: its hyperparameters and its per-step scalars. */
 function scalarsOf(op: ElementOp, reduced: Record<string, number>): Record<string, number> {
   const { spec } = op.kernel;
-  return { ...spec.hyper, ...spec.scalars(spec.hyper, op.count, reduced) };
+  const values = { ...spec.hyper, ...spec.scalars(spec.hyper, op.count, reduced) };
+  op.onScalars?.(values);
+  return values;
 }
 
 /**

@@ -70,6 +70,18 @@ export type Node =
       /** The inner node built with the first step's numbers: what a step runs, up to the numbers. */
       readonly template: Node;
     }
+  | {
+      /**
+       * optax's `apply_if_finite`: `check` (a kernel that passes the updates through and whose
+       * scalar `finite` is 1 or 0, from a sum over its view) says whether the updates entering
+       * the node are finite; the inner node's results are then taken, or zeros and the inner
+       * state as it was. The state is `{ notFiniteCount, lastFinite, totalNotFinite, inner }`.
+       */
+      readonly kind: "applyIfFinite";
+      readonly inner: Node;
+      readonly maxConsecutiveErrors: number;
+      readonly check: Kernel;
+    }
   | { readonly kind: "opaque"; readonly tx: GradientTransformation<unknown> };
 
 /** The nodes directly inside `node`. */
@@ -87,5 +99,7 @@ export function childrenOf(node: Node): readonly Node[] {
       return node.parts.map(([, part]) => part);
     case "inject":
       return [node.template];
+    case "applyIfFinite":
+      return [{ kind: "kernel", kernel: node.check }, node.inner];
   }
 }
