@@ -2,16 +2,22 @@
  * The combinators as executor nodes: each gives the same bits on the WebAssembly and JavaScript
  * backends and with a donated state, and the same numbers as composing it by hand wherever
  * optax defines it as a composition (masked: the inner transformation on the selected sub-tree,
- * the other leaves untouched; multiTransform: a chain of one masked transformation per label).
+ * the other leaves untouched; multiTransform: a chain of one masked transformation per label;
+ * injectHyperparams: the factory's transformation rebuilt with each step's numbers;
+ * applyIfFinite: the inner transformation on finite steps, zeros and the old state on others).
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   adam,
+  applyIfFinite,
   applyUpdates,
   chain,
   clipByGlobalNorm,
+  compile,
   donate,
+  exponentialDecay,
+  injectHyperparams,
   lookahead,
   masked,
   multiTransform,
@@ -21,9 +27,12 @@ import {
   type PyTree,
 } from "../src/index.js";
 import { withBackend } from "../src/kernels/backend.js";
+import { Transformation } from "../src/kernels/executor.js";
+import { codeKey, type Kernel } from "../src/kernels/kernel.js";
+import type { Node } from "../src/kernels/node.js";
 import { arbitraryProblem, fingerprint, type Problem } from "../src/laws/index.js";
 import { selectLeaves } from "../src/partition.js";
-import { dataOf, flatten, leafPaths, unflatten } from "../src/pytree.js";
+import { asLeafLike, ctorOf, dataOf, flatten, leafPaths, unflatten } from "../src/pytree.js";
 import { copyTree } from "../src/state.js";
 import { expectClose } from "./helpers.js";
 
@@ -212,5 +221,178 @@ describe("multiTransform as an executor node", () => {
       }),
       { numRuns: 30 },
     );
+  });
+});
+
+describe("injectHyperparams as an executor node", () => {
+  type H = Readonly<Record<"lr" | "b1" | "clip" | "alpha", number>>;
+  const factory = (h: H) =>
+    G(chain(clipByGlobalNorm(h.clip), lookahead(adam(h.lr, { b1: h.b1 }), { alpha: h.alpha, syncPeriod: 2 })));
+  const lr = exponentialDecay({ initValue: 0.1, transitionSteps: 2, decayRate: 0.5 });
+  const injected = () => G(injectHyperparams(factory, { lr, b1: 0.8, clip: 0.5, alpha: 0.6 }));
+
+  /** optax's inject_hyperparams by hand: the factory called with each step's numbers, its state carried. */
+  const byHand = (): GradientTransformation => {
+    const at = (count: number): H => ({ lr: lr(count), b1: 0.8, clip: 0.5, alpha: 0.6 });
+    return {
+      init: (params) => ({ count: 0, inner: factory(at(0)).init(params) }),
+      update(updates, state, params) {
+        const s = state as { count: number; inner: unknown };
+        const [u, inner] = factory(at(s.count)).update(updates, s.inner, params);
+        return [u, { count: s.count + 1, inner }];
+      },
+    };
+  };
+
+  it("gives the same bits on both backends, donated or not, inside a chain of kernels", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 6 }), (problem) => {
+        expectSameOnBackends(() => G(chain(scale(0.5), injected(), scale(2))), problem, "injectHyperparams");
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("equals the factory's transformation rebuilt by hand with each step's hyperparameters", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 6 }), (problem) => {
+        // The states differ in layout (the hyperparams record), not in numbers.
+        expectSameRun(run(injected, problem), run(byHand, problem), "injectHyperparams", false);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("runs a rebuilt kernel on the passes of the first: kernels differing only in numbers share a code key", () => {
+    const kernels = (node: Node): Kernel[] =>
+      node.kind === "kernel"
+        ? [node.kernel]
+        : node.kind === "chain"
+          ? node.parts.flatMap(kernels)
+          : node.kind === "lookahead"
+            ? [...kernels(node.inner), node.sync]
+            : [];
+    const keys = (tx: GradientTransformation) => kernels((tx as Transformation).node).map(codeKey);
+    expect(keys(factory({ lr: 0.1, b1: 0.9, clip: 1, alpha: 0.5 }))).toEqual(
+      keys(factory({ lr: 0.01, b1: 0.5, clip: 2, alpha: 0.8 })),
+    );
+    // A different body is different code: Nesterov's moment correction.
+    expect(keys(adam(0.1, { nesterov: true }))).not.toEqual(keys(adam(0.1)));
+  });
+});
+
+/** A problem whose gradients hold a NaN or an infinity at some steps (their first element). */
+const problemWithBadSteps = arbitraryProblem({ maxSteps: 8 }).chain((problem) =>
+  fc
+    .array(fc.constantFrom(NaN, Infinity, -Infinity, null), {
+      minLength: problem.grads.length,
+      maxLength: problem.grads.length,
+    })
+    .map((bad): Problem => ({
+      params: problem.params,
+      grads: problem.grads.map((g, t) => {
+        if (bad[t] === null) return g;
+        const flat = flatten(g);
+        const leaves = flat.leaves.map((leaf, i) => {
+          const data = dataOf(leaf).slice();
+          if (i === 0) data[0] = bad[t]!;
+          return asLeafLike(leaf, data);
+        });
+        return unflatten(flat.def, leaves);
+      }),
+    })),
+);
+
+describe("applyIfFinite as an executor node", () => {
+  const inner = () => G(chain(clipByGlobalNorm(0.5), lookahead(adam(0.1), { syncPeriod: 2 })));
+
+  /** optax's apply_if_finite by hand: every element checked here, the inner run only on the steps it applies. */
+  const byHand = (tx: GradientTransformation, max: number): GradientTransformation => ({
+    init: (params) => ({ notFiniteCount: 0, lastFinite: true, totalNotFinite: 0, inner: tx.init(params) }),
+    update(updates, state, params) {
+      const s = state as { notFiniteCount: number; totalNotFinite: number; inner: unknown };
+      const finite = flatten(updates).leaves.every((leaf) => dataOf(leaf).every((x) => Number.isFinite(x)));
+      const notFiniteCount = finite ? 0 : s.notFiniteCount + 1;
+      const meta = { notFiniteCount, lastFinite: finite, totalNotFinite: s.totalNotFinite + (finite ? 0 : 1) };
+      if (finite || notFiniteCount > max) {
+        const [u, next] = tx.update(updates, s.inner, params);
+        return [u, { ...meta, inner: next }];
+      }
+      // Zeros of each leaf's dtype and kind.
+      const flat = flatten(updates);
+      const zeros = flat.leaves.map((leaf) => asLeafLike(leaf, new (ctorOf(leaf))(dataOf(leaf).length)));
+      return [unflatten(flat.def, zeros), { ...meta, inner: s.inner }];
+    },
+  });
+
+  it("gives the same bits on both backends, donated or not, inside a chain of kernels, with bad steps", () => {
+    fc.assert(
+      fc.property(problemWithBadSteps, fc.integer({ min: 0, max: 3 }), (problem, max) => {
+        expectSameOnBackends(
+          () => G(chain(scale(0.5), applyIfFinite(inner(), max), scale(2))),
+          problem,
+          "applyIfFinite",
+        );
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("equals optax's definition composed by hand: the inner step where the updates are finite, else zeros and the old state", () => {
+    fc.assert(
+      fc.property(problemWithBadSteps, fc.integer({ min: 0, max: 3 }), (problem, max) => {
+        // Same layout too: the counts are checked with the numbers.
+        expectSameRun(
+          run(() => G(applyIfFinite(inner(), max)), problem),
+          run(() => byHand(inner(), max), problem),
+          "applyIfFinite",
+        );
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("with finite gradients equals the inner transformation, bit for bit", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 6 }), (problem) => {
+        expectSameRun(
+          run(() => G(applyIfFinite(inner(), 2)), problem),
+          run(inner, problem),
+          "applyIfFinite",
+          false,
+        );
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("compiled, gives the pure path's bits, with bad steps", () => {
+    fc.assert(
+      fc.property(problemWithBadSteps, fc.integer({ min: 0, max: 3 }), (problem, max) => {
+        const tx = G(applyIfFinite(inner(), max));
+        const compiled = compile(tx, problem.params);
+        const pure = run(() => tx, problem);
+        problem.grads.forEach((g, t) => {
+          compiled.step(g);
+          expect(fingerprint(flatten(compiled.params).leaves.map(dataOf)), `params at step ${t + 1}`).toBe(
+            pure.steps[t]!.params,
+          );
+        });
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it("a donated state whose inner state a skipped step shared with an older one leaves the older one intact", () => {
+    const tx = applyIfFinite(adam(0.1), 1);
+    const p = Float64Array.of(1, 2);
+    const g = Float64Array.of(0.5, -0.5);
+    const [, s1] = tx.update(g, tx.init(p), p);
+    const [, s2] = tx.update(Float64Array.of(NaN, 0), s1, p); // skipped: s2.inner is s1.inner
+    expect(s2.inner).toBe(s1.inner);
+    const before = fingerprint(s1);
+    // notFiniteCount 1: the next step is applied whatever it holds, and this state is donated.
+    tx.update(g, donate(s2), p);
+    expect(fingerprint(s1)).toBe(before);
   });
 });

@@ -28,10 +28,10 @@ import { copyTree, increment, stateCount, stateLeaves, stateRecord } from "../st
 import { checkNotSpent, claim } from "../donate.js";
 import { flush, runnerOf } from "./backend.js";
 import { fuse, type LeafTypes } from "./fuse.js";
-import { buildKernel, type Kernel, type KernelSpec } from "./kernel.js";
+import { buildKernel, codeKey, type Kernel, type KernelSpec } from "./kernel.js";
 import type { Node } from "./node.js";
 import { BLOCK, sumBlocks, type Dtype, type Pass } from "./pass.js";
-import { gather, narrow, onView, spread, wholeView, type View } from "./views.js";
+import { gather, narrow, onView, spread, wholeView, zerosOnView, type View } from "./views.js";
 
 /** A transformation gradtx built: a node, with the executor's `init` and `update`. */
 export class Transformation<S = unknown> implements GradientTransformation<S> {
@@ -99,6 +99,11 @@ export function initNode(node: Node, params: PyTree): unknown {
         );
       return { inner };
     }
+    case "inject":
+      // A fresh record per state: a caller who edits one in place changes only that state.
+      return { count: 0, hyperparams: { ...node.initial }, inner: initNode(node.inner(node.initial), params) };
+    case "applyIfFinite":
+      return { notFiniteCount: 0, lastFinite: true, totalNotFinite: 0, inner: initNode(node.inner, params) };
     case "opaque":
       return node.tx.init(params);
   }
@@ -116,9 +121,11 @@ interface ElementOp {
   /** The next slot arrays, filled in by the run. */
   next: FloatArray[][];
   /** The leaves the kernel runs on (undefined: all); it keeps no slots for the others. */
-  readonly active?: readonly boolean[];
+  readonly active?: readonly boolean[] | undefined;
+  /** Called with the kernel's scalars once they are known (a node reads a reduction's outcome this way). */
+  readonly onScalars?: ((values: Readonly<Record<string, number>>) => void) | undefined;
   /** The kernel's `perLeaf` scalars, when a view computed them over its own leaves. */
-  readonly perLeaf?: readonly ({ readonly [name: string]: number | undefined } | undefined)[];
+  readonly perLeaf?: readonly ({ readonly [name: string]: number | undefined } | undefined)[] | undefined;
 }
 
 /** An opaque transformation to run this step. */
@@ -128,7 +135,7 @@ interface BarrierOp {
   readonly state: unknown;
   next: unknown;
   /** The leaves it may change (undefined: all). */
-  readonly active?: readonly boolean[];
+  readonly active?: readonly boolean[] | undefined;
 }
 
 type Op = ElementOp | BarrierOp;
@@ -149,17 +156,16 @@ interface Step {
   readonly ops: Op[];
 }
 
-/** The view of the whole step, one per step. */
-const wholeViews = new WeakMap<Step, View>();
-function wholeOf(step: Step): View {
-  let view = wholeViews.get(step);
-  if (view === undefined) wholeViews.set(step, (view = wholeView(step.updates, step.paramsFlat, step.params)));
-  return view;
-}
-
 /** The op of `kernel` on `view`'s leaves; `slots` has one array per leaf of the view. */
-function elementOp(kernel: Kernel, count: number, slots: readonly FloatArray[][], view: View): ElementOp {
-  const perLeaf = kernel.spec.perLeaf;
+function elementOp(
+  kernel: Kernel,
+  count: number,
+  slots: readonly FloatArray[][],
+  view: View,
+  onScalars?: ElementOp["onScalars"],
+): ElementOp {
+  const perLeaf = view.active === undefined ? undefined : kernel.spec.perLeaf;
+  // Every op has every field, so that the loops over them see one shape of object.
   return {
     kind: "element",
     kernel,
@@ -167,13 +173,19 @@ function elementOp(kernel: Kernel, count: number, slots: readonly FloatArray[][]
     inPlace: true,
     slots: slots.map((leaves) => spread(view, leaves)),
     next: [],
-    ...(view.active === undefined
-      ? {}
-      : {
-          active: view.active,
-          ...(perLeaf === undefined ? {} : { perLeaf: spread(view, perLeaf(view.params ?? view.tree)) }),
-        }),
+    active: view.active,
+    onScalars,
+    perLeaf: perLeaf === undefined ? undefined : spread(view, perLeaf(view.params ?? view.tree)),
   };
+}
+
+/**
+ * Keeps the state arrays of the ops appended since `from` as they are: their kernels write their
+ * slots into fresh arrays even when the state was donated (the node may keep the old state, or
+ * another state holds the same arrays).
+ */
+function keepStates(step: Step, from: number): void {
+  for (const op of step.ops.slice(from)) if (op.kind === "element") op.inPlace = false;
 }
 
 function missingParams(where: string): GradTxError {
@@ -184,7 +196,12 @@ function missingParams(where: string): GradTxError {
  * Reads `state` for `node`, appends the node's work for this step on `view`'s leaves to
  * `step.ops`, and returns what builds its next state once the ops have run.
  */
-function plan(node: Node, state: unknown, step: Step, view: View = wholeOf(step)): () => unknown {
+function plan(
+  node: Node,
+  state: unknown,
+  step: Step,
+  view: View = wholeView(step.updates, step.paramsFlat, step.params),
+): () => unknown {
   switch (node.kind) {
     case "kernel": {
       const { kernel } = node;
@@ -271,12 +288,59 @@ function plan(node: Node, state: unknown, step: Step, view: View = wholeOf(step)
       });
       return () => ({ inner: Object.fromEntries(parts.map(([name, finish]) => [name, finish()])) });
     }
+    case "inject": {
+      const where = "injectHyperparams";
+      const s = stateRecord<{ count: unknown; hyperparams: unknown; inner: unknown }>(where, state, [
+        "count",
+        "hyperparams",
+        "inner",
+      ]);
+      const count = stateCount(where, s.count);
+      if (typeof s.hyperparams !== "object" || s.hyperparams === null)
+        throw new GradTxError("BAD_STATE", `${where}: hyperparams must be an object of numbers`);
+      const hyperparams = node.hyperparams(count, s.hyperparams as Record<string, unknown>);
+      const inner = plan(node.inner(hyperparams), s.inner, step, view);
+      return () => ({ count: increment(count), hyperparams, inner: inner() });
+    }
+    case "applyIfFinite": {
+      const where = "applyIfFinite";
+      const s = stateRecord<{ notFiniteCount: unknown; lastFinite: unknown; totalNotFinite: unknown; inner: unknown }>(
+        where,
+        state,
+        ["notFiniteCount", "lastFinite", "totalNotFinite", "inner"],
+      );
+      const notFinite = stateCount(where, s.notFiniteCount);
+      const total = stateCount(where, s.totalNotFinite);
+      const seen = { finite: true };
+      step.ops.push(elementOp(node.check, 0, [], view, (values) => (seen.finite = values.finite === 1)));
+      // After more than maxConsecutiveErrors bad steps in a row the step is applied whatever the
+      // updates hold; otherwise the inner node runs into fresh arrays, and its results are taken
+      // or not once the check has run: zeros for the updates, the old state kept.
+      const applied = increment(notFinite) > node.maxConsecutiveErrors;
+      const from = step.ops.length;
+      const inner = plan(node.inner, s.inner, step, view);
+      if (!applied || shared.has(s.inner as object)) keepStates(step, from);
+      if (!applied) {
+        const zeros: GradientTransformation<unknown> = {
+          init: () => EMPTY_STATE,
+          update: (updates, st) => [seen.finite ? updates : zerosOnView(view, updates), st],
+        };
+        step.ops.push({ kind: "barrier", tx: zeros, state: EMPTY_STATE, next: undefined, active: view.active });
+      }
+      return () => {
+        const finite = seen.finite;
+        const notFiniteCount = finite ? 0 : increment(notFinite);
+        const meta = { notFiniteCount, lastFinite: finite, totalNotFinite: finite ? total : increment(total) };
+        if (finite || notFiniteCount > node.maxConsecutiveErrors) return { ...meta, inner: inner() };
+        // The step is skipped: the inner state is kept, shared with the state given unless that was donated.
+        if (!step.inPlace) share(s.inner);
+        return { ...meta, inner: s.inner };
+      };
+    }
     case "opaque": {
       // Inside a view, the barrier sees the view's leaves only (the others are null).
-      const op: BarrierOp =
-        view.active === undefined
-          ? { kind: "barrier", tx: node.tx, state, next: undefined }
-          : { kind: "barrier", tx: onView(view, node.tx), state, next: undefined, active: view.active };
+      const tx = view.active === undefined ? node.tx : onView(view, node.tx);
+      const op: BarrierOp = { kind: "barrier", tx, state, next: undefined, active: view.active };
       step.ops.push(op);
       return () => op.next;
     }
@@ -379,7 +443,10 @@ export function updateNode(
  */
 const lastUpdates = new WeakMap<object, readonly FloatArray[]>();
 
-/** Slow-weight trees that more than one state holds: a donated sync must not write them in place. */
+/**
+ * State trees that more than one state holds (the slow weights between syncs, an inner state a
+ * skipped step carries over): a donated call must not write into them.
+ */
 const shared = new WeakSet<object>();
 /** Marks `tree` as held by more than one state (a tree without leaves may be `null`: nothing to mark). */
 const share = (tree: unknown): void => {
@@ -397,10 +464,17 @@ const inDtype = (a: FloatArray, dtype: Dtype, alloc: Allocator = fresh): FloatAr
 };
 
 const kernelIds = new WeakMap<Kernel, number>();
+/** Kernel ids by code: a kernel built again from the same declaration shares the passes of the first. */
+const codeIds = new Map<string, number>();
 let nextKernelId = 0;
 const idOf = (k: Kernel): number => {
   let id = kernelIds.get(k);
-  if (id === undefined) kernelIds.set(k, (id = nextKernelId++));
+  if (id === undefined) {
+    const code = codeKey(k);
+    id = codeIds.get(code);
+    if (id === undefined) codeIds.set(code, (id = nextKernelId++));
+    kernelIds.set(k, id);
+  }
   return id;
 };
 
@@ -678,7 +752,9 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
 /** A kernel's scalars: its hyperparameters and its per-step scalars. */
 function scalarsOf(op: ElementOp, reduced: Record<string, number>): Record<string, number> {
   const { spec } = op.kernel;
-  return { ...spec.hyper, ...spec.scalars(spec.hyper, op.count, reduced) };
+  const values = { ...spec.hyper, ...spec.scalars(spec.hyper, op.count, reduced) };
+  op.onScalars?.(values);
+  return values;
 }
 
 /**

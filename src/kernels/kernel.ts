@@ -18,7 +18,7 @@
  * @module
  */
 import type { Flat } from "../pytree.js";
-import { input, scalar, type Expr } from "./expr.js";
+import { exprKey, input, scalar, type Expr } from "./expr.js";
 
 /** The per-element values a body reads: the update `x`, the params `p` and the slots, by name. */
 export type Inputs<Slot extends string> = { readonly x: Expr; readonly p: Expr } & { readonly [K in Slot]: Expr };
@@ -160,4 +160,18 @@ export function buildKernel(spec: KernelSpec): Kernel {
     next: Object.fromEntries(slotNames.map((n) => [n, body[n]!])),
     reductions,
   };
+}
+
+/**
+ * A text key of what a kernel computes: its slots and the expressions of its body and
+ * reductions. Kernels with equal keys run the same passes, whatever their scalars' values: a
+ * transformation rebuilt with new hyperparameters has the key of the first one built.
+ */
+export function codeKey(kernel: Kernel): string {
+  const roots = [
+    kernel.update,
+    ...kernel.slotNames.map((n) => kernel.next[n]!),
+    ...kernel.reductions.flatMap((r) => [r.a, r.b]),
+  ];
+  return `${kernel.slotNames.join(",")}|${kernel.reductions.length}|${exprKey(roots)}`;
 }

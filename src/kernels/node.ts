@@ -50,6 +50,38 @@ export type Node =
       /** Label -> node, sorted by label. */
       readonly parts: readonly (readonly [string, Node])[];
     }
+  | {
+      /**
+       * Hyperparameters that live in the state, as optax's `inject_hyperparams`: each step plans
+       * the inner node built from that step's numbers in place of the inner transformation, so
+       * its kernels run with those numbers as their hyperparameters and fuse as usual. The state
+       * is `{ count, hyperparams, inner }`.
+       */
+      readonly kind: "inject";
+      /** The hyperparameters of the first step (what init writes into the state). */
+      readonly initial: Readonly<Record<string, number>>;
+      /** The hyperparameters of the step at `count`: schedules evaluated, the others read from the state's record. */
+      readonly hyperparams: (
+        count: number,
+        current: Readonly<Record<string, unknown>>,
+      ) => Readonly<Record<string, number>>;
+      /** The inner node built with `hyperparams` (called once per init and once per step). */
+      readonly inner: (hyperparams: Readonly<Record<string, number>>) => Node;
+      /** The inner node built with the first step's numbers: what a step runs, up to the numbers. */
+      readonly template: Node;
+    }
+  | {
+      /**
+       * optax's `apply_if_finite`: `check` (a kernel that passes the updates through and whose
+       * scalar `finite` is 1 or 0, from a sum over its view) says whether the updates entering
+       * the node are finite; the inner node's results are then taken, or zeros and the inner
+       * state as it was. The state is `{ notFiniteCount, lastFinite, totalNotFinite, inner }`.
+       */
+      readonly kind: "applyIfFinite";
+      readonly inner: Node;
+      readonly maxConsecutiveErrors: number;
+      readonly check: Kernel;
+    }
   | { readonly kind: "opaque"; readonly tx: GradientTransformation<unknown> };
 
 /** The nodes directly inside `node`. */
@@ -65,5 +97,9 @@ export function childrenOf(node: Node): readonly Node[] {
       return [node.inner];
     case "multiTransform":
       return node.parts.map(([, part]) => part);
+    case "inject":
+      return [node.template];
+    case "applyIfFinite":
+      return [{ kind: "kernel", kernel: node.check }, node.inner];
   }
 }
