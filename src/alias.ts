@@ -3,26 +3,34 @@
  *
  * @module
  */
-import { identity, type GradientTransformation, type ScalarOrSchedule } from "./base.js";
-import { chain } from "./combine.js";
+import type { EmptyState, GradientTransformation, ScalarOrSchedule } from "./base.js";
+import { chain, identity } from "./combine.js";
 import { addDecayedWeights, type Mask } from "./transforms/adding.js";
-import { trace } from "./transforms/accumulation.js";
-import { lookahead } from "./lookahead.js";
+import { trace, type TraceState } from "./transforms/accumulation.js";
+import { lookahead, type LookaheadState } from "./lookahead.js";
 import {
   scaleByAdadelta,
-  scaleByAdam,
-  scaleByAdamax,
-  scaleByAmsgrad,
-  scaleByLion,
-  scaleByRAdam,
   scaleByRms,
   scaleByRss,
   scaleByStddev,
+  type RmsOptions,
+  type ScaleByAdadeltaState,
+  type ScaleByRmsState,
+  type ScaleByRssState,
+  type ScaleByStddevState,
+} from "./transforms/rms.js";
+import { scaleByLion, type ScaleByLionState } from "./transforms/lion.js";
+import {
+  scaleByAdam,
+  scaleByAdamax,
+  scaleByAmsgrad,
+  scaleByRAdam,
   type AdamOptions,
   type RAdamOptions,
-  type RmsOptions,
-} from "./transforms/adaptive.js";
-import { scaleByLearningRate, scaleByTrustRatio } from "./transforms/scaling.js";
+  type ScaleByAdamState,
+  type ScaleByAmsgradState,
+} from "./transforms/adam.js";
+import { scaleByLearningRate, scaleByTrustRatio, type ScaleByScheduleState } from "./transforms/scaling.js";
 import { asFactory, checkNumber, checkScalarOrSchedule, readOptions } from "./validate.js";
 
 /** The keys of Adam's options, shared by the Adam family's aliases. */
@@ -55,7 +63,7 @@ const positional = (name: string, optax: string, gradtx: string): string =>
  * let state = opt.init(x);
  * // f(x) = sum(x^2), whose gradient is 2x
  * const [u, next] = opt.update(x.map((v) => 2 * v), state, x);
- * x = applyUpdates(x, u) as Float64Array; // [0.8, 1.6, 2.4]
+ * x = applyUpdates(x, u); // [0.8, 1.6, 2.4]
  * state = next;
  * ```
  * @since 0.1.0
@@ -63,7 +71,7 @@ const positional = (name: string, optax: string, gradtx: string): string =>
 export function sgd(
   learningRate: ScalarOrSchedule,
   options?: { readonly momentum?: number | null; readonly nesterov?: boolean } | null,
-): GradientTransformation {
+): GradientTransformation<[EmptyState | TraceState, EmptyState | ScaleByScheduleState]> {
   options = readOptions("sgd", options, ["momentum", "nesterov"], {
     hint: positional("sgd", "momentum", "momentum: 0.9"),
   });
@@ -72,11 +80,11 @@ export function sgd(
   return asFactory("sgd", () => {
     if (momentum === undefined || momentum === null) {
       if (nesterov) checkNumber("sgd", "momentum (required with nesterov)", momentum);
-      return chain(identity(), scaleByLearningRate(learningRate)) as GradientTransformation;
+      return chain(identity(), scaleByLearningRate(learningRate));
     }
     // Checked here, under its own name: trace calls it decay.
     checkNumber("sgd", "momentum", momentum, { min: 0 });
-    return chain(trace(momentum, { nesterov }), scaleByLearningRate(learningRate)) as GradientTransformation;
+    return chain(trace(momentum, { nesterov }), scaleByLearningRate(learningRate));
   });
 }
 
@@ -97,21 +105,24 @@ export function sgd(
  * let state = opt.init(x);
  * for (let i = 0; i < 5; i++) {
  *   const [u, next] = opt.update(x.map((v) => 2 * v), state, x);
- *   x = applyUpdates(x, u) as Float64Array;
+ *   x = applyUpdates(x, u);
  *   state = next;
  * }
  * // x ≈ [0.508, 1.503, 2.502] (±1e-3): each coordinate moved by about 0.1 per step
  * ```
  * @since 0.1.0
  */
-export function adam(learningRate: ScalarOrSchedule, options?: AdamOptions | null): GradientTransformation {
+export function adam(
+  learningRate: ScalarOrSchedule,
+  options?: AdamOptions | null,
+): GradientTransformation<[ScaleByAdamState, EmptyState | ScaleByScheduleState]> {
   options = readOptions("adam", options, ADAM_KEYS, {
     hint: positional("adam", "b1, b2, eps", "b1: 0.9, b2: 0.999, eps: 1e-8"),
     aliases: { amsgrad: "AMSGrad is amsgrad(lr)" },
   });
   checkScalarOrSchedule("adam", "learningRate", learningRate);
   const o = options;
-  return asFactory("adam", () => chain(scaleByAdam(o), scaleByLearningRate(learningRate)) as GradientTransformation);
+  return asFactory("adam", () => chain(scaleByAdam(o), scaleByLearningRate(learningRate)));
 }
 
 /** Options of {@link adamw}: Adam's, plus the decay and its mask. @since 0.1.0 */
@@ -135,20 +146,21 @@ export interface AdamWOptions extends AdamOptions {
  * ```
  * @since 0.1.0
  */
-export function adamw(learningRate: ScalarOrSchedule, options?: AdamWOptions | null): GradientTransformation {
+export function adamw(
+  learningRate: ScalarOrSchedule,
+  options?: AdamWOptions | null,
+): GradientTransformation<[ScaleByAdamState, EmptyState, EmptyState | ScaleByScheduleState]> {
   options = readOptions("adamw", options, [...ADAM_KEYS, "weightDecay", "mask"], {
     hint: positional("adamw", "b1, b2, eps, eps_root, weight_decay", "b1: 0.9, weightDecay: 1e-4"),
   });
   checkScalarOrSchedule("adamw", "learningRate", learningRate);
   const { weightDecay = 1e-4, mask, ...adamOptions } = options;
-  return asFactory(
-    "adamw",
-    () =>
-      chain(
-        scaleByAdam(adamOptions),
-        addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
-        scaleByLearningRate(learningRate),
-      ) as GradientTransformation,
+  return asFactory("adamw", () =>
+    chain(
+      scaleByAdam(adamOptions),
+      addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
+      scaleByLearningRate(learningRate),
+    ),
   );
 }
 
@@ -171,17 +183,14 @@ export function adamw(learningRate: ScalarOrSchedule, options?: AdamWOptions | n
 export function nadam(
   learningRate: ScalarOrSchedule,
   options?: Omit<AdamOptions, "nesterov"> | null,
-): GradientTransformation {
+): GradientTransformation<[ScaleByAdamState, EmptyState | ScaleByScheduleState]> {
   options = readOptions("nadam", options, ADAM_KEYS_NO_NESTEROV, {
     hint: positional("nadam", "b1, b2, eps", "b1: 0.9, b2: 0.999, eps: 1e-8"),
     aliases: { nesterov: "nadam is always Nesterov's; adam(lr) is the other" },
   });
   checkScalarOrSchedule("nadam", "learningRate", learningRate);
   const o = options;
-  return asFactory(
-    "nadam",
-    () => chain(scaleByAdam({ ...o, nesterov: true }), scaleByLearningRate(learningRate)) as GradientTransformation,
-  );
+  return asFactory("nadam", () => chain(scaleByAdam({ ...o, nesterov: true }), scaleByLearningRate(learningRate)));
 }
 
 /**
@@ -195,13 +204,16 @@ export function nadam(
  * ```
  * @since 0.1.0
  */
-export function radam(learningRate: ScalarOrSchedule, options?: RAdamOptions | null): GradientTransformation {
+export function radam(
+  learningRate: ScalarOrSchedule,
+  options?: RAdamOptions | null,
+): GradientTransformation<[ScaleByAdamState, EmptyState | ScaleByScheduleState]> {
   options = readOptions("radam", options, [...ADAM_KEYS, "threshold"], {
     hint: positional("radam", "b1, b2, eps, eps_root, threshold", "b1: 0.9, threshold: 5"),
   });
   checkScalarOrSchedule("radam", "learningRate", learningRate);
   const o = options;
-  return asFactory("radam", () => chain(scaleByRAdam(o), scaleByLearningRate(learningRate)) as GradientTransformation);
+  return asFactory("radam", () => chain(scaleByRAdam(o), scaleByLearningRate(learningRate)));
 }
 
 /**
@@ -217,16 +229,13 @@ export function radam(learningRate: ScalarOrSchedule, options?: RAdamOptions | n
 export function adamax(
   learningRate: ScalarOrSchedule,
   options?: { readonly b1?: number; readonly b2?: number; readonly eps?: number } | null,
-): GradientTransformation {
+): GradientTransformation<[ScaleByAdamState, EmptyState | ScaleByScheduleState]> {
   options = readOptions("adamax", options, ["b1", "b2", "eps"], {
     hint: positional("adamax", "b1, b2, eps", "b1: 0.9, b2: 0.999, eps: 1e-8"),
   });
   checkScalarOrSchedule("adamax", "learningRate", learningRate);
   const o = options;
-  return asFactory(
-    "adamax",
-    () => chain(scaleByAdamax(o), scaleByLearningRate(learningRate)) as GradientTransformation,
-  );
+  return asFactory("adamax", () => chain(scaleByAdamax(o), scaleByLearningRate(learningRate)));
 }
 
 /**
@@ -242,16 +251,13 @@ export function adamax(
 export function amsgrad(
   learningRate: ScalarOrSchedule,
   options?: Omit<AdamOptions, "nesterov"> | null,
-): GradientTransformation {
+): GradientTransformation<[ScaleByAmsgradState, EmptyState | ScaleByScheduleState]> {
   options = readOptions("amsgrad", options, ADAM_KEYS_NO_NESTEROV, {
     hint: positional("amsgrad", "b1, b2, eps", "b1: 0.9, b2: 0.999, eps: 1e-8"),
   });
   checkScalarOrSchedule("amsgrad", "learningRate", learningRate);
   const o = options;
-  return asFactory(
-    "amsgrad",
-    () => chain(scaleByAmsgrad(o), scaleByLearningRate(learningRate)) as GradientTransformation,
-  );
+  return asFactory("amsgrad", () => chain(scaleByAmsgrad(o), scaleByLearningRate(learningRate)));
 }
 
 /** Options of {@link rmsprop}. @since 0.1.0 */
@@ -286,7 +292,12 @@ export interface RmspropOptions extends RmsOptions {
  * ```
  * @since 0.1.0
  */
-export function rmsprop(learningRate: ScalarOrSchedule, options?: RmspropOptions | null): GradientTransformation {
+export function rmsprop(
+  learningRate: ScalarOrSchedule,
+  options?: RmspropOptions | null,
+): GradientTransformation<
+  [ScaleByRmsState | ScaleByStddevState, EmptyState | ScaleByScheduleState, EmptyState | TraceState]
+> {
   options = readOptions(
     "rmsprop",
     options,
@@ -305,7 +316,7 @@ export function rmsprop(learningRate: ScalarOrSchedule, options?: RmspropOptions
     // Checked here, under its own name: trace calls it decay.
     if (momentum !== undefined && momentum !== null) checkNumber("rmsprop", "momentum", momentum, { min: 0 });
     const tail = momentum === undefined || momentum === null ? identity() : trace(momentum, { nesterov });
-    return chain(scaling, scaleByLearningRate(learningRate), tail) as GradientTransformation;
+    return chain(scaling, scaleByLearningRate(learningRate), tail);
   });
 }
 
@@ -327,13 +338,13 @@ export function rmsprop(learningRate: ScalarOrSchedule, options?: RmspropOptions
 export function adagrad(
   learningRate: ScalarOrSchedule,
   options?: { readonly initialAccumulatorValue?: number; readonly eps?: number } | null,
-): GradientTransformation {
+): GradientTransformation<[ScaleByRssState, EmptyState | ScaleByScheduleState]> {
   options = readOptions("adagrad", options, ["initialAccumulatorValue", "eps"], {
     hint: positional("adagrad", "initial_accumulator_value, eps", "initialAccumulatorValue: 0.1, eps: 1e-7"),
   });
   checkScalarOrSchedule("adagrad", "learningRate", learningRate);
   const o = options;
-  return asFactory("adagrad", () => chain(scaleByRss(o), scaleByLearningRate(learningRate)) as GradientTransformation);
+  return asFactory("adagrad", () => chain(scaleByRss(o), scaleByLearningRate(learningRate)));
 }
 
 /**
@@ -355,20 +366,18 @@ export function adadelta(
     readonly weightDecay?: number;
     readonly mask?: Mask;
   } | null,
-): GradientTransformation {
+): GradientTransformation<[EmptyState, ScaleByAdadeltaState, EmptyState | ScaleByScheduleState]> {
   options = readOptions("adadelta", options, ["rho", "eps", "weightDecay", "mask"], {
     hint: positional("adadelta", "rho, eps, weight_decay", "rho: 0.9, eps: 1e-6"),
   });
   checkScalarOrSchedule("adadelta", "learningRate", learningRate);
   const { weightDecay = 0, mask, ...rest } = options;
-  return asFactory(
-    "adadelta",
-    () =>
-      chain(
-        addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
-        scaleByAdadelta(rest),
-        scaleByLearningRate(learningRate),
-      ) as GradientTransformation,
+  return asFactory("adadelta", () =>
+    chain(
+      addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
+      scaleByAdadelta(rest),
+      scaleByLearningRate(learningRate),
+    ),
   );
 }
 
@@ -388,20 +397,18 @@ export function adadelta(
 export function lion(
   learningRate: ScalarOrSchedule,
   options?: { readonly b1?: number; readonly b2?: number; readonly weightDecay?: number; readonly mask?: Mask } | null,
-): GradientTransformation {
+): GradientTransformation<[ScaleByLionState, EmptyState, EmptyState | ScaleByScheduleState]> {
   options = readOptions("lion", options, ["b1", "b2", "weightDecay", "mask"], {
     hint: positional("lion", "b1, b2, weight_decay", "b1: 0.9, b2: 0.99, weightDecay: 1e-3"),
   });
   checkScalarOrSchedule("lion", "learningRate", learningRate);
   const { weightDecay = 1e-3, mask, ...rest } = options;
-  return asFactory(
-    "lion",
-    () =>
-      chain(
-        scaleByLion(rest),
-        addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
-        scaleByLearningRate(learningRate),
-      ) as GradientTransformation,
+  return asFactory("lion", () =>
+    chain(
+      scaleByLion(rest),
+      addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
+      scaleByLearningRate(learningRate),
+    ),
   );
 }
 
@@ -426,21 +433,22 @@ export interface LambOptions extends Omit<AdamOptions, "nesterov"> {
  * ```
  * @since 0.1.0
  */
-export function lamb(learningRate: ScalarOrSchedule, options?: LambOptions | null): GradientTransformation {
+export function lamb(
+  learningRate: ScalarOrSchedule,
+  options?: LambOptions | null,
+): GradientTransformation<[ScaleByAdamState, EmptyState, EmptyState, EmptyState | ScaleByScheduleState]> {
   options = readOptions("lamb", options, [...ADAM_KEYS_NO_NESTEROV, "weightDecay", "mask"], {
     hint: positional("lamb", "b1, b2, eps, eps_root, weight_decay", "b1: 0.9, eps: 1e-6, weightDecay: 0"),
   });
   checkScalarOrSchedule("lamb", "learningRate", learningRate);
   const { weightDecay = 0, mask, eps = 1e-6, ...adamOnly } = options;
-  return asFactory(
-    "lamb",
-    () =>
-      chain(
-        scaleByAdam({ ...adamOnly, eps }),
-        addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
-        scaleByTrustRatio(),
-        scaleByLearningRate(learningRate),
-      ) as GradientTransformation,
+  return asFactory("lamb", () =>
+    chain(
+      scaleByAdam({ ...adamOnly, eps }),
+      addDecayedWeights(weightDecay, mask === undefined ? {} : { mask }),
+      scaleByTrustRatio(),
+      scaleByLearningRate(learningRate),
+    ),
   );
 }
 
@@ -467,12 +475,12 @@ export interface RangerOptions extends RAdamOptions {
  * ```
  * @since 0.1.0
  */
-export function ranger(learningRate: ScalarOrSchedule = 1e-3, options?: RangerOptions | null): GradientTransformation {
+export function ranger(
+  learningRate: ScalarOrSchedule = 1e-3,
+  options?: RangerOptions | null,
+): GradientTransformation<LookaheadState<[ScaleByAdamState, EmptyState | ScaleByScheduleState]>> {
   options = readOptions("ranger", options, [...ADAM_KEYS, "threshold", "syncPeriod", "alpha"]);
   checkScalarOrSchedule("ranger", "learningRate", learningRate);
   const { syncPeriod = 6, alpha = 0.5, b1 = 0.95, eps = 1e-5, ...rest } = options;
-  return asFactory(
-    "ranger",
-    () => lookahead(radam(learningRate, { ...rest, b1, eps }), { syncPeriod, alpha }) as GradientTransformation,
-  );
+  return asFactory("ranger", () => lookahead(radam(learningRate, { ...rest, b1, eps }), { syncPeriod, alpha }));
 }

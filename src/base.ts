@@ -1,10 +1,9 @@
 /**
- * The core types: gradient transformations, schedules, and the identity transformation.
+ * The core types: gradient transformations, schedules and empty states.
  *
  * @module
  */
-import { flatten, type PyTree } from "./pytree.js";
-import { described } from "./compile/describe.js";
+import { flatten, type AsPyTree, type PyTree } from "./pytree.js";
 
 /**
  * A schedule maps a step count (from 0) to a value, e.g. a learning rate.
@@ -31,6 +30,11 @@ export type ScalarOrSchedule = number | Schedule;
  * Sign convention as optax: gradients go in, and what comes out of a whole optimizer is added
  * to the params by {@link applyUpdates} (`scaleByLearningRate` does the negation).
  *
+ * `S` is the state's type: each optimizer has its own (`adam(lr)` is a
+ * `GradientTransformation<[ScaleByAdamState, EmptyState | ScaleByScheduleState]>`). Callers
+ * pass trees of their own types, interfaces included ({@link AsPyTree} checks them); an
+ * implementation may declare its parameters as plain `PyTree`.
+ *
  * @example
  * ```ts
  * import { adam, applyUpdates } from "gradtx";
@@ -41,7 +45,7 @@ export type ScalarOrSchedule = number | Schedule;
  * for (let step = 0; step < 5; step++) {
  *   const grads = params.map((x) => 2 * x);
  *   const [updates, next] = opt.update(grads, state, params);
- *   params = applyUpdates(params, updates) as Float64Array;
+ *   params = applyUpdates(params, updates); // a Float64Array, as params is
  *   state = next;
  * }
  * ```
@@ -49,9 +53,9 @@ export type ScalarOrSchedule = number | Schedule;
  */
 export interface GradientTransformation<S = unknown> {
   /** The initial state for `params`. */
-  init(params: PyTree): S;
+  init<P>(params: PyTree | AsPyTree<P>): S;
   /** Transforms `updates` given the current state (and `params`, where the transformation reads them). */
-  update(updates: PyTree, state: S, params?: PyTree): readonly [PyTree, S];
+  update<U, P>(updates: PyTree | AsPyTree<U>, state: S, params?: PyTree | AsPyTree<P>): readonly [PyTree, S];
 }
 
 /** The state of a transformation that keeps none. @since 0.1.0 */
@@ -64,28 +68,4 @@ export const EMPTY_STATE: EmptyState = Object.freeze({});
 export function initEmpty(params: PyTree): EmptyState {
   flatten(params);
   return EMPTY_STATE;
-}
-
-/**
- * The transformation that leaves updates as they are: the unit of {@link chain}.
- *
- * `u' = u`
- *
- * @example
- * ```ts
- * import { identity } from "gradtx";
- * const tx = identity();
- * const g = Float64Array.of(1, 2);
- * tx.update(g, tx.init(g))[0] === g; // true: the very same leaf
- * ```
- * @since 0.1.0
- */
-export function identity(): GradientTransformation<EmptyState> {
-  return described(
-    {
-      init: initEmpty,
-      update: (updates, state) => [updates, state],
-    },
-    { kind: "identity" },
-  );
 }

@@ -39,7 +39,7 @@ const consumed = new WeakSet<object>();
  * for (let step = 0; step < 10; step++) {
  *   const grads = { w: params.w.map((x) => 2 * x) };
  *   const [updates, next] = opt.update(grads, donate(state), params);
- *   params = applyUpdates(donate(params), updates) as typeof params;
+ *   params = applyUpdates(donate(params), updates);
  *   state = next;
  * }
  * ```

@@ -6,10 +6,10 @@
  */
 import * as E from "fp-ts/lib/Either.js";
 import type { Monoid } from "fp-ts/lib/Monoid.js";
-import { identity, type GradientTransformation } from "./base.js";
-import { chain } from "./combine.js";
+import type { GradientTransformation } from "./base.js";
+import { chain, identity } from "./combine.js";
 import { GradTxError } from "./errors.js";
-import type { PyTree } from "./pytree.js";
+import type { AsPyTree, PyTree } from "./pytree.js";
 
 /** Runs `thunk`, turning a thrown {@link GradTxError} into `Left`; anything else is a bug and is rethrown. */
 function attempt<A>(thunk: () => A): E.Either<GradTxError, A> {
@@ -51,7 +51,9 @@ export function safeFactory<A extends readonly unknown[], T>(
  * ```
  * @since 0.1.0
  */
-export function initEither<S>(tx: GradientTransformation<S>): (params: PyTree) => E.Either<GradTxError, S> {
+export function initEither<S>(
+  tx: GradientTransformation<S>,
+): <P>(params: PyTree | AsPyTree<P>) => E.Either<GradTxError, S> {
   return (params) => attempt(() => tx.init(params));
 }
 
@@ -72,7 +74,11 @@ export function initEither<S>(tx: GradientTransformation<S>): (params: PyTree) =
  */
 export function updateEither<S>(
   tx: GradientTransformation<S>,
-): (updates: PyTree, state: S, params?: PyTree) => E.Either<GradTxError, readonly [PyTree, S]> {
+): <U, P>(
+  updates: PyTree | AsPyTree<U>,
+  state: S,
+  params?: PyTree | AsPyTree<P>,
+) => E.Either<GradTxError, readonly [PyTree, S]> {
   return (updates, state, params) => attempt(() => tx.update(updates, state, params));
 }
 
@@ -90,6 +96,6 @@ export function updateEither<S>(
  * @since 0.1.0
  */
 export const monoidTransformation: Monoid<GradientTransformation> = {
-  concat: (a, b) => chain(a, b) as GradientTransformation,
-  empty: identity() as GradientTransformation,
+  concat: (a, b) => chain(a, b),
+  empty: identity(),
 };

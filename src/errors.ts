@@ -20,8 +20,17 @@ export type GradTxErrorCode =
   "INVALID_HYPERPARAMETER" | "STRUCTURE_MISMATCH" | "SHAPE_MISMATCH" | "NOT_A_PYTREE" | "MISSING_PARAMS" | "BAD_STATE";
 
 /**
+ * Marks gradtx's errors, under a key shared by every copy of gradtx in a process (the ESM and
+ * the CommonJS builds are two copies when a program loads both).
+ */
+const BRAND: unique symbol = Symbol.for("gradtx.GradTxError");
+
+/**
  * The only error gradtx throws. `code` says what kind of problem it is and `path`, where it
  * applies, names the offending place in a tree (`layers[1].w`; the empty string is the root).
+ *
+ * `instanceof GradTxError` is true of an error thrown by any copy of gradtx in the process, so it
+ * holds when a program `require`s the CommonJS build and also `import`s the ESM build.
  *
  * @example
  * ```ts
@@ -42,6 +51,15 @@ export class GradTxError extends Error {
   /** Where in the tree, when the problem has a place. */
   readonly path: string | undefined;
 
+  /**
+   * True of the errors of every copy of gradtx (by a registered symbol on their prototype); a
+   * subclass keeps the ordinary prototype-chain test.
+   */
+  static override [Symbol.hasInstance](value: unknown): value is GradTxError {
+    if (this !== GradTxError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === "object" && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
+  }
+
   constructor(code: GradTxErrorCode, message: string, path?: string) {
     super(path === undefined ? message : `${path === "" ? "(root)" : path}: ${message}`);
     this.name = "GradTxError";
@@ -49,3 +67,5 @@ export class GradTxError extends Error {
     this.path = path;
   }
 }
+
+Object.defineProperty(GradTxError.prototype, BRAND, { value: true });

@@ -5,17 +5,21 @@
  * @packageDocumentation
  */
 export { GradTxError, type GradTxErrorCode } from "./errors.js";
-export { isLeaf, type FloatArray, type FloatNdArray, type Leaf, type PyTree, type TreeDef } from "./pytree.js";
 export {
-  identity,
-  type EmptyState,
-  type GradientTransformation,
-  type ScalarOrSchedule,
-  type Schedule,
-} from "./base.js";
+  isLeaf,
+  type AsPyTree,
+  type DenseTree,
+  type FloatArray,
+  type FloatNdArray,
+  type Leaf,
+  type PyTree,
+  type PyTreeLike,
+  type TreeDef,
+} from "./pytree.js";
+export { type EmptyState, type GradientTransformation, type ScalarOrSchedule, type Schedule } from "./base.js";
 export { applyUpdates } from "./apply.js";
 export { donate } from "./donate.js";
-export { chain } from "./combine.js";
+export { chain, identity } from "./combine.js";
 
 // Transforms, by family.
 export {
@@ -28,25 +32,26 @@ export {
 } from "./transforms/scaling.js";
 export {
   scaleByAdadelta,
-  scaleByAdam,
-  scaleByAdamax,
-  scaleByAmsgrad,
-  scaleByLion,
-  scaleByRAdam,
   scaleByRms,
   scaleByRss,
   scaleByStddev,
-  type AdamOptions,
-  type RAdamOptions,
   type RmsOptions,
   type ScaleByAdadeltaState,
-  type ScaleByAdamState,
-  type ScaleByAmsgradState,
-  type ScaleByLionState,
   type ScaleByRmsState,
   type ScaleByRssState,
   type ScaleByStddevState,
-} from "./transforms/adaptive.js";
+} from "./transforms/rms.js";
+export { scaleByLion, type ScaleByLionState } from "./transforms/lion.js";
+export {
+  scaleByAdam,
+  scaleByAdamax,
+  scaleByAmsgrad,
+  scaleByRAdam,
+  type AdamOptions,
+  type RAdamOptions,
+  type ScaleByAdamState,
+  type ScaleByAmsgradState,
+} from "./transforms/adam.js";
 export { ema, trace, type EmaState, type TraceState } from "./transforms/accumulation.js";
 export { addDecayedWeights, type Mask, type MaskTree } from "./transforms/adding.js";
 export { clip, clipByBlockRms, clipByGlobalNorm } from "./transforms/clipping.js";

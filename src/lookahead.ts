@@ -13,6 +13,7 @@ import {
   isFloatArray,
   MAX_DEPTH,
   unflatten,
+  type DenseTree,
   type FloatArray,
   type PyTree,
 } from "./pytree.js";
@@ -29,6 +30,9 @@ import {
   type AdaptiveAlphaState,
 } from "./adaptive-alpha.js";
 import { applyInputScale, capabilities, FUSED_UPDATE, multiply, withFusion, type InputScale } from "./fusion.js";
+import { nodeOf, Transformation } from "./kernels/executor.js";
+import { add, asUpdate, mul, sub } from "./kernels/expr.js";
+import { buildKernel, declare, type Kernel } from "./kernels/kernel.js";
 
 /**
  * States whose slow weights are also held by an earlier state that was not donated (a non-sync
@@ -160,7 +164,7 @@ function interpolateState(atSync: unknown, current: unknown, alpha: number, wher
  * let state = opt.init(x);
  * for (let step = 1; step <= 10; step++) {
  *   const [u, next] = opt.update(x.map((v) => 2 * v), state, x);
- *   x = applyUpdates(x, u) as Float64Array;
+ *   x = applyUpdates(x, u);
  *   state = next;
  * }
  * slowParams(state); // x: step 10 was a sync, which lands the fast weights on the slow ones
@@ -316,6 +320,19 @@ export function lookahead<S>(
     return [out, withScratch({ count, slow, inner: moved, innerAtSync: moved, ...extra }, scratch)];
   };
 
+  // Fixed alpha with "keep" or "reset": the executor runs the sync as a kernel, fused with the
+  // inner optimizer's loop on a sync step.
+  if (!isAdaptive && policy !== "interpolate") {
+    const tx = new Transformation<LookaheadState<S>>({
+      kind: "lookahead",
+      inner: nodeOf(inner as GradientTransformation<unknown>),
+      syncPeriod: k,
+      sync: syncKernel(fixedAlpha),
+      policy,
+    });
+    return described(tx, { kind: "lookahead", inner, syncPeriod: k, alpha: fixedAlpha, innerState: policy });
+  }
+
   const tx = withFusion<LookaheadState<S>>({
     init(params) {
       const flat = flatten(params);
@@ -339,9 +356,40 @@ export function lookahead<S>(
 }
 
 /**
+ * Lookahead's sync, per element: the slow weights move by `alpha` towards the fast weights the
+ * inner update reaches, and the update lands the fast weights on them. The stored slow weights
+ * are `p + v` with `v` as the caller will see it, so that `applyUpdates` gives them bit for bit.
+ *
+ * ```
+ * fast  = p + u
+ * v     = slow + alpha (fast - slow) - p
+ * slow' = p + v
+ * ```
+ */
+function syncKernel(alpha: number): Kernel {
+  return buildKernel(
+    declare({
+      name: "lookahead",
+      slots: { slow: 0 },
+      readsParams: true,
+      hyper: { alpha },
+      body: ({ x, p, slow }, { alpha }) => {
+        const fast = add(p, x);
+        const v = asUpdate(sub(add(slow, mul(alpha, sub(fast, slow))), p));
+        return { update: v, slow: add(p, v) };
+      },
+    }),
+  );
+}
+
+/**
  * The slow weights of the outermost Lookahead in a state: `state.slow` for a Lookahead state,
  * found breadth-first inside a `chain`'s (or any combinator's) state. Leaves are typed arrays
  * of the params' dtype (an ndarray param's slow weights are its row-major data).
+ *
+ * The result is a `PyTree`; name your params' type to have it typed by them, ndarray leaves
+ * as typed arrays ({@link DenseTree}): `slowParams<Params>(state)`. The state does not record
+ * that type, so it is yours to get right.
  *
  * @example
  * ```ts
@@ -351,9 +399,9 @@ export function lookahead<S>(
  * ```
  * @since 0.1.0
  */
-export function slowParams(state: unknown): PyTree {
+export function slowParams<P = PyTree>(state: unknown): DenseTree<P> {
   checkNotSpent("slowParams", state);
-  if (isLookaheadState(state)) return state.slow;
+  if (isLookaheadState(state)) return state.slow as DenseTree<P>;
   // Breadth-first, each object once (a cyclic state ends), at most MAX_DEPTH levels down.
   const seen = new Set<object>();
   let frontier: unknown[] = [state];
@@ -364,7 +412,7 @@ export function slowParams(state: unknown): PyTree {
     for (const node of frontier) {
       if (typeof node !== "object" || node === null || ArrayBuffer.isView(node) || seen.has(node)) continue;
       seen.add(node);
-      if (isLookaheadState(node)) return node.slow;
+      if (isLookaheadState(node)) return node.slow as DenseTree<P>;
       // One push per child: spreading a long array into push would overflow the stack.
       const children: unknown[] = Array.isArray(node) ? node : Object.values(node);
       for (const child of children) if (typeof child === "object" && child !== null) next.push(child);

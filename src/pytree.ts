@@ -13,8 +13,25 @@ import { GradTxError } from "./errors.js";
 /** A dense floating-point buffer: the element types gradtx computes with. @since 0.1.0 */
 export type FloatArray = Float32Array | Float64Array;
 
-/** A scijs `ndarray` whose `.data` is a `Float32Array` or `Float64Array`. @since 0.1.0 */
-export type FloatNdArray = NdArray<Float32Array> | NdArray<Float64Array>;
+/**
+ * A scijs `ndarray` whose `.data` is a `Float32Array` or `Float64Array`, as gradtx reads it: the
+ * fields below, which every `ndarray(data, shape)` has. gradtx declares them itself, so its types
+ * need no ndarray type package in your project.
+ *
+ * @since 0.1.0
+ */
+export interface FloatNdArray<D extends FloatArray = FloatArray> {
+  /** The elements, laid out by `offset` and `stride`. */
+  readonly data: D;
+  /** The length of each dimension. */
+  readonly shape: readonly number[];
+  /** The step in `data` along each dimension. */
+  readonly stride: readonly number[];
+  /** Where the first element is in `data`. */
+  readonly offset: number;
+  /** The number of elements: the product of `shape`. */
+  readonly size: number;
+}
 
 /**
  * A leaf of a pytree: a `Float32Array`, a `Float64Array` or an ndarray over one of them.
@@ -39,6 +56,62 @@ export type Leaf = FloatArray | FloatNdArray;
  * @since 0.1.0
  */
 export type PyTree = Leaf | null | undefined | readonly PyTree[] | { readonly [key: string]: PyTree };
+
+/**
+ * `T` checked as a pytree, for the parameters that take one: `T` itself where it is a
+ * {@link PyTree}, and otherwise `T` with each part checked, so that params declared with an
+ * `interface` (which has no index signature, so is no `PyTree`) are accepted. A part that is no
+ * pytree (a string, a number, a function, an `Int32Array`) becomes `never`, which no argument
+ * matches.
+ *
+ * @example
+ * ```ts
+ * import { adam, type AsPyTree } from "gradtx";
+ * interface Params {
+ *   w: Float32Array;
+ *   b: Float32Array;
+ * }
+ * const params: Params = { w: new Float32Array(4), b: new Float32Array(2) };
+ * const state = adam(1e-3).init(params); // accepted, interface and all
+ * type Checked = AsPyTree<{ w: Float32Array; name: string }>; // { readonly w: Float32Array; readonly name: never }
+ * ```
+ * @since 0.3.0
+ */
+export type AsPyTree<T> = [T] extends [PyTree]
+  ? T
+  : T extends Leaf | null | undefined
+    ? T
+    : T extends (...args: never[]) => unknown
+      ? never
+      : T extends object
+        ? { readonly [K in keyof T]: AsPyTree<T[K]> }
+        : never;
+
+/**
+ * An object or array type whose every part is a pytree, as an `interface` of params is: the
+ * constraint `P extends PyTree | PyTreeLike<P>` of the functions that return a tree of your
+ * params' type, such as {@link applyUpdates}.
+ *
+ * @since 0.3.0
+ */
+export type PyTreeLike<P> = object & { readonly [K in keyof P]: AsPyTree<P[K]> };
+
+/**
+ * `T` with each ndarray leaf replaced by a typed array of its dtype: the type of the trees that
+ * gradtx builds like the params with plain typed-array leaves (Lookahead's slow weights,
+ * `tree.zerosLike`). A `T` that is `PyTree` (or wider) stays as it is.
+ *
+ * @since 0.3.0
+ */
+export type DenseTree<T> = [PyTree] extends [T]
+  ? T
+  : T extends FloatArray | null | undefined
+    ? T
+    : T extends FloatNdArray<infer D>
+      ? D
+      : T extends object
+        ? { [K in keyof T]: DenseTree<T[K]> }
+        : T;
 
 /**
  * The shape of a tree without its leaves: what must agree between `grads`, `params` and the
@@ -183,7 +256,7 @@ function walk(x: unknown, leaves: Leaf[], path: Segment[]): TreeDef {
   }
   if (isNdArrayLike(x)) {
     if (!isFloatArray(x.data)) throw notAPyTree(x, path);
-    leaves.push(x as FloatNdArray);
+    leaves.push(x as unknown as FloatNdArray);
     return LEAF;
   }
   if (!isPlainObject(x)) throw notAPyTree(x, path);

@@ -29,9 +29,11 @@ import {
   isFloatArray,
   MAX_DEPTH,
   unflatten,
+  type AsPyTree,
   type FloatArray,
   type FloatNdArray,
   type PyTree,
+  type PyTreeLike,
 } from "./pytree.js";
 
 const VERSION = 1;
@@ -442,14 +444,15 @@ export function deserializeState<S>(bytes: Uint8Array, template: S): S {
  * ```
  * @since 0.1.0
  */
-export function serializeParams(params: PyTree): Uint8Array {
+export function serializeParams<P>(params: PyTree | AsPyTree<P>): Uint8Array {
   const flat = flatten(params);
   return encode(MAGIC_PARAMS, unflatten(flat.def, flat.leaves));
 }
 
 /**
  * Reads params written by {@link serializeParams}, shaped by `template` (params of the same
- * tree), as new arrays of the template's dtypes and kinds. Errors as {@link deserializeState}.
+ * tree), as new arrays of the template's dtypes and kinds, so typed as the template is. Errors as
+ * {@link deserializeState}.
  *
  * @example
  * ```ts
@@ -459,7 +462,7 @@ export function serializeParams(params: PyTree): Uint8Array {
  * ```
  * @since 0.1.0
  */
-export function deserializeParams(bytes: Uint8Array, template: PyTree): PyTree {
+export function deserializeParams<P extends PyTree | PyTreeLike<P>>(bytes: Uint8Array, template: P): P {
   flatten(template);
-  return decode(MAGIC_PARAMS, "Params", bytes, template) as PyTree;
+  return decode(MAGIC_PARAMS, "Params", bytes, template) as P;
 }

@@ -10,16 +10,20 @@ import {
   ctorOf,
   dataOf,
   flatten,
+  isLeaf,
+  leafPaths,
   unflatten,
   zipLeaves,
+  type AsPyTree,
+  type DenseTree,
   type FloatArray,
   type Leaf,
   type PyTree,
+  type PyTreeLike,
   type TreeDef,
 } from "./pytree.js";
 import { zerosTree } from "./state.js";
 import { GradTxError } from "./errors.js";
-import { isLeaf, leafPaths } from "./pytree.js";
 
 /**
  * Applies `fn` to every leaf of `tree` (and the matching leaves of `rest`), keeping the
@@ -34,7 +38,11 @@ import { isLeaf, leafPaths } from "./pytree.js";
  * ```
  * @since 0.1.0
  */
-export function map(fn: (leaf: Leaf, ...rest: Leaf[]) => Leaf, tree: PyTree, ...rest: PyTree[]): PyTree {
+export function map<T>(
+  fn: (leaf: Leaf, ...rest: Leaf[]) => Leaf,
+  tree: PyTree | AsPyTree<T>,
+  ...rest: (PyTree | AsPyTree<T>)[]
+): PyTree {
   if (typeof fn !== "function")
     throw new GradTxError(
       "INVALID_HYPERPARAMETER",
@@ -71,7 +79,7 @@ export function map(fn: (leaf: Leaf, ...rest: Leaf[]) => Leaf, tree: PyTree, ...
  * ```
  * @since 0.1.0
  */
-export function leaves(tree: PyTree): Leaf[] {
+export function leaves<T>(tree: PyTree | AsPyTree<T>): Leaf[] {
   return flatten(tree).leaves.slice();
 }
 
@@ -85,7 +93,7 @@ export function leaves(tree: PyTree): Leaf[] {
  * ```
  * @since 0.1.0
  */
-export function structure(tree: PyTree): TreeDef {
+export function structure<T>(tree: PyTree | AsPyTree<T>): TreeDef {
   return flatten(tree).def;
 }
 
@@ -99,8 +107,8 @@ export function structure(tree: PyTree): TreeDef {
  * ```
  * @since 0.1.0
  */
-export function zerosLike(tree: PyTree): PyTree {
-  return zerosTree(flatten(tree));
+export function zerosLike<P extends PyTree | PyTreeLike<P>>(tree: P): DenseTree<P> {
+  return zerosTree(flatten(tree)) as DenseTree<P>;
 }
 
 /**
@@ -113,10 +121,10 @@ export function zerosLike(tree: PyTree): PyTree {
  * ```
  * @since 0.1.0
  */
-export function add(a: PyTree, b: PyTree): PyTree {
+export function add<P extends PyTree | PyTreeLike<P>, Q = PyTree>(a: P, b: PyTree | AsPyTree<Q>): P {
   return zipLeaves(a, b, (x, y, out) => {
     for (let j = 0; j < x.length; j++) out[j] = x[j]! + y[j]!;
-  });
+  }) as P;
 }
 
 /**
@@ -129,10 +137,10 @@ export function add(a: PyTree, b: PyTree): PyTree {
  * ```
  * @since 0.1.0
  */
-export function sub(a: PyTree, b: PyTree): PyTree {
+export function sub<P extends PyTree | PyTreeLike<P>, Q = PyTree>(a: P, b: PyTree | AsPyTree<Q>): P {
   return zipLeaves(a, b, (x, y, out) => {
     for (let j = 0; j < x.length; j++) out[j] = x[j]! - y[j]!;
-  });
+  }) as P;
 }
 
 /**
@@ -145,7 +153,7 @@ export function sub(a: PyTree, b: PyTree): PyTree {
  * ```
  * @since 0.1.0
  */
-export function scale(factor: number, tree: PyTree): PyTree {
+export function scale<P extends PyTree | PyTreeLike<P>>(factor: number, tree: P): P {
   if (typeof factor !== "number")
     throw new GradTxError(
       "INVALID_HYPERPARAMETER",
@@ -160,7 +168,7 @@ export function scale(factor: number, tree: PyTree): PyTree {
       for (let j = 0; j < x.length; j++) out[j] = factor * x[j]!;
       return asLeafLike(leaf, out);
     }),
-  );
+  ) as P;
 }
 
 /**
@@ -214,7 +222,7 @@ function dotAll(xs: readonly FloatArray[], ys: readonly FloatArray[], scaleBy = 
  * ```
  * @since 0.1.0
  */
-export function vdot(a: PyTree, b: PyTree): number {
+export function vdot<A, B>(a: PyTree | AsPyTree<A>, b: PyTree | AsPyTree<B>): number {
   const fa = flatten(a);
   const fb = flatten(b);
   assertSameStructure(fa, fb);
@@ -251,7 +259,7 @@ export function globalNormOf(datas: readonly FloatArray[]): number {
  * ```
  * @since 0.1.0
  */
-export function globalNorm(tree: PyTree): number {
+export function globalNorm<T>(tree: PyTree | AsPyTree<T>): number {
   return globalNormOf(flatten(tree).leaves.map(dataOf));
 }
 
@@ -265,7 +273,7 @@ export function globalNorm(tree: PyTree): number {
  * ```
  * @since 0.1.0
  */
-export function allFinite(tree: PyTree): boolean {
+export function allFinite<T>(tree: PyTree | AsPyTree<T>): boolean {
   for (const leaf of flatten(tree).leaves) {
     const d = dataOf(leaf);
     // x - x is 0 for finite x and NaN otherwise: one branch-free test per element.

@@ -32,7 +32,7 @@ function runTo(
   grad: (p: PyTree) => Float64Array,
   steps: number,
 ): LookaheadState {
-  let params: PyTree = Float64Array.from(x0);
+  let params = Float64Array.from(x0);
   let state = tx.init(params);
   for (let t = 0; t < steps; t++) {
     const [u, next] = tx.update(grad(params), state, params);
@@ -67,7 +67,7 @@ describe('lookahead(inner, { alpha: "adaptive" })', () => {
             alphaLow: 0,
             curvature: Float64Array.from(a),
           });
-          const state = runTo(tx as GradientTransformation, x0, q.grad, k);
+          const state = runTo(tx, x0, q.grad, k);
           expect(Math.abs(state.adaptive!.estimate - optimal)).toBeLessThanOrEqual(1e-9 * (1 + Math.abs(optimal)));
           // And it is the minimum along the line: a nudge either way raises the loss.
           const at = (t: number) => q.loss(x0.map((xi, i) => xi + t * (x[i]! - xi)));

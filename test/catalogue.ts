@@ -57,8 +57,6 @@ const adamFirst =
 const descent = (lr: number) => (x: readonly number[], g: readonly number[]) => x.map((v, i) => v - lr * g[i]!);
 const norm = (v: readonly number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
 
-const G = (tx: unknown) => tx as GradientTransformation;
-
 export const catalogue: readonly Entry[] = [
   { name: "sgd", make: (lr) => sgd(lr), lr: 0.2, defaults: () => sgd(0.1), firstStep: descent(0.1) },
   {
@@ -175,17 +173,17 @@ export const catalogue: readonly Entry[] = [
   },
   {
     name: "lookahead(adam)",
-    make: (lr) => G(lookahead(adam(lr))),
+    make: (lr) => lookahead(adam(lr)),
     lr: 0.05,
-    defaults: () => G(lookahead(adam(0.1))),
+    defaults: () => lookahead(adam(0.1)),
     // Step 1 of 5 is no sync: Adam's step.
     firstStep: adamFirst(0.1),
   },
   {
     name: "chain(clipByGlobalNorm, lookahead(adam))",
-    make: (lr) => G(chain(clipByGlobalNorm(1), lookahead(adam(lr)))),
+    make: (lr) => chain(clipByGlobalNorm(1), lookahead(adam(lr))),
     lr: 0.05,
-    defaults: () => G(chain(clipByGlobalNorm(1), lookahead(adam(0.1)))),
+    defaults: () => chain(clipByGlobalNorm(1), lookahead(adam(0.1))),
     // The clip gives c = g / ||g||, and Adam's first step is -0.1 c / (|c| + eps).
     firstStep: (x, g) =>
       adamFirst(0.1)(
@@ -195,40 +193,40 @@ export const catalogue: readonly Entry[] = [
   },
   {
     name: "chain(clip, clipByBlockRms, zeroNans, ema, sgd)",
-    make: (lr) => G(chain(clip(10), clipByBlockRms(10), zeroNans(), ema(0.5), sgd(lr))),
+    make: (lr) => chain(clip(10), clipByBlockRms(10), zeroNans(), ema(0.5), sgd(lr)),
     lr: 0.1,
-    defaults: () => G(chain(clip(10), clipByBlockRms(10), zeroNans(), ema(0.5), sgd(0.1))),
+    defaults: () => chain(clip(10), clipByBlockRms(10), zeroNans(), ema(0.5), sgd(0.1)),
     // |g| <= 6 and rms(g) = sqrt(56 / 3) < 10 pass the clips; the debiased ema of one g is g.
     firstStep: descent(0.1),
   },
   {
     name: "masked(adam) + multiTransform",
     make: (lr) =>
-      G(multiTransform({ a: masked(adam(lr), true), s: sgd(lr) }, (path) => (path.length % 2 === 0 ? "a" : "s"))),
+      multiTransform({ a: masked(adam(lr), true), s: sgd(lr) }, (path) => (path.length % 2 === 0 ? "a" : "s")),
     lr: 0.05,
-    defaults: () => G(multiTransform({ a: adam(0.1), s: sgd(0.1) }, (path) => (path.length % 2 === 0 ? "a" : "s"))),
+    defaults: () => multiTransform({ a: adam(0.1), s: sgd(0.1) }, (path) => (path.length % 2 === 0 ? "a" : "s")),
     // One leaf at the root has the path "", of even length: it goes to adam.
     firstStep: adamFirst(0.1),
   },
   {
     name: "injectHyperparams(adam)",
-    make: (lr) => G(injectHyperparams((h) => adam(h.lr), { lr })),
+    make: (lr) => injectHyperparams((h) => adam(h.lr), { lr }),
     lr: 0.05,
-    defaults: () => G(injectHyperparams((h) => adam(h.lr), { lr: 0.1 })),
+    defaults: () => injectHyperparams((h) => adam(h.lr), { lr: 0.1 }),
     firstStep: adamFirst(0.1),
   },
   {
     name: "applyIfFinite(adam)",
-    make: (lr) => G(applyIfFinite(adam(lr), 3)),
+    make: (lr) => applyIfFinite(adam(lr), 3),
     lr: 0.05,
-    defaults: () => G(applyIfFinite(adam(0.1), 3)),
+    defaults: () => applyIfFinite(adam(0.1), 3),
     firstStep: adamFirst(0.1),
   },
   {
     name: "multiSteps(sgd, 1)",
-    make: (lr) => G(multiSteps(sgd(lr), 1)),
+    make: (lr) => multiSteps(sgd(lr), 1),
     lr: 0.2,
-    defaults: () => G(multiSteps(sgd(0.1), 1)),
+    defaults: () => multiSteps(sgd(0.1), 1),
     firstStep: descent(0.1),
   },
 ];

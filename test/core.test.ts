@@ -37,15 +37,9 @@ const optimizers: [string, GradientTransformation][] = [
   ["adam(0.1, nesterov, epsRoot 1e-8)", adam(0.1, { nesterov: true, epsRoot: 1e-8 })],
   ["adamw(0.1, weightDecay 0.01)", adamw(0.1, { weightDecay: 0.01 })],
   ["clipByGlobalNorm(1)", clipByGlobalNorm(1)],
-  ["lookahead(adam(0.1))", lookahead(adam(0.1), { syncPeriod: 3 }) as GradientTransformation],
-  [
-    "chain(clipByGlobalNorm(1), lookahead(adam(1e-3)))",
-    chain(clipByGlobalNorm(1), lookahead(adam(1e-3))) as GradientTransformation,
-  ],
-  [
-    "lookahead(lookahead(sgd(0.1), k 5), k 3)",
-    lookahead(lookahead(sgd(0.1), { syncPeriod: 5 }), { syncPeriod: 3 }) as GradientTransformation,
-  ],
+  ["lookahead(adam(0.1))", lookahead(adam(0.1), { syncPeriod: 3 })],
+  ["chain(clipByGlobalNorm(1), lookahead(adam(1e-3)))", chain(clipByGlobalNorm(1), lookahead(adam(1e-3)))],
+  ["lookahead(lookahead(sgd(0.1), k 5), k 3)", lookahead(lookahead(sgd(0.1), { syncPeriod: 5 }), { syncPeriod: 3 })],
 ];
 
 describe("every core optimizer: purity, determinism, structure and dtype, chain identity, finite in finite out", () => {
@@ -59,16 +53,13 @@ describe("chain: a monoid on update trajectories", () => {
     checkChainAssociativity(clipByGlobalNorm(1), trace(0.9, { nesterov: true }), scaleByLearningRate(0.1), {
       numRuns: 40,
     });
-    checkChainAssociativity(scaleByAdam(), addDecayedWeights(0.01), lookahead(sgd(0.5)) as GradientTransformation, {
+    checkChainAssociativity(scaleByAdam(), addDecayedWeights(0.01), lookahead(sgd(0.5)), {
       numRuns: 40,
     });
   });
 
   it("is the monoidTransformation of fp-ts: concatAll folds with chain, empty is identity", () => {
-    const folded = concatAll(monoidTransformation)([
-      scaleByAdam() as GradientTransformation,
-      scaleByLearningRate(0.1) as GradientTransformation,
-    ]);
+    const folded = concatAll(monoidTransformation)([scaleByAdam(), scaleByLearningRate(0.1)]);
     const problem = fc.sample(arbitraryProblem(), { numRuns: 1, seed: 7 })[0]!;
     expectBitEqual(runProblem(folded, problem).params.at(-1)!, runProblem(adam(0.1), problem).params.at(-1)!);
     const empty = concatAll(monoidTransformation)([]);
@@ -238,7 +229,7 @@ describe("applyUpdates", () => {
   it("adds leafwise into new arrays and leaves both inputs alone", () => {
     const p = { w: Float64Array.of(1, 2) };
     const u = { w: Float64Array.of(0.5, -1) };
-    const out = applyUpdates(p, u) as { w: Float64Array };
+    const out = applyUpdates(p, u);
     expect(Array.from(out.w)).toEqual([1.5, 1]);
     expect(out.w).not.toBe(p.w);
     expect(Array.from(p.w)).toEqual([1, 2]);
@@ -284,10 +275,7 @@ describe("fusion inside chain is invisible: the same bits as running the parts o
   }
   const cases: [string, () => GradientTransformation[]][] = [
     ["clip, adam, lr", () => [clipByGlobalNorm(0.5), scaleByAdam(), scaleByLearningRate(0.1)]],
-    [
-      "clip, lookahead(adam)",
-      () => [clipByGlobalNorm(0.5), lookahead(adam(0.1), { syncPeriod: 2 }) as GradientTransformation],
-    ],
+    ["clip, lookahead(adam)", () => [clipByGlobalNorm(0.5), lookahead(adam(0.1), { syncPeriod: 2 })]],
     [
       "clip, trace nesterov, schedule",
       () => [clipByGlobalNorm(0.5), trace(0.9, { nesterov: true }), scaleByLearningRate((t) => 0.1 / (t + 1))],
@@ -299,7 +287,7 @@ describe("fusion inside chain is invisible: the same bits as running the parts o
     ["adam, scale, scale", () => [scaleByAdam(), scale(-0.5), scale(3)]],
   ];
   it.each(cases)("%s", (_, parts) => {
-    const fused = chain(...parts()) as GradientTransformation;
+    const fused = chain(...parts());
     const plain = unfused(parts());
     fc.assert(
       fc.property(arbitraryProblem({ maxSteps: 6, maxMagnitude: 3 }), (problem) => {

@@ -304,7 +304,7 @@ function dataOfLeaf(leaf: gradtx.Leaf): number[] {
   const index = new Array<number>(leaf.shape.length).fill(0);
   const size = leaf.shape.reduce((a, b) => a * b, 1);
   for (let n = 0; n < size; n++) {
-    out.push(leaf.get(...index) as number);
+    out.push(leaf.data[index.reduce((at, i, d) => at + i * leaf.stride[d]!, leaf.offset)]!);
     for (let d = index.length - 1; d >= 0; d--) {
       if (++index[d]! < leaf.shape[d]!) break;
       index[d] = 0;

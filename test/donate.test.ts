@@ -17,7 +17,7 @@ import {
 import { arbitraryProblem } from "../src/laws/index.js";
 import { dataOf, flatten } from "../src/pytree.js";
 import { catalogue } from "./catalogue.js";
-import { expectBitEqual, expectClose, snapshot } from "./helpers.js";
+import { expectBitEqual, expectClose, snapshot, stateTree } from "./helpers.js";
 import { copyTree } from "../src/state.js";
 
 /** Both loops over the same gradients: plain, and donating the state and the params every step. */
@@ -45,22 +45,6 @@ function bothLoops(tx: GradientTransformation, params: PyTree, grads: readonly P
   return steps;
 }
 
-/** The float leaves of a state, in a fixed order, as one tree for expectBitEqual. */
-function stateLeaves(state: unknown): PyTree {
-  const out: PyTree[] = [];
-  const walk = (x: unknown): void => {
-    if (x instanceof Float32Array || x instanceof Float64Array) out.push(x);
-    else if (typeof x === "number") out.push(Float64Array.of(x));
-    else if (Array.isArray(x)) x.forEach(walk);
-    else if (typeof x === "object" && x !== null)
-      Object.keys(x)
-        .sort()
-        .forEach((k) => walk((x as Record<string, unknown>)[k]));
-  };
-  walk(state);
-  return out;
-}
-
 const withLookahead = catalogue.flatMap((entry) => [
   { name: entry.name, make: entry.make },
   { name: `lookahead(${entry.name})`, make: (lr: number) => lookahead(entry.make(lr), { syncPeriod: 3 }) },
@@ -80,11 +64,7 @@ describe("donate: the same numbers, bit for bit", () => {
           const before = grads.map(snapshot);
           bothLoops(make(0.05), params, grads).forEach((step, t) => {
             expectBitEqual(step.donated, step.plain, `${name}: params after step ${t + 1}`);
-            expectBitEqual(
-              stateLeaves(step.donatedState),
-              stateLeaves(step.plainState),
-              `${name}: state after ${t + 1}`,
-            );
+            expectBitEqual(stateTree(step.donatedState), stateTree(step.plainState), `${name}: state after ${t + 1}`);
           });
           grads.forEach((g, t) => expect(snapshot(g), `${name}: gradient ${t} untouched`).toEqual(before[t]));
         },
@@ -100,7 +80,7 @@ describe("donate: buffers are reused", () => {
   const leavesOf = (tree: unknown) => flatten(tree).leaves.map(dataOf);
 
   it("after the first steps, params, moments, slow weights and updates live in the same arrays", () => {
-    let params: PyTree = { w: Float32Array.of(1, 2, 3, 4), b: [Float32Array.of(0, 0)] };
+    let params = { w: Float32Array.of(1, 2, 3, 4), b: [Float32Array.of(0, 0)] };
     let state = tx.init(params);
     const seen: FloatArray[][] = [];
     type FloatArray = Float32Array | Float64Array;
@@ -163,7 +143,7 @@ describe("donate: a spent value cannot be used again", () => {
   });
 
   it("a tree that is a single leaf comes back as the result, usable", () => {
-    let p: PyTree = Float64Array.of(1, 2);
+    let p = Float64Array.of(1, 2);
     const opt = lookahead(sgd(0.1), { syncPeriod: 1 });
     let s = opt.init(p);
     for (let t = 0; t < 3; t++) {
@@ -182,7 +162,7 @@ describe("donate: a spent value cannot be used again", () => {
     // The same state again: the same step, bit for bit, and s is untouched by either call.
     const [again, next2] = tx.update(g, s, p);
     expectBitEqual(again, first, "updates from the reused state");
-    expectBitEqual(stateLeaves(next2), stateLeaves(next1), "next state from the reused state");
+    expectBitEqual(stateTree(next2), stateTree(next1), "next state from the reused state");
     // By hand: ||g|| = sqrt(0.5) < 1, so no clip; the trace is g and sgd(0.1) gives -0.1 g.
     expectBitEqual(first, { w: Float64Array.of(-0.05, 0.05) }, "first step");
     // A donated empty state gives the numbers of one that was not donated: ||g|| = sqrt(0.5), so

@@ -170,3 +170,22 @@ describe("errors: every code of the contract, with its path", () => {
     expect(error.message).toBe("layers[1].w: expected shape [128,10], got [10,128]");
   });
 });
+
+describe("errors: instanceof across copies of gradtx", () => {
+  it("is true of another copy's errors (the CommonJS and ESM builds), false of other errors", () => {
+    // What a second copy's class looks like from here: its own class, the shared brand.
+    class OtherCopy extends Error {}
+    Object.defineProperty(OtherCopy.prototype, Symbol.for("gradtx.GradTxError"), { value: true });
+    expect(new OtherCopy("x")).toBeInstanceOf(GradTxError);
+    expect(caught(() => adam(-1))).toBeInstanceOf(Error);
+    expect(new Error("x")).not.toBeInstanceOf(GradTxError);
+    expect(Object.create(null)).not.toBeInstanceOf(GradTxError);
+    expect(1 as unknown).not.toBeInstanceOf(GradTxError);
+  });
+
+  it("keeps the ordinary test for a subclass", () => {
+    class Sub extends GradTxError {}
+    expect(new Sub("BAD_STATE", "x")).toBeInstanceOf(Sub);
+    expect(caught(() => adam(-1))).not.toBeInstanceOf(Sub);
+  });
+});

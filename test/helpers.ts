@@ -62,3 +62,19 @@ export function expectBitEqual(actual: PyTree, expected: PyTree, label = ""): vo
 export function snapshot(tree: PyTree): number[] {
   return values(tree);
 }
+
+/** The numbers of a state (typed-array leaves and counts), in a fixed key order, as one tree. */
+export function stateTree(state: unknown): PyTree {
+  const out: PyTree[] = [];
+  const walk = (x: unknown): void => {
+    if (x instanceof Float32Array || x instanceof Float64Array) out.push(x);
+    else if (typeof x === "number") out.push(Float64Array.of(x));
+    else if (Array.isArray(x)) x.forEach(walk);
+    else if (typeof x === "object" && x !== null)
+      Object.keys(x)
+        .sort()
+        .forEach((k) => walk((x as Record<string, unknown>)[k]));
+  };
+  walk(state);
+  return out;
+}

@@ -32,10 +32,7 @@ import { values } from "./helpers.js";
 const optimizers: GradientTransformation[] = [
   sgd(0.1, { momentum: 0.9 }),
   adamw(0.1),
-  chain(
-    clipByGlobalNorm(1),
-    lookahead(adam(0.1), { syncPeriod: 2, innerState: "interpolate" }),
-  ) as GradientTransformation,
+  chain(clipByGlobalNorm(1), lookahead(adam(0.1), { syncPeriod: 2, innerState: "interpolate" })),
 ];
 /** The whole catalogue, for the cheaper properties. */
 const everyOptimizer = catalogue.map((entry) => [entry.name, entry.make(entry.lr)] as const);
@@ -296,7 +293,7 @@ describe("non-finite gradients", () => {
 
   it("a NaN on a non-sync step stays out of Lookahead's slow weights; the next sync takes it in", () => {
     const tx = lookahead(sgd(0.1), { syncPeriod: 3 });
-    let params: PyTree = Float64Array.of(1, 2);
+    let params = Float64Array.of(1, 2);
     let state = tx.init(params);
     const grads = [Float64Array.of(NaN, 1), Float64Array.of(1, 1), Float64Array.of(1, 1)];
     const slowAfter: number[][] = [];
@@ -331,7 +328,7 @@ describe("long runs", () => {
       count: start,
       inner: [{ ...fresh.inner[0], count: start }, { count: start }],
     };
-    let p: PyTree = params;
+    let p = params;
     const synced: boolean[] = [];
     const updates: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -352,7 +349,7 @@ describe("long runs", () => {
   it("a million steps of lookahead(sgd) on a tiny tree sync exactly every k steps", () => {
     const k = 7;
     const tx = lookahead(sgd(0.01), { syncPeriod: k });
-    let params: PyTree = Float64Array.of(1);
+    let params = Float64Array.of(1);
     let state = tx.init(params);
     const g = Float64Array.of(1e-6);
     let syncs = 0;

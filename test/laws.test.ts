@@ -177,7 +177,7 @@ describe("the laws kit catches deliberately broken transformations", () => {
     checkTransformationLaws(scale(-0.1), { numRuns: 30 });
     checkTransformationLaws(sgd(0.1), { numRuns: 30 });
     checkLookaheadSync({ numRuns: 30 });
-    checkTransformationLaws(lookahead(adam(0.1)) as GradientTransformation, { numRuns: 30 });
+    checkTransformationLaws(lookahead(adam(0.1)), { numRuns: 30 });
   });
 });
 

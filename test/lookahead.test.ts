@@ -77,7 +77,7 @@ describe("lookahead: the algorithm", () => {
     let state = tx.init(x0);
     const [u, next] = tx.update(Float64Array.of(NaN, Infinity), state, x0);
     state = next;
-    const x1 = applyUpdates(x0, u) as Float64Array;
+    const x1 = applyUpdates(x0, u);
     expect(Number.isNaN(x1[0]!)).toBe(true);
     const [, next2] = tx.update(Float64Array.of(0, 0), state, x1);
     expectBitEqual(slowParams(next2), x0, "slow weights untouched by the NaN");
@@ -102,12 +102,8 @@ describe("lookahead: the algorithm", () => {
     const tx = lookahead(adam(0.1), { syncPeriod: 2, alpha, innerState: "interpolate" });
     const keep = lookahead(adam(0.1), { syncPeriod: 2, alpha });
     const x0 = Float64Array.of(1, 2);
-    const moved = trajectory(tx, x0, quadratic, 2)[1]!.state as LookaheadState<
-      [{ count: number; mu: PyTree; nu: PyTree }]
-    >;
-    const kept = trajectory(keep, x0, quadratic, 2)[1]!.state as LookaheadState<
-      [{ count: number; mu: PyTree; nu: PyTree }]
-    >;
+    const moved = trajectory(tx, x0, quadratic, 2)[1]!.state;
+    const kept = trajectory(keep, x0, quadratic, 2)[1]!.state;
     // The cache starts at inner.init(params): zeros. So after the first sync s' = 0 + alpha * s.
     expectClose(moved.inner[0].mu, tree.scale(alpha, kept.inner[0].mu), 1e-16, "mu");
     expectClose(moved.inner[0].nu, tree.scale(alpha, kept.inner[0].nu), 1e-16, "nu");
@@ -132,7 +128,7 @@ describe("lookahead: the algorithm", () => {
     const w = ndarray(Float32Array.of(1, 2, 3, 4), [2, 2]);
     const tx = lookahead(sgd(0.1), { syncPeriod: 2 });
     const run = trajectory(tx, { w }, quadratic, 2);
-    const slow = slowParams(run[1]!.state) as { w: Float32Array };
+    const slow = slowParams<{ w: typeof w }>(run[1]!.state);
     expect(slow.w).toBeInstanceOf(Float32Array);
     expectBitEqual(run[1]!.params, slow, "fast == slow (float32)");
   });

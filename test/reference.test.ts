@@ -98,9 +98,9 @@ function build(spec: Spec): GradientTransformation {
         syncPeriod: num("sync_period"),
         alpha: num("slow_step_size"),
         innerState: policyOf(spec),
-      }) as GradientTransformation;
+      });
     case "chain":
-      return chain(...(spec.transforms as Spec[]).map(build)) as GradientTransformation;
+      return chain(...(spec.transforms as Spec[]).map(build));
     case "clip_by_global_norm":
       return clipByGlobalNorm(num("max_norm"));
     default:
@@ -231,7 +231,7 @@ describe("reference trajectories (torch 1.13 and the authors' Lookahead, float64
 
     it("is reproduced from plain state: momentum scaled by alpha at the first sync, alpha(2 - alpha) after", () => {
       // The state is plain data, so the authors' behaviour is a few lines over innerState "keep".
-      const result = run(tx as GradientTransformation, fixture.num_steps, (state, t) => {
+      const result = run(tx, fixture.num_steps, (state, t) => {
         if ((t + 1) % 3 !== 0) return state;
         const s = state as LookaheadState<[{ trace: PyTree }, unknown]>;
         const factor = t + 1 === 3 ? alpha : alpha * (2 - alpha);
@@ -247,7 +247,7 @@ describe("reference trajectories (torch 1.13 and the authors' Lookahead, float64
           syncPeriod: 3,
           alpha,
           innerState: "interpolate",
-        }) as GradientTransformation,
+        }),
         fixture.num_steps,
       );
       for (let t = 0; t < 6; t++) expectClose(ours.params[t]!, toTree(kase.params[t]!), TOLERANCE, `params[${t}]`);

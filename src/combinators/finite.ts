@@ -4,11 +4,25 @@
  * @module
  */
 import type { GradientTransformation } from "../base.js";
-import { assertSameStructure, flatten } from "../pytree.js";
-import { increment, stateCount, stateRecord } from "../state.js";
-import { allFinite } from "../tree.js";
+import { nodeOf, Transformation } from "../kernels/executor.js";
+import { constant } from "../kernels/expr.js";
+import { buildKernel, declare } from "../kernels/kernel.js";
 import { checkNumber, checkTransformation } from "../validate.js";
-import { zeroUpdates } from "./parts.js";
+
+/**
+ * Whether the updates are all finite, as a reduction: `x * 0` is 0 for a finite number and NaN
+ * for an infinity or a NaN, so their sum is NaN exactly when some element is not finite. The
+ * updates pass through untouched (no pass of its own: the sum rides on the pass before).
+ */
+const CHECK = buildKernel(
+  declare({
+    name: "applyIfFinite",
+    reductions: { zeros: { over: "tree", of: ({ x }) => [x, constant(0)] } },
+    scalars: (_, __, reduced) => ({ finite: Number.isNaN(reduced.zeros) ? 0 : 1 }),
+    identity: () => true,
+    body: ({ x }) => ({ update: x }),
+  }),
+);
 
 /** The state of {@link applyIfFinite} (optax's `ApplyIfFiniteState`, camelCased). @since 0.1.0 */
 export interface ApplyIfFiniteState<S> {
@@ -55,30 +69,10 @@ export function applyIfFinite<S>(
 ): GradientTransformation<ApplyIfFiniteState<S>> {
   checkTransformation("applyIfFinite", inner);
   checkNumber("applyIfFinite", "maxConsecutiveErrors", maxConsecutiveErrors, { min: 0, integer: true });
-  return {
-    init: (params) => ({ notFiniteCount: 0, lastFinite: true, totalNotFinite: 0, inner: inner.init(params) }),
-    update(updates, state, params) {
-      const where = "applyIfFinite";
-      const s = stateRecord<ApplyIfFiniteState<S>>(where, state, [
-        "notFiniteCount",
-        "lastFinite",
-        "totalNotFinite",
-        "inner",
-      ]);
-      const finite = allFinite(updates);
-      const notFiniteCount = finite ? 0 : increment(stateCount(where, s.notFiniteCount));
-      const totalNotFinite = finite
-        ? stateCount(where, s.totalNotFinite)
-        : increment(stateCount(where, s.totalNotFinite));
-      const meta = { notFiniteCount, lastFinite: finite, totalNotFinite };
-      if (finite || notFiniteCount > maxConsecutiveErrors) {
-        const [u, next] = inner.update(updates, s.inner, params);
-        return [u, { ...meta, inner: next }];
-      }
-      // A skipped step never reaches the inner optimizer's checks: the updates must still fit the params.
-      const g = flatten(updates);
-      if (params !== undefined) assertSameStructure(flatten(params), g);
-      return [zeroUpdates(g), { ...meta, inner: s.inner }];
-    },
-  };
+  return new Transformation<ApplyIfFiniteState<S>>({
+    kind: "applyIfFinite",
+    inner: nodeOf(inner as GradientTransformation<unknown>),
+    maxConsecutiveErrors,
+    check: CHECK,
+  });
 }

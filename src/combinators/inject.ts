@@ -5,7 +5,7 @@
  */
 import type { GradientTransformation, Schedule } from "../base.js";
 import { GradTxError } from "../errors.js";
-import { increment, stateCount, stateRecord } from "../state.js";
+import { nodeOf, Transformation } from "../kernels/executor.js";
 import { checkTransformation } from "../validate.js";
 
 /** The state of {@link injectHyperparams}. @since 0.1.0 */
@@ -36,7 +36,9 @@ export interface InjectHyperparamsState<S> {
  * ```
  *
  * The factory is called once per step, so it must be cheap (gradtx's factories only check their
- * arguments and build two closures). It is called once at construction too, with the
+ * arguments and declare their kernels; a kernel declared again with new numbers runs on the
+ * passes built for the first, fused with what surrounds the injection). It is called once at
+ * construction too, with the
  * hyperparameters of the first step, so that bad ones throw there (`INVALID_HYPERPARAMETER`);
  * a value replaced in the state is checked by the factory at the step that reads it.
  *
@@ -103,19 +105,17 @@ export function injectHyperparams<K extends string, S>(
 
   // Built once now, so that bad hyperparameters throw at construction.
   const initial = at(0, given);
-  checkTransformation(`${where}: the factory's result`, factory(initial));
+  const first = factory(initial);
+  checkTransformation(`${where}: the factory's result`, first);
 
-  return {
-    // A fresh record per state: a caller who edits one in place changes only that state.
-    init: (params) => ({ count: 0, hyperparams: { ...initial }, inner: factory(initial).init(params) }),
-    update(updates, state, params) {
-      const s = stateRecord<InjectHyperparamsState<S>>(where, state, ["count", "hyperparams", "inner"]);
-      const count = stateCount(where, s.count);
-      if (typeof s.hyperparams !== "object" || s.hyperparams === null)
-        throw new GradTxError("BAD_STATE", `${where}: hyperparams must be an object of numbers`);
-      const h = at(count, s.hyperparams);
-      const [u, inner] = factory(h).update(updates, s.inner, params);
-      return [u, { count: increment(count), hyperparams: h, inner }];
-    },
-  };
+  // Each step plans the node the factory builds from that step's numbers: its kernels run with
+  // them as their hyperparameters, on the passes built for the first step's (the code is the
+  // same), fused with whatever surrounds the injection.
+  return new Transformation<InjectHyperparamsState<S>>({
+    kind: "inject",
+    initial,
+    hyperparams: at,
+    inner: (h) => nodeOf(factory(h as Readonly<Record<K, number>>) as GradientTransformation<unknown>),
+    template: nodeOf(first as GradientTransformation<unknown>),
+  });
 }

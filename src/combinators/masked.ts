@@ -4,12 +4,11 @@
  * @module
  */
 import type { GradientTransformation } from "../base.js";
-import { isBoolean, selectLeaves } from "../partition.js";
-import { flatten, unflatten, type PyTree } from "../pytree.js";
-import { stateRecord } from "../state.js";
+import { isBoolean } from "../partition.js";
+import { nodeOf, Transformation } from "../kernels/executor.js";
 import { resolveMask, type Mask } from "../transforms/adding.js";
 import { checkTransformation } from "../validate.js";
-import { checkPerLeafSpec, optionalParams, placeLeaves, runOnPart } from "./parts.js";
+import { checkPerLeafSpec } from "./parts.js";
 
 /**
  * The state of {@link masked}: the inner state over the selected leaves only.
@@ -56,20 +55,11 @@ export interface MaskedState<S> {
 export function masked<S>(inner: GradientTransformation<S>, mask: Mask): GradientTransformation<MaskedState<S>> {
   checkTransformation("masked", inner);
   checkPerLeafSpec("masked", mask, isBoolean, "a mask: a tree of booleans or a predicate (path, leaf) => boolean");
-  return {
-    init(params) {
-      const p = flatten(params);
-      return { inner: inner.init(selectLeaves(p, resolveMask("masked", mask, p))) };
-    },
-    update(updates, state, params) {
-      const s = stateRecord<MaskedState<S>>("masked", state, ["inner"]);
-      const g = flatten(updates);
-      const p = optionalParams(params, g);
-      const selected = resolveMask("masked", mask, g);
-      const [outputs, next] = runOnPart("masked", inner, s.inner, g, selected, p);
-      const leaves: PyTree[] = g.leaves.slice();
-      placeLeaves(leaves, selected, outputs);
-      return [unflatten(g.def, leaves), { inner: next }];
-    },
-  };
+  // The executor runs the inner node on the selected leaves: its kernels fuse with whatever comes
+  // before and after the mask, and an opaque inner transformation sees the selected sub-tree.
+  return new Transformation<MaskedState<S>>({
+    kind: "masked",
+    inner: nodeOf(inner as GradientTransformation<unknown>),
+    select: (tree) => resolveMask("masked", mask, tree),
+  });
 }

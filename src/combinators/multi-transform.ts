@@ -5,11 +5,11 @@
  */
 import type { GradientTransformation } from "../base.js";
 import { GradTxError } from "../errors.js";
-import { isString, resolvePerLeaf, selectLeaves, type PerLeaf } from "../partition.js";
-import { flatten, leafPaths, unflatten, type Flat, type PyTree } from "../pytree.js";
-import { stateRecord } from "../state.js";
+import { nodeOf, Transformation } from "../kernels/executor.js";
+import { isString, resolvePerLeaf, type PerLeaf } from "../partition.js";
+import { leafPaths, type Flat } from "../pytree.js";
 import { checkTransformation } from "../validate.js";
-import { checkPerLeafSpec, optionalParams, placeLeaves, runOnPart } from "./parts.js";
+import { checkPerLeafSpec } from "./parts.js";
 
 /** The state of {@link multiTransform}: one inner state per label. @since 0.1.0 */
 export interface MultiTransformState {
@@ -83,43 +83,11 @@ export function multiTransform(
     return out;
   };
 
-  return {
-    init(params) {
-      const p = flatten(params);
-      const leafLabels = labelsOf(p);
-      const inner: Record<string, unknown> = {};
-      for (const name of names)
-        inner[name] = parts.get(name)!.init(
-          selectLeaves(
-            p,
-            leafLabels.map((label) => label === name),
-          ),
-        );
-      return { inner };
-    },
-    update(updates, state, params) {
-      const s = stateRecord<MultiTransformState>("multiTransform", state, ["inner"]);
-      const g = flatten(updates);
-      const p = optionalParams(params, g);
-      const leafLabels = labelsOf(g);
-      const leaves: PyTree[] = g.leaves.slice();
-      const inner: Record<string, unknown> = {};
-      for (const name of names) {
-        if (typeof s.inner !== "object" || s.inner === null || !Object.hasOwn(s.inner, name))
-          throw new GradTxError("BAD_STATE", `multiTransform: the state has no part for label "${name}"`);
-        const selected = leafLabels.map((label) => label === name);
-        const [outputs, next] = runOnPart(
-          `multiTransform (label "${name}")`,
-          parts.get(name)!,
-          s.inner[name],
-          g,
-          selected,
-          p,
-        );
-        placeLeaves(leaves, selected, outputs);
-        inner[name] = next;
-      }
-      return [unflatten(g.def, leaves), { inner }];
-    },
-  };
+  // Each label's transformation is a node on the leaves of its label, as in masked: the executor
+  // fuses the kernels of every label into one pass per leaf.
+  return new Transformation<MultiTransformState>({
+    kind: "multiTransform",
+    labels: labelsOf,
+    parts: names.map((name) => [name, nodeOf(parts.get(name)!)] as const),
+  });
 }

@@ -1,70 +1,22 @@
 /**
- * What the combinators share: running a transformation on some of the leaves and putting its
- * output back in place (`masked`, `multiTransform`), checking per-leaf specifications when a
- * combinator is built, and zero updates (`applyIfFinite`, `multiSteps`).
+ * What the combinators share: checking per-leaf specifications when a combinator is built
+ * (`masked`, `multiTransform`), and zero updates (`applyIfFinite`, `multiSteps`). Running a
+ * transformation on some of the leaves is the executor's (see kernels/views.ts).
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
 import { GradTxError } from "../errors.js";
-import { selectLeaves } from "../partition.js";
 import {
   asLeafLike,
-  assertSameStructure,
   ctorOf,
-  flatten,
   formatPath,
   isLeaf,
   MAX_DEPTH,
   sizeOf,
   unflatten,
   type Flat,
-  type Leaf,
   type PyTree,
 } from "../pytree.js";
-
-/** The params flattened and checked against the updates, or `undefined` when none were given. */
-export function optionalParams(params: PyTree | undefined, updates: Flat): Flat | undefined {
-  if (params === undefined) return undefined;
-  const flat = flatten(params);
-  assertSameStructure(flat, updates);
-  return flat;
-}
-
-/**
- * Runs `tx` on the selected leaves of `updates` (and of `params`): it sees trees in which every
- * other leaf is `null`, an empty subtree. Returns its output leaves, one per selected leaf in
- * canonical order, and its next state. An output of another structure is an error of `tx`.
- */
-export function runOnPart<S>(
-  where: string,
-  tx: GradientTransformation<S>,
-  state: S,
-  updates: Flat,
-  selected: readonly boolean[],
-  params: Flat | undefined,
-): readonly [readonly Leaf[], S] {
-  const part = selectLeaves(updates, selected);
-  const [out, next] = tx.update(part, state, params === undefined ? undefined : selectLeaves(params, selected));
-  const result = flatten(out);
-  try {
-    assertSameStructure(flatten(part), result);
-  } catch (e) {
-    if (e instanceof GradTxError)
-      throw new GradTxError(
-        e.code,
-        `${where}: the inner transformation returned updates of another structure (${e.message})`,
-      );
-    throw e;
-  }
-  return [result.leaves, next];
-}
-
-/** Replaces, in place, each selected entry of `leaves` (a fresh array) by the next of `outputs`. */
-export function placeLeaves(leaves: PyTree[], selected: readonly boolean[], outputs: readonly Leaf[]): void {
-  let next = 0;
-  for (let i = 0; i < selected.length; i++) if (selected[i]) leaves[i] = outputs[next++];
-}
 
 /** Zero updates shaped like `updates`: each leaf's dtype and kind, without reading its elements. */
 export function zeroUpdates(updates: Flat): PyTree {

@@ -1,31 +1,32 @@
 /**
- * The compiled fast path: a training step as generated WebAssembly SIMD over buffers it owns.
+ * The compiled fast path: the executor's own plan, run on buffers that live in one WebAssembly
+ * memory, in place, on one thread or several.
  *
  * @module
  */
 import type { GradientTransformation } from "../base.js";
-import { applyUpdates } from "../apply.js";
+import { GradTxError } from "../errors.js";
 import {
-  asLeafLike,
   assertSameStructure,
-  ctorOf,
+  asLeafLike,
   dataOf,
   flatten,
+  MAX_DEPTH,
   unflatten,
+  type AsPyTree,
   type Flat,
   type FloatArray,
   type PyTree,
+  type PyTreeLike,
 } from "../pytree.js";
-import { biasCorrection, increment, zerosTree } from "../state.js";
-import { globalNormOf } from "../tree.js";
 import { checkNumber, checkTransformation, readOptions } from "../validate.js";
-import { GRAD, kernels, PARAMS, plan, Unsupported, type Op, type Program } from "./plan.js";
-import { moduleBytes, PAGE, wasm } from "./wasm.js";
-import { coalesce, runTasks, split, startPool, workerThreads, type Task } from "./threads.js";
-import { GradTxError } from "../errors.js";
-
-/** Leaves at least this long are split over the threads; shorter ones go whole to one thread. */
-const MIN_SPLIT = 65536;
+import { donate } from "../donate.js";
+import { currentBackend, withResident, type Memory, type Resident } from "../kernels/backend.js";
+import { nodeOf, updateNode, type Allocator } from "../kernels/executor.js";
+import { childrenOf, type Node } from "../kernels/node.js";
+import { BLOCK, type Dtype } from "../kernels/pass.js";
+import { startPool, workerThreads, type Pool } from "../kernels/threads.js";
+import { PAGE, wasmApi } from "../kernels/wasm.js";
 
 /** Options of {@link compile}. @since 0.2.0 */
 export interface CompileOptions<S = unknown> {
@@ -37,8 +38,8 @@ export interface CompileOptions<S = unknown> {
   /**
    * Threads to run on, an integer >= 1: with more than one, worker threads share the buffers and
    * each runs its part of every leaf of at least 65,536 elements (smaller leaves go whole to one
-   * thread). Needs Node's worker_threads; `dispose()` ends them. A worker polls for its next job
-   * for a few tens of microseconds before sleeping. Default 1.
+   * thread). Needs worker threads (Node's worker_threads); where there are none, one thread runs
+   * and `threads` says so. `dispose()` ends them. Default 1.
    */
   readonly threads?: number;
 }
@@ -53,50 +54,125 @@ export interface CompileOptions<S = unknown> {
  *
  * @since 0.2.0
  */
-export interface CompiledOptimizer<S = unknown> {
-  /** The params, as views updated in place (copy them to keep a snapshot). */
-  readonly params: PyTree;
-  /** Buffers shaped like the params for the next gradient; `step()` reads them. */
-  readonly grads: PyTree;
+export interface CompiledOptimizer<S = unknown, P = PyTree> {
+  /** The params, as views updated in place (copy them to keep a snapshot), of the params' type. */
+  readonly params: P;
+  /** Buffers shaped like the params for the next gradient (ndarray leaves stay ndarrays); `step()` reads them. */
+  readonly grads: P;
   /** One training step: `[u, s] = tx.update(grads, s, params); params = applyUpdates(params, u)`. */
-  step(grads?: PyTree): void;
+  step(grads?: PyTree | AsPyTree<P>): void;
   /** The current state as a pure state of `tx` (fresh arrays, shares nothing with the buffers). */
   state(): S;
-  /** `"wasm"` for the compiled path, `"pure"` when `tx` has no compiled form. */
-  readonly backend: "wasm" | "pure";
-  /** Why the pure path runs (with `backend: "pure"`). */
+  /**
+   * `"wasm"`: the elementwise parts run as generated WebAssembly SIMD in place; `"js"`: on a host
+   * without WebAssembly SIMD, the same plan on the plain-JavaScript runner.
+   */
+  readonly backend: "wasm" | "js";
+  /**
+   * Which parts run as plain TypeScript between the compiled passes (a transformation that is not
+   * elementwise, or a user's own), or `undefined` when every part is compiled.
+   */
   readonly reason: string | undefined;
-  /** The threads a step runs on (1 on the pure path). */
+  /** The threads a step runs on. */
   readonly threads: number;
   /** Ends the worker threads; a step after it throws `BAD_STATE`. */
   dispose(): void;
 }
 
-/** Bytes of one element of a dtype. */
-const SIZE = { f32: 4, f64: 8 } as const;
-const dtypeOf = (a: FloatArray): "f32" | "f64" => (a instanceof Float32Array ? "f32" : "f64");
+const SIZE: Record<Dtype, number> = { f32: 4, f64: 8 };
+const dtypeOf = (a: FloatArray): Dtype => (a instanceof Float32Array ? "f32" : "f64");
 const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
 
+/** The typed arrays of a state, each once (a state may share an array between two places). */
+function arraysOf(state: unknown, out = new Set<FloatArray>(), depth = 0): Set<FloatArray> {
+  if (depth > 1000) return out;
+  if (state instanceof Float32Array || state instanceof Float64Array) out.add(state);
+  else if (Array.isArray(state)) for (const x of state) arraysOf(x, out, depth + 1);
+  else if (typeof state === "object" && state !== null && !ArrayBuffer.isView(state))
+    for (const x of Object.values(state)) arraysOf(x, out, depth + 1);
+  return out;
+}
+
 /**
- * Compiles `tx` for `params` into a fast training step: one WebAssembly SIMD loop per leaf that
- * runs the whole chain (clip scale, weight decay, Adam or momentum, learning rate, the update and
- * the Lookahead sync) in one pass, after one reduction pass per clip. Modules are generated at
- * run time; nothing is allocated per step.
+ * `state` with each typed array replaced by `copy(array)` (shared arrays stay shared). A state
+ * nested deeper than {@link MAX_DEPTH} levels, as every cyclic one is, is refused before the
+ * stack runs out.
+ */
+function mapArrays(
+  state: unknown,
+  copy: (a: FloatArray) => FloatArray,
+  seen = new Map<FloatArray, FloatArray>(),
+  depth = 0,
+): unknown {
+  if (depth > MAX_DEPTH)
+    throw new GradTxError(
+      "BAD_STATE",
+      `compile: the state contains itself (a cycle) or is nested deeper than ${MAX_DEPTH} levels`,
+    );
+  if (state instanceof Float32Array || state instanceof Float64Array) {
+    let c = seen.get(state);
+    if (c === undefined) seen.set(state, (c = copy(state)));
+    return c;
+  }
+  if (Array.isArray(state)) return state.map((x) => mapArrays(x, copy, seen, depth + 1));
+  if (typeof state === "object" && state !== null && !ArrayBuffer.isView(state)) {
+    const proto: unknown = Object.getPrototypeOf(state);
+    if (proto !== Object.prototype && proto !== null) return state;
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(state)) out[key] = mapArrays(value, copy, seen, depth + 1);
+    return out;
+  }
+  return state;
+}
+
+/** The names of the parts that run as plain TypeScript. */
+function barriers(node: Node): string[] {
+  if (node.kind === "opaque")
+    return [node.tx.constructor === Object ? "a transformation that is not elementwise" : node.tx.constructor.name];
+  return childrenOf(node).flatMap(barriers);
+}
+
+/** How many of the node's kernels reduce (each cuts a stage, and a stage may need a temporary). */
+function reducingKernels(node: Node): number {
+  const own = node.kind === "kernel" && node.kernel.reductions.length > 0 ? 1 : 0;
+  return childrenOf(node).reduce((n, child) => n + reducingKernels(child), own);
+}
+
+/** A bump allocator over part of the memory; arrays it cannot place are ordinary ones. */
+class Region {
+  private next: number;
+  constructor(
+    private readonly memory: Memory,
+    private readonly start: number,
+    private readonly end: number,
+  ) {
+    this.next = start;
+  }
+  alloc(dtype: Dtype, n: number): FloatArray {
+    const bytes = align16(n * SIZE[dtype]);
+    if (this.next + bytes > this.end) return dtype === "f32" ? new Float32Array(n) : new Float64Array(n);
+    const at = this.next;
+    this.next += bytes;
+    return dtype === "f32" ? new Float32Array(this.memory.buffer, at, n) : new Float64Array(this.memory.buffer, at, n);
+  }
+  reset(): void {
+    this.next = this.start;
+  }
+}
+
+/**
+ * Compiles `tx` for `params` into a fast training step: the executor's passes (one fused loop
+ * per leaf, after one reduction pass per clip), run as generated WebAssembly SIMD on buffers in
+ * one WebAssembly memory, in place, with the update added to the params in the same loop.
+ * Nothing is allocated per step.
  *
- * Supported (after flattening chains): `clipByGlobalNorm`, `addDecayedWeights`, `scale`,
- * `scaleByLearningRate`, `scaleBySchedule` before at most one `scaleByAdam` or `trace`, then
- * `addDecayedWeights` and scalings, all optionally inside one `lookahead` (fixed `alpha`,
- * `innerState` `"keep"` or `"reset"`) that ends the chain: `sgd`, `adam`, `adamw`, `nadam` and
- * their Lookahead. Anything else runs on the pure path (`backend: "pure"`, with the `reason`),
- * with the pure path's numbers.
+ * Every transformation compiles: elementwise parts as generated code, anything else (a
+ * transformation that needs a whole matrix, or a user's own `{ init, update }`) as plain
+ * TypeScript between the compiled passes (`reason` names them); `params` and `grads` stay live
+ * either way.
  *
- * Numbers: float64 params give the pure path's numbers up to the order of the norm's sum
- * (within 1e-12 relative); float32 params compute in float32 arithmetic (each operation rounded
- * to float32, where the pure path rounds once per stored array), so they agree to a few float32
- * ulps per step. One float32 difference is worth knowing: an intermediate below float32's normal
- * range (about 1e-38, e.g. `0.1 * g` for a subnormal `g`) underflows to 0 where the pure path's
- * float64 intermediate does not, and an optimizer with a large gain on tiny inputs (Adam with weight
- * decay: about `lr * wd / eps` per step) can grow that difference.
+ * Numbers: the same bits as the pure path (`tx.update` then `applyUpdates`), on any number of
+ * threads.
  *
  * ```
  * run.step(g)  ≡  [u, s] = tx.update(g, s, params); params = applyUpdates(params, u)
@@ -108,9 +184,9 @@ const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
  * ```ts
  * import { adam, chain, clipByGlobalNorm, compile, lookahead } from "gradtx";
  * const run = compile(chain(clipByGlobalNorm(1), lookahead(adam(0.1))), { w: Float32Array.of(1, 2, 3) });
- * const w = (run.params as { w: Float32Array }).w; // a live view
+ * const w = run.params.w; // a live view
  * for (let step = 0; step < 10; step++) {
- *   const g = (run.grads as { w: Float32Array }).w;
+ *   const g = run.grads.w;
  *   for (let j = 0; j < w.length; j++) g[j] = 2 * w[j]!; // d/dw of sum(w^2), written in place
  *   run.step();
  * }
@@ -118,154 +194,99 @@ const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
  * ```
  * @since 0.2.0
  */
-export function compile<S>(
+export function compile<S, P extends PyTree | PyTreeLike<P>>(
   tx: GradientTransformation<S>,
-  params: PyTree,
+  params: P,
   options: CompileOptions<S> | null = {},
-): CompiledOptimizer<S> {
+): CompiledOptimizer<S, P> {
   checkTransformation("compile: tx", tx);
   options = readOptions("compile", options, ["state", "threads"]);
-  const threads = checkNumber("compile", "threads", options.threads ?? 1, { min: 1, max: 64, integer: true });
+  const requested = checkNumber("compile", "threads", options.threads ?? 1, { min: 1, max: 64, integer: true });
   const flat = flatten(params);
-  try {
-    return compiled(tx as GradientTransformation<unknown>, flat, options, threads) as CompiledOptimizer<S>;
-  } catch (e) {
-    if (!(e instanceof Unsupported)) throw e;
-    return pure(tx, flat, options, e.message);
-  }
-}
-
-/** The pure path behind the same interface. */
-function pure<S>(
-  tx: GradientTransformation<S>,
-  flat: Flat,
-  options: CompileOptions<S>,
-  reason: string,
-): CompiledOptimizer<S> {
-  let params: PyTree = paramsOver(
-    flat,
-    flat.leaves.map((leaf) => new (ctorOf(leaf))(dataOf(leaf))),
-  );
-  let state = options.state !== undefined ? options.state : tx.init(params);
-  const grads = zerosTree(flat);
-  let disposed = false;
-  return {
-    get params() {
-      return params;
-    },
-    grads,
-    step(g = grads) {
-      if (disposed) throw new GradTxError("BAD_STATE", "compile: this optimizer was disposed");
-      const [u, next] = tx.update(g, state, params);
-      params = applyUpdates(params, u);
-      state = next;
-    },
-    state: () => state,
-    backend: "pure",
-    reason,
-    threads: 1,
-    dispose() {
-      disposed = true;
-    },
-  };
-}
-
-function compiled(
-  tx: GradientTransformation<unknown>,
-  flat: Flat,
-  options: CompileOptions,
-  threads: number,
-): CompiledOptimizer {
   const leaves = flat.leaves.map(dataOf);
-  let views: FloatArray[][] = [];
-  const program = plan(tx, { params: flat, view: (role) => views[role]! });
-
-  // One buffer per (role, leaf), 16-byte aligned, in one memory that never grows.
-  const offsets: number[][] = [];
-  let bytes = 0;
-  for (let role = 0; role < program.roles; role++)
-    offsets.push(
-      leaves.map((leaf) => {
-        const at = bytes;
-        bytes += align16(leaf.length * SIZE[dtypeOf(leaf)]);
-        return at;
-      }),
+  const node = nodeOf(tx as GradientTransformation<unknown>);
+  const start = options.state !== undefined ? options.state : tx.init(params);
+  // A state of another transformation or tree is refused here, not at the first step.
+  if (options.state !== undefined) {
+    const probe = mapArrays(start, (a) => a.slice());
+    tx.update(
+      unflatten(
+        flat.def,
+        flat.leaves.map((leaf, i) =>
+          asLeafLike(leaf, new (leaves[i]!.constructor as Float64ArrayConstructor)(leaves[i]!.length)),
+        ),
+      ),
+      probe as S,
+      params,
     );
-  const pages = Math.max(1, Math.ceil(bytes / PAGE));
-  if (pages > 65536) throw new Unsupported(`the buffers need ${bytes} bytes, more than WebAssembly's 4 GiB`);
-  const pool = threads > 1 ? workerThreads() : undefined;
-  if (threads > 1 && pool === undefined) throw new Unsupported("worker threads are not available on this host");
+  }
+
+  const api = wasmApi;
+  const threadsApi = requested > 1 ? workerThreads() : undefined;
+  const threads = api !== undefined && threadsApi !== undefined ? requested : 1;
   const shared = threads > 1;
-  const memory = new wasm.Memory({ initial: pages, maximum: pages, shared });
-  views = offsets.map((row) =>
-    row.map((at, i) => new (leaves[i]!.constructor as typeof Float32Array)(memory.buffer, at, leaves[i]!.length)),
-  );
-  views[PARAMS]!.forEach((view, i) => view.set(leaves[i]!));
-  if (options.state !== undefined) program.root.restore(options.state);
-  else
-    // The initial state is tx.init(params): zeros and counts of 0, with the slow weights as the params.
-    program.root.restore(tx.init(paramsOver(flat, views[PARAMS]!)));
 
-  const dtypes = [...new Set(leaves.map(dtypeOf))];
-  const bytesOfModule = moduleBytes(
-    dtypes.flatMap((d) => kernels(program, d)),
-    pages,
-    shared,
-  );
-  const module = new wasm.Module(bytesOfModule);
-  const exports = new wasm.Instance(module, { env: { memory } }).exports;
+  // One memory that never grows (views stay valid): the params, the grads, the state, the
+  // updates and what a step needs for a while; the work table and the block sums for threads.
+  const paramBytes = leaves.reduce((n, a) => n + align16(a.length * SIZE[dtypeOf(a)]), 0);
+  const stateBytes = [...arraysOf(start)].reduce((n, a) => n + align16(a.length * SIZE[dtypeOf(a)]), 0);
+  const elements = leaves.reduce((n, a) => n + a.length, 0);
+  const sumsBytes = align16(8 * 4 * (Math.ceil(elements / BLOCK) + leaves.length)) * (reducingKernels(node) + 1);
+  const tableBytes = shared ? 1 << 20 : 0;
+  const keepBytes = 2 * paramBytes + stateBytes + 2 * paramBytes;
+  const stepBytes = (reducingKernels(node) + 2) * 2 * paramBytes;
+  const total = keepBytes + stepBytes + sumsBytes + tableBytes + 64;
+  const pages = Math.max(1, Math.ceil(total / PAGE));
+  if (api !== undefined && pages > 65536)
+    throw new GradTxError(
+      "INVALID_HYPERPARAMETER",
+      `compile: the buffers need ${total} bytes, more than WebAssembly's 4 GiB`,
+    );
 
-  // The step's scalars, in one (shared) array that each call's argument list copies from; the
-  // per-leaf ones (a masked weight decay) are written into the argument lists once, here.
-  const scalars = new Float64Array(
-    shared ? new SharedArrayBuffer(8 * program.slots) : new ArrayBuffer(8 * program.slots),
-  );
-  const perLeaf = new Set<number>();
-  const ops = [...program.pre, ...program.post];
-  for (const op of ops) if (op.t === "decay") perLeaf.add(op.slot);
-  const slots = [...Array(program.slots).keys()].filter((slot) => !perLeaf.has(slot));
-  const first = program.roles + 1;
-
-  // Job kinds: 0 the step, 1 the sync step, 2 + i the norm before the clip at pre[i]. Each thread
-  // gets its ranges of every leaf as kernel calls with their own argument lists, reused at every
-  // step and passed with Reflect.apply, so that a step allocates nothing.
-  const kinds = ["step", "sync", ...program.pre.map((_, i) => `norm${i}`)];
-  // Neighbouring leaves whose buffers touch in every role (same dtype, no padding between them,
-  // the same per-leaf scalars) run as one range: a kernel does not care where a leaf ends, and
-  // 1,000 leaves of 1,000 then cost a few calls instead of a thousand.
-  const joins = (a: number, b: number) =>
-    dtypeOf(leaves[a]!) === dtypeOf(leaves[b]!) &&
-    offsets[GRAD]![a]! + leaves[a]!.length * SIZE[dtypeOf(leaves[a]!)] === offsets[GRAD]![b]! &&
-    ops.every((op) => op.t !== "decay" || op.perLeaf[a] === op.perLeaf[b]);
-  const lengths = leaves.map((leaf) => leaf.length);
-  const parts = split(lengths, threads, MIN_SPLIT).map((ranges) => coalesce(ranges, lengths, joins));
-  const tasks = parts.map((ranges) =>
-    kinds.map((kind) =>
-      ranges.map(([leaf, start, length]): Task => {
-        const size = SIZE[dtypeOf(leaves[leaf]!)];
-        const args = [
-          ...offsets.map((row) => row[leaf]! + start * size),
-          length,
-          ...Array<number>(program.slots).fill(0),
-        ];
-        for (const op of ops) if (op.t === "decay") args[first + op.slot] = op.perLeaf[leaf]!;
-        return { fn: `${kind}_${dtypeOf(leaves[leaf]!)}`, args };
-      }),
-    ),
-  );
-  const workers =
-    tasks.length > 1 ? startPool(pool!, { module, memory, tasks: tasks.slice(1), scalars, slots, first }) : null;
-  /** Runs a job on every thread (this one included) and returns the sum of the calls' results. */
-  const run = (kind: number): number => {
-    workers?.start(kind);
-    const own = runTasks(exports, tasks[0]![kind]!, scalars, slots, first);
-    return own + (workers?.wait() ?? 0);
+  let memory: Memory | undefined;
+  let resident: Resident | undefined;
+  let pool: Pool | undefined;
+  let keep: Region | undefined;
+  let scratch: Region | undefined;
+  if (api !== undefined) {
+    memory = new api.Memory({ initial: pages, maximum: pages, shared });
+    const sumsAt = keepBytes + stepBytes;
+    const tableAt = sumsAt + sumsBytes;
+    keep = new Region(memory, 0, keepBytes);
+    scratch = new Region(memory, keepBytes, sumsAt);
+    const mem = memory;
+    if (shared)
+      pool = startPool(threadsApi!, mem, threads, { at: tableAt, bytes: tableBytes }, sumsBytes, (module) => {
+        const instance = new api.Instance(module, { env: { memory: mem } });
+        return instance.exports.run as (...args: number[]) => void;
+      });
+    resident = { memory: mem, buffer: mem.buffer, results: sumsAt, resultBytes: sumsBytes, pool };
+  }
+  const place = (a: FloatArray): FloatArray => {
+    const view =
+      keep === undefined
+        ? a instanceof Float32Array
+          ? new Float32Array(a.length)
+          : new Float64Array(a.length)
+        : keep.alloc(dtypeOf(a), a.length);
+    view.set(a);
+    return view;
+  };
+  const alloc: Allocator = (dtype, n, kept) => {
+    if (keep === undefined || scratch === undefined) return dtype === "f32" ? new Float32Array(n) : new Float64Array(n);
+    return kept ? keep.alloc(dtype, n) : scratch.alloc(dtype, n);
   };
 
-  const gradViews = views[GRAD]!;
-  const gradTree = paramsOver(flat, gradViews);
-  const paramTree = paramsOver(flat, views[PARAMS]!);
+  const paramViews = leaves.map(place);
+  const gradViews = leaves.map((a) => place(new (a.constructor as Float64ArrayConstructor)(a.length)));
+  const paramTree = over(flat, paramViews);
+  const gradTree = over(flat, gradViews);
+  // The executor may take these trees as they are: compile built them, and they never change.
+  const trees = { updates: flatten(gradTree), params: flatten(paramTree) };
+  let state = mapArrays(start, place);
+  let disposed = false;
 
+  const run = <T>(body: () => T): T => (resident === undefined ? body() : withResident(resident, body));
   const step = (grads: PyTree = gradTree) => {
     if (disposed) throw new GradTxError("BAD_STATE", "compile: this optimizer was disposed");
     if (grads !== gradTree) {
@@ -273,112 +294,34 @@ function compiled(
       assertSameStructure(flat, g);
       g.leaves.forEach((leaf, i) => gradViews[i]!.set(dataOf(leaf)));
     }
-    for (let i = 0; i < program.pre.length; i++) setScalars(program.pre[i]!, i);
-    const { core } = program;
-    if (core?.t === "adam") {
-      const t = (core.counter.count = increment(core.counter.count));
-      // Slots: 1 - b1^t, 1 - b2^t, 1 - b1^(t+1), then their reciprocals.
-      setCorrection(core.slot, biasCorrection(core.b1, t));
-      setCorrection(core.slot + 1, biasCorrection(core.b2, t));
-      setCorrection(core.slot + 2, biasCorrection(core.b1, increment(t)));
-    }
-    for (const op of program.post) setScalars(op, -1);
-    if (program.folded !== null && core?.t === "adam") fold(program.folded, core);
-    const la = program.lookahead;
-    let sync = false;
-    if (la !== null) {
-      la.counter.count = increment(la.counter.count);
-      sync = la.counter.count % la.syncPeriod === 0;
-    }
-    run(sync ? 1 : 0);
-    if (la !== null && sync && la.reset) for (const c of la.innerCounters) c.count = 0;
+    scratch?.reset();
+    const [, next] = run(() =>
+      updateNode(node, gradTree, donate(state), paramTree, { alloc, apply: true, flat: trees }),
+    );
+    state = next;
   };
 
-  const setCorrection = (slot: number, c: number) => {
-    scalars[slot] = c;
-    scalars[slot + 3] = 1 / c;
-  };
-
-  /** This step's factor of a scaling operation (1 for a weight decay, which is never folded). */
-  const factor = (op: Op): number =>
-    op.t === "scale" ? op.step : op.t === "clip" ? scalars[op.slot + 2]! : op.t === "schedule" ? scalars[op.slot]! : 1;
-
-  /** The float32 kernel's folded coefficients (see plan.ts, foldedAdam), from this step's scalars. */
-  const fold = (slot: number, core: Extract<Program["core"], { t: "adam" }>) => {
-    let s = 1;
-    for (const op of program.pre) s *= factor(op);
-    let f = 1;
-    for (const op of program.post) f *= factor(op);
-    const a1 = 1 - core.b1;
-    scalars[slot] = a1 * s;
-    scalars[slot + 1] = (1 - core.b2) * s * s;
-    scalars[slot + 2] = core.nesterov ? (f * core.b1) / scalars[core.slot + 2]! : f / scalars[core.slot]!;
-    scalars[slot + 3] = (f * a1 * s) / scalars[core.slot]!;
-  };
-
-  /** Sets the scalars of one stream operation for this step (a clip measures its input's norm). */
-  const setScalars = (op: Op, index: number) => {
-    if (op.t === "schedule") {
-      scalars[op.slot] = op.schedule(op.counter.count);
-      op.counter.count = increment(op.counter.count);
-    } else if (op.t === "clip") {
-      scalars.fill(1, op.slot, op.slot + 3);
-      const sum = run(2 + index);
-      const norm = Number.isFinite(sum)
-        ? Math.sqrt(sum)
-        : globalNormOf(streamInJs(program.pre.slice(0, index), gradViews, views[PARAMS]!, scalars));
-      if (!(norm < op.maxNorm)) {
-        scalars[op.slot] = norm;
-        scalars[op.slot + 1] = op.maxNorm;
-        scalars[op.slot + 2] = op.maxNorm / norm;
-      }
-    }
-  };
-
-  let disposed = false;
+  const parts = barriers(node);
   return {
-    params: paramTree,
-    grads: gradTree,
+    params: paramTree as P,
+    grads: gradTree as P,
     step,
-    state: () => program.root.snapshot(),
-    backend: "wasm",
-    reason: undefined,
+    state: () => mapArrays(state, (a) => a.slice()) as S,
+    backend: currentBackend(),
+    reason:
+      parts.length === 0 ? undefined : `runs as plain TypeScript between the compiled passes: ${parts.join(", ")}`,
     threads,
     dispose() {
       disposed = true;
-      workers?.close();
+      pool?.close();
     },
   };
 }
 
 /** A tree shaped like the params over `data` (ndarray leaves stay ndarrays). */
-function paramsOver(flat: Flat, data: readonly FloatArray[]): PyTree {
+function over(flat: Flat, data: readonly FloatArray[]): PyTree {
   return unflatten(
     flat.def,
     flat.leaves.map((leaf, i) => asLeafLike(leaf, data[i]!)),
   );
-}
-
-/**
- * The stream before a clip, computed in JavaScript into fresh float64 arrays: only for a norm
- * whose sum of squares overflowed, which `globalNormOf` then rescales.
- */
-function streamInJs(
-  ops: readonly Op[],
-  grads: readonly FloatArray[],
-  paramViews: readonly FloatArray[],
-  scalars: Float64Array,
-): Float64Array[] {
-  return grads.map((g, i) => {
-    const x = Float64Array.from(g);
-    const p = paramViews[i]!;
-    for (const op of ops)
-      for (let j = 0; j < x.length; j++) {
-        if (op.t === "scale") x[j] = op.step * x[j]!;
-        else if (op.t === "decay") x[j] = x[j]! + op.perLeaf[i]! * p[j]!;
-        else if (op.t === "clip") x[j] = (x[j]! / scalars[op.slot]!) * scalars[op.slot + 1]!;
-        else x[j] = scalars[op.slot]! * x[j]!;
-      }
-    return x;
-  });
 }

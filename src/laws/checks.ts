@@ -7,8 +7,8 @@
  */
 import * as fc from "fast-check";
 import { applyUpdates } from "../apply.js";
-import { identity, type GradientTransformation } from "../base.js";
-import { chain } from "../combine.js";
+import type { GradientTransformation } from "../base.js";
+import { chain, identity } from "../combine.js";
 import { sgd, adam } from "../alias.js";
 import { lookahead as gradtxLookahead, slowParams as gradtxSlowParams, type LookaheadOptions } from "../lookahead.js";
 import { assertSameStructure, dataOf, flatten, isFloatArray, MAX_DEPTH, type Leaf, type PyTree } from "../pytree.js";

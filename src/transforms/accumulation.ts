@@ -4,13 +4,12 @@
  * @module
  */
 import type { GradientTransformation } from "../base.js";
-import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type FloatArray, type PyTree } from "../pytree.js";
-import { biasCorrection, increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
-import { mapLeavesWithState } from "./elementwise.js";
+import type { PyTree } from "../pytree.js";
+import { biasCorrection, increment } from "../state.js";
 import { checkBoolean, checkNumber, readOptions } from "../validate.js";
-import { FUSED_UPDATE, withFusion, type InputScale } from "../fusion.js";
-import { described } from "../compile/describe.js";
-import { claim, scratchOr, withScratch } from "../donate.js";
+import { elementwise } from "../kernels/executor.js";
+import { add, div, mul } from "../kernels/expr.js";
+import { declare } from "../kernels/kernel.js";
 
 /** The state of {@link trace}. @since 0.1.0 */
 export interface TraceState {
@@ -47,52 +46,17 @@ export function trace(
   });
   checkNumber("trace", "decay", decay, { min: 0 });
   const nesterov = checkBoolean("trace", "nesterov", options.nesterov ?? false);
-  const run = (
-    updates: PyTree,
-    state: TraceState,
-    input: InputScale | null,
-    factor: number,
-  ): readonly [PyTree, TraceState] => {
-    const s = stateRecord<TraceState>("trace", state, ["trace"]);
-    // Donated: the trace is updated in place and the update goes into the last update's buffer.
-    const reuse = claim("trace", state);
-    const g = flatten(updates);
-    const traces = stateLeaves("trace.trace", s.trace, g);
-    const n = g.leaves.length;
-    const outs = new Array<PyTree>(n);
-    const newTraces = new Array<PyTree>(n);
-    const scratch = new Array<FloatArray>(n);
-    for (let i = 0; i < n; i++) {
-      const leaf = g.leaves[i]!;
-      const gd = dataOf(leaf);
-      const t = traces[i]!;
-      const t2 = reuse ? t : new (t instanceof Float32Array ? Float32Array : Float64Array)(gd.length);
-      // Never share the update's buffer with the state: a caller may write into its updates.
-      const out = reuse ? scratchOr(s, i, ctorOf(leaf), gd.length) : new (ctorOf(leaf))(gd.length);
-      const f32 = out instanceof Float32Array;
-      const scaled = input !== null;
-      const divisor = input?.divisor ?? 1;
-      const multiplier = input?.multiplier ?? 1;
-      for (let j = 0; j < gd.length; j++) {
-        let x = gd[j]!;
-        if (scaled) x = f32 ? Math.fround((x / divisor) * multiplier) : (x / divisor) * multiplier;
-        t2[j] = x + decay * t[j]!;
-        // The stored trace, as the update would read it back (rounded to the state's dtype).
-        const u = nesterov ? x + decay * t2[j]! : t2[j]!;
-        out[j] = factor * (f32 ? Math.fround(u) : u);
-      }
-      outs[i] = asLeafLike(leaf, out);
-      newTraces[i] = t2;
-      scratch[i] = out;
-    }
-    return [unflatten(g.def, outs), withScratch({ trace: unflatten(g.def, newTraces) }, scratch)];
-  };
-  const tx = withFusion<TraceState>({
-    init: (params) => ({ trace: zerosTree(flatten(params)) }),
-    update: (updates, state) => run(updates, state, null, 1),
-    [FUSED_UPDATE]: (updates, state, _params, input, factor) => run(updates, state, input, factor),
-  });
-  return described(tx, { kind: "trace", decay, nesterov });
+  return elementwise<TraceState>(
+    declare({
+      name: "trace",
+      slots: { trace: 0 },
+      hyper: { decay },
+      body: ({ x, trace }, s) => {
+        const next = add(x, mul(s.decay, trace));
+        return { update: nesterov ? add(x, mul(s.decay, next)) : next, trace: next };
+      },
+    }),
+  );
 }
 
 /** The state of {@link ema}. @since 0.1.0 */
@@ -131,20 +95,19 @@ export function ema(
   });
   checkNumber("ema", "decay", decay, { min: 0, max: 1, maxExclusive: true });
   const debias = checkBoolean("ema", "debias", options.debias ?? true);
-  return {
-    init: (params) => ({ count: 0, ema: zerosTree(flatten(params)) }),
-    update(updates, state) {
-      const s = stateRecord<EmaState>("ema", state, ["count", "ema"]);
-      const count = increment(stateCount("ema", s.count));
-      const g = flatten(updates);
-      const correction = debias ? biasCorrection(decay, count) : 1;
-      const r = mapLeavesWithState(g, [stateLeaves("ema.ema", s.ema, g)], (x, [e], out, [e2]) => {
-        for (let j = 0; j < x.length; j++) {
-          e2![j] = (1 - decay) * x[j]! + decay * e![j]!;
-          out[j] = e2![j]! / correction;
-        }
-      });
-      return [r.updates, { count, ema: r.states[0] }];
-    },
-  };
+  return elementwise<EmaState>(
+    declare({
+      name: "ema",
+      slots: { ema: 0 },
+      counted: true,
+      hyper: { decay },
+      // The count after this step's increment: optax's debiasing reads the new count.
+      scalars: (h, count) => ({ a: 1 - h.decay, correction: biasCorrection(h.decay, increment(count)) }),
+      body: ({ x, ema }, s) => {
+        const next = add(mul(s.a, x), mul(s.decay, ema));
+        // Without debiasing the old loop divided by 1, which changes no bit: leave it out.
+        return { update: debias ? div(next, s.correction) : next, ema: next };
+      },
+    }),
+  );
 }

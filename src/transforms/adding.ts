@@ -3,12 +3,13 @@
  *
  * @module
  */
-import { initEmpty, type EmptyState, type GradientTransformation, type ScalarOrSchedule } from "../base.js";
+import { type EmptyState, type GradientTransformation, type ScalarOrSchedule } from "../base.js";
 import { isBoolean, resolvePerLeaf, type PerLeaf, type PrefixTree } from "../partition.js";
-import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type Flat, type PyTree } from "../pytree.js";
-import { paramsFlat } from "../state.js";
+import { type Flat } from "../pytree.js";
 import { checkNumber, invalid, readOptions } from "../validate.js";
-import { described } from "../compile/describe.js";
+import { elementwise } from "../kernels/executor.js";
+import { add, mul } from "../kernels/expr.js";
+import { declare } from "../kernels/kernel.js";
 
 /**
  * Which leaves a transformation applies to: a tree of booleans with the params' structure (a
@@ -72,23 +73,22 @@ export function addDecayedWeights(
     (typeof mask !== "object" || mask === null)
   )
     invalid("addDecayedWeights", "mask must be a tree of booleans or a predicate (path, leaf) => boolean");
-  const tx: GradientTransformation<EmptyState> = {
-    init: initEmpty,
-    update(updates, state, params?: PyTree) {
-      const g = flatten(updates);
-      const p = paramsFlat("addDecayedWeights", params, g);
-      const decayed = mask === undefined ? null : resolveMask("addDecayedWeights", mask, p);
-      const outs = g.leaves.map((leaf, i): PyTree => {
-        if (decayed !== null && !decayed[i]) return leaf;
-        const x = dataOf(leaf);
-        const pd = dataOf(p.leaves[i]!);
-        const o = new (ctorOf(leaf))(x.length);
-        for (let j = 0; j < x.length; j++) o[j] = x[j]! + weightDecay * pd[j]!;
-        return asLeafLike(leaf, o);
-      });
-      const out = unflatten(g.def, outs);
-      return [out, state];
-    },
-  };
-  return described(tx, { kind: "addDecayedWeights", weightDecay, mask });
+  return elementwise<EmptyState>(
+    declare({
+      name: "addDecayedWeights",
+      readsParams: true,
+      hyper: { weightDecay },
+      // The mask is a flag per leaf: a leaf it leaves out passes untouched, the same leaf.
+      leafScalars: ["decayed"],
+      perLeaf: (params) =>
+        mask === undefined
+          ? params.leaves.map(() => ({ decayed: 1 }))
+          : resolveMask("addDecayedWeights", mask, params).map((on) => ({ decayed: on ? 1 : 0 })),
+      identity: (s) => s.decayed === 0,
+      body: ({ x, p }, s) => {
+        const decayed = add(x, mul(s.weightDecay, p));
+        return { update: decayed };
+      },
+    }),
+  );
 }

@@ -3,13 +3,11 @@
  *
  * @module
  */
-import { initEmpty, type EmptyState, type GradientTransformation } from "../base.js";
-import { dataOf, flatten, type PyTree } from "../pytree.js";
-import { applyInputScale, INPUT_SCALE, withFusion, type InputScale } from "../fusion.js";
-import { globalNormOf } from "../tree.js";
-import { described } from "../compile/describe.js";
+import type { EmptyState, GradientTransformation } from "../base.js";
+import { elementwise } from "../kernels/executor.js";
+import { clamp, constant, div, mul } from "../kernels/expr.js";
+import { declare } from "../kernels/kernel.js";
 import { checkNumber } from "../validate.js";
-import { mapLeaves } from "./elementwise.js";
 
 /**
  * Rescales all updates together so that their global norm is at most `maxNorm`, with optax's
@@ -32,19 +30,19 @@ import { mapLeaves } from "./elementwise.js";
  */
 export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyState> {
   checkNumber("clipByGlobalNorm", "maxNorm", maxNorm, { min: 0, minExclusive: true, infinite: true });
-  const scaleFor = (updates: PyTree, state: EmptyState): readonly [InputScale | null, EmptyState] => {
-    const norm = globalNormOf(flatten(updates).leaves.map(dataOf));
-    return [norm < maxNorm ? null : { divisor: norm, multiplier: maxNorm }, state];
-  };
-  const tx = withFusion<EmptyState>({
-    init: initEmpty,
-    update(updates, state) {
-      const [input, next] = scaleFor(updates, state);
-      return [input === null ? updates : applyInputScale(updates, input), next];
-    },
-    [INPUT_SCALE]: scaleFor,
-  });
-  return described(tx, { kind: "clipByGlobalNorm", maxNorm });
+  return elementwise<EmptyState>(
+    declare({
+      name: "clipByGlobalNorm",
+      hyper: { maxNorm },
+      reductions: { norm: { over: "tree", norm: "x" } },
+      // Below the threshold the update passes as it is, the very same leaves.
+      // optax's (u / norm) * maxNorm, exactly: a clip of (3, 4) to norm 1 is (0.6, 0.8).
+      scalars: (h, _, { norm }) =>
+        norm < h.maxNorm ? { divisor: 1, multiplier: 1, clips: 0 } : { divisor: norm, multiplier: h.maxNorm, clips: 1 },
+      identity: (s) => s.clips === 0,
+      body: ({ x }, s) => ({ update: mul(div(x, s.divisor), s.multiplier) }),
+    }),
+  );
 }
 
 /**
@@ -63,15 +61,14 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyS
  */
 export function clip(maxDelta: number): GradientTransformation<EmptyState> {
   checkNumber("clip", "maxDelta", maxDelta, { min: 0, infinite: true });
-  return {
-    init: initEmpty,
-    update(updates, state) {
-      const out = mapLeaves(flatten(updates), (x, o) => {
-        for (let j = 0; j < x.length; j++) o[j] = Math.min(Math.max(x[j]!, -maxDelta), maxDelta);
-      });
-      return [out, state];
-    },
-  };
+  return elementwise<EmptyState>(
+    declare({
+      name: "clip",
+      hyper: { maxDelta },
+      scalars: (h) => ({ lo: -h.maxDelta }),
+      body: ({ x }, s) => ({ update: clamp(x, s.lo, s.maxDelta) }),
+    }),
+  );
 }
 
 /**
@@ -91,15 +88,17 @@ export function clip(maxDelta: number): GradientTransformation<EmptyState> {
  */
 export function clipByBlockRms(threshold: number): GradientTransformation<EmptyState> {
   checkNumber("clipByBlockRms", "threshold", threshold, { min: 0, minExclusive: true, infinite: true });
-  return {
-    init: initEmpty,
-    update(updates, state) {
-      const out = mapLeaves(flatten(updates), (x, o) => {
-        const rms = x.length === 0 ? 0 : globalNormOf([x]) / Math.sqrt(x.length);
-        const denominator = Math.max(1, rms / threshold);
-        for (let j = 0; j < x.length; j++) o[j] = x[j]! / denominator;
-      });
-      return [out, state];
-    },
-  };
+  return elementwise<EmptyState>(
+    declare({
+      name: "clipByBlockRms",
+      hyper: { threshold },
+      // Per leaf: its norm, and its number of elements (the sum of 1 * 1 over them, exact).
+      reductions: { norm: { over: "leaf", norm: "x" }, size: { over: "leaf", of: () => [constant(1), constant(1)] } },
+      scalars: (h, _, { norm, size }) => {
+        const rms = size === 0 ? 0 : norm / Math.sqrt(size);
+        return { denominator: Math.max(1, rms / h.threshold) };
+      },
+      body: ({ x }, s) => ({ update: div(x, s.denominator) }),
+    }),
+  );
 }

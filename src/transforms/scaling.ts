@@ -4,21 +4,12 @@
  *
  * @module
  */
-import {
-  initEmpty,
-  type EmptyState,
-  type GradientTransformation,
-  type ScalarOrSchedule,
-  type Schedule,
-} from "../base.js";
+import type { EmptyState, GradientTransformation, ScalarOrSchedule, Schedule } from "../base.js";
 import { GradTxError } from "../errors.js";
-import { dataOf, flatten } from "../pytree.js";
-import { increment, paramsFlat, stateCount, stateRecord } from "../state.js";
-import { globalNormOf } from "../tree.js";
-import { mapLeaves } from "./elementwise.js";
 import { checkBoolean, checkNumber, checkScalarOrSchedule, readOptions } from "../validate.js";
-import { multiply, STEP_FACTOR, withFusion } from "../fusion.js";
-import { described } from "../compile/describe.js";
+import { elementwise } from "../kernels/executor.js";
+import { mul } from "../kernels/expr.js";
+import { declare } from "../kernels/kernel.js";
 
 /**
  * Multiplies every update by a constant.
@@ -37,14 +28,9 @@ import { described } from "../compile/describe.js";
  */
 export function scale(step: number): GradientTransformation<EmptyState> {
   checkNumber("scale", "step", step);
-  const tx = withFusion<EmptyState>({
-    init: initEmpty,
-    update(updates, state) {
-      return [multiply(updates, step), state];
-    },
-    [STEP_FACTOR]: (state) => [step, state],
-  });
-  return described(tx, { kind: "scale", step });
+  return elementwise<EmptyState>(
+    declare({ name: "scale", hyper: { step }, body: ({ x }, s) => ({ update: mul(s.step, x) }) }),
+  );
 }
 
 /** The state of {@link scaleBySchedule}: the number of steps taken. @since 0.1.0 */
@@ -74,19 +60,14 @@ export function scaleBySchedule(schedule: Schedule): GradientTransformation<Scal
       "INVALID_HYPERPARAMETER",
       `scaleBySchedule: schedule must be a function of the step count, got ${typeof schedule}`,
     );
-  const factor = (state: ScaleByScheduleState): readonly [number, ScaleByScheduleState] => {
-    const { count } = stateRecord<ScaleByScheduleState>("scaleBySchedule", state, ["count"]);
-    return [schedule(stateCount("scaleBySchedule", count)), { count: increment(count) }];
-  };
-  const tx = withFusion<ScaleByScheduleState>({
-    init: (params) => ({ ...initEmpty(params), count: 0 }),
-    update(updates, state) {
-      const [step, next] = factor(state);
-      return [multiply(updates, step), next];
-    },
-    [STEP_FACTOR]: factor,
-  });
-  return described(tx, { kind: "scaleBySchedule", schedule });
+  return elementwise<ScaleByScheduleState>(
+    declare({
+      name: "scaleBySchedule",
+      counted: true,
+      scalars: (_, count) => ({ step: schedule(count) }),
+      body: ({ x }, s) => ({ update: mul(s.step, x) }),
+    }),
+  );
 }
 
 /**
@@ -157,18 +138,20 @@ export function scaleByTrustRatio(options: TrustRatioOptions | null = {}): Gradi
   const minNorm = checkNumber(where, "minNorm", options.minNorm ?? 0, { min: 0 });
   const coefficient = checkNumber(where, "trustCoefficient", options.trustCoefficient ?? 1, { min: 0 });
   const eps = checkNumber(where, "eps", options.eps ?? 0, { min: 0 });
-  return {
-    init: initEmpty,
-    update(updates, state, params) {
-      const g = flatten(updates);
-      const p = paramsFlat(where, params, g);
-      const out = mapLeaves(g, (x, o, i) => {
-        const paramNorm = Math.max(globalNormOf([dataOf(p.leaves[i]!)]), minNorm);
-        const updateNorm = Math.max(globalNormOf([x]), minNorm);
-        const ratio = paramNorm === 0 || updateNorm === 0 ? 1 : (coefficient * paramNorm) / (updateNorm + eps);
-        for (let j = 0; j < x.length; j++) o[j] = x[j]! * ratio;
-      });
-      return [out, state];
-    },
-  };
+  return elementwise<EmptyState>(
+    declare({
+      name: where,
+      readsParams: true,
+      hyper: { minNorm, coefficient, eps },
+      reductions: { paramNorm: { over: "leaf", norm: "p" }, updateNorm: { over: "leaf", norm: "x" } },
+      scalars: (h, _, norms) => {
+        const paramNorm = Math.max(norms.paramNorm, h.minNorm);
+        const updateNorm = Math.max(norms.updateNorm, h.minNorm);
+        return {
+          ratio: paramNorm === 0 || updateNorm === 0 ? 1 : (h.coefficient * paramNorm) / (updateNorm + h.eps),
+        };
+      },
+      body: ({ x }, s) => ({ update: mul(x, s.ratio) }),
+    }),
+  );
 }

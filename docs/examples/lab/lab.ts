@@ -12,11 +12,13 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { figure3, runNqm, type Figure3Row, type NqmRow } from "./nqm.js";
+import { TRAIN } from "./mlp.js";
 import { agreementChart, lineChart, renderSvg } from "./plot.js";
 import { runQuadratic, type QuadraticRow } from "./quadratic.js";
 import {
   adaptiveAlpha,
   compareOptimizers,
+  type AlphaChoices,
   innerStatePolicies,
   robustnessSweep,
   type AlphaRow,
@@ -91,6 +93,33 @@ const fmt = (x: number, digits = 4) =>
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 const sd = (xs: number[]) =>
   xs.length < 2 ? 0 : Math.sqrt(xs.reduce((s, x) => s + (x - mean(xs)) ** 2, 0) / (xs.length - 1));
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+const describeBudget = (b: Budget) =>
+  `${plural(b.epochs, "epoch")} of batch ${b.batch} over the ${TRAIN.toLocaleString("en-US")} training digits`;
+
+/** The committed run that a quick run's MNIST numbers stand in for. */
+const FULL_RUN = "docs/lab/REPORT.md";
+
+/**
+ * What differs between the budget of the MNIST comparison and that of the later real-data
+ * sections, or undefined when nothing does.
+ */
+function budgetDifference(main: Budget, side: Budget): string | undefined {
+  const diffs: string[] = [];
+  if (side.epochs !== main.epochs) diffs.push(plural(main.epochs, "epoch"));
+  if (side.batch !== main.batch) diffs.push(`batch ${main.batch}`);
+  if (side.seeds.length !== main.seeds.length || side.seeds.some((s, i) => s !== main.seeds[i]))
+    diffs.push(main.seeds.length === 1 ? `seed ${main.seeds[0]}` : `seeds ${main.seeds.join(", ")}`);
+  return diffs.length === 0 ? undefined : diffs.join(" and ");
+}
+
+/** One sentence on what adaptive alpha chose over a run, and why a row can equal Adam's. */
+function describeChoices(lr: number, c: AlphaChoices, sameAsAdam: boolean): string {
+  const between = c.syncs - c.atOne - c.atLow;
+  if (c.atOne === c.syncs)
+    return `At lr ${lr} all ${plural(c.syncs, "sync")} chose alpha 1 (median estimate ${se(c.medianEstimate)}, clipped to 1), and Lookahead with alpha 1 takes exactly its inner optimizer's steps${sameAsAdam ? ": this row prints Adam's numbers" : ""}.`;
+  return `At lr ${lr}, ${c.atOne} of the ${plural(c.syncs, "sync")} chose alpha 1, ${c.atLow} alphaLow and ${between} a value in between (median estimate ${se(c.medianEstimate)}).`;
+}
 
 interface Results {
   mode: string;
@@ -114,7 +143,29 @@ async function main(): Promise<void> {
     `Mode \`${mode.name}\`, ${new Date().toISOString().slice(0, 10)}. Every number below is in \`results.json\`; every optimizer is gradtx's.`,
     "",
   ];
+  if (mode.name === "quick" && ["mnist", "sweep", "policies", "adaptive"].some((p) => parts.has(p as Part)))
+    report.push(
+      `**A smoke run.** \`--quick\` trains the MNIST network for ${describeBudget(mode.budget)}, with one seed: enough to show that every part runs, not to rank the optimizers, and its MNIST numbers disagree with longer runs. The committed full run is \`${FULL_RUN}\`.`,
+      "",
+    );
   const plots: [string, Promise<string>][] = [];
+  let section = 0;
+  const heading = (title: string) => `## ${++section}. ${title}`;
+  let mnistSection: number | undefined;
+  let sideSection: number | undefined;
+  const smoke =
+    mode.name === "quick" ? ` _Smoke run: these numbers do not rank the optimizers; see \`${FULL_RUN}\`._` : "";
+  /** The budget of the sections after the MNIST comparison: said once, then referred to. */
+  const sideBudgetNote = (): string => {
+    if (sideSection !== undefined) return ` Same budget as section ${sideSection}.${smoke}`;
+    sideSection = section;
+    const diff = mnistSection === undefined ? undefined : budgetDifference(mode.budget, mode.sideBudget);
+    const differs =
+      diff === undefined
+        ? ""
+        : ` Section ${mnistSection} trained with ${diff}, so the configurations it shares with these runs (Adam at lr 1e-3, LA(Adam), LA(SGD) at lr 0.1) print different numbers there; here and in the real-data sections that follow, the same configuration prints the same numbers.`;
+    return ` Each run trains for ${describeBudget(mode.sideBudget)}, seed ${mode.sideBudget.seeds[0]}.${differs}${smoke}`;
+  };
   const timed = <T>(part: Part, f: () => T): T => {
     const t0 = performance.now();
     const value = f();
@@ -129,7 +180,7 @@ async function main(): Promise<void> {
     results.nqm = rows;
     results.figure3 = fig3.rows;
     report.push(
-      "## 1. Noisy quadratic model (Proposition 2)",
+      heading("Noisy quadratic model (Proposition 2)"),
       "",
       "Stationary variance of the SGD iterates and of Lookahead's slow weights at sync points: closed form against a gradtx simulation of many independent chains (standard error from 20 independent groups). `gamma a > 1` oscillates.",
       "",
@@ -191,7 +242,9 @@ async function main(): Promise<void> {
           series: "optimizer",
           xTitle: "step",
           yTitle: "expected loss",
+          logX: true,
           logY: true,
+          dashed: true,
         }),
       ),
     ]);
@@ -201,7 +254,7 @@ async function main(): Promise<void> {
     const rows = timed("quadratic", () => runQuadratic(mode.conditions, mode.quadraticSteps));
     results.quadratic = rows;
     report.push(
-      "## 2. Deterministic quadratic (Figure 4)",
+      heading("Deterministic quadratic (Figure 4)"),
       "",
       "Convergence rate `1 - rho` of classical momentum (CM) and Lookahead around it (k 20, alpha 0.5, momentum kept at syncs) on the two-dimensional quadratic with eigenvalues 1 and 1/condition, each at its own optimal learning rate: exact from the spectral radius of the linear maps, and measured by running gradtx's `sgd(lr, { momentum })` and `lookahead(...)` on the same quadratic (a fit of the decay envelope). The last column is Lookahead's exact rate when the spectrum fills [1/condition, 1] (40 eigenvalues): its k-step map is not monotone in the eigenvalue, so an eigenvalue in between can end a period in phase with its start, where the interpolation gains little.",
       "",
@@ -216,25 +269,20 @@ async function main(): Promise<void> {
       "",
     );
     const line = rows.flatMap((r) => [
-      { condition: r.condition, rate: 1 - r.rhoMomentum, method: "CM (exact)", momentum: `momentum ${r.momentum}` },
-      {
-        condition: r.condition,
-        rate: 1 - r.rhoLookahead,
-        method: "Lookahead (exact)",
-        momentum: `momentum ${r.momentum}`,
-      },
+      { condition: r.condition, rate: 1 - r.rhoMomentum, method: "CM", momentum: `momentum ${r.momentum}` },
+      { condition: r.condition, rate: 1 - r.rhoLookahead, method: "Lookahead", momentum: `momentum ${r.momentum}` },
     ]);
     const points = rows.flatMap((r) => [
       {
         condition: r.condition,
         rate: Math.max(1 - r.measuredMomentum, 1e-9),
-        method: "CM (exact)",
+        method: "CM",
         momentum: `momentum ${r.momentum}`,
       },
       {
         condition: r.condition,
         rate: Math.max(1 - r.measuredLookahead, 1e-9),
-        method: "Lookahead (exact)",
+        method: "Lookahead",
         momentum: `momentum ${r.momentum}`,
       },
     ]);
@@ -253,6 +301,7 @@ async function main(): Promise<void> {
           logX: true,
           logY: true,
           column: "momentum",
+          legend: { lines: "exact (spectral radius)", points: "measured (gradtx runs)" },
         }),
       ),
     ]);
@@ -262,18 +311,23 @@ async function main(): Promise<void> {
     const rows = timed("mnist", () => compareOptimizers(mode.budget));
     results.mnist = rows.map(({ curve: _curve, ...rest }) => rest);
     const names = [...new Set(rows.map((r) => r.optimizer))];
+    const seeds = mode.budget.seeds;
+    const spread = seeds.length > 1;
+    const over = spread ? `mean ± sd over ${seeds.length} seeds` : "1 seed, no spread";
+    mnistSection = section + 1;
     report.push(
-      "## 3. Real data: MNIST digits",
+      heading("Real data: MNIST digits"),
       "",
-      `The 784-64-10 MLP, ${mode.budget.epochs} epoch(s) of batch ${mode.budget.batch}, seeds ${mode.budget.seeds.join(", ")}. Lookahead (k 5, alpha 0.5) is evaluated on its slow weights.`,
+      `The 784-64-10 MLP, ${describeBudget(mode.budget)}, ${spread ? `seeds ${seeds.join(", ")}` : `seed ${seeds[0]}`}. Lookahead (k 5, alpha 0.5) is evaluated on its slow weights.${smoke}`,
       "",
-      "| optimizer | test accuracy (mean ± sd) | final train loss (mean ± sd) |",
+      `| optimizer | test accuracy (${over}) | final train loss (${over}) |`,
       "| --- | --- | --- |",
       ...names.map((name) => {
         const mine = rows.filter((r) => r.optimizer === name);
         const acc = mine.map((r) => 100 * r.testAccuracy);
         const loss = mine.map((r) => r.finalTrainLoss);
-        return `| ${name} | ${acc.length ? `${mean(acc).toFixed(2)}% ± ${sd(acc).toFixed(2)}` : "-"} | ${fmt(mean(loss))} ± ${fmt(sd(loss), 2)} |`;
+        const accuracy = `${mean(acc).toFixed(2)}%${spread ? ` ± ${sd(acc).toFixed(2)}` : ""}`;
+        return `| ${name} | ${accuracy} | ${fmt(mean(loss))}${spread ? ` ± ${se(sd(loss))}` : ""} |`;
       }),
       "",
       "![training loss](mnist.svg)",
@@ -303,9 +357,9 @@ async function main(): Promise<void> {
     const rows = timed("sweep", () => robustnessSweep(mode.sideBudget));
     results.sweep = rows;
     report.push(
-      "## Robustness to the learning rate (Figure 8)",
+      heading("Robustness to the learning rate (Figure 8)"),
       "",
-      `Final training loss after ${mode.sideBudget.epochs} epoch(s) across learning rates spanning 10x, with and without Lookahead.`,
+      `Final training loss across learning rates spanning 10x, with and without Lookahead.${sideBudgetNote()}`,
       "",
       "| inner | lr | without LA | with LA |",
       "| --- | --- | --- | --- |",
@@ -325,6 +379,7 @@ async function main(): Promise<void> {
         lineChart({
           title: "Final training loss across learning rates",
           values: rows.map((r) => ({ ...r, with: r.lookahead ? "with Lookahead" : "without" })),
+          points: rows.map((r) => ({ ...r, with: r.lookahead ? "with Lookahead" : "without" })),
           x: "learningRate",
           y: "finalTrainLoss",
           series: "with",
@@ -333,6 +388,7 @@ async function main(): Promise<void> {
           logX: true,
           logY: true,
           column: "inner",
+          independent: true,
         }),
       ),
     ]);
@@ -342,9 +398,9 @@ async function main(): Promise<void> {
     const rows = timed("policies", () => innerStatePolicies(mode.sideBudget));
     results.policies = rows;
     report.push(
-      "## Inner-state policies at a sync",
+      heading("Inner-state policies at a sync"),
       "",
-      "What to do with the inner optimizer's state at a sync: keep it, reset it, or interpolate it like the weights (the authors' 'pullback momentum', without their aliasing bug). A published student reproduction of the paper (Palrecha, Vijayraghavan and Mathias) left this open.",
+      `What to do with the inner optimizer's state at a sync: keep it, reset it, or interpolate it like the weights (the authors' 'pullback momentum', without their aliasing bug). A published student reproduction of the paper (Palrecha, Vijayraghavan and Mathias) left this open.${sideBudgetNote()}`,
       "",
       "| inner | innerState | final train loss | test accuracy |",
       "| --- | --- | --- | --- |",
@@ -358,18 +414,35 @@ async function main(): Promise<void> {
   if (parts.has("adaptive")) {
     const rows = timed("adaptive", () => adaptiveAlpha(mode.sideBudget));
     results.adaptive = rows.map(({ curve: _curve, ...rest }) => rest);
+    const chosen = rows.flatMap((r) => (r.choices === undefined ? [] : [{ row: r, c: r.choices }]));
+    const choices = chosen.map(({ row, c }) => {
+      const adamRow = rows.find((x) => x.learningRate === row.learningRate && x.optimizer === "Adam");
+      const same = adamRow?.finalTrainLoss === row.finalTrainLoss && adamRow.testAccuracy === row.testAccuracy;
+      return describeChoices(row.learningRate, c, same);
+    });
+    // Said only when this run bears it out: estimates far from 1, alpha at one end of its range.
+    if (
+      chosen.length > 0 &&
+      chosen.every(({ c }) => Math.abs(c.medianEstimate) > 10 && c.atOne + c.atLow >= 0.9 * c.syncs)
+    )
+      choices.push(
+        "The estimates are far from 1 because, on this network, the curvature along the line that the squared minibatch gradients give is small next to the slope along it: the fit sees almost no curvature, so alpha lands at one end of its range or the other.",
+      );
     report.push(
-      "## 4. Adaptive alpha (Section 2.1, Figure 2)",
+      heading("Adaptive alpha (Section 2.1, Figure 2)"),
       "",
-      'Adam, Lookahead(Adam) with alpha 0.5, and with `alpha: "adaptive"` (alphaLow 0.1), at two learning rates.',
+      `Adam, Lookahead(Adam) with alpha 0.5, and with \`alpha: "adaptive"\` (alphaLow 0.1), at two learning rates.${sideBudgetNote()}`,
       "",
-      "| lr | optimizer | final train loss | test accuracy |",
-      "| --- | --- | --- | --- |",
+      "| lr | optimizer | final train loss | test accuracy | syncs at alpha 1 / alphaLow / between |",
+      "| --- | --- | --- | --- | --- |",
       ...rows.map(
         (r) =>
-          `| ${r.learningRate} | ${r.optimizer} | ${fmt(r.finalTrainLoss)} | ${(100 * r.testAccuracy).toFixed(2)}% |`,
+          `| ${r.learningRate} | ${r.optimizer} | ${fmt(r.finalTrainLoss)} | ${(100 * r.testAccuracy).toFixed(2)}% | ${r.choices ? `${r.choices.atOne} / ${r.choices.atLow} / ${r.choices.syncs - r.choices.atOne - r.choices.atLow}` : ""} |`,
       ),
       "",
+      "At each sync adaptive alpha fits a quadratic along the line from the slow to the fast weights, with the moving average of squared gradients as its curvature, and takes the point of least loss, clipped to [alphaLow, 1]. An estimate above 1 says that the loss is still falling at the fast weights, so the fit's minimum lies beyond them; the rule does not extrapolate, and keeps the fast weights (alpha 1).",
+      "",
+      ...choices.flatMap((c) => [c, ""]),
       "![fixed and adaptive alpha](adaptive.svg)",
       "",
     );
@@ -388,6 +461,7 @@ async function main(): Promise<void> {
           yTitle: "train loss (running mean)",
           logY: true,
           column: "lr",
+          dashed: true,
         }),
       ),
     ]);

@@ -6,12 +6,13 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { applyUpdates, GradTxError, slowParams, type GradientTransformation, type PyTree } from "gradtx";
+import { applyUpdates, GradTxError, slowParams, type GradientTransformation } from "gradtx";
 
 const PIXELS = 784;
 const HIDDEN = 64;
 const CLASSES = 10;
-const TRAIN = 8000;
+/** Training digits (the other 2,000 of the 10,000 are the test set). */
+export const TRAIN = 8000;
 
 /** The MLP's params: two dense layers, row-major weights `[in][out]`. */
 export interface Params {
@@ -242,6 +243,7 @@ export interface TrainOptions {
   /** Seeds the initialization and the batch order. */
   readonly seed: number;
   readonly label?: string;
+  /** Steps per point of the loss curve. Default: about 40 points over the run. */
   readonly logEvery?: number;
 }
 
@@ -250,13 +252,13 @@ export function train(optimizer: GradientTransformation, options: TrainOptions):
   const { train: data, test } = mnistSplit();
   const random = prng(options.seed);
   let params: Params = initParams(random);
-  let state = optimizer.init(params as unknown as PyTree);
+  let state = optimizer.init(params);
   const batches = Math.floor(TRAIN / options.batch);
   const batchX = new Float32Array(options.batch * PIXELS);
   const batchY = new Uint8Array(options.batch);
   const trainLoss: number[] = [];
   const curve: { step: number; loss: number }[] = [];
-  const logEvery = options.logEvery ?? 50;
+  const logEvery = options.logEvery ?? Math.max(1, Math.round((options.epochs * batches) / 40));
   let window = 0;
   let step = 0;
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
@@ -274,8 +276,8 @@ export function train(optimizer: GradientTransformation, options: TrainOptions):
         batchY[r] = data.y[index]!;
       }
       const { loss, grads } = lossAndGrads(params, batchX, batchY, 0, options.batch);
-      const [updates, next] = optimizer.update(grads as unknown as PyTree, state, params as unknown as PyTree);
-      params = applyUpdates(params as unknown as PyTree, updates) as unknown as Params;
+      const [updates, next] = optimizer.update(grads, state, params);
+      params = applyUpdates(params, updates);
       state = next;
       lossSum += loss;
       window += loss;
@@ -290,7 +292,7 @@ export function train(optimizer: GradientTransformation, options: TrainOptions):
   }
   let slow: Params = params;
   try {
-    slow = slowParams(state) as unknown as Params;
+    slow = slowParams<Params>(state);
   } catch (e) {
     // Not a Lookahead optimizer: its params are its only weights.
     if (!(e instanceof GradTxError)) throw e;

@@ -13,7 +13,7 @@
  * (Sigma^2 in the paper is the variance sigma^2 of c.) Also Figure 3: the expected loss after a
  * budget of steps, for Lookahead and for SGD at the learning rate with the same steady-state risk.
  */
-import { applyUpdates, lookahead, sgd, slowParams, type GradientTransformation, type PyTree } from "gradtx";
+import { applyUpdates, lookahead, sgd, slowParams, type GradientTransformation } from "gradtx";
 import { prng, progress } from "./mlp.js";
 
 export interface NqmSetting {
@@ -66,11 +66,11 @@ function simulate(
   burnIn: number,
   samples: number,
   sampleEvery: number,
-  read: (params: PyTree, state: unknown) => Float64Array,
+  read: (params: Float64Array, state: unknown) => Float64Array,
   seed: number,
 ): { mean: number; stderr: number } {
   const random = prng(seed);
-  let params: PyTree = new Float64Array(chains);
+  let params = new Float64Array(chains);
   let state = tx.init(params);
   const c = new Float64Array(chains);
   const grads = new Float64Array(chains);
@@ -79,8 +79,7 @@ function simulate(
   let taken = 0;
   for (let step = 1; taken < samples; step++) {
     normals(random, c, s.sigma);
-    const x = params as Float64Array;
-    for (let i = 0; i < chains; i++) grads[i] = s.a * (x[i]! - c[i]!);
+    for (let i = 0; i < chains; i++) grads[i] = s.a * (params[i]! - c[i]!);
     const [u, next] = tx.update(grads, state, params);
     params = applyUpdates(params, u);
     state = next;
@@ -116,15 +115,15 @@ export function runNqm(scale: number): NqmRow[] {
     const r = Math.abs(1 - s.gamma * s.a);
     const burnIn = Math.ceil(Math.log(1e-8) / Math.log(Math.max(r, 1e-3))) * s.k + 50;
     const samples = Math.round(400 * scale);
-    const plain = simulate(sgd(s.gamma), s, chains, burnIn, samples, 1, (p) => p as Float64Array, 1000 + index);
+    const plain = simulate(sgd(s.gamma), s, chains, burnIn, samples, 1, (p) => p, 1000 + index);
     const la = simulate(
-      lookahead(sgd(s.gamma), { syncPeriod: s.k, alpha: s.alpha }) as GradientTransformation,
+      lookahead(sgd(s.gamma), { syncPeriod: s.k, alpha: s.alpha }),
       s,
       chains,
       burnIn,
       samples,
       s.k,
-      (_p, state) => slowParams(state) as Float64Array,
+      (_p, state) => slowParams<Float64Array>(state),
       2000 + index,
     );
     bar.tick(index + 1, `setting ${index + 1}`);

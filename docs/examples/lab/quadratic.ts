@@ -8,7 +8,7 @@
  * spectrum and minimized over the learning rate. Running gradtx's own optimizers on the same
  * quadratic and fitting the decay of the distance to the optimum confirms each rate.
  */
-import { applyUpdates, lookahead, sgd, slowParams, type GradientTransformation, type PyTree } from "gradtx";
+import { applyUpdates, lookahead, sgd, slowParams, type GradientTransformation } from "gradtx";
 import { progress } from "./mlp.js";
 
 type Matrix2 = readonly [number, number, number, number]; // row-major [[m0, m1], [m2, m3]]
@@ -97,15 +97,14 @@ function measuredRate(
   lambdas: number[],
   steps: number,
   every: number,
-  read: (p: PyTree, s: unknown) => Float64Array,
+  read: (p: Float64Array, s: unknown) => Float64Array,
 ): number {
-  let params: PyTree = Float64Array.from(lambdas, () => 1);
+  let params = Float64Array.from(lambdas, () => 1);
   let state = tx.init(params);
   const points: [number, number][] = [];
   for (let t = 1; t <= steps; t++) {
-    const x = params as Float64Array;
     const [u, next] = tx.update(
-      Float64Array.from(x, (xi, i) => lambdas[i]! * xi),
+      Float64Array.from(params, (xi, i) => lambdas[i]! * xi),
       state,
       params,
     );
@@ -153,13 +152,13 @@ export function runQuadratic(conditions: readonly number[], steps: number): Quad
       const lambdas = spectrum(condition);
       const cm = optimalRate(lambdas, momentum);
       const lk = optimalRate(lambdas, momentum, la);
-      const measuredMomentum = measuredRate(sgd(cm.lr, { momentum }), lambdas, steps, 1, (p) => p as Float64Array);
+      const measuredMomentum = measuredRate(sgd(cm.lr, { momentum }), lambdas, steps, 1, (p) => p);
       const measuredLookahead = measuredRate(
-        lookahead(sgd(lk.lr, { momentum }), { syncPeriod: la.k, alpha: la.alpha }) as GradientTransformation,
+        lookahead(sgd(lk.lr, { momentum }), { syncPeriod: la.k, alpha: la.alpha }),
         lambdas,
         steps,
         la.k,
-        (_p, s) => slowParams(s) as Float64Array,
+        (_p, s) => slowParams<Float64Array>(s),
       );
       const dense = optimalRate(spectrum(condition, 40), momentum, la).rho;
       rows.push({

@@ -4,7 +4,15 @@
  * inner-state policies; and fixed versus adaptive alpha (Figure 2) with Adam at two learning
  * rates. Every number comes from gradtx training the hand-written network.
  */
-import { adam, lookahead, ranger, sgd, type GradientTransformation, type InnerStatePolicy } from "gradtx";
+import {
+  adam,
+  lookahead,
+  ranger,
+  sgd,
+  type GradientTransformation,
+  type InnerStatePolicy,
+  type LookaheadState,
+} from "gradtx";
 import { train, type TrainResult } from "./mlp.js";
 
 export interface Budget {
@@ -20,8 +28,6 @@ export interface RunRow {
   readonly finalTrainLoss: number;
   readonly curve: { step: number; loss: number }[];
 }
-
-const G = (tx: unknown) => tx as GradientTransformation;
 
 function run(name: string, tx: GradientTransformation, seed: number, budget: Budget): RunRow {
   const result: TrainResult = train(tx, {
@@ -44,9 +50,9 @@ function run(name: string, tx: GradientTransformation, seed: number, budget: Bud
 export function compareOptimizers(budget: Budget): RunRow[] {
   const optimizers: [string, () => GradientTransformation][] = [
     ["SGD (lr 0.1, momentum 0.9)", () => sgd(0.1, { momentum: 0.9 })],
-    ["LA(SGD)", () => G(lookahead(sgd(0.1, { momentum: 0.9 })))],
+    ["LA(SGD)", () => lookahead(sgd(0.1, { momentum: 0.9 }))],
     ["Adam (lr 1e-3)", () => adam(1e-3)],
-    ["LA(Adam)", () => G(lookahead(adam(1e-3)))],
+    ["LA(Adam)", () => lookahead(adam(1e-3))],
     ["ranger (lr 1e-3)", () => ranger(1e-3)],
   ];
   return optimizers.flatMap(([name, make]) => budget.seeds.map((seed) => run(name, make(), seed, budget)));
@@ -72,7 +78,7 @@ export function robustnessSweep(budget: Budget): SweepRow[] {
       [false, true].map((withLookahead) => {
         const r = run(
           `${inner} lr ${lr}${withLookahead ? " + LA" : ""}`,
-          withLookahead ? G(lookahead(make(lr))) : make(lr),
+          withLookahead ? lookahead(make(lr)) : make(lr),
           seed,
           budget,
         );
@@ -105,10 +111,21 @@ export function innerStatePolicies(budget: Budget): PolicyRow[] {
   const seed = budget.seeds[0]!;
   return inners.flatMap(([inner, make]) =>
     policies.map((innerState) => {
-      const r = run(`LA(${inner}) ${innerState}`, G(lookahead(make(), { innerState })), seed, budget);
+      const r = run(`LA(${inner}) ${innerState}`, lookahead(make(), { innerState }), seed, budget);
       return { inner, innerState, finalTrainLoss: r.finalTrainLoss, testAccuracy: r.testAccuracy };
     }),
   );
+}
+
+/** What adaptive alpha chose over a run's syncs. */
+export interface AlphaChoices {
+  readonly syncs: number;
+  /** Syncs whose estimate was above 1 (or not finite), so alpha was 1: no pull back. */
+  readonly atOne: number;
+  /** Syncs whose estimate was below alphaLow, so alpha was alphaLow. */
+  readonly atLow: number;
+  /** The median estimate before clipping. */
+  readonly medianEstimate: number;
 }
 
 export interface AlphaRow {
@@ -117,27 +134,67 @@ export interface AlphaRow {
   readonly finalTrainLoss: number;
   readonly testAccuracy: number;
   readonly curve: { step: number; loss: number }[];
+  /** With adaptive alpha: the step sizes it chose. */
+  readonly choices?: AlphaChoices;
 }
 
-/** Figure 2: Adam, Lookahead with fixed alpha 0.5, and adaptive alpha, at two learning rates. */
+const SYNC_PERIOD = 5;
+const ALPHA_LOW = 0.1;
+
+/**
+ * `tx` unchanged, with a log of the adaptive step size its state records at each sync: an
+ * observer around the pure update, so the run's numbers are those of `tx` itself.
+ */
+function recordingAlpha<S>(
+  tx: GradientTransformation<LookaheadState<S>>,
+  log: { alpha: number; estimate: number }[],
+): GradientTransformation<LookaheadState<S>> {
+  return {
+    init: (params) => tx.init(params),
+    update: (updates, state, params) => {
+      const out = tx.update(updates, state, params);
+      const { count, adaptive } = out[1];
+      if (adaptive !== undefined && count % SYNC_PERIOD === 0)
+        log.push({ alpha: adaptive.alpha, estimate: adaptive.estimate });
+      return out;
+    },
+  };
+}
+
+function summarize(log: readonly { alpha: number; estimate: number }[]): AlphaChoices {
+  const estimates = log.map((c) => c.estimate).sort((a, b) => a - b);
+  return {
+    syncs: log.length,
+    atOne: log.filter((c) => c.alpha === 1).length,
+    atLow: log.filter((c) => c.alpha === ALPHA_LOW).length,
+    medianEstimate: estimates[Math.floor(estimates.length / 2)] ?? NaN,
+  };
+}
+
+/**
+ * Figure 2: Adam, Lookahead with fixed alpha 0.5, and adaptive alpha, at two learning rates,
+ * with the step sizes adaptive alpha chose.
+ */
 export function adaptiveAlpha(budget: Budget): AlphaRow[] {
   const seed = budget.seeds[0]!;
-  return [1e-3, 3e-3].flatMap((lr) =>
-    (
-      [
-        ["Adam", () => adam(lr)],
-        ["LA(Adam) alpha 0.5", () => G(lookahead(adam(lr), { alpha: 0.5 }))],
-        ["LA(Adam) adaptive alpha", () => G(lookahead(adam(lr), { alpha: "adaptive", alphaLow: 0.1 }))],
-      ] as [string, () => GradientTransformation][]
-    ).map(([name, make]) => {
-      const r = run(`${name} lr ${lr}`, make(), seed, budget);
+  return [1e-3, 3e-3].flatMap((lr) => {
+    const log: { alpha: number; estimate: number }[] = [];
+    const adaptive = lookahead(adam(lr), { syncPeriod: SYNC_PERIOD, alpha: "adaptive", alphaLow: ALPHA_LOW });
+    const optimizers: [string, GradientTransformation][] = [
+      ["Adam", adam(lr)],
+      ["LA(Adam) alpha 0.5", lookahead(adam(lr), { alpha: 0.5 })],
+      ["LA(Adam) adaptive alpha", recordingAlpha(adaptive, log)],
+    ];
+    return optimizers.map(([name, tx]) => {
+      const r = run(`${name} lr ${lr}`, tx, seed, budget);
       return {
         learningRate: lr,
         optimizer: name,
         finalTrainLoss: r.finalTrainLoss,
         testAccuracy: r.testAccuracy,
         curve: r.curve,
+        ...(name === "LA(Adam) adaptive alpha" ? { choices: summarize(log) } : {}),
       };
-    }),
-  );
+    });
+  });
 }

@@ -1,0 +1,234 @@
+/**
+ * How a pass runs. Over arrays that live in a resident WebAssembly memory (a compiled
+ * optimizer's, see {@link withResident}), the generated code runs on them in place, on one
+ * thread or several. Over ordinary JavaScript arrays, it streams: each chunk is copied into a
+ * fixed scratch area, run, and copied out. On hosts without WebAssembly SIMD, the
+ * plain-JavaScript runner runs instead. All give the same bits.
+ *
+ * @module
+ */
+import { jsRunner, type PassArray, type PassRunner } from "./js.js";
+import { BLOCK, passKey, type Pass } from "./pass.js";
+import { PAGE, passModule, wasmApi, type WasmApi } from "./wasm.js";
+import type { Pool } from "./threads.js";
+
+/** Which runner passes over JavaScript arrays use. */
+export type Backend = "wasm" | "js";
+
+let backend: Backend = wasmApi !== undefined ? "wasm" : "js";
+
+/** The backend in use: `"wasm"` where the host has WebAssembly SIMD, else `"js"`. */
+export function currentBackend(): Backend {
+  return backend;
+}
+
+/**
+ * Runs `body` with passes on `which` backend (tests use this to hold the two to the same bits).
+ * `"wasm"` on a host without WebAssembly SIMD throws.
+ */
+export function withBackend<T>(which: Backend, body: () => T): T {
+  if (which === "wasm" && wasmApi === undefined) throw new Error("this host has no WebAssembly SIMD");
+  const before = backend;
+  backend = which;
+  try {
+    return body();
+  } finally {
+    backend = before;
+  }
+}
+
+/** A WebAssembly memory. */
+export type Memory = InstanceType<WasmApi["Memory"]>;
+
+/** A memory whose arrays passes run on in place: a compiled optimizer's. */
+export interface Resident {
+  readonly memory: Memory;
+  /** Its buffer (the memory never grows, so this stays its buffer). */
+  readonly buffer: ArrayBufferLike;
+  /** Byte address of a region for block sums, and its size in bytes. */
+  readonly results: number;
+  readonly resultBytes: number;
+  /** Worker threads that share the memory, if more than one thread runs. */
+  readonly pool: Pool | undefined;
+}
+
+let resident: Resident | undefined;
+
+/** Runs `body` with passes over arrays in `r.memory` running in place (on its threads). */
+export function withResident<T>(r: Resident, body: () => T): T {
+  const before = resident;
+  resident = r;
+  try {
+    return body();
+  } finally {
+    flush();
+    resident = before;
+  }
+}
+
+/** What a flush copies out of resident memory once the threads are done: block sums. */
+const pendingCopies: (() => void)[] = [];
+
+/** Waits for the queued work of the resident threads, and copies their sums out. */
+export function flush(): void {
+  const pool = resident?.pool;
+  pool?.flush();
+  for (const copy of pendingCopies) copy();
+  pendingCopies.length = 0;
+  pool?.reset();
+}
+
+const jsRunners = new Map<string, PassRunner>();
+const wasmRunners = new Map<string, PassRunner>();
+
+const byPass = { wasm: new WeakMap<Pass, PassRunner>(), js: new WeakMap<Pass, PassRunner>() };
+
+/** The runner of `pass` on the current backend (cached by the pass, and by what it computes). */
+export function runnerOf(pass: Pass): PassRunner {
+  const known = byPass[backend].get(pass);
+  if (known !== undefined) return known;
+  const key = passKey(pass);
+  const cache = backend === "wasm" ? wasmRunners : jsRunners;
+  let runner = cache.get(key);
+  if (runner === undefined) {
+    runner = backend === "wasm" ? wasmRunner(pass, wasmApi!) : jsRunner(pass);
+    cache.set(key, runner);
+  }
+  byPass[backend].set(pass, runner);
+  return runner;
+}
+
+/** Elements per streamed chunk: a few scratch buffers of it stay in a core's cache. */
+const CHUNK = 4 * BLOCK;
+
+/** The scratch memory every streamed pass shares (one pass runs at a time). */
+interface Scratch {
+  memory: Memory;
+  f32: Float32Array;
+  f64: Float64Array;
+}
+let scratch: Scratch | undefined;
+
+/** The scratch memory, grown to at least `bytes`. */
+function scratchOf(api: WasmApi, bytes: number): Scratch {
+  const pages = Math.ceil(bytes / PAGE);
+  if (scratch === undefined) {
+    const memory = new api.Memory({ initial: pages });
+    scratch = { memory, f32: new Float32Array(memory.buffer), f64: new Float64Array(memory.buffer) };
+  } else if (scratch.memory.buffer.byteLength < bytes) {
+    scratch.memory.grow(pages - scratch.memory.buffer.byteLength / PAGE);
+  }
+  if (scratch.f64.buffer !== scratch.memory.buffer) {
+    scratch.f32 = new Float32Array(scratch.memory.buffer);
+    scratch.f64 = new Float64Array(scratch.memory.buffer);
+  }
+  return scratch;
+}
+
+/** Whether every array lives in `buffer`. */
+function inside(arrays: readonly PassArray[], buffer: ArrayBufferLike): boolean {
+  for (let k = 0; k < arrays.length; k++) if (arrays[k]!.buffer !== buffer) return false;
+  return true;
+}
+
+/** The names a pass reads. */
+function readsOf(pass: Pass): Set<string> {
+  const reads = new Set<string>();
+  const visit = (e: object): void => {
+    const node = e as { op: string; name?: string; a?: object; b?: object; cond?: object };
+    if (node.op === "input") reads.add(node.name!);
+    for (const child of [node.a, node.b, node.cond]) if (child !== undefined) visit(child);
+  };
+  pass.stores.forEach((s) => visit(s.value));
+  pass.reductions.forEach((r) => (visit(r.a), visit(r.b)));
+  return reads;
+}
+
+/**
+ * The WebAssembly runner of a pass: in place over arrays of the resident memory, else streamed
+ * through scratch (buffer `k` of a chunk at `k * CHUNK` elements, the block sums after them).
+ */
+function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
+  const reads = readsOf(pass);
+  const inputs = pass.buffers.flatMap((name, k) => (reads.has(name) ? [k] : []));
+  const outputs = pass.buffers.flatMap((name, k) => (pass.stores.some((s) => s.buffer === name) ? [k] : []));
+  const size = pass.dtype === "f32" ? 4 : 8;
+  const r = pass.reductions.length;
+  const slot = CHUNK * 8;
+  const resultsAt = pass.buffers.length * slot;
+  const bytes = resultsAt + 8 * Math.max(1, r * (CHUNK / BLOCK));
+  const nb = pass.buffers.length;
+  const modules: { plain?: object; shared?: object } = {};
+  const moduleFor = (shared: boolean): object => {
+    const which = shared ? "shared" : "plain";
+    return (modules[which] ??= new api.Module(passModule(pass, shared)));
+  };
+  const instances = new WeakMap<Memory, (...a: number[]) => void>();
+  const runOn = (memory: Memory, shared: boolean) => {
+    let run = instances.get(memory);
+    if (run === undefined) {
+      const instance = new api.Instance(moduleFor(shared), { env: { memory } });
+      instances.set(memory, (run = instance.exports.run as (...a: number[]) => void));
+    }
+    return run;
+  };
+  const args = new Array<number>(nb + 1 + pass.scalars.length + (r > 0 ? 1 : 0));
+
+  return (arrays, start, n, scalars, results, resultAt = 0) => {
+    for (let k = 0; k < pass.scalars.length; k++) args[nb + 1 + k] = scalars[k]!;
+    const home = resident;
+    if (home !== undefined && inside(arrays, home.buffer)) {
+      // In place: the arrays' own addresses, and the block sums in the resident region.
+      for (let k = 0; k < nb; k++) args[k] = arrays[k]!.byteOffset + start * size;
+      args[nb] = n;
+      const blocks = Math.ceil(n / BLOCK);
+      let sums: Float64Array | undefined;
+      if (r > 0) {
+        const at = home.pool === undefined ? 0 : home.pool.reserve(8 * r * blocks);
+        if (at + 8 * r * blocks > home.resultBytes) throw new Error("the resident sums region is too small");
+        args[nb + 1 + pass.scalars.length] = home.results + at;
+        sums = new Float64Array(home.buffer, home.results + at, r * blocks);
+      }
+      if (home.pool !== undefined) {
+        home.pool.queue(moduleFor(true), args, nb, size, r, n);
+        if (sums !== undefined) {
+          const view = sums;
+          pendingCopies.push(() => results!.set(view, resultAt));
+        }
+      } else {
+        runOn(home.memory, false)(...args);
+        if (sums !== undefined) results!.set(sums, resultAt);
+      }
+      return;
+    }
+    const s = scratchOf(api, bytes);
+    const run = runOn(s.memory, false);
+    const view: PassArray = pass.dtype === "f32" ? s.f32 : s.f64;
+    const per = slot / size;
+    for (let k = 0; k < nb; k++) args[k] = k * slot;
+    if (r > 0) args[nb + 1 + pass.scalars.length] = resultsAt;
+    for (let from = 0; from < n; from += CHUNK) {
+      const len = Math.min(CHUNK, n - from);
+      const at = start + from;
+      // A short stretch is copied element by element: cheaper than a subarray to copy it with.
+      if (len <= 64) {
+        for (const k of inputs) {
+          const a = arrays[k]!;
+          for (let j = 0, o = k * per; j < len; j++) view[o + j] = a[at + j]!;
+        }
+      } else for (const k of inputs) view.set(arrays[k]!.subarray(at, at + len), k * per);
+      args[nb] = len;
+      run(...args);
+      if (len <= 64) {
+        for (const k of outputs) {
+          const a = arrays[k]!;
+          for (let j = 0, o = k * per; j < len; j++) a[at + j] = view[o + j]!;
+        }
+      } else for (const k of outputs) arrays[k]!.set(view.subarray(k * per, k * per + len), at);
+      if (r > 0) {
+        const count = r * Math.ceil(len / BLOCK);
+        results!.set(s.f64.subarray(resultsAt / 8, resultsAt / 8 + count), resultAt + (from / BLOCK) * r);
+      }
+    }
+  };
+}

@@ -1,0 +1,805 @@
+/**
+ * The executor: one `update` for every transformation gradtx builds. It walks the node tree
+ * once per call to check the inputs and read the states, lines the work up as a list of
+ * elementwise kernels and opaque barriers, fuses each run of kernels into passes (see fuse.ts)
+ * and runs them leaf by leaf on the backend, then builds the next state.
+ *
+ * Checks live here, once for every transformation: the updates, the params and every state tree
+ * must have one structure (keys, lengths, ndarray shapes), a state must be the state of this
+ * transformation, and a kernel that reads the params must get them.
+ *
+ * @module
+ */
+import { EMPTY_STATE, type GradientTransformation } from "../base.js";
+import { GradTxError } from "../errors.js";
+import {
+  asLeafLike,
+  assertSameStructure,
+  dataOf,
+  flatten,
+  unflatten,
+  type Flat,
+  type FloatArray,
+  type PyTree,
+} from "../pytree.js";
+import { selectLeaves } from "../partition.js";
+import { globalNormOf } from "../tree.js";
+import { copyTree, increment, stateCount, stateLeaves, stateRecord } from "../state.js";
+import { checkNotSpent, claim } from "../donate.js";
+import { flush, runnerOf } from "./backend.js";
+import { fuse, type LeafTypes } from "./fuse.js";
+import { buildKernel, codeKey, type Kernel, type KernelSpec } from "./kernel.js";
+import type { Node } from "./node.js";
+import { BLOCK, sumBlocks, type Dtype, type Pass } from "./pass.js";
+import { gather, narrow, onView, spread, wholeView, zerosOnView, type View } from "./views.js";
+
+/** A transformation gradtx built: a node, with the executor's `init` and `update`. */
+export class Transformation<S = unknown> implements GradientTransformation<S> {
+  /** What the executor runs. */
+  readonly node: Node;
+  /** The initial state for `params`. */
+  readonly init: (params: PyTree) => S;
+  /** Transforms `updates` given the current state (and `params`, where the transformation reads them). */
+  readonly update: (updates: PyTree, state: S, params?: PyTree) => readonly [PyTree, S];
+
+  constructor(node: Node) {
+    this.node = node;
+    this.init = (params) => initNode(node, params) as S;
+    this.update = (updates, state, params) => updateNode(node, updates, state, params) as readonly [PyTree, S];
+  }
+}
+
+/** The node of any transformation: its own for gradtx's, an opaque barrier for a user's. */
+export function nodeOf(tx: GradientTransformation<unknown>): Node {
+  return tx instanceof Transformation ? tx.node : { kind: "opaque", tx };
+}
+
+/** A tree like `params` (their dtypes, typed-array leaves) filled with `value`. */
+function filled(params: Flat, value: number): PyTree {
+  return unflatten(
+    params.def,
+    params.leaves.map((leaf) => {
+      const data = dataOf(leaf);
+      const out = new (data instanceof Float32Array ? Float32Array : Float64Array)(data.length);
+      return value === 0 ? out : out.fill(value);
+    }),
+  );
+}
+
+/** The initial state of a node. */
+export function initNode(node: Node, params: PyTree): unknown {
+  switch (node.kind) {
+    case "kernel": {
+      const flat = flatten(params);
+      const { kernel } = node;
+      if (!kernel.spec.counted && kernel.slotNames.length === 0) return EMPTY_STATE;
+      const state: Record<string, unknown> = kernel.spec.counted ? { count: 0 } : {};
+      for (const slot of kernel.slotNames) state[slot] = filled(flat, kernel.spec.slots[slot]!);
+      return state;
+    }
+    case "chain":
+      return node.parts.map((part) => initNode(part, params));
+    case "lookahead":
+      return { count: 0, slow: copyTree(flatten(params)), inner: initNode(node.inner, params) };
+    case "masked": {
+      const flat = flatten(params);
+      return { inner: initNode(node.inner, selectLeaves(flat, node.select(flat))) };
+    }
+    case "multiTransform": {
+      const flat = flatten(params);
+      const labels = node.labels(flat);
+      const inner: Record<string, unknown> = {};
+      for (const [name, part] of node.parts)
+        inner[name] = initNode(
+          part,
+          selectLeaves(
+            flat,
+            labels.map((label) => label === name),
+          ),
+        );
+      return { inner };
+    }
+    case "inject":
+      // A fresh record per state: a caller who edits one in place changes only that state.
+      return { count: 0, hyperparams: { ...node.initial }, inner: initNode(node.inner(node.initial), params) };
+    case "applyIfFinite":
+      return { notFiniteCount: 0, lastFinite: true, totalNotFinite: 0, inner: initNode(node.inner, params) };
+    case "opaque":
+      return node.tx.init(params);
+  }
+}
+
+/** An elementwise kernel to run this step, with its state read. */
+interface ElementOp {
+  readonly kind: "element";
+  readonly kernel: Kernel;
+  readonly count: number;
+  /** Whether the slots may be written in place (the state was donated and shares them with no other). */
+  inPlace: boolean;
+  /** The current slot arrays, `[slot][leaf]`, in the slot order of the kernel. */
+  readonly slots: readonly (readonly FloatArray[])[];
+  /** The next slot arrays, filled in by the run. */
+  next: FloatArray[][];
+  /** The leaves the kernel runs on (undefined: all); it keeps no slots for the others. */
+  readonly active?: readonly boolean[] | undefined;
+  /** Called with the kernel's scalars once they are known (a node reads a reduction's outcome this way). */
+  readonly onScalars?: ((values: Readonly<Record<string, number>>) => void) | undefined;
+  /** The kernel's `perLeaf` scalars, when a view computed them over its own leaves. */
+  readonly perLeaf?: readonly ({ readonly [name: string]: number | undefined } | undefined)[] | undefined;
+}
+
+/** An opaque transformation to run this step. */
+interface BarrierOp {
+  readonly kind: "barrier";
+  readonly tx: GradientTransformation<unknown>;
+  readonly state: unknown;
+  next: unknown;
+  /** The leaves it may change (undefined: all). */
+  readonly active?: readonly boolean[] | undefined;
+}
+
+type Op = ElementOp | BarrierOp;
+
+/** What one `update` call works on. */
+interface Step {
+  readonly updates: Flat;
+  readonly params: PyTree | undefined;
+  readonly paramsFlat: Flat | undefined;
+  /** Whether the state was donated: its arrays (and the last updates') may take the results. */
+  inPlace: boolean;
+  /** With a donated state: the arrays of the updates the call that made it returned. */
+  spare: readonly FloatArray[] | undefined;
+  /** Where new arrays come from: kept ones outlive the call (states, updates), others do not. */
+  readonly alloc: Allocator;
+  /** Whether to add the updates to the params in place, in the last pass (a compiled step). */
+  readonly apply: boolean;
+  readonly ops: Op[];
+}
+
+/** The op of `kernel` on `view`'s leaves; `slots` has one array per leaf of the view. */
+function elementOp(
+  kernel: Kernel,
+  count: number,
+  slots: readonly FloatArray[][],
+  view: View,
+  onScalars?: ElementOp["onScalars"],
+): ElementOp {
+  const perLeaf = view.active === undefined ? undefined : kernel.spec.perLeaf;
+  // Every op has every field, so that the loops over them see one shape of object.
+  return {
+    kind: "element",
+    kernel,
+    count,
+    inPlace: true,
+    slots: slots.map((leaves) => spread(view, leaves)),
+    next: [],
+    active: view.active,
+    onScalars,
+    perLeaf: perLeaf === undefined ? undefined : spread(view, perLeaf(view.params ?? view.tree)),
+  };
+}
+
+/**
+ * Keeps the state arrays of the ops appended since `from` as they are: their kernels write their
+ * slots into fresh arrays even when the state was donated (the node may keep the old state, or
+ * another state holds the same arrays).
+ */
+function keepStates(step: Step, from: number): void {
+  for (const op of step.ops.slice(from)) if (op.kind === "element") op.inPlace = false;
+}
+
+function missingParams(where: string): GradTxError {
+  return new GradTxError("MISSING_PARAMS", `${where} reads the params: pass them as the third argument of update`);
+}
+
+/**
+ * Reads `state` for `node`, appends the node's work for this step on `view`'s leaves to
+ * `step.ops`, and returns what builds its next state once the ops have run.
+ */
+function plan(
+  node: Node,
+  state: unknown,
+  step: Step,
+  view: View = wholeView(step.updates, step.paramsFlat, step.params),
+): () => unknown {
+  switch (node.kind) {
+    case "kernel": {
+      const { kernel } = node;
+      const where = kernel.spec.name;
+      const stateful = kernel.spec.counted || kernel.slotNames.length > 0;
+      const keys = [...(kernel.spec.counted ? ["count"] : []), ...kernel.slotNames];
+      const s = stateRecord<Record<string, unknown>>(where, state, keys);
+      if (kernel.spec.readsParams && step.params === undefined) throw missingParams(where);
+      const count = kernel.spec.counted ? stateCount(where, s.count) : 0;
+      const slots = kernel.slotNames.map((slot) => stateLeaves(`${where}.${slot}`, s[slot], view.tree));
+      const op = elementOp(kernel, count, slots, view);
+      step.ops.push(op);
+      return () => {
+        if (!stateful) return state;
+        const next: Record<string, unknown> = kernel.spec.counted ? { count: increment(count) } : {};
+        kernel.slotNames.forEach((slot, k) => (next[slot] = unflatten(view.tree.def, gather(view, op.next[k]!))));
+        return next;
+      };
+    }
+    case "chain": {
+      const n = node.parts.length;
+      if (!Array.isArray(state) || state.length !== n)
+        throw new GradTxError(
+          "BAD_STATE",
+          `chain: expected an array of ${n} states, got ${Array.isArray(state) ? `an array of ${state.length}` : typeof state}`,
+        );
+      const parts = node.parts.map((part, i) => plan(part, (state as unknown[])[i], step, view));
+      return () => parts.map((finish) => finish());
+    }
+    case "lookahead": {
+      const s = stateRecord<{ count: unknown; slow: unknown; inner: unknown }>("lookahead", state, [
+        "count",
+        "slow",
+        "inner",
+      ]);
+      if (step.params === undefined)
+        throw new GradTxError(
+          "MISSING_PARAMS",
+          "lookahead reads the fast weights: pass the params as the third argument of update",
+        );
+      const count = increment(stateCount("lookahead", s.count));
+      const slow = stateLeaves("lookahead.slow", s.slow, view.tree);
+      const inner = plan(node.inner, s.inner, step, view);
+      // A real branch: on other steps the slow weights are not read, so a non-finite fast
+      // weight cannot reach them.
+      if (count % node.syncPeriod !== 0)
+        return () => {
+          // The next state shares the slow weights with this one; a donated call keeps its own.
+          if (!step.inPlace) share(s.slow);
+          return { count, slow: s.slow, inner: inner() };
+        };
+      const sync = elementOp(node.sync, 0, [slow], view);
+      sync.inPlace = !shared.has(s.slow as object);
+      step.ops.push(sync);
+      return () => {
+        const slows = gather(view, sync.next[0]!);
+        const slowNext = unflatten(view.tree.def, slows);
+        if (node.policy === "keep") return { count, slow: slowNext, inner: inner() };
+        const asParams = unflatten(
+          view.params!.def,
+          view.params!.leaves.map((leaf, j) => asLeafLike(leaf, slows[j]!)),
+        );
+        inner(); // the inner state of this step is replaced, but its ops ran and are spent
+        return { count, slow: slowNext, inner: initNode(node.inner, asParams) };
+      };
+    }
+    case "masked": {
+      const s = stateRecord<{ inner: unknown }>("masked", state, ["inner"]);
+      const inner = plan(node.inner, s.inner, step, narrow(view, node.select(view.tree), "masked"));
+      return () => ({ inner: inner() });
+    }
+    case "multiTransform": {
+      const s = stateRecord<{ inner: unknown }>("multiTransform", state, ["inner"]);
+      const labels = node.labels(view.tree);
+      const parts = node.parts.map(([name, part]) => {
+        if (typeof s.inner !== "object" || s.inner === null || !Object.hasOwn(s.inner, name))
+          throw new GradTxError("BAD_STATE", `multiTransform: the state has no part for label "${name}"`);
+        const selected = labels.map((label) => label === name);
+        const where = `multiTransform (label "${name}")`;
+        return [
+          name,
+          plan(part, (s.inner as Record<string, unknown>)[name], step, narrow(view, selected, where)),
+        ] as const;
+      });
+      return () => ({ inner: Object.fromEntries(parts.map(([name, finish]) => [name, finish()])) });
+    }
+    case "inject": {
+      const where = "injectHyperparams";
+      const s = stateRecord<{ count: unknown; hyperparams: unknown; inner: unknown }>(where, state, [
+        "count",
+        "hyperparams",
+        "inner",
+      ]);
+      const count = stateCount(where, s.count);
+      if (typeof s.hyperparams !== "object" || s.hyperparams === null)
+        throw new GradTxError("BAD_STATE", `${where}: hyperparams must be an object of numbers`);
+      const hyperparams = node.hyperparams(count, s.hyperparams as Record<string, unknown>);
+      const inner = plan(node.inner(hyperparams), s.inner, step, view);
+      return () => ({ count: increment(count), hyperparams, inner: inner() });
+    }
+    case "applyIfFinite": {
+      const where = "applyIfFinite";
+      const s = stateRecord<{ notFiniteCount: unknown; lastFinite: unknown; totalNotFinite: unknown; inner: unknown }>(
+        where,
+        state,
+        ["notFiniteCount", "lastFinite", "totalNotFinite", "inner"],
+      );
+      const notFinite = stateCount(where, s.notFiniteCount);
+      const total = stateCount(where, s.totalNotFinite);
+      const seen = { finite: true };
+      step.ops.push(elementOp(node.check, 0, [], view, (values) => (seen.finite = values.finite === 1)));
+      // After more than maxConsecutiveErrors bad steps in a row the step is applied whatever the
+      // updates hold; otherwise the inner node runs into fresh arrays, and its results are taken
+      // or not once the check has run: zeros for the updates, the old state kept.
+      const applied = increment(notFinite) > node.maxConsecutiveErrors;
+      const from = step.ops.length;
+      const inner = plan(node.inner, s.inner, step, view);
+      if (!applied || shared.has(s.inner as object)) keepStates(step, from);
+      if (!applied) {
+        const zeros: GradientTransformation<unknown> = {
+          init: () => EMPTY_STATE,
+          update: (updates, st) => [seen.finite ? updates : zerosOnView(view, updates), st],
+        };
+        step.ops.push({ kind: "barrier", tx: zeros, state: EMPTY_STATE, next: undefined, active: view.active });
+      }
+      return () => {
+        const finite = seen.finite;
+        const notFiniteCount = finite ? 0 : increment(notFinite);
+        const meta = { notFiniteCount, lastFinite: finite, totalNotFinite: finite ? total : increment(total) };
+        if (finite || notFiniteCount > node.maxConsecutiveErrors) return { ...meta, inner: inner() };
+        // The step is skipped: the inner state is kept, shared with the state given unless that was donated.
+        if (!step.inPlace) share(s.inner);
+        return { ...meta, inner: s.inner };
+      };
+    }
+    case "opaque": {
+      // Inside a view, the barrier sees the view's leaves only (the others are null).
+      const tx = view.active === undefined ? node.tx : onView(view, node.tx);
+      const op: BarrierOp = { kind: "barrier", tx, state, next: undefined, active: view.active };
+      step.ops.push(op);
+      return () => op.next;
+    }
+  }
+}
+
+/** Makes the arrays a call needs: `keep` for those that outlive it (states, updates). */
+export type Allocator = (dtype: Dtype, n: number, keep: boolean) => FloatArray;
+
+const fresh: Allocator = (dtype, n) => arrayOf(dtype, n);
+
+/** How a call runs, beyond the public `update`: where arrays live, and whether it applies. */
+export interface RunOptions {
+  readonly alloc?: Allocator;
+  /**
+   * Add the updates to the params in place (the params must be the caller's own buffers); the
+   * updates returned are then not computed (`null`).
+   */
+  readonly apply?: boolean;
+  /** The updates and params flattened, when the caller holds them so (they are not checked again). */
+  readonly flat?: { readonly updates: Flat; readonly params: Flat };
+}
+
+/** One `update` of a node: check, plan, run, and build the next state. */
+export function updateNode(
+  node: Node,
+  updates: PyTree,
+  state: unknown,
+  params: PyTree | undefined,
+  options: RunOptions = {},
+): readonly [PyTree, unknown] {
+  const flat = options.flat?.updates ?? flatten(updates);
+  let paramsFlat: Flat | undefined = options.flat?.params;
+  if (params !== undefined && paramsFlat === undefined) {
+    checkNotSpent("update", params);
+    paramsFlat = flatten(params);
+    assertSameStructure(paramsFlat, flat);
+  }
+  const apply = options.apply === true && paramsFlat !== undefined;
+  const step: Step = {
+    updates: flat,
+    params,
+    paramsFlat,
+    inPlace: false,
+    spare: undefined,
+    alloc: options.alloc ?? fresh,
+    apply,
+    ops: [],
+  };
+  const finish = plan(node, state, step);
+  // Taken once the state has been read and checked: a donated state is spent from here on (an
+  // opaque transformation's own state is its own business).
+  if (node.kind !== "opaque" && claim("update", state)) {
+    step.inPlace = true;
+    step.spare = lastUpdates.get(state as object);
+  }
+  const input = flat.leaves.map(dataOf);
+  let x: FloatArray[] = input;
+  for (let i = 0; i < step.ops.length;) {
+    const op = step.ops[i]!;
+    if (op.kind === "barrier") {
+      const current = unflatten(
+        flat.def,
+        x.map((data, leaf) => (data === input[leaf] ? flat.leaves[leaf]! : asLeafLike(flat.leaves[leaf]!, data))),
+      );
+      const [u, next] = op.tx.update(current, op.state, params);
+      const out = flatten(u);
+      assertSameStructure(flat, out);
+      x = out.leaves.map(dataOf);
+      op.next = next;
+      i++;
+      continue;
+    }
+    let end = i;
+    while (end < step.ops.length && step.ops[end]!.kind === "element") end++;
+    // Only the last run may write into the spare arrays: a barrier may keep what it was given.
+    x = runElements(step.ops.slice(i, end) as ElementOp[], x, step, end === step.ops.length);
+    i = end;
+  }
+  // Applying after a barrier (or with no kernels at all) is a run of no kernels.
+  if (apply && (step.ops.length === 0 || step.ops[step.ops.length - 1]!.kind === "barrier"))
+    x = runElements([], x, step, true);
+  const next = finish();
+  if (apply) return [null, next];
+  // Updates nothing changed come back as the very same tree.
+  const out = x.every((data, leaf) => data === input[leaf])
+    ? updates
+    : unflatten(
+        flat.def,
+        x.map((data, leaf) => (data === input[leaf] ? flat.leaves[leaf]! : asLeafLike(flat.leaves[leaf]!, data))),
+      );
+  // The updates a donated successor of this state may write into (the caller gave them up with it).
+  if (typeof next === "object" && next !== null) lastUpdates.set(next, x);
+  return [out, next];
+}
+
+/**
+ * The donation bookkeeping of the executor: for each state it returned, the arrays of the
+ * updates returned with it. Donating the state gives those up too (see `donate`).
+ */
+const lastUpdates = new WeakMap<object, readonly FloatArray[]>();
+
+/**
+ * State trees that more than one state holds (the slow weights between syncs, an inner state a
+ * skipped step carries over): a donated call must not write into them.
+ */
+const shared = new WeakSet<object>();
+/** Marks `tree` as held by more than one state (a tree without leaves may be `null`: nothing to mark). */
+const share = (tree: unknown): void => {
+  if (typeof tree === "object" && tree !== null) shared.add(tree);
+};
+
+const dtypeOf = (a: FloatArray): Dtype => (a instanceof Float32Array ? "f32" : "f64");
+const arrayOf = (dtype: Dtype, n: number): FloatArray => (dtype === "f32" ? new Float32Array(n) : new Float64Array(n));
+/** `a` in `dtype`: itself, or a converted copy. */
+const inDtype = (a: FloatArray, dtype: Dtype, alloc: Allocator = fresh): FloatArray => {
+  if (dtypeOf(a) === dtype) return a;
+  const out = alloc(dtype, a.length, false);
+  out.set(a);
+  return out;
+};
+
+const kernelIds = new WeakMap<Kernel, number>();
+/** Kernel ids by code: a kernel built again from the same declaration shares the passes of the first. */
+const codeIds = new Map<string, number>();
+let nextKernelId = 0;
+const idOf = (k: Kernel): number => {
+  let id = kernelIds.get(k);
+  if (id === undefined) {
+    const code = codeKey(k);
+    id = codeIds.get(code);
+    if (id === undefined) codeIds.set(code, (id = nextKernelId++));
+    kernelIds.set(k, id);
+  }
+  return id;
+};
+
+type Member = { readonly k: number; readonly kernel: Kernel };
+
+/**
+ * A fused pass, with where each of its scalars comes from (`[kernel, name]`) and each of its
+ * buffers: `[0]` the stage's input, `[1]` its output, `[2]` the params, `[3]` the params written,
+ * `[4, k, s]` kernel k's slot s, `[5, k, s]` that slot written.
+ */
+interface Planned {
+  readonly pass: Pass;
+  readonly refs: readonly (readonly [number, string])[];
+  readonly buffers: readonly (readonly number[])[];
+}
+
+/** Where a pass's buffer comes from, as a {@link Planned} code. */
+function bufferCode(name: string, kernelOf: (k: number) => Kernel): number[] {
+  if (name === "in") return [0];
+  if (name === "out") return [1];
+  if (name === "p") return [2];
+  if (name === "p'") return [3];
+  const dot = name.indexOf(".");
+  const k = Number(name.slice(0, dot));
+  const written = name.endsWith("'");
+  const slot = name.slice(dot + 1, written ? -1 : undefined);
+  return [written ? 5 : 4, k, kernelOf(k).slotNames.indexOf(slot)];
+}
+
+/** Fused passes, by run (its kernels), then by stage, dtypes and apply, then by active kernels. */
+const passCache = new Map<string, Map<number, Planned | null>[]>();
+
+function planned(
+  cache: Map<number, Planned | null>,
+  key: number,
+  members: () => Member[],
+  reduce: Member | undefined,
+  types: LeafTypes,
+  apply: boolean,
+  kernelOf: (k: number) => Kernel,
+): Planned | null {
+  let p = cache.get(key);
+  if (p !== undefined) return p;
+  const pass = fuse(members(), reduce, types, apply);
+  p =
+    pass === undefined
+      ? null
+      : {
+          pass,
+          refs: pass.scalars.map((name) => {
+            const dot = name.indexOf(".");
+            return [Number(name.slice(0, dot)), name.slice(dot + 1)] as const;
+          }),
+          buffers: pass.buffers.map((name) => bufferCode(name, kernelOf)),
+        };
+  cache.set(key, p);
+  return p;
+}
+
+type ScalarValues = Record<string, number>;
+
+/**
+ * Runs a run of elementwise kernels over every leaf; returns the updates they produce. The run
+ * goes in stages, cut before each kernel that reduces (see fuse.ts); within a stage, each leaf
+ * runs one pass of the kernels that change it.
+ */
+function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: Step, last: boolean): FloatArray[] {
+  const leaves = x.length;
+  const params = step.paramsFlat?.leaves.map(dataOf);
+  const types: LeafTypes[] = [];
+  // Conversions back into narrower arrays, once the passes have run (mixed-dtype leaves only).
+  const after: (() => void)[] = [];
+  // Per leaf: the params read and written, and per kernel and slot, the slot read and written.
+  const pRead: FloatArray[] = [];
+  const pWrite: FloatArray[] = [];
+  const slotRead = ops.map((op) => op.kernel.slotNames.map(() => new Array<FloatArray>(leaves)));
+  const slotWrite = ops.map((op) => op.kernel.slotNames.map(() => new Array<FloatArray>(leaves)));
+  ops.forEach((op) => (op.next = op.kernel.slotNames.map(() => new Array<FloatArray>(leaves))));
+  for (let i = 0; i < leaves; i++) {
+    const input = x[i]!;
+    const p = params?.[i];
+    const wide =
+      dtypeOf(input) === "f64" ||
+      (p !== undefined && dtypeOf(p) === "f64") ||
+      ops.some((op) => op.active?.[i] !== false && op.slots.some((slot) => dtypeOf(slot[i]!) === "f64"));
+    const compute: Dtype = wide ? "f64" : "f32";
+    types.push({ compute, update: dtypeOf(input) });
+    if (p !== undefined) pRead.push(inDtype(p, compute, step.alloc));
+    if (step.apply && last) {
+      const write = dtypeOf(p!) === compute ? p! : step.alloc(compute, p!.length, false);
+      pWrite.push(write);
+      if (write !== p) after.push(() => p!.set(write));
+    }
+    const n = input.length;
+    ops.forEach((op, k) => {
+      if (op.active?.[i] === false) return; // no slots there: the kernel skips the leaf
+      op.kernel.slotNames.forEach((_, s) => {
+        const current = op.slots[s]![i]!;
+        slotRead[k]![s]![i] = inDtype(current, compute, step.alloc);
+        const target = step.inPlace && op.inPlace ? current : step.alloc(dtypeOf(current), n, true);
+        const write = dtypeOf(target) === compute ? target : step.alloc(compute, n, false);
+        slotWrite[k]![s]![i] = write;
+        if (write !== target) after.push(() => target.set(write));
+        op.next[s]![i] = target;
+      });
+    });
+  }
+  const arrayFor = (code: readonly number[], i: number, input: FloatArray, output: FloatArray): FloatArray => {
+    switch (code[0]) {
+      case 0:
+        return input;
+      case 1:
+        return output;
+      case 2:
+        return pRead[i]!;
+      case 3:
+        return pWrite[i]!;
+      case 4:
+        return slotRead[code[1]!]![code[2]!]![i]!;
+      default:
+        return slotWrite[code[1]!]![code[2]!]![i]!;
+    }
+  };
+
+  // Per-step scalars, per leaf: each kernel's, once its reductions (if any) are known.
+  const perLeaf = ops.map((op) => op.perLeaf ?? op.kernel.spec.perLeaf?.(step.paramsFlat ?? step.updates));
+  const leafScalars = (k: number, s: ScalarValues | ScalarValues[]): ScalarValues[] => {
+    const own = perLeaf[k];
+    if (own === undefined) return Array.isArray(s) ? s : new Array<ScalarValues>(leaves).fill(s);
+    return x.map((_, i) => ({ ...(Array.isArray(s) ? s[i]! : s), ...own[i] }) as ScalarValues);
+  };
+  const scalars: (ScalarValues[] | undefined)[] = ops.map((op, k) =>
+    op.kernel.reductions.length > 0 ? undefined : leafScalars(k, scalarsOf(op, {})),
+  );
+
+  const runKey = ops.map((op) => idOf(op.kernel)).join(",");
+  let caches = passCache.get(runKey);
+  if (caches === undefined) passCache.set(runKey, (caches = []));
+  const cacheOf = (stage: number, t: LeafTypes, apply: boolean, reduces: boolean): Map<number, Planned | null> => {
+    const at =
+      16 * (stage + 1) +
+      (t.compute === "f64" ? 8 : 0) +
+      (t.update === "f64" ? 4 : 0) +
+      (apply ? 2 : 0) +
+      (reduces ? 1 : 0);
+    return (caches[at] ??= new Map());
+  };
+  const kernelOf = (k: number) => ops[k]!.kernel;
+
+  /** Runs one stage's passes over every leaf, then the next stage's first kernel's scalars. */
+  const runStage = (
+    stage: number,
+    from: number,
+    active: readonly number[],
+    inputs: FloatArray[],
+    outputs: FloatArray[],
+    reduce: Member | undefined,
+    apply: boolean,
+  ) => {
+    const blocksBefore: number[] = [];
+    let blocks = 0;
+    for (let i = 0; i < leaves; i++) {
+      blocksBefore.push(blocks);
+      blocks += Math.ceil(x[i]!.length / BLOCK);
+    }
+    const sums = reduce === undefined ? undefined : new Float64Array(blocks * reduce.kernel.reductions.length);
+    for (let i = 0; i < leaves; i++) {
+      const n = x[i]!.length;
+      if (n === 0) continue;
+      const t = types[i]!;
+      const mask = active[i]!;
+      const members = () => {
+        const out: Member[] = [];
+        for (let k = from, bit = 1; bit <= mask; k++, bit *= 2) if (mask & bit) out.push({ k, kernel: ops[k]!.kernel });
+        return out;
+      };
+      // A leaf outside the reducing kernel's view adds nothing to its sums.
+      const reducing = reduce !== undefined && ops[reduce.k]!.active?.[i] !== false ? reduce : undefined;
+      const plan = planned(
+        cacheOf(stage, t, apply, reducing !== undefined),
+        mask,
+        members,
+        reducing,
+        t,
+        apply,
+        kernelOf,
+      );
+      if (plan === null) continue;
+      const { pass, refs, buffers } = plan;
+      const input = inputs[i]!;
+      const output = outputs[i]!;
+      const arrays = buffers.map((code) => arrayFor(code, i, input, output));
+      const values = refs.map(([k, name]) => scalars[k]![i]![name]!);
+      const run = runnerOf(pass);
+      if (sums === undefined) {
+        run(arrays, 0, n, values);
+        continue;
+      }
+      run(arrays, 0, n, values, sums, blocksBefore[i]! * pass.reductions.length);
+    }
+    // The next stage reads what this one wrote: wait for any threads.
+    flush();
+    if (reduce === undefined) return;
+    const op = ops[reduce.k]!;
+    const reduced = reducedScalars(op, sums!, blocksBefore, blocks, (input) =>
+      (input === "x" ? outputs : pRead).map((a, i) => (op.active?.[i] === false ? a.subarray(0, 0) : a)),
+    );
+    scalars[reduce.k] = leafScalars(reduce.k, reduced);
+  };
+
+  // Stages: [start, end) of the run, each after the first starting at a kernel that reduces.
+  // (A stage also ends after 30 kernels, so that its active kernels fit in the bits of a number.)
+  const starts = [0];
+  for (let k = 1; k < ops.length; k++)
+    if (ops[k]!.kernel.reductions.length > 0 || k - starts[starts.length - 1]! >= 30) starts.push(k);
+  const input = x.map((a, i) => inDtype(a, types[i]!.compute, step.alloc));
+  let current = input;
+  const finals = new Array<FloatArray | undefined>(leaves);
+  // The first kernel's sums are over the run's input itself.
+  if (ops.length > 0 && ops[0]!.kernel.reductions.length > 0)
+    runStage(-1, 0, new Array<number>(leaves).fill(0), current, current, { k: 0, kernel: ops[0]!.kernel }, false);
+  for (let s = 0; s < starts.length; s++) {
+    const from = starts[s]!;
+    const to = s + 1 < starts.length ? starts[s + 1]! : ops.length;
+    const lastStage = to === ops.length;
+    const active: number[] = [];
+    const outs: FloatArray[] = [];
+    for (let i = 0; i < leaves; i++) {
+      // The kernels that change this leaf, as bits (kernel from + b is bit b).
+      let mask = 0;
+      for (let k = from, bit = 1; k < to; k++, bit *= 2) {
+        const { kernel } = ops[k]!;
+        if (ops[k]!.active?.[i] === false) continue;
+        if (kernel.slotNames.length === 0 && kernel.spec.identity?.(scalars[k]![i]!)) continue;
+        mask |= bit;
+      }
+      active.push(mask);
+      if (mask === 0) {
+        outs.push(current[i]!);
+        continue;
+      }
+      const n = x[i]!.length;
+      const compute = types[i]!.compute;
+      if (!lastStage) {
+        outs.push(step.alloc(compute, n, false));
+        continue;
+      }
+      // Applied to the params, the last stage writes no updates.
+      if (last && step.apply) {
+        outs.push(current[i]!);
+        continue;
+      }
+      // The last stage writes the updates, in their dtype: into the spare arrays of a donated
+      // state where they fit.
+      const spare = last ? step.spare?.[i] : undefined;
+      const update = types[i]!.update;
+      const out =
+        spare !== undefined && spare !== x[i] && spare.length === n && dtypeOf(spare) === update
+          ? spare
+          : step.alloc(update, n, true);
+      finals[i] = out;
+      const write = update === compute ? out : step.alloc(compute, n, false);
+      if (write !== out) after.push(() => out.set(write));
+      outs.push(write);
+    }
+    const reduce = lastStage ? undefined : { k: to, kernel: ops[to]!.kernel };
+    runStage(s, from, active, current, outs, reduce, lastStage && last && step.apply);
+    current = outs;
+  }
+  after.forEach((f) => f());
+  // A leaf no kernel changed comes back as the very array it came in as.
+  return current.map((data, i) => finals[i] ?? (data === input[i] ? x[i]! : data));
+}
+
+/** A kernel's scalars: its hyperparameters and its per-step scalars. */
+function scalarsOf(op: ElementOp, reduced: Record<string, number>): Record<string, number> {
+  const { spec } = op.kernel;
+  const values = { ...spec.hyper, ...spec.scalars(spec.hyper, op.count, reduced) };
+  op.onScalars?.(values);
+  return values;
+}
+
+/**
+ * A kernel's scalars from its reductions: once for tree sums, per leaf when any sum is per leaf.
+ * A norm is the root of its sum of squares, or, where the squares overflow, the norm rescaled
+ * from the values themselves (`values` gives them: the update entering the kernel, or the params).
+ */
+function reducedScalars(
+  op: ElementOp,
+  results: Float64Array,
+  blocksBefore: readonly number[],
+  blocks: number,
+  values: (input: "x" | "p") => readonly FloatArray[],
+): Record<string, number> | Record<string, number>[] {
+  const reductions = op.kernel.reductions;
+  const r = reductions.length;
+  const leaves = blocksBefore.length;
+  const blocksOf = (i: number) => (i + 1 < leaves ? blocksBefore[i + 1]! : blocks) - blocksBefore[i]!;
+  const column = reductions.map((_, k) => {
+    const c = new Float64Array(blocks);
+    for (let b = 0; b < blocks; b++) c[b] = results[b * r + k]!;
+    return c;
+  });
+  const finish = (k: number, sum: number, leaf: number | undefined): number => {
+    const norm = reductions[k]!.norm;
+    if (norm === undefined) return sum;
+    const root = Math.sqrt(sum);
+    if (Number.isFinite(root)) return root;
+    const arrays = values(norm);
+    return globalNormOf(leaf === undefined ? arrays : [arrays[leaf]!]);
+  };
+  const totals = reductions.map((_, k) => finish(k, sumBlocks(column[k]!), undefined));
+  const reducedFor = (i: number | undefined) =>
+    Object.fromEntries(
+      reductions.map((red, k) => {
+        if (red.over === "tree" || i === undefined) return [red.name, totals[k]!];
+        const from = blocksBefore[i]!;
+        return [red.name, finish(k, sumBlocks(column[k]!, from, from + blocksOf(i)), i)];
+      }),
+    );
+  if (!reductions.some((red) => red.over === "leaf")) return scalarsOf(op, reducedFor(undefined));
+  return blocksBefore.map((_, i) => scalarsOf(op, reducedFor(i)));
+}
+
+/** The transformation an elementwise declaration describes. */
+export function elementwise<S = unknown>(spec: KernelSpec): Transformation<S> {
+  return new Transformation<S>({ kind: "kernel", kernel: buildKernel(spec) });
+}

@@ -1,0 +1,168 @@
+/**
+ * The plain-JavaScript backend: runs a {@link Pass} with no generated code (no `eval`, no
+ * `new Function`), for hosts without WebAssembly SIMD, and as the second opinion the tests hold
+ * the WebAssembly backend to.
+ *
+ * It evaluates the pass node by node over chunks of {@link BLOCK} elements, each node one tight
+ * loop into a chunk of the pass's dtype: a float32 chunk rounds every operation to float32, which
+ * for `+ - * /` and `sqrt` computed in float64 is the correctly rounded float32 result, the same
+ * as WebAssembly's `f32` operations. Reductions follow the WebAssembly lane order exactly.
+ *
+ * @module
+ */
+import { isCondition, type Condition, type Expr } from "./expr.js";
+import { BLOCK, type Pass } from "./pass.js";
+import { passRoots, topologicalOrder } from "./wasm.js";
+
+/** An array a pass reads or writes (already in the pass's dtype). */
+export type PassArray = Float32Array | Float64Array;
+
+/**
+ * Runs a pass over elements `[start, start + n)` of `arrays` (in the order of `pass.buffers`),
+ * with `scalars` in the order of `pass.scalars`; `start` is a multiple of {@link BLOCK}. With
+ * reductions, the sum of reduction `r` over the call's block `b` goes to `results[at + b R + r]`.
+ */
+export type PassRunner = (
+  arrays: readonly PassArray[],
+  start: number,
+  n: number,
+  scalars: ArrayLike<number>,
+  results?: Float64Array,
+  at?: number,
+) => void;
+
+type Node = Expr | Condition;
+type Chunk = Float32Array | Float64Array | Uint8Array;
+
+/** The JavaScript runner of `pass`. */
+export function jsRunner(pass: Pass): PassRunner {
+  const order = topologicalOrder(passRoots(pass));
+  const position = new Map<Node, number>(order.map((e, i) => [e, i]));
+  const Float = pass.dtype === "f32" ? Float32Array : Float64Array;
+  const chunks: Chunk[] = order.map((e) => (isCondition(e) ? new Uint8Array(BLOCK) : new Float(BLOCK)));
+  const bufferIndex = new Map(pass.buffers.map((name, i) => [name, i]));
+  const scalarIndex = new Map(pass.scalars.map((name, i) => [name, i]));
+  const at = (e: Node) => chunks[position.get(e)!]!;
+  const lanes = pass.dtype === "f32" ? 4 : 2;
+
+  return (arrays, start, n, scalars, results, resultAt = 0) => {
+    for (let from = 0; from < n; from += BLOCK) {
+      const len = Math.min(BLOCK, n - from);
+      const s = start + from;
+      for (const e of order) {
+        const out = at(e);
+        switch (e.op) {
+          case "input":
+            out.set(arrays[bufferIndex.get(e.name)!]!.subarray(s, s + len));
+            break;
+          case "scalar":
+            out.fill(scalars[scalarIndex.get(e.name)!]!, 0, len);
+            break;
+          case "const":
+            out.fill(e.value, 0, len);
+            break;
+          case "select":
+            select(at(e.cond) as Uint8Array, at(e.a) as PassArray, at(e.b) as PassArray, out as PassArray, len);
+            break;
+          case "neg":
+          case "abs":
+          case "sqrt":
+          case "round32":
+            unary(e.op, at(e.a) as PassArray, out as PassArray, len);
+            break;
+          case "asUpdate":
+            throw new Error("asUpdate must be resolved before a pass runs");
+          default:
+            binary(e.op, at(e.a) as PassArray, at(e.b) as PassArray, out, len);
+        }
+      }
+      // Every value is computed before any store: a buffer may be read and written in place.
+      for (const store of pass.stores)
+        arrays[bufferIndex.get(store.buffer)!]!.set((at(store.value) as PassArray).subarray(0, len), s);
+      const block = resultAt + (from / BLOCK) * pass.reductions.length;
+      pass.reductions.forEach((r, k) => {
+        results![block + k] = dot(at(r.a) as PassArray, at(r.b) as PassArray, len, lanes);
+      });
+    }
+  };
+}
+
+function select(c: Uint8Array, a: PassArray, b: PassArray, out: PassArray, n: number): void {
+  for (let j = 0; j < n; j++) out[j] = c[j] !== 0 ? a[j]! : b[j]!;
+}
+
+function unary(op: "neg" | "abs" | "sqrt" | "round32", a: PassArray, out: PassArray, n: number): void {
+  if (op === "round32") for (let j = 0; j < n; j++) out[j] = Math.fround(a[j]!);
+  else if (op === "neg") for (let j = 0; j < n; j++) out[j] = -a[j]!;
+  else if (op === "abs") for (let j = 0; j < n; j++) out[j] = Math.abs(a[j]!);
+  else for (let j = 0; j < n; j++) out[j] = Math.sqrt(a[j]!);
+}
+
+function binary(op: string, a: PassArray, b: PassArray, out: Chunk, n: number): void {
+  switch (op) {
+    case "add":
+      for (let j = 0; j < n; j++) out[j] = a[j]! + b[j]!;
+      return;
+    case "sub":
+      for (let j = 0; j < n; j++) out[j] = a[j]! - b[j]!;
+      return;
+    case "mul":
+      for (let j = 0; j < n; j++) out[j] = a[j]! * b[j]!;
+      return;
+    case "div":
+      for (let j = 0; j < n; j++) out[j] = a[j]! / b[j]!;
+      return;
+    case "min":
+      for (let j = 0; j < n; j++) out[j] = Math.min(a[j]!, b[j]!);
+      return;
+    case "max":
+      for (let j = 0; j < n; j++) out[j] = Math.max(a[j]!, b[j]!);
+      return;
+    case "eq":
+      for (let j = 0; j < n; j++) out[j] = a[j]! === b[j]! ? 1 : 0;
+      return;
+    case "ne":
+      for (let j = 0; j < n; j++) out[j] = a[j]! !== b[j]! ? 1 : 0;
+      return;
+    case "lt":
+      for (let j = 0; j < n; j++) out[j] = a[j]! < b[j]! ? 1 : 0;
+      return;
+    case "gt":
+      for (let j = 0; j < n; j++) out[j] = a[j]! > b[j]! ? 1 : 0;
+      return;
+    case "le":
+      for (let j = 0; j < n; j++) out[j] = a[j]! <= b[j]! ? 1 : 0;
+      return;
+    case "ge":
+      for (let j = 0; j < n; j++) out[j] = a[j]! >= b[j]! ? 1 : 0;
+      return;
+  }
+}
+
+/**
+ * `sum(a * b)` in float64, in the WebAssembly backend's order: one partial sum per vector lane
+ * (float32's lanes 0 and 2, then 1 and 3, paired), then the elements past the last whole vector.
+ */
+function dot(a: PassArray, b: PassArray, n: number, lanes: number): number {
+  const whole = n - (n % lanes);
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let tail = 0;
+  if (lanes === 4) {
+    for (let j = 0; j < whole; j += 4) {
+      s0 += a[j]! * b[j]!;
+      s1 += a[j + 1]! * b[j + 1]!;
+      s2 += a[j + 2]! * b[j + 2]!;
+      s3 += a[j + 3]! * b[j + 3]!;
+    }
+  } else {
+    for (let j = 0; j < whole; j += 2) {
+      s0 += a[j]! * b[j]!;
+      s1 += a[j + 1]! * b[j + 1]!;
+    }
+  }
+  for (let j = whole; j < n; j++) tail += a[j]! * b[j]!;
+  return s0 + s2 + (s1 + s3) + tail;
+}

@@ -1,0 +1,177 @@
+/**
+ * The declaration of an elementwise transformation: the one place its math is written. The
+ * executor derives every way of running it (pure, donated, compiled, on any number of threads,
+ * on WebAssembly or plain JavaScript) from this record.
+ *
+ * A kernel declares:
+ * - `slots`: its per-leaf state arrays (each a tree shaped like the params, in the params' dtype)
+ *   and their initial value;
+ * - `counted`: whether its state keeps a step count;
+ * - `hyper`: its hyperparameters, scalars that `injectHyperparams` may feed from a state;
+ * - `scalars`: its per-step scalars, computed once per step in float64 from the hyperparameters,
+ *   the count (before this step's increment) and the reductions;
+ * - `reductions`: sums over the elements that the scalars need (`sum(a * b)` over the whole tree
+ *   or per leaf), computed before the body runs;
+ * - `body`: the per-element update and the slots' next values, as {@link Expr}s of the incoming
+ *   update `x`, the params `p` (with `readsParams`), the slots and the scalars.
+ *
+ * @module
+ */
+import type { Flat } from "../pytree.js";
+import { exprKey, input, scalar, type Expr } from "./expr.js";
+
+/** The per-element values a body reads: the update `x`, the params `p` and the slots, by name. */
+export type Inputs<Slot extends string> = { readonly x: Expr; readonly p: Expr } & { readonly [K in Slot]: Expr };
+
+/** The per-step scalars a body reads, by name. */
+export type Scalars<Name extends string> = { readonly [K in Name]: Expr };
+
+/**
+ * A reduction over the tree's elements (`"tree"`) or each leaf's (`"leaf"`): `sum(a * b)` of two
+ * expressions (`of`), or the Euclidean norm of the update or the params (`norm`), which stays
+ * finite where the sum of squares would overflow.
+ */
+export type Reduction<Slot extends string> =
+  | { readonly over: "tree" | "leaf"; readonly of: (v: Inputs<Slot>) => readonly [Expr, Expr] }
+  | { readonly over: "tree" | "leaf"; readonly norm: "x" | "p" };
+
+/** What a body returns: the update, and the next value of every slot. */
+export type Body<Slot extends string> = { readonly update: Expr } & { readonly [K in Slot]: Expr };
+
+/** The declaration of an elementwise transformation. */
+export interface KernelSpec<
+  Slot extends string = string,
+  Hyper extends string = string,
+  Scalar extends string = string,
+  Reduced extends string = string,
+> {
+  /** The transformation's name, for errors (`scaleByAdam`). */
+  readonly name: string;
+  /** Per-leaf state arrays and their initial values. */
+  readonly slots: { readonly [K in Slot]: number };
+  /** Whether the state keeps a step `count`. */
+  readonly counted: boolean;
+  /** Whether the body reads the params (then `update` needs them: `MISSING_PARAMS`). */
+  readonly readsParams: boolean;
+  /** The hyperparameters (validated numbers). */
+  readonly hyper: { readonly [K in Hyper]: number };
+  /** Sums over the elements that the scalars need. */
+  readonly reductions: { readonly [K in Reduced]: Reduction<Slot> };
+  /**
+   * The per-step scalars in float64, from the hyperparameters, the count before this step's
+   * increment, and the reductions (a leaf's own sums for `"leaf"` reductions).
+   */
+  readonly scalars: (
+    hyper: { readonly [K in Hyper]: number },
+    count: number,
+    reduced: { readonly [K in Reduced]: number },
+  ) => { readonly [K in Scalar]: number };
+  /**
+   * Scalars that differ by leaf but not by step (a mask's flag, say), from the params (or the
+   * updates when there are none), as one record per leaf with the names of `leafScalars`.
+   */
+  readonly perLeaf?: (tree: Flat) => readonly { readonly [K in Scalar]?: number }[];
+  /** The names `perLeaf` gives. */
+  readonly leafScalars?: readonly Scalar[];
+  /**
+   * For a kernel without slots: whether, with these scalars (a leaf's), it leaves the update as
+   * it is. The executor then skips it for that leaf, and an update no kernel touched comes back
+   * as the very same leaf (a clip below its threshold, a leaf a mask leaves out).
+   */
+  readonly identity?: (s: { readonly [K in Hyper | Scalar]: number }) => boolean;
+  /** The per-element body. */
+  readonly body: (v: Inputs<Slot>, s: Scalars<Hyper | Scalar>) => Body<Slot>;
+}
+
+/** A declaration with what it leaves out filled in: no slots, no count, no params, no reductions. */
+export function declare<
+  Slot extends string = never,
+  Hyper extends string = never,
+  Scalar extends string = never,
+  Reduced extends string = never,
+>(
+  spec: Pick<KernelSpec<Slot, Hyper, Scalar, Reduced>, "name" | "body"> &
+    Partial<KernelSpec<Slot, Hyper, Scalar, Reduced>>,
+): KernelSpec {
+  return {
+    slots: {} as { readonly [K in Slot]: number },
+    counted: false,
+    readsParams: false,
+    hyper: {} as { readonly [K in Hyper]: number },
+    reductions: {} as { readonly [K in Reduced]: Reduction<Slot> },
+    scalars: () => ({}) as { readonly [K in Scalar]: number },
+    ...spec,
+  } as unknown as KernelSpec;
+}
+
+/** A kernel with its body built once, as the executor consumes it. */
+export interface Kernel {
+  readonly spec: KernelSpec;
+  readonly slotNames: readonly string[];
+  readonly reductionNames: readonly string[];
+  /** The body over the canonical inputs `x`, `p`, `slot:<name>` and scalars `<name>`. */
+  readonly update: Expr;
+  readonly next: Readonly<Record<string, Expr>>;
+  /** The reductions over the canonical inputs. */
+  readonly reductions: readonly {
+    readonly name: string;
+    readonly over: "tree" | "leaf";
+    readonly a: Expr;
+    readonly b: Expr;
+    /** For a norm: which input it is the norm of. */
+    readonly norm: "x" | "p" | undefined;
+  }[];
+}
+
+/** Canonical input names of a kernel's body, before the executor renames them per pass. */
+export const X = "x";
+export const P = "p";
+export const slotInput = (name: string): string => `slot:${name}`;
+
+/** Builds a kernel's body once, over canonical inputs. */
+export function buildKernel(spec: KernelSpec): Kernel {
+  const slotNames = Object.keys(spec.slots).sort();
+  const reductionNames = Object.keys(spec.reductions).sort();
+  const inputs = { x: input(X), p: input(P), ...Object.fromEntries(slotNames.map((n) => [n, input(slotInput(n))])) };
+  // Any name the body reads is a scalar; the executor supplies its value at each step.
+  const named = new Map<string, Expr>();
+  const scalars = new Proxy({} as Record<string, Expr>, {
+    get: (_, key) => {
+      const name = String(key);
+      if (!named.has(name)) named.set(name, scalar(name));
+      return named.get(name);
+    },
+  });
+  const body = spec.body(inputs as Inputs<string>, scalars);
+  const reductions = reductionNames.map((name) => {
+    const r = spec.reductions[name]!;
+    if ("norm" in r) {
+      const of = inputs[r.norm];
+      return { name, over: r.over, a: of, b: of, norm: r.norm };
+    }
+    const [a, b] = r.of(inputs as Inputs<string>);
+    return { name, over: r.over, a, b, norm: undefined };
+  });
+  return {
+    spec,
+    slotNames,
+    reductionNames,
+    update: body.update,
+    next: Object.fromEntries(slotNames.map((n) => [n, body[n]!])),
+    reductions,
+  };
+}
+
+/**
+ * A text key of what a kernel computes: its slots and the expressions of its body and
+ * reductions. Kernels with equal keys run the same passes, whatever their scalars' values: a
+ * transformation rebuilt with new hyperparameters has the key of the first one built.
+ */
+export function codeKey(kernel: Kernel): string {
+  const roots = [
+    kernel.update,
+    ...kernel.slotNames.map((n) => kernel.next[n]!),
+    ...kernel.reductions.flatMap((r) => [r.a, r.b]),
+  ];
+  return `${kernel.slotNames.join(",")}|${kernel.reductions.length}|${exprKey(roots)}`;
+}

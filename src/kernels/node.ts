@@ -1,0 +1,105 @@
+/**
+ * What the executor runs: a transformation as a small tree of nodes. A kernel is an elementwise
+ * declaration; a chain runs its parts in order; Lookahead runs its inner node and, on a sync
+ * step, a sync kernel behind a real branch on its count; anything else (a user's own
+ * `{ init, update }`, or a transformation that is not elementwise) is an opaque barrier that the
+ * kernels before and after it still fuse around.
+ *
+ * Every transformation gradtx builds carries its node (see the executor's `Transformation`);
+ * `chain` and the combinators read the nodes of their parts.
+ *
+ * @module
+ */
+import type { GradientTransformation } from "../base.js";
+import type { Flat } from "../pytree.js";
+import type { Kernel } from "./kernel.js";
+
+/** The inner-state policies that run inside the executor. */
+export type SyncPolicy = "keep" | "reset";
+
+/** A transformation, as the executor sees it. */
+export type Node =
+  | { readonly kind: "kernel"; readonly kernel: Kernel }
+  | { readonly kind: "chain"; readonly parts: readonly Node[] }
+  | {
+      readonly kind: "lookahead";
+      readonly inner: Node;
+      readonly syncPeriod: number;
+      /** The sync: a kernel with one slot, `slow`, reading the params. */
+      readonly sync: Kernel;
+      readonly policy: SyncPolicy;
+    }
+  | {
+      /**
+       * The inner node on some of the leaves (see views.ts): its state is `{ inner }`, the inner
+       * node's state over those leaves, with `null` in place of the others.
+       */
+      readonly kind: "masked";
+      readonly inner: Node;
+      /** One boolean per leaf of a tree (the params at init, the updates the node sees at update). */
+      readonly select: (tree: Flat) => readonly boolean[];
+    }
+  | {
+      /**
+       * A node per label, each on the leaves of its label (a masked node per label, as optax's
+       * `multi_transform`): the state is `{ inner: { [label]: that node's state } }`.
+       */
+      readonly kind: "multiTransform";
+      /** One label per leaf of a tree, each one of the parts' (the params at init, the updates at update). */
+      readonly labels: (tree: Flat) => readonly string[];
+      /** Label -> node, sorted by label. */
+      readonly parts: readonly (readonly [string, Node])[];
+    }
+  | {
+      /**
+       * Hyperparameters that live in the state, as optax's `inject_hyperparams`: each step plans
+       * the inner node built from that step's numbers in place of the inner transformation, so
+       * its kernels run with those numbers as their hyperparameters and fuse as usual. The state
+       * is `{ count, hyperparams, inner }`.
+       */
+      readonly kind: "inject";
+      /** The hyperparameters of the first step (what init writes into the state). */
+      readonly initial: Readonly<Record<string, number>>;
+      /** The hyperparameters of the step at `count`: schedules evaluated, the others read from the state's record. */
+      readonly hyperparams: (
+        count: number,
+        current: Readonly<Record<string, unknown>>,
+      ) => Readonly<Record<string, number>>;
+      /** The inner node built with `hyperparams` (called once per init and once per step). */
+      readonly inner: (hyperparams: Readonly<Record<string, number>>) => Node;
+      /** The inner node built with the first step's numbers: what a step runs, up to the numbers. */
+      readonly template: Node;
+    }
+  | {
+      /**
+       * optax's `apply_if_finite`: `check` (a kernel that passes the updates through and whose
+       * scalar `finite` is 1 or 0, from a sum over its view) says whether the updates entering
+       * the node are finite; the inner node's results are then taken, or zeros and the inner
+       * state as it was. The state is `{ notFiniteCount, lastFinite, totalNotFinite, inner }`.
+       */
+      readonly kind: "applyIfFinite";
+      readonly inner: Node;
+      readonly maxConsecutiveErrors: number;
+      readonly check: Kernel;
+    }
+  | { readonly kind: "opaque"; readonly tx: GradientTransformation<unknown> };
+
+/** The nodes directly inside `node`. */
+export function childrenOf(node: Node): readonly Node[] {
+  switch (node.kind) {
+    case "kernel":
+    case "opaque":
+      return [];
+    case "chain":
+      return node.parts;
+    case "lookahead":
+    case "masked":
+      return [node.inner];
+    case "multiTransform":
+      return node.parts.map(([, part]) => part);
+    case "inject":
+      return [node.template];
+    case "applyIfFinite":
+      return [{ kind: "kernel", kernel: node.check }, node.inner];
+  }
+}

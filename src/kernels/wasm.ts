@@ -1,0 +1,450 @@
+/**
+ * The WebAssembly backend: a {@link Pass} becomes a module generated at run time, whose one
+ * function runs the pass as a SIMD loop (`f32x4` / `f64x2`) with a scalar loop for the tail.
+ * Nothing is downloaded or committed as a binary: the bytes come from this file.
+ *
+ * The function is `run(buffers: i32 byte addresses..., n: i32, scalars: f64..., results: i32)`
+ * (`results` only when the pass reduces): it runs elements `[0, n)` of buffers that start at
+ * 16-byte-aligned addresses of the imported memory `env.memory`, and writes the sum of reduction
+ * `r` over block `b` (elements `[b BLOCK, (b + 1) BLOCK)`), in float64, at `results + 8 (b R + r)`. Scalars arrive in float64 and are rounded once to the
+ * pass's dtype, as the JavaScript executor rounds them.
+ *
+ * @module
+ */
+import { isCondition, type Condition, type Expr } from "./expr.js";
+import { BLOCK, type Dtype, type Pass } from "./pass.js";
+
+const I32 = 0x7f;
+const F32 = 0x7d;
+const F64 = 0x7c;
+const V128 = 0x7b;
+
+/** Unsigned LEB128. */
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+/** Signed LEB128 (for i32.const). */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+export const utf8 = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+export const vec = (items: readonly number[][]): number[] => [...uleb(items.length), ...items.flat()];
+export const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+const simd = (op: number): number[] => [0xfd, ...uleb(op)];
+const f64Bytes = (value: number): number[] => Array.from(new Uint8Array(Float64Array.of(value).buffer));
+const f32Bytes = (value: number): number[] => Array.from(new Uint8Array(Float32Array.of(value).buffer));
+
+type Op = Exclude<Expr["op"], "input" | "scalar" | "const" | "select" | "asUpdate"> | Condition["op"];
+
+/** The opcodes of one lane type: a scalar float type, or its SIMD vector. */
+interface Lanes {
+  readonly type: number;
+  /** Bytes per iteration. */
+  readonly bytes: number;
+  readonly load: number[];
+  readonly store: number[];
+  readonly ops: Readonly<Record<Op, number[]>>;
+  readonly select: number[];
+  /** Turns an f64 on the stack into this lane type. */
+  readonly fromF64: number[];
+  readonly constant: (value: number) => number[];
+}
+
+/** Opcodes in the order round32, neg, abs, sqrt, add, sub, mul, div, min, max, eq, ne, lt, gt, le, ge. */
+function opTable(codes: readonly number[][]): Record<Op, number[]> {
+  const names: Op[] = [
+    "round32",
+    "neg",
+    "abs",
+    "sqrt",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "min",
+    "max",
+    "eq",
+    "ne",
+    "lt",
+    "gt",
+    "le",
+    "ge",
+  ];
+  return Object.fromEntries(names.map((name, i) => [name, codes[i]!])) as Record<Op, number[]>;
+}
+const one = (op: number) => [op];
+const vectorOps = (round32: number[], first: number[], cmp: number) => [
+  round32,
+  ...first.map(simd),
+  ...[0, 1, 2, 3, 4, 5].map((k) => simd(cmp + k)),
+];
+
+const LANES: Record<Dtype, { readonly vector: Lanes; readonly scalar: Lanes; readonly size: number }> = {
+  f32: {
+    size: 4,
+    vector: {
+      type: V128,
+      bytes: 16,
+      load: [...simd(0x00), 4, 0],
+      store: [...simd(0x0b), 4, 0],
+      ops: opTable(vectorOps([], [0xe1, 0xe0, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7, 0xe8, 0xe9], 0x41)),
+      select: simd(0x52),
+      fromF64: [0xb6, ...simd(0x13)],
+      constant: (v) => [0x43, ...f32Bytes(v), ...simd(0x13)],
+    },
+    scalar: {
+      type: F32,
+      bytes: 4,
+      load: [0x2a, 2, 0],
+      store: [0x38, 2, 0],
+      ops: opTable([
+        [],
+        ...[0x8c, 0x8b, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f, 0x60].map(one),
+      ]),
+      select: [0x1b],
+      fromF64: [0xb6],
+      constant: (v) => [0x43, ...f32Bytes(v)],
+    },
+  },
+  f64: {
+    size: 8,
+    vector: {
+      type: V128,
+      bytes: 16,
+      load: [...simd(0x00), 4, 0],
+      store: [...simd(0x0b), 4, 0],
+      ops: opTable(
+        vectorOps([...simd(0x5e), ...simd(0x5f)], [0xed, 0xec, 0xef, 0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5], 0x47),
+      ),
+      select: simd(0x52),
+      fromF64: simd(0x14),
+      constant: (v) => [0x44, ...f64Bytes(v), ...simd(0x14)],
+    },
+    scalar: {
+      type: F64,
+      bytes: 8,
+      load: [0x2b, 3, 0],
+      store: [0x39, 3, 0],
+      ops: opTable([
+        [0xb6, 0xbb],
+        ...[0x9a, 0x99, 0x9f, 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66].map(one),
+      ]),
+      select: [0x1b],
+      fromF64: [],
+      constant: (v) => [0x44, ...f64Bytes(v)],
+    },
+  },
+};
+
+const LOCAL_GET = 0x20;
+const LOCAL_SET = 0x21;
+const LOCAL_TEE = 0x22;
+
+type Node = Expr | Condition;
+
+/** The nodes of the pass's DAG, operands before their users, each once. */
+export function topologicalOrder(roots: readonly Node[]): Node[] {
+  const order: Node[] = [];
+  const seen = new Set<Node>();
+  const visit = (e: Node): void => {
+    if (seen.has(e)) return;
+    seen.add(e);
+    if ("cond" in e) visit(e.cond);
+    if ("a" in e) visit(e.a);
+    if ("b" in e) visit(e.b);
+    order.push(e);
+  };
+  roots.forEach(visit);
+  return order;
+}
+
+/** The roots a pass evaluates per element: its stores' values and its reductions' factors. */
+export const passRoots = (pass: Pass): Node[] => [
+  ...pass.stores.map((s) => s.value),
+  ...pass.reductions.flatMap((r) => [r.a, r.b]),
+];
+
+/** The code of the pass's function. */
+function functionBody(pass: Pass): number[] {
+  const { buffers, scalars, dtype, reductions } = pass;
+  const lanes = LANES[dtype];
+  const order = topologicalOrder(passRoots(pass));
+  const bufferIndex = new Map(buffers.map((name, i) => [name, i]));
+  const scalarIndex = new Map(scalars.map((name, i) => [name, i]));
+  const nParam = buffers.length;
+  const scalarParam = (k: number) => buffers.length + 1 + k;
+  const resultsParam = buffers.length + 1 + scalars.length;
+  let next = resultsParam + (reductions.length > 0 ? 1 : 0);
+
+  // Locals: loop counters; per node a vector and a scalar form (constants and scalars are set
+  // before the loops; conditions are v128 masks and i32 flags); the reductions' accumulators.
+  const [offset, vecEnd, end, blockEnd] = [next++, next++, next++, next++];
+  const conditions = order.filter(isCondition);
+  const flagOf = new Map(conditions.map((c) => [c, next++]));
+  const vectorOf = new Map(order.map((e) => [e, next++]));
+  const accumulators = reductions.map(() => [next++, next++] as const);
+  const shuffled = next++;
+  const values = order.filter((e) => !isCondition(e));
+  const scalarOf = new Map(values.map((e) => [e, next++]));
+  const tails = reductions.map(() => next++);
+  const locals: number[][] = [
+    [...uleb(4 + conditions.length), I32],
+    [...uleb(order.length + 2 * reductions.length + 1), V128],
+    [...uleb(values.length), lanes.scalar.type],
+    [...uleb(reductions.length), F64],
+  ].filter((group) => group[0] !== 0);
+
+  const code: number[] = [];
+  const emit = (...bytes: number[]) => code.push(...bytes);
+  const local = (op: number, index: number) => emit(op, ...uleb(index));
+
+  // Scalars and constants, in both forms, before the loops.
+  for (const e of order) {
+    if (e.op !== "scalar" && e.op !== "const") continue;
+    for (const [l, slot] of [
+      [lanes.vector, vectorOf.get(e)!],
+      [lanes.scalar, scalarOf.get(e)!],
+    ] as const) {
+      if (e.op === "const") emit(...l.constant(e.value));
+      else {
+        const k = scalarIndex.get(e.name);
+        if (k === undefined) throw new Error(`pass reads an undeclared scalar ${e.name}`);
+        local(LOCAL_GET, scalarParam(k));
+        emit(...l.fromF64);
+      }
+      local(LOCAL_SET, slot);
+    }
+  }
+  // end = n * size; vecEnd = end rounded down to whole 16-byte vectors.
+  local(LOCAL_GET, nParam);
+  emit(0x41, ...sleb(lanes.size), 0x6c);
+  local(LOCAL_TEE, end);
+  emit(0x41, ...sleb(-16), 0x71);
+  local(LOCAL_SET, vecEnd);
+
+  const loop = (vector: boolean, limit: number) => {
+    const l = vector ? lanes.vector : lanes.scalar;
+    const slotOf = (e: Node) => (vector ? vectorOf.get(e)! : isCondition(e) ? flagOf.get(e)! : scalarOf.get(e)!);
+    emit(0x02, 0x40, 0x03, 0x40); // block, loop
+    local(LOCAL_GET, offset);
+    local(LOCAL_GET, limit);
+    emit(0x4f, 0x0d, 1); // i32.ge_u, br_if 1
+    for (const e of order) {
+      switch (e.op) {
+        case "scalar":
+        case "const":
+          continue;
+        case "input": {
+          const b = bufferIndex.get(e.name);
+          if (b === undefined) throw new Error(`pass reads an undeclared buffer ${e.name}`);
+          local(LOCAL_GET, b);
+          local(LOCAL_GET, offset);
+          emit(0x6a, ...l.load);
+          break;
+        }
+        case "asUpdate":
+          throw new Error("asUpdate must be resolved before code generation");
+        case "select":
+          local(LOCAL_GET, slotOf(e.a));
+          local(LOCAL_GET, slotOf(e.b));
+          local(LOCAL_GET, slotOf(e.cond));
+          emit(...l.select);
+          break;
+        default:
+          local(LOCAL_GET, slotOf(e.a));
+          if ("b" in e) local(LOCAL_GET, slotOf(e.b));
+          emit(...l.ops[e.op]);
+      }
+      local(LOCAL_SET, slotOf(e));
+    }
+    // Every value is computed before any store: a buffer may be read and written in place.
+    for (const s of pass.stores) {
+      local(LOCAL_GET, bufferIndex.get(s.buffer)!);
+      local(LOCAL_GET, offset);
+      emit(0x6a);
+      local(LOCAL_GET, slotOf(s.value));
+      emit(...l.store);
+    }
+    reductions.forEach((r, k) => {
+      const [acc, acc2] = accumulators[k]!;
+      if (!vector) {
+        local(LOCAL_GET, slotOf(r.a));
+        if (dtype === "f32") emit(0xbb);
+        local(LOCAL_GET, slotOf(r.b));
+        if (dtype === "f32") emit(0xbb);
+        emit(0xa2);
+        local(LOCAL_GET, tails[k]!);
+        emit(0xa0);
+        local(LOCAL_SET, tails[k]!);
+        return;
+      }
+      const product = (low: boolean, into: number) => {
+        for (const factor of [r.a, r.b]) {
+          local(LOCAL_GET, slotOf(factor));
+          if (dtype === "f32" && !low) {
+            local(LOCAL_TEE, shuffled);
+            local(LOCAL_GET, shuffled);
+            emit(...simd(0x0d), 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+          }
+          if (dtype === "f32") emit(...simd(0x5f));
+        }
+        emit(...simd(0xf2));
+        local(LOCAL_GET, into);
+        emit(...simd(0xf0));
+        local(LOCAL_SET, into);
+      };
+      product(true, acc);
+      // Float32's lanes 2 and 3, moved down and promoted, go to a second accumulator.
+      if (dtype === "f32") product(false, acc2);
+    });
+    local(LOCAL_GET, offset);
+    emit(0x41, ...sleb(l.bytes), 0x6a);
+    local(LOCAL_SET, offset);
+    emit(0x0c, 0, 0x0b, 0x0b); // br 0, end loop, end block
+  };
+  if (reductions.length === 0) {
+    loop(true, vecEnd);
+    loop(false, end);
+    emit(0x0b);
+    const body = [...vec(locals), ...code];
+    return [...uleb(body.length), ...body];
+  }
+  // With reductions, block by block: each block of BLOCK elements sums from zero and stores its
+  // sums at results + 8 (b R + r), whatever range of blocks this call was given.
+  emit(0x02, 0x40, 0x03, 0x40); // block, loop
+  local(LOCAL_GET, offset);
+  local(LOCAL_GET, end);
+  emit(0x4f, 0x0d, 1); // offset >= end: done
+  // blockEnd = min(offset + BLOCK * size, end); vecEnd = offset + ((blockEnd - offset) & -16)
+  local(LOCAL_GET, offset);
+  emit(0x41, ...sleb(BLOCK * lanes.size), 0x6a);
+  local(LOCAL_TEE, blockEnd);
+  local(LOCAL_GET, end);
+  local(LOCAL_GET, blockEnd);
+  local(LOCAL_GET, end);
+  emit(0x49); // i32.lt_u
+  emit(0x1b); // select
+  local(LOCAL_TEE, blockEnd);
+  local(LOCAL_GET, offset);
+  emit(0x6b, 0x41, ...sleb(-16), 0x71);
+  local(LOCAL_GET, offset);
+  emit(0x6a);
+  local(LOCAL_SET, vecEnd);
+  reductions.forEach((_, k) => {
+    const [acc, acc2] = accumulators[k]!;
+    for (const a of [acc, acc2]) {
+      emit(...simd(0x0c), ...Array<number>(16).fill(0));
+      local(LOCAL_SET, a);
+    }
+    emit(0x44, ...f64Bytes(0));
+    local(LOCAL_SET, tails[k]!);
+  });
+  loop(true, vecEnd);
+  loop(false, blockEnd);
+  // sum = ((acc[0] + acc2[0]) + (acc[1] + acc2[1])) + tail.
+  reductions.forEach((_, k) => {
+    const [acc, acc2] = accumulators[k]!;
+    local(LOCAL_GET, resultsParam);
+    local(LOCAL_GET, acc);
+    local(LOCAL_GET, acc2);
+    emit(...simd(0xf0));
+    local(LOCAL_TEE, shuffled);
+    emit(...simd(0x21), 0);
+    local(LOCAL_GET, shuffled);
+    emit(...simd(0x21), 1, 0xa0);
+    local(LOCAL_GET, tails[k]!);
+    emit(0xa0);
+    emit(0x39, 3, ...uleb(8 * k));
+  });
+  local(LOCAL_GET, resultsParam);
+  emit(0x41, ...sleb(8 * reductions.length), 0x6a);
+  local(LOCAL_SET, resultsParam);
+  emit(0x0c, 0, 0x0b, 0x0b); // br 0, end loop, end block
+  emit(0x0b);
+  const body = [...vec(locals), ...code];
+  return [...uleb(body.length), ...body];
+}
+
+/** `(i32 x buffers, i32 n, f64 x scalars, i32 results?) -> ()`. */
+function signature(pass: Pass): number[] {
+  const params = [
+    ...Array<number>(pass.buffers.length + 1).fill(I32),
+    ...Array<number>(pass.scalars.length).fill(F64),
+    ...(pass.reductions.length > 0 ? [I32] : []),
+  ];
+  return [0x60, ...uleb(params.length), ...params, 0];
+}
+
+/** The most 64 KiB pages a WebAssembly memory can have. */
+const MAX_PAGES = 65536;
+
+/**
+ * The bytes of a module that imports its memory as `env.memory` (shared when `shared`, as
+ * threads need) and exports the pass as `run`.
+ */
+export function passModule(pass: Pass, shared: boolean): Uint8Array {
+  const limits = shared ? [0x03, ...uleb(1), ...uleb(MAX_PAGES)] : [0x00, ...uleb(1)];
+  const bytes = [
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, vec([signature(pass)])),
+    ...section(2, vec([[...utf8("env"), ...utf8("memory"), 0x02, ...limits]])),
+    ...section(3, vec([uleb(0)])),
+    ...section(7, vec([[...utf8("run"), 0x00, ...uleb(0)]])),
+    ...section(10, vec([functionBody(pass)])),
+  ];
+  return Uint8Array.from(bytes);
+}
+
+/** 64 KiB: the unit of WebAssembly memory. */
+export const PAGE = 65536;
+
+/** The part of the WebAssembly JavaScript API used here (typed locally: the build targets no DOM lib). */
+export interface WasmApi {
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => {
+    readonly buffer: ArrayBuffer;
+    grow(pages: number): number;
+  };
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
+  validate(bytes: Uint8Array): boolean;
+}
+
+/** The host's WebAssembly, if it has one with SIMD. */
+export const wasmApi: WasmApi | undefined = (() => {
+  const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+  if (api === undefined) return undefined;
+  try {
+    // A module with one f32x4 addition: hosts without SIMD refuse it.
+    const probe = passModule(
+      {
+        dtype: "f32",
+        buffers: ["x"],
+        scalars: [],
+        stores: [{ buffer: "x", value: { op: "add", a: { op: "input", name: "x" }, b: { op: "input", name: "x" } } }],
+        reductions: [],
+      },
+      false,
+    );
+    return api.validate(probe) ? api : undefined;
+  } catch {
+    return undefined;
+  }
+})();

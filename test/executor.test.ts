@@ -1,0 +1,398 @@
+/**
+ * The combinators as executor nodes: each gives the same bits on the WebAssembly and JavaScript
+ * backends and with a donated state, and the same numbers as composing it by hand wherever
+ * optax defines it as a composition (masked: the inner transformation on the selected sub-tree,
+ * the other leaves untouched; multiTransform: a chain of one masked transformation per label;
+ * injectHyperparams: the factory's transformation rebuilt with each step's numbers;
+ * applyIfFinite: the inner transformation on finite steps, zeros and the old state on others).
+ */
+import * as fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  adam,
+  applyIfFinite,
+  applyUpdates,
+  chain,
+  clipByGlobalNorm,
+  compile,
+  donate,
+  exponentialDecay,
+  injectHyperparams,
+  lookahead,
+  masked,
+  multiTransform,
+  scale,
+  sgd,
+  type GradientTransformation,
+  type PyTree,
+} from "../src/index.js";
+import { withBackend } from "../src/kernels/backend.js";
+import { Transformation } from "../src/kernels/executor.js";
+import { codeKey, type Kernel } from "../src/kernels/kernel.js";
+import type { Node } from "../src/kernels/node.js";
+import { arbitraryProblem, fingerprint, type Problem } from "../src/laws/index.js";
+import { selectLeaves } from "../src/partition.js";
+import { asLeafLike, ctorOf, dataOf, flatten, leafPaths, unflatten } from "../src/pytree.js";
+import { copyTree } from "../src/state.js";
+import { expectClose } from "./helpers.js";
+
+const G = (tx: unknown) => tx as GradientTransformation;
+
+/** Fingerprints of every step of a run: updates, params and state, bit for bit. */
+interface Run {
+  readonly steps: readonly { readonly updates: string; readonly params: string; readonly state: string }[];
+}
+
+/** Runs a fresh `make()` over `problem`, donating the state and the params every step if `donated`. */
+function run(make: () => GradientTransformation, problem: Problem, donated = false): Run {
+  const tx = make();
+  let params: PyTree = donated ? copyTree(flatten(problem.params)) : problem.params;
+  let state = tx.init(params);
+  const steps: Run["steps"][number][] = [];
+  for (const g of problem.grads) {
+    const [u, next] = tx.update(g, donated ? donate(state) : state, params);
+    // Fingerprinted now: a donated run reuses these arrays at the next step.
+    const updates = fingerprint(u);
+    params = applyUpdates(donated ? donate(params) : params, u);
+    state = next;
+    // The params' values only: a donated run trains a copy with plain typed-array leaves.
+    steps.push({ updates, params: fingerprint(flatten(params).leaves.map(dataOf)), state: fingerprint(state) });
+  }
+  return { steps };
+}
+
+/** Asserts two runs agree step by step, naming the first difference. */
+function expectSameRun(actual: Run, expected: Run, label: string, withState = true): void {
+  expect(actual.steps.length).toBe(expected.steps.length);
+  actual.steps.forEach((step, t) => {
+    expect(step.updates, `${label}: updates at step ${t + 1}`).toBe(expected.steps[t]!.updates);
+    expect(step.params, `${label}: params at step ${t + 1}`).toBe(expected.steps[t]!.params);
+    if (withState) expect(step.state, `${label}: state at step ${t + 1}`).toBe(expected.steps[t]!.state);
+  });
+}
+
+/** WebAssembly, JavaScript, and WebAssembly with donation: the same bits. */
+function expectSameOnBackends(make: () => GradientTransformation, problem: Problem, label: string): void {
+  const wasm = withBackend("wasm", () => run(make, problem));
+  expectSameRun(
+    withBackend("js", () => run(make, problem)),
+    wasm,
+    `${label} (js vs wasm)`,
+  );
+  expectSameRun(
+    withBackend("wasm", () => run(make, problem, true)),
+    wasm,
+    `${label} (donated vs not)`,
+  );
+}
+
+/** Selects leaves by the parity of their path's length: both kinds occur in every random tree of two leaves or more. */
+const even = (path: string): boolean => path.length % 2 === 0;
+const odd = (path: string): boolean => !even(path);
+
+/** The leaves of `tree` that `select` picks, the others null: what a masked inner transformation sees. */
+function part(tree: PyTree, select: (path: string) => boolean): PyTree {
+  const flat = flatten(tree);
+  return selectLeaves(flat, leafPaths(flat.def).map(select));
+}
+
+/**
+ * optax's `masked`, composed by hand: `inner` runs on the selected sub-tree (the other leaves
+ * null), and its outputs replace the selected leaves; the others pass through.
+ */
+function maskedByHand(inner: GradientTransformation, select: (path: string) => boolean): GradientTransformation {
+  return {
+    init: (params) => ({ inner: inner.init(part(params, select)) }),
+    update(updates, state, params) {
+      const s = state as { inner: unknown };
+      const [out, next] = inner.update(
+        part(updates, select),
+        s.inner,
+        params === undefined ? undefined : part(params, select),
+      );
+      const flat = flatten(updates);
+      const outputs = flatten(out).leaves;
+      let k = 0;
+      const leaves = leafPaths(flat.def).map((path, i) => (select(path) ? outputs[k++]! : flat.leaves[i]!));
+      return [unflatten(flat.def, leaves), { inner: next }];
+    },
+  };
+}
+
+describe("masked as an executor node", () => {
+  const cases: [string, () => GradientTransformation, () => GradientTransformation][] = [
+    ["masked(adam)", () => G(masked(adam(0.1), even)), () => maskedByHand(adam(0.1), even)],
+    [
+      "masked(chain(clipByGlobalNorm, adam)): the norm over the selected leaves only",
+      () => G(masked(chain(clipByGlobalNorm(0.5), adam(0.1)), odd)),
+      () => maskedByHand(G(chain(clipByGlobalNorm(0.5), adam(0.1))), odd),
+    ],
+    [
+      "masked(lookahead(sgd momentum))",
+      () => G(masked(lookahead(sgd(0.1, { momentum: 0.9 }), { syncPeriod: 2 }), even)),
+      () => maskedByHand(G(lookahead(sgd(0.1, { momentum: 0.9 }), { syncPeriod: 2 })), even),
+    ],
+    [
+      "masked(masked(adam)): nested views",
+      () =>
+        G(
+          masked(
+            masked(adam(0.1), (path) => path.includes("[")),
+            even,
+          ),
+        ),
+      () =>
+        maskedByHand(
+          maskedByHand(adam(0.1), (path) => path.includes("[")),
+          even,
+        ),
+    ],
+  ];
+
+  it("gives the same bits on both backends, donated or not, inside a chain of kernels", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 5 }), fc.constantFrom(...cases), (problem, [name, make]) => {
+        expectSameOnBackends(() => G(chain(scale(0.5), make(), scale(2))), problem, name);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("equals the inner transformation run by hand on the selected sub-tree (optax's definition)", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 5 }), fc.constantFrom(...cases), (problem, [name, make, byHand]) => {
+        expectSameRun(run(make, problem), run(byHand, problem), name);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("takes a clip's norm over the selected leaves also where their squares overflow", () => {
+    const tx = masked(clipByGlobalNorm(1e200), { a: true, b: false });
+    const g = { a: Float64Array.of(3e200, 4e200), b: Float64Array.of(1e300) };
+    const [u] = tx.update(g, tx.init(g)) as [typeof g, unknown];
+    // ||a|| = 5e200 (b's 1e300 is outside the mask): a * 1e200 / 5e200 = (6e199, 8e199).
+    expectClose(u.a, Float64Array.of(6e199, 8e199), 8e199 * 4e-16);
+    expect(u.b).toBe(g.b);
+  });
+});
+
+describe("multiTransform as an executor node", () => {
+  /** Three labels by the length of the leaf's path; a random tree may leave a label without leaves. */
+  const label = (path: string): string => ["a", "b", "c"][path.length % 3]!;
+  const parts = (): Record<string, GradientTransformation> => ({
+    a: G(chain(clipByGlobalNorm(0.5), adam(0.1))),
+    b: G(lookahead(sgd(0.1, { momentum: 0.9 }), { syncPeriod: 2 })),
+    c: G(masked(adam(0.05), (path) => path.includes("["))),
+  });
+
+  it("gives the same bits on both backends, donated or not, inside a chain of kernels", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 5 }), (problem) => {
+        expectSameOnBackends(
+          () => G(chain(scale(0.5), multiTransform(parts(), label), scale(2))),
+          problem,
+          "multiTransform",
+        );
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("equals a chain of one masked transformation per label, composed by hand (optax's definition)", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 5 }), (problem) => {
+        const p = parts();
+        const byHand = () =>
+          G(
+            chain(
+              maskedByHand(p.a!, (path) => label(path) === "a"),
+              maskedByHand(p.b!, (path) => label(path) === "b"),
+              maskedByHand(p.c!, (path) => label(path) === "c"),
+            ),
+          );
+        // The states differ in layout ({ inner: { a, b, c } } against a chain's array), not in numbers.
+        expectSameRun(
+          run(() => multiTransform(parts(), label), problem),
+          run(byHand, problem),
+          "multiTransform",
+          false,
+        );
+      }),
+      { numRuns: 30 },
+    );
+  });
+});
+
+describe("injectHyperparams as an executor node", () => {
+  type H = Readonly<Record<"lr" | "b1" | "clip" | "alpha", number>>;
+  const factory = (h: H) =>
+    G(chain(clipByGlobalNorm(h.clip), lookahead(adam(h.lr, { b1: h.b1 }), { alpha: h.alpha, syncPeriod: 2 })));
+  const lr = exponentialDecay({ initValue: 0.1, transitionSteps: 2, decayRate: 0.5 });
+  const injected = () => G(injectHyperparams(factory, { lr, b1: 0.8, clip: 0.5, alpha: 0.6 }));
+
+  /** optax's inject_hyperparams by hand: the factory called with each step's numbers, its state carried. */
+  const byHand = (): GradientTransformation => {
+    const at = (count: number): H => ({ lr: lr(count), b1: 0.8, clip: 0.5, alpha: 0.6 });
+    return {
+      init: (params) => ({ count: 0, inner: factory(at(0)).init(params) }),
+      update(updates, state, params) {
+        const s = state as { count: number; inner: unknown };
+        const [u, inner] = factory(at(s.count)).update(updates, s.inner, params);
+        return [u, { count: s.count + 1, inner }];
+      },
+    };
+  };
+
+  it("gives the same bits on both backends, donated or not, inside a chain of kernels", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 6 }), (problem) => {
+        expectSameOnBackends(() => G(chain(scale(0.5), injected(), scale(2))), problem, "injectHyperparams");
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("equals the factory's transformation rebuilt by hand with each step's hyperparameters", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 6 }), (problem) => {
+        // The states differ in layout (the hyperparams record), not in numbers.
+        expectSameRun(run(injected, problem), run(byHand, problem), "injectHyperparams", false);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("runs a rebuilt kernel on the passes of the first: kernels differing only in numbers share a code key", () => {
+    const kernels = (node: Node): Kernel[] =>
+      node.kind === "kernel"
+        ? [node.kernel]
+        : node.kind === "chain"
+          ? node.parts.flatMap(kernels)
+          : node.kind === "lookahead"
+            ? [...kernels(node.inner), node.sync]
+            : [];
+    const keys = (tx: GradientTransformation) => kernels((tx as Transformation).node).map(codeKey);
+    expect(keys(factory({ lr: 0.1, b1: 0.9, clip: 1, alpha: 0.5 }))).toEqual(
+      keys(factory({ lr: 0.01, b1: 0.5, clip: 2, alpha: 0.8 })),
+    );
+    // A different body is different code: Nesterov's moment correction.
+    expect(keys(adam(0.1, { nesterov: true }))).not.toEqual(keys(adam(0.1)));
+  });
+});
+
+/** A problem whose gradients hold a NaN or an infinity at some steps (their first element). */
+const problemWithBadSteps = arbitraryProblem({ maxSteps: 8 }).chain((problem) =>
+  fc
+    .array(fc.constantFrom(NaN, Infinity, -Infinity, null), {
+      minLength: problem.grads.length,
+      maxLength: problem.grads.length,
+    })
+    .map((bad): Problem => ({
+      params: problem.params,
+      grads: problem.grads.map((g, t) => {
+        if (bad[t] === null) return g;
+        const flat = flatten(g);
+        const leaves = flat.leaves.map((leaf, i) => {
+          const data = dataOf(leaf).slice();
+          if (i === 0) data[0] = bad[t]!;
+          return asLeafLike(leaf, data);
+        });
+        return unflatten(flat.def, leaves);
+      }),
+    })),
+);
+
+describe("applyIfFinite as an executor node", () => {
+  const inner = () => G(chain(clipByGlobalNorm(0.5), lookahead(adam(0.1), { syncPeriod: 2 })));
+
+  /** optax's apply_if_finite by hand: every element checked here, the inner run only on the steps it applies. */
+  const byHand = (tx: GradientTransformation, max: number): GradientTransformation => ({
+    init: (params) => ({ notFiniteCount: 0, lastFinite: true, totalNotFinite: 0, inner: tx.init(params) }),
+    update(updates, state, params) {
+      const s = state as { notFiniteCount: number; totalNotFinite: number; inner: unknown };
+      const finite = flatten(updates).leaves.every((leaf) => dataOf(leaf).every((x) => Number.isFinite(x)));
+      const notFiniteCount = finite ? 0 : s.notFiniteCount + 1;
+      const meta = { notFiniteCount, lastFinite: finite, totalNotFinite: s.totalNotFinite + (finite ? 0 : 1) };
+      if (finite || notFiniteCount > max) {
+        const [u, next] = tx.update(updates, s.inner, params);
+        return [u, { ...meta, inner: next }];
+      }
+      // Zeros of each leaf's dtype and kind.
+      const flat = flatten(updates);
+      const zeros = flat.leaves.map((leaf) => asLeafLike(leaf, new (ctorOf(leaf))(dataOf(leaf).length)));
+      return [unflatten(flat.def, zeros), { ...meta, inner: s.inner }];
+    },
+  });
+
+  it("gives the same bits on both backends, donated or not, inside a chain of kernels, with bad steps", () => {
+    fc.assert(
+      fc.property(problemWithBadSteps, fc.integer({ min: 0, max: 3 }), (problem, max) => {
+        expectSameOnBackends(
+          () => G(chain(scale(0.5), applyIfFinite(inner(), max), scale(2))),
+          problem,
+          "applyIfFinite",
+        );
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("equals optax's definition composed by hand: the inner step where the updates are finite, else zeros and the old state", () => {
+    fc.assert(
+      fc.property(problemWithBadSteps, fc.integer({ min: 0, max: 3 }), (problem, max) => {
+        // Same layout too: the counts are checked with the numbers.
+        expectSameRun(
+          run(() => G(applyIfFinite(inner(), max)), problem),
+          run(() => byHand(inner(), max), problem),
+          "applyIfFinite",
+        );
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("with finite gradients equals the inner transformation, bit for bit", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 6 }), (problem) => {
+        expectSameRun(
+          run(() => G(applyIfFinite(inner(), 2)), problem),
+          run(inner, problem),
+          "applyIfFinite",
+          false,
+        );
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("compiled, gives the pure path's bits, with bad steps", () => {
+    fc.assert(
+      fc.property(problemWithBadSteps, fc.integer({ min: 0, max: 3 }), (problem, max) => {
+        const tx = G(applyIfFinite(inner(), max));
+        const compiled = compile(tx, problem.params);
+        const pure = run(() => tx, problem);
+        problem.grads.forEach((g, t) => {
+          compiled.step(g);
+          expect(fingerprint(flatten(compiled.params).leaves.map(dataOf)), `params at step ${t + 1}`).toBe(
+            pure.steps[t]!.params,
+          );
+        });
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it("a donated state whose inner state a skipped step shared with an older one leaves the older one intact", () => {
+    const tx = applyIfFinite(adam(0.1), 1);
+    const p = Float64Array.of(1, 2);
+    const g = Float64Array.of(0.5, -0.5);
+    const [, s1] = tx.update(g, tx.init(p), p);
+    const [, s2] = tx.update(Float64Array.of(NaN, 0), s1, p); // skipped: s2.inner is s1.inner
+    expect(s2.inner).toBe(s1.inner);
+    const before = fingerprint(s1);
+    // notFiniteCount 1: the next step is applied whatever it holds, and this state is donated.
+    tx.update(g, donate(s2), p);
+    expect(fingerprint(s1)).toBe(before);
+  });
+});
