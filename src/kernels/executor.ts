@@ -24,7 +24,7 @@ import {
 } from "../pytree.js";
 import { selectLeaves } from "../partition.js";
 import { globalNormOf } from "../tree.js";
-import { copyTree, increment, stateCount, stateLeaves, stateRecord } from "../state.js";
+import { copyTree, increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
 import { checkNotSpent, claim } from "../donate.js";
 import { flush, runnerOf } from "./backend.js";
 import { fuse, type LeafTypes } from "./fuse.js";
@@ -104,6 +104,13 @@ export function initNode(node: Node, params: PyTree): unknown {
       return { count: 0, hyperparams: { ...node.initial }, inner: initNode(node.inner(node.initial), params) };
     case "applyIfFinite":
       return { notFiniteCount: 0, lastFinite: true, totalNotFinite: 0, inner: initNode(node.inner, params) };
+    case "multiSteps":
+      return {
+        miniStep: 0,
+        gradientStep: 0,
+        accGrads: zerosTree(flatten(params)),
+        inner: initNode(node.inner, params),
+      };
     case "opaque":
       return node.tx.init(params);
   }
@@ -337,6 +344,34 @@ function plan(
         return { ...meta, inner: s.inner };
       };
     }
+    case "multiSteps": {
+      const where = "multiSteps";
+      const s = stateRecord<{ miniStep: unknown; gradientStep: unknown; accGrads: unknown; inner: unknown }>(
+        where,
+        state,
+        ["miniStep", "gradientStep", "accGrads", "inner"],
+      );
+      const miniStep = stateCount(where, s.miniStep);
+      const gradientStep = stateCount(where, s.gradientStep);
+      const k = node.everyKSteps(gradientStep);
+      const acc = [stateLeaves(`${where}.accGrads`, s.accGrads, view.tree)];
+      const accGrads = (op: ElementOp) => unflatten(view.tree.def, gather(view, op.next[0]!));
+      if (miniStep + 1 < k) {
+        const op = elementOp(node.accumulate, miniStep, acc, view);
+        step.ops.push(op);
+        return () => {
+          // The inner state stands still, shared with the state given unless that was donated.
+          if (!step.inPlace) share(s.inner);
+          return { miniStep: miniStep + 1, gradientStep, accGrads: accGrads(op), inner: s.inner };
+        };
+      }
+      const op = elementOp(node.flush, miniStep, acc, view);
+      step.ops.push(op);
+      const from = step.ops.length;
+      const inner = plan(node.inner, s.inner, step, view);
+      if (shared.has(s.inner as object)) keepStates(step, from);
+      return () => ({ miniStep: 0, gradientStep: increment(gradientStep), accGrads: accGrads(op), inner: inner() });
+    }
     case "opaque": {
       // Inside a view, the barrier sees the view's leaves only (the others are null).
       const tx = view.active === undefined ? node.tx : onView(view, node.tx);
@@ -445,7 +480,7 @@ const lastUpdates = new WeakMap<object, readonly FloatArray[]>();
 
 /**
  * State trees that more than one state holds (the slow weights between syncs, an inner state a
- * skipped step carries over): a donated call must not write into them.
+ * skipped step or a mini-step carries over): a donated call must not write into them.
  */
 const shared = new WeakSet<object>();
 /** Marks `tree` as held by more than one state (a tree without leaves may be `null`: nothing to mark). */
