@@ -397,6 +397,20 @@ describe("applyIfFinite as an executor node", () => {
     tx.update(g, donate(s2), p);
     expect(fingerprint(s1)).toBe(before);
   });
+
+  it("nor do the nested states it carries: a Lookahead's slow weights, carried by a donated step under the shared state", () => {
+    const tx = applyIfFinite(lookahead(sgd(0.1), { syncPeriod: 2 }), 1);
+    const p = Float64Array.of(1, 2);
+    const g = Float64Array.of(0.5, -0.5);
+    const bad = Float64Array.of(NaN, 0);
+    const [, s1] = tx.update(g, tx.init(p), p);
+    const [, kept] = tx.update(g, donate(s1), p); // a sync: new slow weights
+    const [, s3] = tx.update(bad, kept, p); // skipped, not donated: s3.inner is kept.inner
+    const before = fingerprint(kept);
+    const [, s4] = tx.update(bad, donate(s3), p); // applied anyway; not a sync, so the slow weights carry over
+    tx.update(bad, donate(s4), p); // applied; a sync
+    expect(fingerprint(kept)).toBe(before);
+  });
 });
 
 describe("multiSteps as an executor node", () => {
@@ -485,5 +499,21 @@ describe("multiSteps as an executor node", () => {
     const before = fingerprint(s0);
     tx.update(g, donate(s1), p); // the inner step, donated
     expect(fingerprint(s0)).toBe(before);
+  });
+
+  it("nor do the nested states it carries: a Lookahead's slow weights, carried by a donated step under the shared state", () => {
+    const tx = multiSteps(lookahead(sgd(0.1), { syncPeriod: 2 }), 2);
+    const p = Float64Array.of(1, 2);
+    const g = Float64Array.of(0.5, -0.5);
+    let s = tx.init(p);
+    // Two inner steps, donated: the second a sync, with new slow weights.
+    for (let t = 0; t < 4; t++) [, s] = tx.update(g, donate(s), p);
+    const kept = s;
+    const [, shared] = tx.update(g, kept, p); // a mini-step, not donated: its inner state is kept's
+    const before = fingerprint(kept);
+    s = shared;
+    // Inner step 3 (not a sync: the slow weights carry over), then 4 (a sync), all donated.
+    for (let t = 0; t < 4; t++) [, s] = tx.update(g, donate(s), p);
+    expect(fingerprint(kept)).toBe(before);
   });
 });
