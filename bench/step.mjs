@@ -254,7 +254,7 @@ const catalogue = {
     chain(gradtx.clipByBlockRms(1), gradtx.zeroNans(), gradtx.ema(0.9), gradtx.sgd(0.1)),
   "masked adam": () => gradtx.masked(adam(LR), () => true),
   "injectHyperparams adam": () => gradtx.injectHyperparams((h) => adam(h.lr), { lr: LR }),
-  "applyIfFinite adam": () => gradtx.applyIfFinite(adam(LR)),
+  "applyIfFinite adam": () => gradtx.applyIfFinite(adam(LR), 3),
   "multiSteps sgd": () => gradtx.multiSteps(gradtx.sgd(0.1), 2),
 };
 const n6 = 1e6;

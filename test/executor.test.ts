@@ -4,7 +4,8 @@
  * optax defines it as a composition (masked: the inner transformation on the selected sub-tree,
  * the other leaves untouched; multiTransform: a chain of one masked transformation per label;
  * injectHyperparams: the factory's transformation rebuilt with each step's numbers;
- * applyIfFinite: the inner transformation on finite steps, zeros and the old state on others).
+ * applyIfFinite: the inner transformation on finite steps, zeros and the old state on others;
+ * multiSteps: zeros on k - 1 mini-steps, the inner transformation on the mean on the k-th).
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -20,6 +21,7 @@ import {
   injectHyperparams,
   lookahead,
   masked,
+  multiSteps,
   multiTransform,
   scale,
   sgd,
@@ -394,5 +396,124 @@ describe("applyIfFinite as an executor node", () => {
     // notFiniteCount 1: the next step is applied whatever it holds, and this state is donated.
     tx.update(g, donate(s2), p);
     expect(fingerprint(s1)).toBe(before);
+  });
+
+  it("nor do the nested states it carries: a Lookahead's slow weights, carried by a donated step under the shared state", () => {
+    const tx = applyIfFinite(lookahead(sgd(0.1), { syncPeriod: 2 }), 1);
+    const p = Float64Array.of(1, 2);
+    const g = Float64Array.of(0.5, -0.5);
+    const bad = Float64Array.of(NaN, 0);
+    const [, s1] = tx.update(g, tx.init(p), p);
+    const [, kept] = tx.update(g, donate(s1), p); // a sync: new slow weights
+    const [, s3] = tx.update(bad, kept, p); // skipped, not donated: s3.inner is kept.inner
+    const before = fingerprint(kept);
+    const [, s4] = tx.update(bad, donate(s3), p); // applied anyway; not a sync, so the slow weights carry over
+    tx.update(bad, donate(s4), p); // applied; a sync
+    expect(fingerprint(kept)).toBe(before);
+  });
+});
+
+describe("multiSteps as an executor node", () => {
+  const inner = () => G(chain(clipByGlobalNorm(0.5), lookahead(adam(0.1), { syncPeriod: 2 })));
+
+  /** optax's MultiSteps by hand (use_grad_mean): the running mean in float64, the inner step on every k-th. */
+  const byHand = (tx: GradientTransformation, k: number): GradientTransformation => ({
+    init: (params) => ({
+      miniStep: 0,
+      acc: flatten(params).leaves.map((l) => new Float64Array(dataOf(l).length)),
+      inner: tx.init(params),
+    }),
+    update(updates, state, params) {
+      const s = state as { miniStep: number; acc: Float64Array[]; inner: unknown };
+      const flat = flatten(updates);
+      const acc = flat.leaves.map((leaf, i) => {
+        const x = dataOf(leaf);
+        const a = s.acc[i]!;
+        return a.map((v, j) => v + (x[j]! - v) / (s.miniStep + 1));
+      });
+      if (s.miniStep + 1 < k) {
+        const zeros = flat.leaves.map((leaf) => asLeafLike(leaf, new (ctorOf(leaf))(dataOf(leaf).length)));
+        return [unflatten(flat.def, zeros), { miniStep: s.miniStep + 1, acc, inner: s.inner }];
+      }
+      const mean = unflatten(
+        flat.def,
+        flat.leaves.map((leaf, i) => asLeafLike(leaf, acc[i]!)),
+      );
+      const [u, next] = tx.update(mean, s.inner, params);
+      return [u, { miniStep: 0, acc: acc.map((a) => new Float64Array(a.length)), inner: next }];
+    },
+  });
+
+  it("gives the same bits on both backends, donated or not, inside a chain of kernels", () => {
+    const every = fc.oneof(
+      fc.integer({ min: 1, max: 3 }),
+      fc.constant((step: number) => (step % 2 === 0 ? 1 : 3)),
+    );
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 8 }), every, (problem, k) => {
+        expectSameOnBackends(() => G(chain(scale(0.5), multiSteps(inner(), k), scale(2))), problem, "multiSteps");
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("equals optax's definition composed by hand: zeros, then the inner step on the mean (float64)", () => {
+    fc.assert(
+      fc.property(
+        arbitraryProblem({ maxSteps: 9, dtypes: ["float64"] }),
+        fc.integer({ min: 1, max: 3 }),
+        (problem, k) => {
+          expectSameRun(
+            run(() => G(multiSteps(inner(), k)), problem),
+            run(() => byHand(inner(), k), problem),
+            "multiSteps",
+            false,
+          );
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it("with k = 1 equals the inner transformation, bit for bit", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 6 }), (problem) => {
+        expectSameRun(
+          run(() => G(multiSteps(inner(), 1)), problem),
+          run(inner, problem),
+          "multiSteps",
+          false,
+        );
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("a donated state whose inner state a mini-step shared with an older one leaves the older one intact", () => {
+    const tx = multiSteps(adam(0.1), 2);
+    const p = Float64Array.of(1, 2);
+    const g = Float64Array.of(0.5, -0.5);
+    const s0 = tx.init(p);
+    const [, s1] = tx.update(g, s0, p); // a mini-step: s1.inner is s0.inner
+    expect(s1.inner).toBe(s0.inner);
+    const before = fingerprint(s0);
+    tx.update(g, donate(s1), p); // the inner step, donated
+    expect(fingerprint(s0)).toBe(before);
+  });
+
+  it("nor do the nested states it carries: a Lookahead's slow weights, carried by a donated step under the shared state", () => {
+    const tx = multiSteps(lookahead(sgd(0.1), { syncPeriod: 2 }), 2);
+    const p = Float64Array.of(1, 2);
+    const g = Float64Array.of(0.5, -0.5);
+    let s = tx.init(p);
+    // Two inner steps, donated: the second a sync, with new slow weights.
+    for (let t = 0; t < 4; t++) [, s] = tx.update(g, donate(s), p);
+    const kept = s;
+    const [, shared] = tx.update(g, kept, p); // a mini-step, not donated: its inner state is kept's
+    const before = fingerprint(kept);
+    s = shared;
+    // Inner step 3 (not a sync: the slow weights carry over), then 4 (a sync), all donated.
+    for (let t = 0; t < 4; t++) [, s] = tx.update(g, donate(s), p);
+    expect(fingerprint(kept)).toBe(before);
   });
 });

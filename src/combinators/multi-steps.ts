@@ -5,10 +5,35 @@
  */
 import type { GradientTransformation, Schedule } from "../base.js";
 import { GradTxError } from "../errors.js";
-import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type FloatArray, type PyTree } from "../pytree.js";
-import { increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
+import { nodeOf, Transformation } from "../kernels/executor.js";
+import { add, asUpdate, constant, div, sub, type Expr } from "../kernels/expr.js";
+import { buildKernel, declare, type Inputs, type Scalars } from "../kernels/kernel.js";
+import type { PyTree } from "../pytree.js";
 import { checkNumber, checkTransformation } from "../validate.js";
-import { zeroUpdates } from "./parts.js";
+
+/** The running mean with this mini-step's updates: `acc + (u - acc) / (miniStep + 1)`. */
+const mean = ({ x, accGrads }: Inputs<"accGrads">, s: Scalars<"n">): Expr => add(accGrads, div(sub(x, accGrads), s.n));
+const n = (_: unknown, miniStep: number) => ({ n: miniStep + 1 });
+
+/** A mini-step: the mean moves, the updates are zeros. */
+const ACCUMULATE = buildKernel(
+  declare({
+    name: "multiSteps",
+    slots: { accGrads: 0 },
+    scalars: n,
+    body: (v, s) => ({ update: constant(0), accGrads: mean(v, s) }),
+  }),
+);
+
+/** The k-th mini-step: the mean goes on, in the updates' dtype, and starts again from zeros. */
+const FLUSH = buildKernel(
+  declare({
+    name: "multiSteps",
+    slots: { accGrads: 0 },
+    scalars: n,
+    body: (v, s) => ({ update: asUpdate(mean(v, s)), accGrads: constant(0) }),
+  }),
+);
 
 /** The state of {@link multiSteps} (optax's `MultiStepsState`, camelCased). @since 0.1.0 */
 export interface MultiStepsState<S> {
@@ -65,49 +90,16 @@ export function multiSteps<S>(
       ? 0
       : checkNumber("multiSteps", "everyKSteps", everyKSteps, { min: 1, integer: true });
   const kOf: Schedule = typeof everyKSteps === "function" ? everyKSteps : () => fixed;
-  return {
-    init: (params) => ({
-      miniStep: 0,
-      gradientStep: 0,
-      accGrads: zerosTree(flatten(params)),
-      inner: inner.init(params),
-    }),
-    update(updates, state, params) {
-      const where = "multiSteps";
-      const s = stateRecord<MultiStepsState<S>>(where, state, ["miniStep", "gradientStep", "accGrads", "inner"]);
-      const miniStep = stateCount(where, s.miniStep);
-      const gradientStep = stateCount(where, s.gradientStep);
+  return new Transformation<MultiStepsState<S>>({
+    kind: "multiSteps",
+    inner: nodeOf(inner as GradientTransformation<unknown>),
+    everyKSteps: (gradientStep) => {
       const k = kOf(gradientStep);
       if (!Number.isInteger(k) || k < 1)
-        throw new GradTxError("INVALID_HYPERPARAMETER", `${where}: everyKSteps gave ${k} at step ${gradientStep}`);
-      const g = flatten(updates);
-      const acc = stateLeaves(`${where}.accGrads`, s.accGrads, g);
-      const nextAcc = g.leaves.map((leaf, i) => {
-        const x = dataOf(leaf);
-        const a = acc[i]!;
-        const n = new (a instanceof Float32Array ? Float32Array : Float64Array)(a.length);
-        for (let j = 0; j < x.length; j++) n[j] = a[j]! + (x[j]! - a[j]!) / (miniStep + 1);
-        return n;
-      });
-      if (miniStep + 1 < k) {
-        const accGrads = unflatten(g.def, nextAcc);
-        return [zeroUpdates(g), { miniStep: miniStep + 1, gradientStep, accGrads, inner: s.inner }];
-      }
-      // The mean goes in with the updates' dtype and kind, as the updates themselves would. The
-      // state keeps none of these arrays, so one of the right dtype is handed over as it is.
-      const meanUpdates = unflatten(
-        g.def,
-        g.leaves.map((leaf, i) => {
-          const mean: FloatArray = nextAcc[i]!;
-          const Ctor = ctorOf(leaf);
-          return asLeafLike(leaf, mean instanceof Ctor ? mean : new Ctor(mean));
-        }),
-      );
-      const [u, next] = inner.update(meanUpdates, s.inner, params);
-      return [
-        u,
-        { miniStep: 0, gradientStep: increment(gradientStep), accGrads: zerosTree(flatten(s.accGrads)), inner: next },
-      ];
+        throw new GradTxError("INVALID_HYPERPARAMETER", `multiSteps: everyKSteps gave ${k} at step ${gradientStep}`);
+      return k;
     },
-  };
+    accumulate: ACCUMULATE,
+    flush: FLUSH,
+  });
 }

@@ -1,30 +1,12 @@
 /**
  * What the combinators share: checking per-leaf specifications when a combinator is built
- * (`masked`, `multiTransform`), and zero updates (`applyIfFinite`, `multiSteps`). Running a
- * transformation on some of the leaves is the executor's (see kernels/views.ts).
+ * (`masked`, `multiTransform`). Running a transformation on some of the leaves is the
+ * executor's (see kernels/views.ts).
  *
  * @module
  */
 import { GradTxError } from "../errors.js";
-import {
-  asLeafLike,
-  ctorOf,
-  formatPath,
-  isLeaf,
-  MAX_DEPTH,
-  sizeOf,
-  unflatten,
-  type Flat,
-  type PyTree,
-} from "../pytree.js";
-
-/** Zero updates shaped like `updates`: each leaf's dtype and kind, without reading its elements. */
-export function zeroUpdates(updates: Flat): PyTree {
-  return unflatten(
-    updates.def,
-    updates.leaves.map((leaf) => asLeafLike(leaf, new (ctorOf(leaf))(sizeOf(leaf)))),
-  );
-}
+import { formatPath, isLeaf, MAX_DEPTH } from "../pytree.js";
 
 function describe(x: unknown): string {
   if (typeof x !== "object" || x === null) return typeof x === "string" ? JSON.stringify(x) : String(x);

@@ -24,7 +24,7 @@ import {
 } from "../pytree.js";
 import { selectLeaves } from "../partition.js";
 import { globalNormOf } from "../tree.js";
-import { copyTree, increment, stateCount, stateLeaves, stateRecord } from "../state.js";
+import { copyTree, increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
 import { checkNotSpent, claim } from "../donate.js";
 import { flush, runnerOf } from "./backend.js";
 import { fuse, type LeafTypes } from "./fuse.js";
@@ -104,6 +104,13 @@ export function initNode(node: Node, params: PyTree): unknown {
       return { count: 0, hyperparams: { ...node.initial }, inner: initNode(node.inner(node.initial), params) };
     case "applyIfFinite":
       return { notFiniteCount: 0, lastFinite: true, totalNotFinite: 0, inner: initNode(node.inner, params) };
+    case "multiSteps":
+      return {
+        miniStep: 0,
+        gradientStep: 0,
+        accGrads: zerosTree(flatten(params)),
+        inner: initNode(node.inner, params),
+      };
     case "opaque":
       return node.tx.init(params);
   }
@@ -115,7 +122,7 @@ interface ElementOp {
   readonly kernel: Kernel;
   readonly count: number;
   /** Whether the slots may be written in place (the state was donated and shares them with no other). */
-  inPlace: boolean;
+  readonly inPlace: boolean;
   /** The current slot arrays, `[slot][leaf]`, in the slot order of the kernel. */
   readonly slots: readonly (readonly FloatArray[])[];
   /** The next slot arrays, filled in by the run. */
@@ -162,6 +169,7 @@ function elementOp(
   count: number,
   slots: readonly FloatArray[][],
   view: View,
+  owned: boolean,
   onScalars?: ElementOp["onScalars"],
 ): ElementOp {
   const perLeaf = view.active === undefined ? undefined : kernel.spec.perLeaf;
@@ -170,22 +178,13 @@ function elementOp(
     kind: "element",
     kernel,
     count,
-    inPlace: true,
+    inPlace: owned,
     slots: slots.map((leaves) => spread(view, leaves)),
     next: [],
     active: view.active,
     onScalars,
     perLeaf: perLeaf === undefined ? undefined : spread(view, perLeaf(view.params ?? view.tree)),
   };
-}
-
-/**
- * Keeps the state arrays of the ops appended since `from` as they are: their kernels write their
- * slots into fresh arrays even when the state was donated (the node may keep the old state, or
- * another state holds the same arrays).
- */
-function keepStates(step: Step, from: number): void {
-  for (const op of step.ops.slice(from)) if (op.kind === "element") op.inPlace = false;
 }
 
 function missingParams(where: string): GradTxError {
@@ -195,13 +194,22 @@ function missingParams(where: string): GradTxError {
 /**
  * Reads `state` for `node`, appends the node's work for this step on `view`'s leaves to
  * `step.ops`, and returns what builds its next state once the ops have run.
+ *
+ * `owned`: whether the node's state belongs to the state given alone. It does not where a node
+ * may keep its old state (a step applyIfFinite may skip) or where an older live state holds the
+ * same trees (an inner state a skipped step or a mini-step carried over): then its kernels write
+ * into fresh arrays even when the state was donated, and what it carries over is marked shared
+ * as after a call that was not donated.
  */
 function plan(
   node: Node,
   state: unknown,
   step: Step,
   view: View = wholeView(step.updates, step.paramsFlat, step.params),
+  owned = true,
 ): () => unknown {
+  /** Whether this node's arrays are the call's to write into (known once the plan has run). */
+  const donated = () => step.inPlace && owned;
   switch (node.kind) {
     case "kernel": {
       const { kernel } = node;
@@ -212,7 +220,7 @@ function plan(
       if (kernel.spec.readsParams && step.params === undefined) throw missingParams(where);
       const count = kernel.spec.counted ? stateCount(where, s.count) : 0;
       const slots = kernel.slotNames.map((slot) => stateLeaves(`${where}.${slot}`, s[slot], view.tree));
-      const op = elementOp(kernel, count, slots, view);
+      const op = elementOp(kernel, count, slots, view, owned);
       step.ops.push(op);
       return () => {
         if (!stateful) return state;
@@ -228,7 +236,7 @@ function plan(
           "BAD_STATE",
           `chain: expected an array of ${n} states, got ${Array.isArray(state) ? `an array of ${state.length}` : typeof state}`,
         );
-      const parts = node.parts.map((part, i) => plan(part, (state as unknown[])[i], step, view));
+      const parts = node.parts.map((part, i) => plan(part, (state as unknown[])[i], step, view, owned));
       return () => parts.map((finish) => finish());
     }
     case "lookahead": {
@@ -244,17 +252,16 @@ function plan(
         );
       const count = increment(stateCount("lookahead", s.count));
       const slow = stateLeaves("lookahead.slow", s.slow, view.tree);
-      const inner = plan(node.inner, s.inner, step, view);
+      const inner = plan(node.inner, s.inner, step, view, owned);
       // A real branch: on other steps the slow weights are not read, so a non-finite fast
       // weight cannot reach them.
       if (count % node.syncPeriod !== 0)
         return () => {
           // The next state shares the slow weights with this one; a donated call keeps its own.
-          if (!step.inPlace) share(s.slow);
+          if (!donated()) share(s.slow);
           return { count, slow: s.slow, inner: inner() };
         };
-      const sync = elementOp(node.sync, 0, [slow], view);
-      sync.inPlace = !shared.has(s.slow as object);
+      const sync = elementOp(node.sync, 0, [slow], view, owned && !shared.has(s.slow as object));
       step.ops.push(sync);
       return () => {
         const slows = gather(view, sync.next[0]!);
@@ -270,7 +277,7 @@ function plan(
     }
     case "masked": {
       const s = stateRecord<{ inner: unknown }>("masked", state, ["inner"]);
-      const inner = plan(node.inner, s.inner, step, narrow(view, node.select(view.tree), "masked"));
+      const inner = plan(node.inner, s.inner, step, narrow(view, node.select(view.tree), "masked"), owned);
       return () => ({ inner: inner() });
     }
     case "multiTransform": {
@@ -283,7 +290,7 @@ function plan(
         const where = `multiTransform (label "${name}")`;
         return [
           name,
-          plan(part, (s.inner as Record<string, unknown>)[name], step, narrow(view, selected, where)),
+          plan(part, (s.inner as Record<string, unknown>)[name], step, narrow(view, selected, where), owned),
         ] as const;
       });
       return () => ({ inner: Object.fromEntries(parts.map(([name, finish]) => [name, finish()])) });
@@ -299,7 +306,7 @@ function plan(
       if (typeof s.hyperparams !== "object" || s.hyperparams === null)
         throw new GradTxError("BAD_STATE", `${where}: hyperparams must be an object of numbers`);
       const hyperparams = node.hyperparams(count, s.hyperparams as Record<string, unknown>);
-      const inner = plan(node.inner(hyperparams), s.inner, step, view);
+      const inner = plan(node.inner(hyperparams), s.inner, step, view, owned);
       return () => ({ count: increment(count), hyperparams, inner: inner() });
     }
     case "applyIfFinite": {
@@ -312,14 +319,12 @@ function plan(
       const notFinite = stateCount(where, s.notFiniteCount);
       const total = stateCount(where, s.totalNotFinite);
       const seen = { finite: true };
-      step.ops.push(elementOp(node.check, 0, [], view, (values) => (seen.finite = values.finite === 1)));
+      step.ops.push(elementOp(node.check, 0, [], view, owned, (values) => (seen.finite = values.finite === 1)));
       // After more than maxConsecutiveErrors bad steps in a row the step is applied whatever the
       // updates hold; otherwise the inner node runs into fresh arrays, and its results are taken
       // or not once the check has run: zeros for the updates, the old state kept.
       const applied = increment(notFinite) > node.maxConsecutiveErrors;
-      const from = step.ops.length;
-      const inner = plan(node.inner, s.inner, step, view);
-      if (!applied || shared.has(s.inner as object)) keepStates(step, from);
+      const inner = plan(node.inner, s.inner, step, view, owned && applied && !shared.has(s.inner as object));
       if (!applied) {
         const zeros: GradientTransformation<unknown> = {
           init: () => EMPTY_STATE,
@@ -333,9 +338,35 @@ function plan(
         const meta = { notFiniteCount, lastFinite: finite, totalNotFinite: finite ? total : increment(total) };
         if (finite || notFiniteCount > node.maxConsecutiveErrors) return { ...meta, inner: inner() };
         // The step is skipped: the inner state is kept, shared with the state given unless that was donated.
-        if (!step.inPlace) share(s.inner);
+        if (!donated()) share(s.inner);
         return { ...meta, inner: s.inner };
       };
+    }
+    case "multiSteps": {
+      const where = "multiSteps";
+      const s = stateRecord<{ miniStep: unknown; gradientStep: unknown; accGrads: unknown; inner: unknown }>(
+        where,
+        state,
+        ["miniStep", "gradientStep", "accGrads", "inner"],
+      );
+      const miniStep = stateCount(where, s.miniStep);
+      const gradientStep = stateCount(where, s.gradientStep);
+      const k = node.everyKSteps(gradientStep);
+      const acc = [stateLeaves(`${where}.accGrads`, s.accGrads, view.tree)];
+      const accGrads = (op: ElementOp) => unflatten(view.tree.def, gather(view, op.next[0]!));
+      if (miniStep + 1 < k) {
+        const op = elementOp(node.accumulate, miniStep, acc, view, owned);
+        step.ops.push(op);
+        return () => {
+          // The inner state stands still, shared with the state given unless that was donated.
+          if (!donated()) share(s.inner);
+          return { miniStep: miniStep + 1, gradientStep, accGrads: accGrads(op), inner: s.inner };
+        };
+      }
+      const op = elementOp(node.flush, miniStep, acc, view, owned);
+      step.ops.push(op);
+      const inner = plan(node.inner, s.inner, step, view, owned && !shared.has(s.inner as object));
+      return () => ({ miniStep: 0, gradientStep: increment(gradientStep), accGrads: accGrads(op), inner: inner() });
     }
     case "opaque": {
       // Inside a view, the barrier sees the view's leaves only (the others are null).
@@ -445,7 +476,7 @@ const lastUpdates = new WeakMap<object, readonly FloatArray[]>();
 
 /**
  * State trees that more than one state holds (the slow weights between syncs, an inner state a
- * skipped step carries over): a donated call must not write into them.
+ * skipped step or a mini-step carries over): a donated call must not write into them.
  */
 const shared = new WeakSet<object>();
 /** Marks `tree` as held by more than one state (a tree without leaves may be `null`: nothing to mark). */

@@ -82,6 +82,20 @@ export type Node =
       readonly maxConsecutiveErrors: number;
       readonly check: Kernel;
     }
+  | {
+      /**
+       * optax's `MultiSteps`: `accumulate` folds the updates into the running mean (slot
+       * `accGrads`, the count its mini-step) and returns zeros; on the k-th mini-step `flush`
+       * hands the mean on to the inner node instead and clears the mean. The counts pick the
+       * kernel, a real branch. The state is `{ miniStep, gradientStep, accGrads, inner }`.
+       */
+      readonly kind: "multiSteps";
+      readonly inner: Node;
+      /** `k` for the inner step `gradientStep` (`INVALID_HYPERPARAMETER` when it is not an integer >= 1). */
+      readonly everyKSteps: (gradientStep: number) => number;
+      readonly accumulate: Kernel;
+      readonly flush: Kernel;
+    }
   | { readonly kind: "opaque"; readonly tx: GradientTransformation<unknown> };
 
 /** The nodes directly inside `node`. */
@@ -101,5 +115,7 @@ export function childrenOf(node: Node): readonly Node[] {
       return [node.template];
     case "applyIfFinite":
       return [{ kind: "kernel", kernel: node.check }, node.inner];
+    case "multiSteps":
+      return [{ kind: "kernel", kernel: node.flush }, node.inner];
   }
 }
