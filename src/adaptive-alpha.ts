@@ -21,12 +21,19 @@
  * curvature along `d` is 0), or the estimate is not finite, alpha is 1: no information to pull
  * the fast weights back.
  *
+ * As kernels: on other steps one that moves the average (and passes the updates through); at a
+ * sync, the sync itself, whose reductions are the two dot products and whose scalar `alpha` is
+ * chosen from them before its body moves the slow weights. The average's bias correction
+ * changes every step while a reduction's terms are fixed expressions, so it is taken out of the
+ * sums: `d · A d = (d · nu d) / c` and `(g + A u) · d = g · d + (nu u · d) / c`.
+ *
  * @module
  */
 import { GradTxError } from "./errors.js";
-import { dataOf, flatten, type Flat, type FloatArray, type PyTree } from "./pytree.js";
-import { biasCorrection, increment, stateCount, stateLeaves, stateRecord, zerosTree } from "./state.js";
-import { mapLeavesWithState } from "./transforms/elementwise.js";
+import { add, mul, sub, type Expr } from "./kernels/expr.js";
+import { buildKernel, declare, type Kernel } from "./kernels/kernel.js";
+import { dataOf, flatten, type PyTree } from "./pytree.js";
+import { biasCorrection } from "./state.js";
 
 /** Lookahead's state for the adaptive step size. @since 0.1.0 */
 export interface AdaptiveAlphaState {
@@ -48,58 +55,82 @@ export interface AdaptiveAlphaOptions {
   readonly curvature: PyTree | undefined;
 }
 
-export function initAdaptive(params: Flat, options: AdaptiveAlphaOptions): AdaptiveAlphaState {
-  return { count: 0, nu: options.curvature === undefined ? zerosTree(params) : null, alpha: NaN, estimate: NaN };
-}
+/** Lookahead's sync with a step size `alpha`, per element: the update and the next slow weights. */
+export type SlowMove = (x: Expr, p: Expr, slow: Expr, alpha: Expr) => { readonly update: Expr; readonly slow: Expr };
 
-/** Folds one gradient into the squared-gradient average (nothing to do with a fixed curvature). */
-export function trackCurvature(state: unknown, grads: Flat, options: AdaptiveAlphaOptions): AdaptiveAlphaState {
-  const s = stateRecord<AdaptiveAlphaState>("lookahead.adaptive", state, ["count", "nu", "alpha", "estimate"]);
-  const count = increment(stateCount("lookahead.adaptive", s.count));
-  if (options.curvature !== undefined) return { ...s, count };
-  const b = options.curvatureDecay;
-  const r = mapLeavesWithState(grads, [stateLeaves("lookahead.adaptive.nu", s.nu, grads)], (g, [nu], _out, [nu2]) => {
-    for (let j = 0; j < g.length; j++) nu2![j] = (1 - b) * (g[j]! * g[j]!) + b * nu![j]!;
-  });
-  return { ...s, count, nu: r.states[0] };
+/** The step size from the two dot products, clipped to `[alphaLow, 1]`; 1 without information. */
+function choose(gd: number, dad: number, alphaLow: number): { alpha: number; estimate: number } {
+  const estimate = dad > 0 && Number.isFinite(dad) ? 1 + gd / dad : NaN;
+  const alpha = Number.isFinite(estimate) ? Math.min(Math.max(estimate, alphaLow), 1) : 1;
+  return { alpha, estimate };
 }
 
 /**
- * The step size for this sync, from the gradient `grads` taken at `params`, the inner update
- * `u` (so the fast weights are `params + u`) and the slow weights.
+ * The kernels of adaptive alpha: `track`, which moves the squared-gradient average on the steps
+ * without a sync (none with a fixed curvature), and `sync`, Lookahead's sync with the step size
+ * chosen from its reductions. The sync reads `g`, the gradient Lookahead was given (its `x` is the
+ * inner update), and a fixed curvature as `curvature`; `move` is the sync's own formula.
  */
-export function chooseAlpha(
-  state: AdaptiveAlphaState,
-  grads: Flat,
-  u: Flat,
-  params: Flat,
-  slows: readonly FloatArray[],
-  options: AdaptiveAlphaOptions,
-): { alpha: number; estimate: number } {
-  const curvature =
-    options.curvature === undefined
-      ? stateLeaves("lookahead.adaptive.nu", state.nu, grads)
-      : stateLeaves("lookahead curvature", options.curvature, grads);
-  // The moving average is bias-corrected; a fixed curvature is used as given.
-  const correction = options.curvature === undefined ? biasCorrection(options.curvatureDecay, state.count) : 1;
-  let gd = 0;
-  let dad = 0;
-  for (let i = 0; i < grads.leaves.length; i++) {
-    const g = dataOf(grads.leaves[i]!);
-    const du = dataOf(u.leaves[i]!);
-    const p = dataOf(params.leaves[i]!);
-    const a = curvature[i]!;
-    const slow = slows[i]!;
-    for (let j = 0; j < g.length; j++) {
-      const aj = a[j]! / correction;
-      const d = slow[j]! - (p[j]! + du[j]!);
-      gd += (g[j]! + aj * du[j]!) * d;
-      dad += d * aj * d;
-    }
-  }
-  const estimate = dad > 0 && Number.isFinite(dad) ? 1 + gd / dad : NaN;
-  const alpha = Number.isFinite(estimate) ? Math.min(Math.max(estimate, options.alphaLow), 1) : 1;
-  return { alpha, estimate };
+export function adaptiveKernels(options: AdaptiveAlphaOptions, move: SlowMove): { sync: Kernel; track?: Kernel } {
+  const { alphaLow, curvatureDecay: b } = options;
+  /** The average with this step's gradient: `(1 - b) g^2 + b nu`. */
+  const average = (g: Expr, nu: Expr): Expr => add(mul(1 - b, mul(g, g)), mul(b, nu));
+  /** `d = slow - fast`, shared by the reductions and the body (they see one inputs object). */
+  const ds = new WeakMap<object, Expr>();
+  const dOf = (v: { readonly x: Expr; readonly p: Expr; readonly slow: Expr }): Expr => {
+    let d = ds.get(v);
+    if (d === undefined) ds.set(v, (d = sub(v.slow, add(v.p, v.x))));
+    return d;
+  };
+
+  if (options.curvature !== undefined)
+    return {
+      sync: buildKernel(
+        declare({
+          name: "lookahead",
+          slots: { slow: 0 },
+          reads: ["g", "curvature"],
+          readsParams: true,
+          reductions: {
+            gd: { over: "tree", of: (v) => [add(v.g, mul(v.curvature, v.x)), dOf(v)] },
+            dad: { over: "tree", of: (v) => [mul(dOf(v), v.curvature), dOf(v)] },
+          },
+          scalars: (_, __, r) => choose(r.gd, r.dad, alphaLow),
+          body: ({ x, p, slow }, s) => move(x, p, slow, s.alpha),
+        }),
+      ),
+    };
+
+  const nus = new WeakMap<object, Expr>();
+  const nuOf = (v: { readonly g: Expr; readonly nu: Expr }): Expr => {
+    let nu = nus.get(v);
+    if (nu === undefined) nus.set(v, (nu = average(v.g, v.nu)));
+    return nu;
+  };
+  return {
+    track: buildKernel(
+      declare({ name: "lookahead", slots: { nu: 0 }, body: ({ x, nu }) => ({ update: x, nu: average(x, nu) }) }),
+    ),
+    sync: buildKernel(
+      declare({
+        name: "lookahead",
+        slots: { slow: 0, nu: 0 },
+        reads: ["g"],
+        readsParams: true,
+        reductions: {
+          gd: { over: "tree", of: (v) => [v.g, dOf(v)] },
+          ud: { over: "tree", of: (v) => [mul(nuOf(v), v.x), dOf(v)] },
+          dd: { over: "tree", of: (v) => [mul(dOf(v), nuOf(v)), dOf(v)] },
+        },
+        // The count is the average's, after this step's gradient.
+        scalars: (_, count, r) => {
+          const c = biasCorrection(b, count);
+          return choose(r.gd + r.ud / c, r.dd / c, alphaLow);
+        },
+        body: (v, s) => ({ ...move(v.x, v.p, v.slow, s.alpha), nu: nuOf(v) }),
+      }),
+    ),
+  };
 }
 
 /** Checks a fixed curvature: a pytree of non-negative finite numbers. */

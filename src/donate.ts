@@ -4,7 +4,6 @@
  * @module
  */
 import { GradTxError } from "./errors.js";
-import type { FloatArray, PyTree } from "./pytree.js";
 import { EMPTY_STATE } from "./base.js";
 
 /** Objects donated and not yet taken. */
@@ -21,9 +20,13 @@ const consumed = new WeakSet<object>();
  * and its arrays (and those of the updates that came with it) hold the new values or scratch. Keep
  * what you need (e.g. `structuredClone(state)` or `serializeState(state)`) before donating it.
  *
- * Reused by: `chain`, `lookahead` (`innerState` `"keep"` or `"reset"`), `scaleByAdam` (so
- * `adam`, `adamw`, `nadam`), `trace` (so `sgd` with momentum), and {@link applyUpdates} for
- * typed-array and contiguous ndarray leaves. Any other transformation allocates as usual.
+ * Reused by every part of a transformation that the executor runs as kernels (the optimizers'
+ * state arrays, Lookahead's slow weights), through `chain`, `lookahead`, `masked`,
+ * `multiTransform`, `injectHyperparams` and `multiSteps`, and by {@link applyUpdates} for
+ * typed-array and contiguous ndarray leaves. Not reused: the inner state under Lookahead's
+ * `innerState: "interpolate"` (the state of the last sync may share it), under `applyIfFinite`
+ * on a step it may skip (it keeps the old one), and anything that runs as an opaque barrier (a
+ * user's own `{ init, update }`), which allocates as usual.
  *
  * ```
  * [u, s'] = tx.update(g, donate(s), p)   // s is spent; s' may share its buffers
@@ -82,32 +85,4 @@ export function claim(where: string, value: unknown): boolean {
 export function release(value: unknown): void {
   if (typeof value !== "object" || value === null) return;
   consumed.delete(value);
-}
-
-/** Key of the scratch buffers a donated state carries for the next call's updates. */
-const SCRATCH: unique symbol = Symbol("gradtx.scratch");
-
-/** Attaches scratch buffers to a state record (not enumerable: not part of the state's value). */
-export function withScratch<S extends object>(state: S, scratch: readonly PyTree[]): S {
-  return Object.defineProperty(state, SCRATCH, { value: scratch, enumerable: false });
-}
-
-/**
- * Scratch buffer `i` of a state, if it has one of this type and length, else a fresh array.
- * Only called for a claimed state: its updates were given up with it.
- */
-export function scratchOr(
-  state: object,
-  i: number,
-  Ctor: Float32ArrayConstructor | Float64ArrayConstructor,
-  length: number,
-): FloatArray {
-  const old = (state as { [SCRATCH]?: readonly PyTree[] })[SCRATCH]?.[i];
-  return old instanceof Ctor && old.length === length ? old : new Ctor(length);
-}
-
-/** Carries `from`'s scratch buffers over to the new state record `to`. */
-export function carryScratch<S extends object>(to: S, from: object): S {
-  const scratch = (from as { [SCRATCH]?: readonly PyTree[] })[SCRATCH];
-  return scratch === undefined ? to : withScratch(to, scratch);
 }

@@ -5,49 +5,18 @@
  */
 import type { GradientTransformation } from "./base.js";
 import { GradTxError } from "./errors.js";
-import {
-  asLeafLike,
-  ctorOf,
-  dataOf,
-  flatten,
-  isFloatArray,
-  MAX_DEPTH,
-  unflatten,
-  type DenseTree,
-  type FloatArray,
-  type PyTree,
-} from "./pytree.js";
-import { copyTree, increment, paramsFlat, stateCount, stateLeaves, stateRecord } from "./state.js";
+import { MAX_DEPTH, type DenseTree, type PyTree } from "./pytree.js";
 import { checkNumber, checkTransformation, readOptions } from "./validate.js";
-import { described } from "./compile/describe.js";
-import { carryScratch, checkNotSpent, claim, donate, scratchOr, withScratch } from "./donate.js";
+import { checkNotSpent } from "./donate.js";
 import {
+  adaptiveKernels,
   checkCurvature,
-  chooseAlpha,
-  initAdaptive,
-  trackCurvature,
   type AdaptiveAlphaOptions,
   type AdaptiveAlphaState,
 } from "./adaptive-alpha.js";
-import { applyInputScale, capabilities, FUSED_UPDATE, multiply, withFusion, type InputScale } from "./fusion.js";
 import { nodeOf, Transformation } from "./kernels/executor.js";
-import { add, asUpdate, mul, sub } from "./kernels/expr.js";
+import { add, asUpdate, mul, sub, type Expr } from "./kernels/expr.js";
 import { buildKernel, declare, type Kernel } from "./kernels/kernel.js";
-
-/**
- * States whose slow weights are also held by an earlier state that was not donated (a non-sync
- * step carries the arrays over): a donated sync must not write into them.
- */
-const sharesSlow = new WeakSet<object>();
-
-/**
- * The state after a non-sync step: it keeps `s`'s slow weights and scratch, and shares the slow
- * weights with `s` unless `s` was donated (then only if `s` itself shared them).
- */
-function carry<T extends object>(s: object, next: T, reuse: boolean): T {
-  if (!reuse || sharesSlow.has(s)) sharesSlow.add(next);
-  return carryScratch(next, s);
-}
 
 /**
  * What happens to the inner optimizer's state at a sync:
@@ -104,33 +73,6 @@ const POLICIES: readonly InnerStatePolicy[] = ["keep", "reset", "interpolate"];
 
 function isLookaheadState(x: unknown): x is LookaheadState {
   return typeof x === "object" && x !== null && !Array.isArray(x) && "slow" in x && "inner" in x && "count" in x;
-}
-
-/** Moves every float leaf of `current` towards it from `atSync`: `atSync + alpha * (current - atSync)`. */
-function interpolateState(atSync: unknown, current: unknown, alpha: number, where: string, depth = 0): unknown {
-  if (depth > MAX_DEPTH)
-    throw new GradTxError("BAD_STATE", `lookahead: the inner state is nested deeper than ${MAX_DEPTH} levels`, where);
-  if (isFloatArray(current)) {
-    if (!isFloatArray(atSync) || atSync.length !== current.length)
-      throw new GradTxError("BAD_STATE", `lookahead: the inner state changed layout since the last sync`, where);
-    const out = new (current instanceof Float32Array ? Float32Array : Float64Array)(current.length);
-    for (let j = 0; j < out.length; j++) out[j] = atSync[j]! + alpha * (current[j]! - atSync[j]!);
-    return out;
-  }
-  if (Array.isArray(current)) {
-    if (!Array.isArray(atSync) || atSync.length !== current.length)
-      throw new GradTxError("BAD_STATE", `lookahead: the inner state changed layout since the last sync`, where);
-    return current.map((c: unknown, i) => interpolateState(atSync[i], c, alpha, `${where}[${i}]`, depth + 1));
-  }
-  if (typeof current === "object" && current !== null && !ArrayBuffer.isView(current)) {
-    if (typeof atSync !== "object" || atSync === null)
-      throw new GradTxError("BAD_STATE", `lookahead: the inner state changed layout since the last sync`, where);
-    const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(current))
-      out[key] = interpolateState((atSync as Record<string, unknown>)[key], value, alpha, `${where}.${key}`, depth + 1);
-    return out;
-  }
-  return current;
 }
 
 /**
@@ -213,146 +155,20 @@ export function lookahead<S>(
       `lookahead: innerState must be one of ${POLICIES.join(", ")}, got ${String(policy)}`,
     );
 
-  const runInner = (updates: PyTree, state: S, params: PyTree, input: InputScale | null): readonly [PyTree, S] => {
-    if (input === null) return inner.update(updates, state, params);
-    const fused = capabilities(inner)[FUSED_UPDATE];
-    return fused
-      ? (fused(updates, state, params, input, 1) as readonly [PyTree, S])
-      : inner.update(applyInputScale(updates, input), state, params);
-  };
-
-  const run = (
-    updates: PyTree,
-    state: LookaheadState<S>,
-    params: PyTree | undefined,
-    input: InputScale | null,
-  ): readonly [PyTree, LookaheadState<S>] => {
-    const s = stateRecord<LookaheadState<S>>("lookahead", state, ["count", "slow", "inner"]);
-    if (params === undefined)
-      throw new GradTxError(
-        "MISSING_PARAMS",
-        "lookahead reads the fast weights: pass the params as the third argument of update",
-      );
-    if (policy === "interpolate" && !("innerAtSync" in s))
-      throw new GradTxError(
-        "BAD_STATE",
-        'lookahead: innerState "interpolate" needs innerAtSync in the state (was it built with another policy?)',
-      );
-    const count = increment(stateCount("lookahead", s.count));
-    // Donated: the inner state is donated in turn (not under "interpolate", whose cache shares its
-    // arrays), and a sync writes the slow weights in place unless an older state shares them.
-    const reuse = claim("lookahead", state);
-    if (reuse && policy !== "interpolate") donate(s.inner);
-    if (!isAdaptive) {
-      const [u, innerNext] = runInner(updates, s.inner, params, input);
-      if (count % k !== 0) return [u, carry(s, { ...s, count, inner: innerNext }, reuse)];
-      return sync(s, count, u, innerNext, params, fixedAlpha, undefined, reuse);
-    }
-    // Adaptive alpha reads the gradient itself, so a fused clip is applied here first.
-    const grads = input === null ? updates : applyInputScale(updates, input);
-    const gFlat = flatten(grads);
-    const [u, innerNext] = inner.update(grads, s.inner, params);
-    const adaptive = trackCurvature(s.adaptive, gFlat, adaptiveOptions);
-    if (count % k !== 0) return [u, carry(s, { ...s, count, inner: innerNext, adaptive }, reuse)];
-    const uFlat = flatten(u);
-    const pFlat = paramsFlat("lookahead", params, uFlat);
-    const slows = stateLeaves("lookahead.slow", s.slow, uFlat);
-    const chosen = chooseAlpha(adaptive, gFlat, uFlat, pFlat, slows, adaptiveOptions);
-    return sync(s, count, u, innerNext, params, chosen.alpha, { ...adaptive, ...chosen }, reuse);
-  };
-
-  /** The sync step: moves the slow weights by `alpha` and returns the update that lands on them. */
-  const sync = (
-    s: LookaheadState<S>,
-    count: number,
-    u: PyTree,
-    innerNext: S,
-    params: PyTree,
-    alpha: number,
-    adaptive: AdaptiveAlphaState | undefined,
-    reuse: boolean,
-  ): readonly [PyTree, LookaheadState<S>] => {
-    const inPlace = reuse && !sharesSlow.has(s);
-    const uFlat = flatten(u);
-    const pFlat = paramsFlat("lookahead", params, uFlat);
-    const slows = stateLeaves("lookahead.slow", s.slow, uFlat);
-    const n = uFlat.leaves.length;
-    const outs = new Array<PyTree>(n);
-    const newSlows = new Array<PyTree>(n);
-    const scratch = new Array<FloatArray>(n);
-    for (let i = 0; i < n; i++) {
-      const uLeaf = uFlat.leaves[i]!;
-      const du = dataOf(uLeaf);
-      const p = dataOf(pFlat.leaves[i]!);
-      const slow = slows[i]!;
-      const v = reuse ? scratchOr(s, i, ctorOf(uLeaf), du.length) : new (ctorOf(uLeaf))(du.length);
-      const f32 = slow instanceof Float32Array;
-      const v32 = v instanceof Float32Array;
-      const next = inPlace ? slow : new (f32 ? Float32Array : Float64Array)(du.length);
-      for (let j = 0; j < du.length; j++) {
-        // Each element is read once into a local (twice as fast as re-reading the arrays), and
-        // rounded where the arrays would round it: the fast weights as applyUpdates will have
-        // them in the slow weights' dtype, and v in the updates' dtype. slow[j] is read before
-        // next[j] (maybe the same element) is written.
-        const pj = p[j]!;
-        const sj = slow[j]!;
-        const fast = f32 ? Math.fround(pj + du[j]!) : pj + du[j]!;
-        const vj = v32 ? Math.fround(sj + alpha * (fast - sj) - pj) : sj + alpha * (fast - sj) - pj;
-        v[j] = vj;
-        next[j] = pj + vj;
-      }
-      outs[i] = asLeafLike(uLeaf, v);
-      newSlows[i] = next;
-      scratch[i] = v;
-    }
-    const slow = unflatten(uFlat.def, newSlows);
-    const extra = adaptive === undefined ? {} : { adaptive };
-    const out = unflatten(uFlat.def, outs);
-    if (policy === "keep") return [out, withScratch({ count, slow, inner: innerNext, ...extra }, scratch)];
-    if (policy === "reset") {
-      const asParams = unflatten(
-        pFlat.def,
-        pFlat.leaves.map((leaf, i) => asLeafLike(leaf, newSlows[i] as Float32Array | Float64Array)),
-      );
-      return [out, withScratch({ count, slow, inner: inner.init(asParams), ...extra }, scratch)];
-    }
-    const moved = interpolateState(s.innerAtSync, innerNext, alpha, "inner") as S;
-    return [out, withScratch({ count, slow, inner: moved, innerAtSync: moved, ...extra }, scratch)];
-  };
-
-  // Fixed alpha with "keep" or "reset": the executor runs the sync as a kernel, fused with the
-  // inner optimizer's loop on a sync step.
-  if (!isAdaptive && policy !== "interpolate") {
-    const tx = new Transformation<LookaheadState<S>>({
-      kind: "lookahead",
-      inner: nodeOf(inner as GradientTransformation<unknown>),
-      syncPeriod: k,
-      sync: syncKernel(fixedAlpha),
-      policy,
-    });
-    return described(tx, { kind: "lookahead", inner, syncPeriod: k, alpha: fixedAlpha, innerState: policy });
-  }
-
-  const tx = withFusion<LookaheadState<S>>({
-    init(params) {
-      const flat = flatten(params);
-      const slow = copyTree(flat);
-      const innerState = inner.init(params);
-      const extra = isAdaptive ? { adaptive: initAdaptive(flat, adaptiveOptions) } : {};
-      // States are never mutated, so the cache may share the inner state's arrays.
-      return policy === "interpolate"
-        ? { count: 0, slow, inner: innerState, innerAtSync: innerState, ...extra }
-        : { count: 0, slow, inner: innerState, ...extra };
-    },
-    update: (updates, state, params) => run(updates, state, params, null),
-    // An input scale (a clip before Lookahead) fuses into the inner optimizer's loop.
-    [FUSED_UPDATE]: (updates, state, params, input, factor) => {
-      const [u, next] = run(updates, state, params, input);
-      return [factor === 1 ? u : multiply(u, factor), next];
-    },
+  // One node for every option: the executor runs the inner node, and on a sync step the sync
+  // kernel fused with the inner's pass (with adaptive alpha, its reductions first, in the pass
+  // before), then moves the inner state as the policy says.
+  const adaptive = isAdaptive ? adaptiveKernels(adaptiveOptions, moveSlow) : undefined;
+  return new Transformation<LookaheadState<S>>({
+    kind: "lookahead",
+    inner: nodeOf(inner as GradientTransformation<unknown>),
+    syncPeriod: k,
+    sync: adaptive?.sync ?? syncKernel(fixedAlpha),
+    policy,
+    alpha: isAdaptive ? "adaptive" : fixedAlpha,
+    track: adaptive?.track,
+    curvature: isAdaptive ? options.curvature : undefined,
   });
-  if (isAdaptive) return tx;
-  return described(tx, { kind: "lookahead", inner, syncPeriod: k, alpha: fixedAlpha, innerState: policy });
 }
 
 /**
@@ -366,6 +182,13 @@ export function lookahead<S>(
  * slow' = p + v
  * ```
  */
+function moveSlow(x: Expr, p: Expr, slow: Expr, alpha: Expr): { update: Expr; slow: Expr } {
+  const fast = add(p, x);
+  const v = asUpdate(sub(add(slow, mul(alpha, sub(fast, slow))), p));
+  return { update: v, slow: add(p, v) };
+}
+
+/** The sync with a fixed `alpha`. */
 function syncKernel(alpha: number): Kernel {
   return buildKernel(
     declare({
@@ -373,11 +196,7 @@ function syncKernel(alpha: number): Kernel {
       slots: { slow: 0 },
       readsParams: true,
       hyper: { alpha },
-      body: ({ x, p, slow }, { alpha }) => {
-        const fast = add(p, x);
-        const v = asUpdate(sub(add(slow, mul(alpha, sub(fast, slow))), p));
-        return { update: v, slow: add(p, v) };
-      },
+      body: ({ x, p, slow }, s) => moveSlow(x, p, slow, s.alpha),
     }),
   );
 }

@@ -5,7 +5,9 @@
  * the other leaves untouched; multiTransform: a chain of one masked transformation per label;
  * injectHyperparams: the factory's transformation rebuilt with each step's numbers;
  * applyIfFinite: the inner transformation on finite steps, zeros and the old state on others;
- * multiSteps: zeros on k - 1 mini-steps, the inner transformation on the mean on the k-th).
+ * multiSteps: zeros on k - 1 mini-steps, the inner transformation on the mean on the k-th), and
+ * Lookahead's interpolated inner state and adaptive alpha against the paper's algorithm written
+ * out by hand.
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -34,9 +36,9 @@ import { codeKey, type Kernel } from "../src/kernels/kernel.js";
 import type { Node } from "../src/kernels/node.js";
 import { arbitraryProblem, fingerprint, type Problem } from "../src/laws/index.js";
 import { selectLeaves } from "../src/partition.js";
-import { asLeafLike, ctorOf, dataOf, flatten, leafPaths, unflatten } from "../src/pytree.js";
+import { asLeafLike, ctorOf, dataOf, flatten, isFloatArray, leafPaths, unflatten } from "../src/pytree.js";
 import { copyTree } from "../src/state.js";
-import { expectClose } from "./helpers.js";
+import { expectClose, values } from "./helpers.js";
 
 const G = (tx: unknown) => tx as GradientTransformation;
 
@@ -517,3 +519,246 @@ describe("multiSteps as an executor node", () => {
     expect(fingerprint(kept)).toBe(before);
   });
 });
+
+/** Options of the Lookahead written out by hand below. */
+interface HandOptions {
+  readonly syncPeriod: number;
+  readonly alpha: number | "adaptive";
+  readonly innerState?: "keep" | "interpolate";
+  readonly alphaLow?: number;
+  readonly curvatureDecay?: number;
+  readonly curvature?: PyTree;
+}
+
+/** Every float array of `current` moved from `atSync`: `atSync + alpha (current - atSync)`; the rest kept. */
+function interpolated(atSync: unknown, current: unknown, alpha: number): unknown {
+  if (isFloatArray(current))
+    return current.map((x, j) => (atSync as Float64Array)[j]! + alpha * (x - (atSync as Float64Array)[j]!));
+  if (Array.isArray(current)) return current.map((c: unknown, i) => interpolated((atSync as unknown[])[i], c, alpha));
+  if (typeof current === "object" && current !== null)
+    return Object.fromEntries(
+      Object.entries(current).map(([k, c]) => [k, interpolated((atSync as Record<string, unknown>)[k], c, alpha)]),
+    );
+  return current;
+}
+
+/**
+ * Lookahead as the paper and the docs define it, by hand, for float64 trees: k inner steps, then
+ * slow' = slow + alpha (fast - slow) with fast = params + u, and the update that lands the
+ * params on slow'. Adaptive alpha (Section 2.1) with d = slow - fast and a diagonal curvature A
+ * (the bias-corrected average of g^2, or the one given): alpha = clip(1 + (g + A u) . d / (d . A d),
+ * alphaLow, 1), and 1 where d . A d is not a positive finite number.
+ */
+function lookaheadByHand(inner: GradientTransformation, o: HandOptions): GradientTransformation {
+  const b = o.curvatureDecay ?? 0.999;
+  const leavesOf = (t: PyTree) => flatten(t).leaves.map(dataOf);
+  type S = { count: number; slow: Float64Array[]; inner: unknown; atSync: unknown; n: number; nu: Float64Array[] };
+  return {
+    init: (params) => {
+      const inner0 = inner.init(params);
+      const slow = leavesOf(params).map((a) => Float64Array.from(a));
+      return { count: 0, slow, inner: inner0, atSync: inner0, n: 0, nu: slow.map((a) => new Float64Array(a.length)) };
+    },
+    update(updates, state, params) {
+      const s = state as S;
+      const g = leavesOf(updates);
+      const [u, innerNext] = inner.update(updates, s.inner, params);
+      const n = s.n + 1;
+      const nu = s.nu.map((a, i) => a.map((v, j) => (1 - b) * (g[i]![j]! * g[i]![j]!) + b * v));
+      const count = s.count + 1;
+      if (count % o.syncPeriod !== 0) return [u, { ...s, count, inner: innerNext, n, nu }];
+      const us = leavesOf(u);
+      const ps = leavesOf(params!);
+      let alpha = o.alpha as number;
+      if (o.alpha === "adaptive") {
+        // 1 - b^n, written as optax and the docs do to keep its low digits: -expm1(n log b).
+        const correction = o.curvature === undefined ? -Math.expm1(n * Math.log(b)) : 1;
+        const a = o.curvature === undefined ? nu.map((x) => x.map((v) => v / correction)) : leavesOf(o.curvature);
+        let gd = 0;
+        let dad = 0;
+        ps.forEach((p, i) =>
+          p.forEach((pj, j) => {
+            const d = s.slow[i]![j]! - (pj + us[i]![j]!);
+            gd += (g[i]![j]! + a[i]![j]! * us[i]![j]!) * d;
+            dad += d * a[i]![j]! * d;
+          }),
+        );
+        const estimate = dad > 0 && Number.isFinite(dad) ? 1 + gd / dad : NaN;
+        alpha = Number.isFinite(estimate) ? Math.min(Math.max(estimate, o.alphaLow ?? 0.1), 1) : 1;
+      }
+      const v = ps.map((p, i) => p.map((pj, j) => s.slow[i]![j]! + alpha * (pj + us[i]![j]! - s.slow[i]![j]!) - pj));
+      const slow = ps.map((p, i) => p.map((pj, j) => pj + v[i]![j]!));
+      const moved = o.innerState === "interpolate" ? interpolated(s.atSync, innerNext, alpha) : innerNext;
+      const flat = flatten(updates);
+      const out = unflatten(
+        flat.def,
+        flat.leaves.map((leaf, i) => asLeafLike(leaf, v[i]!)),
+      );
+      return [out, { count, slow, inner: moved, atSync: o.innerState === "interpolate" ? moved : s.atSync, n, nu }];
+    },
+  };
+}
+
+/** A positive curvature shaped like `params` (their dtypes and kinds). */
+function curvatureLike(params: PyTree): PyTree {
+  const flat = flatten(params);
+  return unflatten(
+    flat.def,
+    flat.leaves.map((leaf) =>
+      asLeafLike(
+        leaf,
+        dataOf(leaf).map((x, j) => 0.5 + Math.abs(x) + (j % 3)),
+      ),
+    ),
+  );
+}
+
+describe("Lookahead's interpolated inner state and adaptive alpha as executor paths", () => {
+  type Make = (params: PyTree) => GradientTransformation;
+  const variants: [string, Make][] = [
+    ["interpolate", () => G(lookahead(adam(0.1), { syncPeriod: 2, alpha: 0.6, innerState: "interpolate" }))],
+    [
+      "adaptive",
+      () => G(lookahead(sgd(0.1, { momentum: 0.9 }), { syncPeriod: 2, alpha: "adaptive", curvatureDecay: 0.9 })),
+    ],
+    [
+      "adaptive with a given curvature",
+      (params) =>
+        G(lookahead(adam(0.1), { syncPeriod: 3, alpha: "adaptive", alphaLow: 0, curvature: curvatureLike(params) })),
+    ],
+    [
+      "adaptive and interpolate, after a clip (the gradient is the clip's output)",
+      () =>
+        G(
+          chain(
+            clipByGlobalNorm(0.5),
+            lookahead(adam(0.1), { syncPeriod: 2, alpha: "adaptive", innerState: "interpolate" }),
+          ),
+        ),
+    ],
+    [
+      "nested: adaptive around interpolate",
+      () =>
+        G(
+          lookahead(lookahead(adam(0.1), { syncPeriod: 2, innerState: "interpolate" }), {
+            syncPeriod: 3,
+            alpha: "adaptive",
+          }),
+        ),
+    ],
+    ["in a mask", () => G(masked(lookahead(adam(0.1), { syncPeriod: 2, alpha: "adaptive" }), even))],
+  ];
+
+  it("gives the same bits on both backends, donated or not", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 7 }), fc.constantFrom(...variants), (problem, [name, make]) => {
+        expectSameOnBackends(() => make(problem.params), problem, name);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("compiled, gives the pure path's bits", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 7 }), fc.constantFrom(...variants), (problem, [name, make]) => {
+        const tx = make(problem.params);
+        const compiled = compile(tx, problem.params);
+        const pure = run(() => tx, problem);
+        problem.grads.forEach((g, t) => {
+          compiled.step(g);
+          expect(fingerprint(flatten(compiled.params).leaves.map(dataOf)), `${name}: params at step ${t + 1}`).toBe(
+            pure.steps[t]!.params,
+          );
+        });
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("moves the inner state as the paper's algorithm written out by hand, bit for bit (float64)", () => {
+    fc.assert(
+      fc.property(
+        arbitraryProblem({ maxSteps: 7, dtypes: ["float64"] }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (problem, alpha) => {
+          const o = { syncPeriod: 2, alpha, innerState: "interpolate" as const };
+          expectSameRun(
+            run(() => G(lookahead(adam(0.1), o)), problem),
+            run(() => lookaheadByHand(adam(0.1), o), problem),
+            "interpolate",
+            false,
+          );
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it("chooses alpha as the paper's algorithm written out by hand (float64; the sums' order differs)", () => {
+    fc.assert(
+      fc.property(
+        arbitraryProblem({ maxSteps: 9, dtypes: ["float64"] }),
+        fc.boolean(),
+        fc.boolean(),
+        (problem, given, clipped) => {
+          const o: HandOptions = {
+            syncPeriod: 3,
+            alpha: "adaptive",
+            alphaLow: 0,
+            curvatureDecay: 0.9,
+            ...(given ? { curvature: curvatureLike(problem.params) } : {}),
+          };
+          const inner = () => G(sgd(0.1, { momentum: 0.9 }));
+          // Behind a clip, the gradient Lookahead sees is the clip's output.
+          const wrap = (tx: GradientTransformation) => (clipped ? G(chain(clipByGlobalNorm(0.5), tx)) : tx);
+          const ours = runProblemParams(wrap(G(lookahead(inner(), o))), problem);
+          const theirs = runProblemParams(wrap(lookaheadByHand(inner(), o)), problem);
+          ours.forEach((p, t) =>
+            expectClose(p, theirs[t]!, 1e-9 * (1 + Math.max(...values(theirs[t]!).map(Math.abs))), `step ${t + 1}`),
+          );
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe("adaptive alpha behind a clip", () => {
+  it("reads the gradient Lookahead is given (the clip's output), at every step and at the sync", () => {
+    const o: HandOptions = { syncPeriod: 3, alpha: "adaptive", alphaLow: 0, curvatureDecay: 0.9 };
+    const ours = G(chain(clipByGlobalNorm(0.5), lookahead(sgd(0.1, { momentum: 0.9 }), o)));
+    const theirs = G(chain(clipByGlobalNorm(0.5), lookaheadByHand(G(sgd(0.1, { momentum: 0.9 })), o)));
+    // Norms of 2 to 6: the clip scales every gradient.
+    const problem: Problem = {
+      params: Float64Array.of(1, -2, 3),
+      grads: Array.from({ length: 9 }, (_, t) => Float64Array.of(5 * Math.sin(t), 3 * Math.cos(t), 2)),
+    };
+    const [a, b] = [runProblemParams(ours, problem), runProblemParams(theirs, problem)];
+    a.forEach((p, t) => expectClose(p, b[t]!, 1e-12, `step ${t + 1}`));
+    // Not vacuous: a sync whose alpha was not clipped, so that the gradient's scale mattered.
+    let state = ours.init(problem.params);
+    let params: PyTree = problem.params;
+    const alphas: number[] = [];
+    problem.grads.forEach((g, t) => {
+      const [u, next] = ours.update(g, state, params);
+      params = applyUpdates(params, u);
+      state = next;
+      if ((t + 1) % 3 === 0) alphas.push((state as [unknown, { adaptive: { alpha: number } }])[1].adaptive.alpha);
+    });
+    expect(alphas.some((x) => x > 0 && x < 1)).toBe(true);
+  });
+});
+
+/** The params after each step. */
+function runProblemParams(tx: GradientTransformation, problem: Problem): PyTree[] {
+  const out: PyTree[] = [];
+  let params = problem.params;
+  let state = tx.init(params);
+  for (const g of problem.grads) {
+    const [u, next] = tx.update(g, state, params);
+    params = applyUpdates(params, u);
+    state = next;
+    out.push(params);
+  }
+  return out;
+}

@@ -28,10 +28,11 @@ import { copyTree, increment, stateCount, stateLeaves, stateRecord, zerosTree } 
 import { checkNotSpent, claim } from "../donate.js";
 import { flush, runnerOf } from "./backend.js";
 import { fuse, type LeafTypes } from "./fuse.js";
-import { buildKernel, codeKey, type Kernel, type KernelSpec } from "./kernel.js";
+import { interpolateState } from "./interpolate.js";
+import { buildKernel, codeKey, X, type Kernel, type KernelSpec } from "./kernel.js";
 import type { Node } from "./node.js";
 import { BLOCK, sumBlocks, type Dtype, type Pass } from "./pass.js";
-import { gather, narrow, onView, spread, wholeView, zerosOnView, type View } from "./views.js";
+import { gather, narrow, onView, overlaps, spread, wholeView, zerosOnView, type View } from "./views.js";
 
 /** A transformation gradtx built: a node, with the executor's `init` and `update`. */
 export class Transformation<S = unknown> implements GradientTransformation<S> {
@@ -79,8 +80,29 @@ export function initNode(node: Node, params: PyTree): unknown {
     }
     case "chain":
       return node.parts.map((part) => initNode(part, params));
-    case "lookahead":
-      return { count: 0, slow: copyTree(flatten(params)), inner: initNode(node.inner, params) };
+    case "lookahead": {
+      const flat = flatten(params);
+      const slow = copyTree(flat);
+      const inner = initNode(node.inner, params);
+      // States are not mutated (the inner ops of "interpolate" never write in place), so the
+      // state after the last sync may be the inner state itself.
+      return {
+        count: 0,
+        slow,
+        inner,
+        ...(node.policy === "interpolate" ? { innerAtSync: inner } : {}),
+        ...(node.alpha === "adaptive"
+          ? {
+              adaptive: {
+                count: 0,
+                nu: node.curvature === undefined ? zerosTree(flat) : null,
+                alpha: NaN,
+                estimate: NaN,
+              },
+            }
+          : {}),
+      };
+    }
     case "masked": {
       const flat = flatten(params);
       return { inner: initNode(node.inner, selectLeaves(flat, node.select(flat))) };
@@ -125,6 +147,11 @@ interface ElementOp {
   readonly inPlace: boolean;
   /** The current slot arrays, `[slot][leaf]`, in the slot order of the kernel. */
   readonly slots: readonly (readonly FloatArray[])[];
+  /**
+   * The arrays of the kernel's reads, `[read][leaf]`, in its `readNames` order. A node may fill
+   * them in after planning (from a barrier it placed before the kernel), before the run starts.
+   */
+  readonly reads: readonly (readonly FloatArray[])[];
   /** The next slot arrays, filled in by the run. */
   next: FloatArray[][];
   /** The leaves the kernel runs on (undefined: all); it keeps no slots for the others. */
@@ -171,6 +198,7 @@ function elementOp(
   view: View,
   owned: boolean,
   onScalars?: ElementOp["onScalars"],
+  reads: readonly FloatArray[][] = [],
 ): ElementOp {
   const perLeaf = view.active === undefined ? undefined : kernel.spec.perLeaf;
   // Every op has every field, so that the loops over them see one shape of object.
@@ -180,11 +208,40 @@ function elementOp(
     count,
     inPlace: owned,
     slots: slots.map((leaves) => spread(view, leaves)),
+    reads,
     next: [],
     active: view.active,
     onScalars,
     perLeaf: perLeaf === undefined ? undefined : spread(view, perLeaf(view.params ?? view.tree)),
   };
+}
+
+/** Whether an op may change the updates on its leaves (a kernel whose update is its input does not). */
+const changes = (op: Op): boolean =>
+  op.kind === "barrier" || !(op.kernel.update.op === "input" && op.kernel.update.name === X);
+
+/**
+ * The updates as they enter a node on `view`'s leaves, one array per leaf of the step (the
+ * others empty): the step's own where no op planned so far changes them, else filled in when
+ * the run gets here, by a barrier that passes the updates through.
+ */
+function entering(step: Step, view: View): FloatArray[] {
+  const out = new Array<FloatArray>(step.updates.leaves.length);
+  if (!step.ops.some((op) => changes(op) && overlaps(view, op.active))) {
+    for (const i of view.index) out[i] = dataOf(step.updates.leaves[i]!);
+    return out;
+  }
+  const capture: GradientTransformation<unknown> = {
+    init: () => EMPTY_STATE,
+    update(updates, state) {
+      const leaves = flatten(updates).leaves;
+      for (const i of view.index) out[i] = dataOf(leaves[i]!);
+      return [updates, state];
+    },
+  };
+  const none = new Array<boolean>(out.length).fill(false);
+  step.ops.push({ kind: "barrier", tx: capture, state: EMPTY_STATE, next: undefined, active: none });
+  return out;
 }
 
 function missingParams(where: string): GradTxError {
@@ -240,39 +297,105 @@ function plan(
       return () => parts.map((finish) => finish());
     }
     case "lookahead": {
-      const s = stateRecord<{ count: unknown; slow: unknown; inner: unknown }>("lookahead", state, [
-        "count",
-        "slow",
-        "inner",
-      ]);
+      const s = stateRecord<{
+        count: unknown;
+        slow: unknown;
+        inner: unknown;
+        innerAtSync?: unknown;
+        adaptive?: unknown;
+      }>("lookahead", state, ["count", "slow", "inner"]);
       if (step.params === undefined)
         throw new GradTxError(
           "MISSING_PARAMS",
           "lookahead reads the fast weights: pass the params as the third argument of update",
         );
+      const interpolate = node.policy === "interpolate";
+      if (interpolate && !("innerAtSync" in s))
+        throw new GradTxError(
+          "BAD_STATE",
+          'lookahead: innerState "interpolate" needs innerAtSync in the state (was it built with another policy?)',
+        );
       const count = increment(stateCount("lookahead", s.count));
       const slow = stateLeaves("lookahead.slow", s.slow, view.tree);
-      const inner = plan(node.inner, s.inner, step, view, owned);
+      const syncs = count % node.syncPeriod === 0;
+      // Adaptive alpha: the squared-gradient average (or a given curvature) and its count.
+      let adaptive: { count: unknown; nu: unknown; alpha: unknown; estimate: unknown } | undefined;
+      let adaptiveCount = 0;
+      let nu: FloatArray[] | undefined;
+      let gradient: FloatArray[] | undefined;
+      let track: ElementOp | undefined;
+      if (node.alpha === "adaptive") {
+        adaptive = stateRecord("lookahead.adaptive", s.adaptive, ["count", "nu", "alpha", "estimate"]);
+        adaptiveCount = increment(stateCount("lookahead.adaptive", adaptive.count));
+        if (node.curvature === undefined) nu = stateLeaves("lookahead.adaptive.nu", adaptive.nu, view.tree);
+        // The sync reads the gradient Lookahead is given; on other steps a kernel moves the average.
+        if (syncs) gradient = entering(step, view);
+        else if (nu !== undefined) step.ops.push((track = elementOp(node.track!, 0, [nu], view, owned)));
+      }
+      // Under "interpolate" the inner state after a sync is also the one interpolation starts
+      // from next time, so the inner kernels never write in place (as before).
+      const inner = plan(node.inner, s.inner, step, view, owned && !interpolate);
+      const treeOf = (op: ElementOp, slot: string) =>
+        unflatten(view.tree.def, gather(view, op.next[op.kernel.slotNames.indexOf(slot)]!));
+      const rest = (inner: unknown, alpha: number, estimate: number, nuNext: unknown) => ({
+        inner,
+        ...(interpolate ? { innerAtSync: syncs ? inner : s.innerAtSync } : {}),
+        ...(adaptive === undefined
+          ? {}
+          : { adaptive: { ...adaptive, count: adaptiveCount, nu: nuNext, ...(syncs ? { alpha, estimate } : {}) } }),
+      });
       // A real branch: on other steps the slow weights are not read, so a non-finite fast
       // weight cannot reach them.
-      if (count % node.syncPeriod !== 0)
+      if (!syncs)
         return () => {
           // The next state shares the slow weights with this one; a donated call keeps its own.
           if (!donated()) share(s.slow);
-          return { count, slow: s.slow, inner: inner() };
+          return {
+            count,
+            slow: s.slow,
+            ...rest(inner(), NaN, NaN, track === undefined ? adaptive?.nu : treeOf(track, "nu")),
+          };
         };
-      const sync = elementOp(node.sync, 0, [slow], view, owned && !shared.has(s.slow as object));
+      const chosen = { alpha: node.alpha === "adaptive" ? NaN : node.alpha, estimate: NaN };
+      const slots: Record<string, FloatArray[]> = { slow, ...(nu === undefined ? {} : { nu }) };
+      const reads: Record<string, FloatArray[]> = {
+        ...(gradient === undefined ? {} : { g: gradient }),
+        ...(node.curvature === undefined
+          ? {}
+          : { curvature: spread(view, stateLeaves("lookahead curvature", node.curvature, view.tree)) }),
+      };
+      const sync = elementOp(
+        node.sync,
+        adaptiveCount,
+        node.sync.slotNames.map((name) => slots[name]!),
+        view,
+        owned && !shared.has(s.slow as object),
+        adaptive === undefined
+          ? undefined
+          : (values) => ((chosen.alpha = values.alpha!), (chosen.estimate = values.estimate!)),
+        node.sync.readNames.map((name) => reads[name]!),
+      );
       step.ops.push(sync);
       return () => {
-        const slows = gather(view, sync.next[0]!);
+        const slows = gather(view, sync.next[node.sync.slotNames.indexOf("slow")]!);
         const slowNext = unflatten(view.tree.def, slows);
-        if (node.policy === "keep") return { count, slow: slowNext, inner: inner() };
-        const asParams = unflatten(
-          view.params!.def,
-          view.params!.leaves.map((leaf, j) => asLeafLike(leaf, slows[j]!)),
-        );
-        inner(); // the inner state of this step is replaced, but its ops ran and are spent
-        return { count, slow: slowNext, inner: initNode(node.inner, asParams) };
+        const nuNext = nu === undefined ? adaptive?.nu : treeOf(sync, "nu");
+        if (node.policy === "keep")
+          return { count, slow: slowNext, ...rest(inner(), chosen.alpha, chosen.estimate, nuNext) };
+        if (node.policy === "reset") {
+          const asParams = unflatten(
+            view.params!.def,
+            view.params!.leaves.map((leaf, j) => asLeafLike(leaf, slows[j]!)),
+          );
+          inner(); // the inner state of this step is replaced, but its ops ran and are spent
+          return {
+            count,
+            slow: slowNext,
+            ...rest(initNode(node.inner, asParams), chosen.alpha, chosen.estimate, nuNext),
+          };
+        }
+        const moved = interpolateState(s.innerAtSync, inner(), chosen.alpha, "inner");
+        return { count, slow: slowNext, ...rest(moved, chosen.alpha, chosen.estimate, nuNext) };
       };
     }
     case "masked": {
@@ -532,7 +655,10 @@ function bufferCode(name: string, kernelOf: (k: number) => Kernel): number[] {
   const k = Number(name.slice(0, dot));
   const written = name.endsWith("'");
   const slot = name.slice(dot + 1, written ? -1 : undefined);
-  return [written ? 5 : 4, k, kernelOf(k).slotNames.indexOf(slot)];
+  // A read is read like a slot, after the slots.
+  const { slotNames, readNames } = kernelOf(k);
+  const s = slotNames.indexOf(slot);
+  return [written ? 5 : 4, k, s >= 0 ? s : slotNames.length + readNames.indexOf(slot)];
 }
 
 /** Fused passes, by run (its kernels), then by stage, dtypes and apply, then by active kernels. */
@@ -581,7 +707,9 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   // Per leaf: the params read and written, and per kernel and slot, the slot read and written.
   const pRead: FloatArray[] = [];
   const pWrite: FloatArray[] = [];
-  const slotRead = ops.map((op) => op.kernel.slotNames.map(() => new Array<FloatArray>(leaves)));
+  const slotRead = ops.map((op) =>
+    [...op.kernel.slotNames, ...op.kernel.readNames].map(() => new Array<FloatArray>(leaves)),
+  );
   const slotWrite = ops.map((op) => op.kernel.slotNames.map(() => new Array<FloatArray>(leaves)));
   ops.forEach((op) => (op.next = op.kernel.slotNames.map(() => new Array<FloatArray>(leaves))));
   for (let i = 0; i < leaves; i++) {
@@ -611,6 +739,8 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
         if (write !== target) after.push(() => target.set(write));
         op.next[s]![i] = target;
       });
+      const slots = op.kernel.slotNames.length;
+      op.reads.forEach((read, r) => (slotRead[k]![slots + r]![i] = inDtype(read[i]!, compute, step.alloc)));
     });
   }
   const arrayFor = (code: readonly number[], i: number, input: FloatArray, output: FloatArray): FloatArray => {

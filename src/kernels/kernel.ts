@@ -12,8 +12,10 @@
  *   the count (before this step's increment) and the reductions;
  * - `reductions`: sums over the elements that the scalars need (`sum(a * b)` over the whole tree
  *   or per leaf), computed before the body runs;
+ * - `reads`: per-element inputs that are not state, which whoever runs the kernel binds (the
+ *   gradient a node saw before its inner transformation ran, say);
  * - `body`: the per-element update and the slots' next values, as {@link Expr}s of the incoming
- *   update `x`, the params `p` (with `readsParams`), the slots and the scalars.
+ *   update `x`, the params `p` (with `readsParams`), the slots, the reads and the scalars.
  *
  * @module
  */
@@ -44,6 +46,7 @@ export interface KernelSpec<
   Hyper extends string = string,
   Scalar extends string = string,
   Reduced extends string = string,
+  Read extends string = string,
 > {
   /** The transformation's name, for errors (`scaleByAdam`). */
   readonly name: string;
@@ -56,7 +59,12 @@ export interface KernelSpec<
   /** The hyperparameters (validated numbers). */
   readonly hyper: { readonly [K in Hyper]: number };
   /** Sums over the elements that the scalars need. */
-  readonly reductions: { readonly [K in Reduced]: Reduction<Slot> };
+  readonly reductions: { readonly [K in Reduced]: Reduction<Slot | Read> };
+  /**
+   * Per-element inputs that are not state, read by name like the slots: the op that runs the
+   * kernel binds one array per leaf to each (converted to the leaf's compute dtype).
+   */
+  readonly reads?: readonly Read[];
   /**
    * The per-step scalars in float64, from the hyperparameters, the count before this step's
    * increment, and the reductions (a leaf's own sums for `"leaf"` reductions).
@@ -80,7 +88,7 @@ export interface KernelSpec<
    */
   readonly identity?: (s: { readonly [K in Hyper | Scalar]: number }) => boolean;
   /** The per-element body. */
-  readonly body: (v: Inputs<Slot>, s: Scalars<Hyper | Scalar>) => Body<Slot>;
+  readonly body: (v: Inputs<Slot | Read>, s: Scalars<Hyper | Scalar>) => Body<Slot>;
 }
 
 /** A declaration with what it leaves out filled in: no slots, no count, no params, no reductions. */
@@ -89,16 +97,17 @@ export function declare<
   Hyper extends string = never,
   Scalar extends string = never,
   Reduced extends string = never,
+  Read extends string = never,
 >(
-  spec: Pick<KernelSpec<Slot, Hyper, Scalar, Reduced>, "name" | "body"> &
-    Partial<KernelSpec<Slot, Hyper, Scalar, Reduced>>,
+  spec: Pick<KernelSpec<Slot, Hyper, Scalar, Reduced, Read>, "name" | "body"> &
+    Partial<KernelSpec<Slot, Hyper, Scalar, Reduced, Read>>,
 ): KernelSpec {
   return {
     slots: {} as { readonly [K in Slot]: number },
     counted: false,
     readsParams: false,
     hyper: {} as { readonly [K in Hyper]: number },
-    reductions: {} as { readonly [K in Reduced]: Reduction<Slot> },
+    reductions: {} as { readonly [K in Reduced]: Reduction<Slot | Read> },
     scalars: () => ({}) as { readonly [K in Scalar]: number },
     ...spec,
   } as unknown as KernelSpec;
@@ -108,6 +117,8 @@ export function declare<
 export interface Kernel {
   readonly spec: KernelSpec;
   readonly slotNames: readonly string[];
+  /** The names of `spec.reads`, sorted: the order in which an op binds their arrays. */
+  readonly readNames: readonly string[];
   readonly reductionNames: readonly string[];
   /** The body over the canonical inputs `x`, `p`, `slot:<name>` and scalars `<name>`. */
   readonly update: Expr;
@@ -123,7 +134,7 @@ export interface Kernel {
   }[];
 }
 
-/** Canonical input names of a kernel's body, before the executor renames them per pass. */
+/** Canonical input names of a kernel's body (a read is named as a slot is), before the executor renames them per pass. */
 export const X = "x";
 export const P = "p";
 export const slotInput = (name: string): string => `slot:${name}`;
@@ -131,8 +142,13 @@ export const slotInput = (name: string): string => `slot:${name}`;
 /** Builds a kernel's body once, over canonical inputs. */
 export function buildKernel(spec: KernelSpec): Kernel {
   const slotNames = Object.keys(spec.slots).sort();
+  const readNames = [...(spec.reads ?? [])].sort();
   const reductionNames = Object.keys(spec.reductions).sort();
-  const inputs = { x: input(X), p: input(P), ...Object.fromEntries(slotNames.map((n) => [n, input(slotInput(n))])) };
+  const inputs = {
+    x: input(X),
+    p: input(P),
+    ...Object.fromEntries([...slotNames, ...readNames].map((n) => [n, input(slotInput(n))])),
+  };
   // Any name the body reads is a scalar; the executor supplies its value at each step.
   const named = new Map<string, Expr>();
   const scalars = new Proxy({} as Record<string, Expr>, {
@@ -155,6 +171,7 @@ export function buildKernel(spec: KernelSpec): Kernel {
   return {
     spec,
     slotNames,
+    readNames,
     reductionNames,
     update: body.update,
     next: Object.fromEntries(slotNames.map((n) => [n, body[n]!])),
@@ -163,7 +180,7 @@ export function buildKernel(spec: KernelSpec): Kernel {
 }
 
 /**
- * A text key of what a kernel computes: its slots and the expressions of its body and
+ * A text key of what a kernel computes: its slots, its reads and the expressions of its body and
  * reductions. Kernels with equal keys run the same passes, whatever their scalars' values: a
  * transformation rebuilt with new hyperparameters has the key of the first one built.
  */
@@ -173,5 +190,5 @@ export function codeKey(kernel: Kernel): string {
     ...kernel.slotNames.map((n) => kernel.next[n]!),
     ...kernel.reductions.flatMap((r) => [r.a, r.b]),
   ];
-  return `${kernel.slotNames.join(",")}|${kernel.reductions.length}|${exprKey(roots)}`;
+  return `${kernel.slotNames.join(",")}|${kernel.readNames.join(",")}|${kernel.reductions.length}|${exprKey(roots)}`;
 }

@@ -1,7 +1,9 @@
 /**
  * What the executor runs: a transformation as a small tree of nodes. A kernel is an elementwise
  * declaration; a chain runs its parts in order; Lookahead runs its inner node and, on a sync
- * step, a sync kernel behind a real branch on its count; anything else (a user's own
+ * step, a sync kernel behind a real branch on its count; the combinators (masked,
+ * multiTransform, injectHyperparams, applyIfFinite, multiSteps) run their inner nodes on a part
+ * of the leaves, with other numbers, or behind a check; anything else (a user's own
  * `{ init, update }`, or a transformation that is not elementwise) is an opaque barrier that the
  * kernels before and after it still fuse around.
  *
@@ -11,23 +13,38 @@
  * @module
  */
 import type { GradientTransformation } from "../base.js";
-import type { Flat } from "../pytree.js";
+import type { Flat, PyTree } from "../pytree.js";
 import type { Kernel } from "./kernel.js";
 
-/** The inner-state policies that run inside the executor. */
-export type SyncPolicy = "keep" | "reset";
+/** What happens to Lookahead's inner state at a sync (see `InnerStatePolicy`). */
+export type SyncPolicy = "keep" | "reset" | "interpolate";
 
 /** A transformation, as the executor sees it. */
 export type Node =
   | { readonly kind: "kernel"; readonly kernel: Kernel }
   | { readonly kind: "chain"; readonly parts: readonly Node[] }
   | {
+      /**
+       * The state is `{ count, slow, inner }`, with `innerAtSync` under `"interpolate"` and
+       * `adaptive` (`{ count, nu, alpha, estimate }`) with adaptive alpha.
+       */
       readonly kind: "lookahead";
       readonly inner: Node;
       readonly syncPeriod: number;
-      /** The sync: a kernel with one slot, `slow`, reading the params. */
+      /**
+       * The sync: a kernel with a slot `slow`, reading the params. With adaptive alpha it also
+       * reads `g` (the updates Lookahead was given) and either has a slot `nu` (the
+       * squared-gradient average) or reads `curvature`, and its scalars `alpha` and `estimate`
+       * come from its reductions.
+       */
       readonly sync: Kernel;
       readonly policy: SyncPolicy;
+      /** The slow step size, or `"adaptive"`: the sync's scalar `alpha`. */
+      readonly alpha: number | "adaptive";
+      /** With adaptive alpha's average: the kernel that moves `nu` on the other steps (it passes the updates through). */
+      readonly track?: Kernel | undefined;
+      /** With adaptive alpha and a given curvature: that curvature, shaped like the params. */
+      readonly curvature?: PyTree | undefined;
     }
   | {
       /**
@@ -107,6 +124,7 @@ export function childrenOf(node: Node): readonly Node[] {
     case "chain":
       return node.parts;
     case "lookahead":
+      return [node.inner, { kind: "kernel", kernel: node.sync }];
     case "masked":
       return [node.inner];
     case "multiTransform":

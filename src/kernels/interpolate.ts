@@ -1,0 +1,39 @@
+/**
+ * Lookahead's `innerState: "interpolate"`: the inner state moves at a sync the way the weights
+ * do. It runs once the sync step's passes have run, over the inner state they produced (and with
+ * adaptive alpha, the alpha its reductions chose), once every `syncPeriod` steps.
+ *
+ * @module
+ */
+import { GradTxError } from "../errors.js";
+import { isFloatArray } from "../pytree.js";
+
+/**
+ * Moves every float array of `current` from its value in `atSync`: `atSync + alpha * (current -
+ * atSync)`, computed in float64 and stored in the array's dtype. Numbers (step counts) and
+ * everything else are kept as `current` has them; a layout that changed since `atSync` is
+ * `BAD_STATE`.
+ */
+export function interpolateState(atSync: unknown, current: unknown, alpha: number, where: string): unknown {
+  if (isFloatArray(current)) {
+    if (!isFloatArray(atSync) || atSync.length !== current.length)
+      throw new GradTxError("BAD_STATE", `lookahead: the inner state changed layout since the last sync`, where);
+    const out = new (current instanceof Float32Array ? Float32Array : Float64Array)(current.length);
+    for (let j = 0; j < out.length; j++) out[j] = atSync[j]! + alpha * (current[j]! - atSync[j]!);
+    return out;
+  }
+  if (Array.isArray(current)) {
+    if (!Array.isArray(atSync) || atSync.length !== current.length)
+      throw new GradTxError("BAD_STATE", `lookahead: the inner state changed layout since the last sync`, where);
+    return current.map((c: unknown, i) => interpolateState(atSync[i], c, alpha, `${where}[${i}]`));
+  }
+  if (typeof current === "object" && current !== null && !ArrayBuffer.isView(current)) {
+    if (typeof atSync !== "object" || atSync === null)
+      throw new GradTxError("BAD_STATE", `lookahead: the inner state changed layout since the last sync`, where);
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(current))
+      out[key] = interpolateState((atSync as Record<string, unknown>)[key], value, alpha, `${where}.${key}`);
+    return out;
+  }
+  return current;
+}
