@@ -36,7 +36,7 @@ import { codeKey, type Kernel } from "../src/kernels/kernel.js";
 import type { Node } from "../src/kernels/node.js";
 import { arbitraryProblem, fingerprint, type Problem } from "../src/laws/index.js";
 import { selectLeaves } from "../src/partition.js";
-import { asLeafLike, ctorOf, dataOf, flatten, isFloatArray, leafPaths, unflatten } from "../src/pytree.js";
+import { asLeafLike, ctorOf, dataOf, flatten, isFloatArray, leafPaths, MAX_DEPTH, unflatten } from "../src/pytree.js";
 import { copyTree } from "../src/state.js";
 import { expectClose, values } from "./helpers.js";
 
@@ -672,6 +672,17 @@ describe("Lookahead's interpolated inner state and adaptive alpha as executor pa
         });
       }),
       { numRuns: 30 },
+    );
+  });
+
+  it("refuses to interpolate an inner state nested deeper than MAX_DEPTH (BAD_STATE, not a stack overflow)", () => {
+    let deep: unknown = Float64Array.of(1);
+    for (let i = 0; i <= MAX_DEPTH; i++) deep = { next: deep };
+    const inner: GradientTransformation<unknown> = { init: () => deep, update: (u, s) => [u, s] };
+    const tx = lookahead(inner, { syncPeriod: 1, innerState: "interpolate" });
+    const p = Float64Array.of(1);
+    expect(() => tx.update(Float64Array.of(1), tx.init(p), p)).toThrowError(
+      expect.objectContaining({ code: "BAD_STATE", message: expect.stringMatching(/nested deeper than/) }),
     );
   });
 

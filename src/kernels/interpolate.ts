@@ -6,15 +6,17 @@
  * @module
  */
 import { GradTxError } from "../errors.js";
-import { isFloatArray } from "../pytree.js";
+import { isFloatArray, MAX_DEPTH } from "../pytree.js";
 
 /**
  * Moves every float array of `current` from its value in `atSync`: `atSync + alpha * (current -
  * atSync)`, computed in float64 and stored in the array's dtype. Numbers (step counts) and
- * everything else are kept as `current` has them; a layout that changed since `atSync` is
- * `BAD_STATE`.
+ * everything else are kept as `current` has them; a layout that changed since `atSync`, or one
+ * nested deeper than `MAX_DEPTH`, is `BAD_STATE`.
  */
-export function interpolateState(atSync: unknown, current: unknown, alpha: number, where: string): unknown {
+export function interpolateState(atSync: unknown, current: unknown, alpha: number, where: string, depth = 0): unknown {
+  if (depth > MAX_DEPTH)
+    throw new GradTxError("BAD_STATE", `lookahead: the inner state is nested deeper than ${MAX_DEPTH} levels`, where);
   if (isFloatArray(current)) {
     if (!isFloatArray(atSync) || atSync.length !== current.length)
       throw new GradTxError("BAD_STATE", `lookahead: the inner state changed layout since the last sync`, where);
@@ -25,14 +27,14 @@ export function interpolateState(atSync: unknown, current: unknown, alpha: numbe
   if (Array.isArray(current)) {
     if (!Array.isArray(atSync) || atSync.length !== current.length)
       throw new GradTxError("BAD_STATE", `lookahead: the inner state changed layout since the last sync`, where);
-    return current.map((c: unknown, i) => interpolateState(atSync[i], c, alpha, `${where}[${i}]`));
+    return current.map((c: unknown, i) => interpolateState(atSync[i], c, alpha, `${where}[${i}]`, depth + 1));
   }
   if (typeof current === "object" && current !== null && !ArrayBuffer.isView(current)) {
     if (typeof atSync !== "object" || atSync === null)
       throw new GradTxError("BAD_STATE", `lookahead: the inner state changed layout since the last sync`, where);
     const out: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(current))
-      out[key] = interpolateState((atSync as Record<string, unknown>)[key], value, alpha, `${where}.${key}`);
+      out[key] = interpolateState((atSync as Record<string, unknown>)[key], value, alpha, `${where}.${key}`, depth + 1);
     return out;
   }
   return current;
