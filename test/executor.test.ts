@@ -387,6 +387,29 @@ describe("applyIfFinite as an executor node", () => {
     );
   });
 
+  it("does not call an opaque inner transformation on a step it skips", () => {
+    const seen: number[][] = [];
+    // A user's transformation that refuses non-finite updates, between kernels.
+    const strict: GradientTransformation<Record<string, never>> = {
+      init: () => ({}),
+      update: (u, s) => {
+        const xs = values(u);
+        if (!xs.every(Number.isFinite)) throw new Error("not finite");
+        seen.push(xs);
+        return [u, s];
+      },
+    };
+    const tx = applyIfFinite(chain(scale(2), strict, sgd(0.5)), 2);
+    const p = Float64Array.of(0, 0);
+    const [u1, s1] = tx.update(Float64Array.of(1, 2), tx.init(p), p);
+    const [u2, s2] = tx.update(Float64Array.of(NaN, 2), s1, p);
+    // Step 1: 2 * (1, 2) reaches the strict part, then sgd(0.5): -(1, 2). Step 2 is skipped: zeros.
+    expect(seen).toEqual([[2, 4]]);
+    expect(values(u1)).toEqual([-1, -2]);
+    expect(values(u2)).toEqual([0, 0]);
+    expect(s2.inner).toBe(s1.inner);
+  });
+
   it("a donated state whose inner state a skipped step shared with an older one leaves the older one intact", () => {
     const tx = applyIfFinite(adam(0.1), 1);
     const p = Float64Array.of(1, 2);

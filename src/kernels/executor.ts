@@ -165,11 +165,14 @@ interface ElementOp {
 /** An opaque transformation to run this step. */
 interface BarrierOp {
   readonly kind: "barrier";
-  readonly tx: GradientTransformation<unknown>;
+  /** What runs (a node may wrap it after planning: applyIfFinite, to skip it on a skipped step). */
+  tx: GradientTransformation<unknown>;
   readonly state: unknown;
   next: unknown;
   /** The leaves it may change (undefined: all). */
   readonly active?: readonly boolean[] | undefined;
+  /** Whether it belongs to the node that placed it, which needs it to run (a capture of the updates). */
+  readonly own?: boolean | undefined;
 }
 
 type Op = ElementOp | BarrierOp;
@@ -240,7 +243,7 @@ function entering(step: Step, view: View): FloatArray[] {
     },
   };
   const none = new Array<boolean>(out.length).fill(false);
-  step.ops.push({ kind: "barrier", tx: capture, state: EMPTY_STATE, next: undefined, active: none });
+  step.ops.push({ kind: "barrier", tx: capture, state: EMPTY_STATE, next: undefined, active: none, own: true });
   return out;
 }
 
@@ -447,8 +450,16 @@ function plan(
       // updates hold; otherwise the inner node runs into fresh arrays, and its results are taken
       // or not once the check has run: zeros for the updates, the old state kept.
       const applied = increment(notFinite) > node.maxConsecutiveErrors;
+      const from = step.ops.length;
       const inner = plan(node.inner, s.inner, step, view, owned && applied && !shared.has(s.inner as object));
       if (!applied) {
+        // An opaque transformation inside is not called on a step the check skips (it could
+        // throw on the values that made the check fail); what it would return is not used.
+        for (const op of step.ops.slice(from))
+          if (op.kind === "barrier" && op.own !== true) {
+            const tx = op.tx;
+            op.tx = { init: (p) => tx.init(p), update: (u, st, p) => (seen.finite ? tx.update(u, st, p) : [u, st]) };
+          }
         const zeros: GradientTransformation<unknown> = {
           init: () => EMPTY_STATE,
           update: (updates, st) => [seen.finite ? updates : zerosOnView(view, updates), st],
