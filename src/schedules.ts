@@ -220,9 +220,10 @@ export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
   const staircase = checkBoolean(where, "staircase", options.staircase ?? false);
   const end = options.endValue === undefined ? undefined : checkNumber(where, "endValue", options.endValue);
   return (t) => {
-    const count = t - begin;
+    // Up to transitionBegin the exponent is 0: initValue.
+    const count = Math.max(t - begin, 0);
     const p = staircase ? Math.floor(count / steps) : count / steps;
-    const value = count <= 0 ? init : init * rate ** p;
+    const value = init * rate ** p;
     // The bound applies at every count, as optax clips after its where.
     if (end === undefined) return value;
     return rate < 1 ? Math.max(value, end) : Math.min(value, end);
@@ -257,21 +258,21 @@ export function piecewiseConstantSchedule(
   // As optax's None, null means no boundaries. Anything but a plain object (an array, a Map) is
   // refused: its entries would not be read as boundaries.
   const table: unknown = boundariesAndScales ?? {};
-  const proto: unknown = typeof table === "object" && table !== null ? Object.getPrototypeOf(table) : undefined;
+  // Object.getPrototypeOf takes primitives too (a number's is Number.prototype): they are refused here.
+  const proto: unknown = Object.getPrototypeOf(table);
   if (proto !== Object.prototype && proto !== null)
     invalid(where, "boundariesAndScales must be an object of step -> scale, e.g. { 1000: 0.1, 2000: 0.1 }");
-  // Object.entries reads each scale once.
-  const pieces = Object.entries(table as object)
-    .map(([b, s]: [string, unknown]) => {
-      const boundary = Number(b);
-      // A key is a boundary only when written as one: not "", " 5" or "1e3" standing for 0, 5, 1000.
-      if (String(boundary) !== b) invalid(where, `a boundary must be an integer >= 0, got ${JSON.stringify(b)}`);
-      return [
-        checkNumber(where, "a boundary", boundary, { min: 0, integer: true }),
-        checkNumber(where, `the scale at ${b}`, s, { min: 0 }),
-      ] as const;
-    })
-    .sort((a, b) => a[0] - b[0]);
+  // Object.entries reads each scale once, and lists integer keys in ascending order: the pieces
+  // come sorted (and the product does not depend on their order anyway).
+  const pieces = Object.entries(table as object).map(([b, s]: [string, unknown]) => {
+    const boundary = Number(b);
+    // A key is a boundary only when written as one: not "", " 5" or "1e3" standing for 0, 5, 1000.
+    if (String(boundary) !== b) invalid(where, `a boundary must be an integer >= 0, got ${JSON.stringify(b)}`);
+    return [
+      checkNumber(where, "a boundary", boundary, { min: 0, integer: true }),
+      checkNumber(where, `the scale at ${b}`, s, { min: 0 }),
+    ] as const;
+  });
   return (t) => {
     let value = initValue;
     for (const [boundary, factor] of pieces) if (t >= boundary) value *= factor;
@@ -434,7 +435,7 @@ export function joinSchedules(schedules: readonly Schedule[], boundaries: readon
   });
   return (t) => {
     let piece = 0;
-    while (piece < boundaries.length && t >= boundaries[piece]!) piece++;
+    for (; piece < boundaries.length; piece++) if (t < boundaries[piece]!) break;
     return schedules[piece]!(piece === 0 ? t : t - boundaries[piece - 1]!);
   };
 }

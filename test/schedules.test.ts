@@ -334,3 +334,129 @@ describe("arguments are checked when a schedule is built", () => {
     );
   });
 });
+
+describe("edges the mutation run found untested", () => {
+  /** The message `build` throws. */
+  const messageOf = (build: () => unknown): string => {
+    try {
+      build();
+    } catch (e) {
+      return (e as Error).message;
+    }
+    throw new Error("did not throw");
+  };
+
+  it("each schedule's non-object error says what to write instead", () => {
+    const cases: [string, () => unknown, string][] = [
+      [
+        "polynomialSchedule",
+        () => polynomialSchedule(1 as never),
+        "polynomialSchedule({ initValue, endValue, power, transitionSteps })",
+      ],
+      [
+        "exponentialDecay",
+        () => exponentialDecay(1 as never),
+        "exponentialDecay({ initValue, transitionSteps, decayRate })",
+      ],
+      [
+        "cosineDecaySchedule",
+        () => cosineDecaySchedule(1 as never),
+        "cosineDecaySchedule({ initValue, decaySteps, alpha })",
+      ],
+      [
+        "warmupCosineDecaySchedule",
+        () => warmupCosineDecaySchedule(1 as never),
+        "warmupCosineDecaySchedule({ initValue, peakValue, warmupSteps, decaySteps })",
+      ],
+    ];
+    for (const [name, build, instead] of cases) {
+      expect(messageOf(build)).toContain(`${name}: options must be an object; optax's`);
+      expect(messageOf(build)).toContain(instead);
+    }
+    expect(
+      messageOf(() => linearSchedule({ initValue: 1, endValue: 0, transitionSteps: 3, power: 2 } as never)),
+    ).toMatch(/unknown option "power" \(a linear schedule has power 1: polynomialSchedule takes one\)/);
+  });
+
+  it("the notes about optax's reading come only with the degenerate values they are about", () => {
+    const note = /optax reads/;
+    expect(
+      messageOf(() => polynomialSchedule({ initValue: 1, endValue: 0, power: 1, transitionSteps: 2.5 })),
+    ).not.toMatch(note);
+    expect(messageOf(() => exponentialDecay({ initValue: 1, transitionSteps: 2.5, decayRate: 0.5 }))).not.toMatch(note);
+    expect(
+      messageOf(() =>
+        polynomialSchedule({ initValue: 1, endValue: 0, power: 1, transitionSteps: 5, transitionBegin: 2.5 }),
+      ),
+    ).not.toMatch(note);
+    expect(
+      messageOf(() => exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: 0.5, transitionBegin: 2.5 })),
+    ).not.toMatch(note);
+    expect(messageOf(() => exponentialDecay({ initValue: 1, transitionSteps: 5, decayRate: -1 }))).not.toMatch(note);
+    // decaySteps below warmupSteps is refused, without the note about a cosine part of 0 steps.
+    const short = messageOf(() =>
+      warmupCosineDecaySchedule({ initValue: 0, peakValue: 1, warmupSteps: 10, decaySteps: 5 }),
+    );
+    expect(short).toMatch(/decaySteps must be an integer >= 11, got 5$/);
+  });
+
+  it("exponentialDecay with decayRate exactly 1 treats endValue as a ceiling, as optax (minimum unless rate < 1)", () => {
+    // v(t) = 1 * 1^p = 1 everywhere; min(1, 0.5) = 0.5 (max would give 1).
+    expect(exponentialDecay({ initValue: 1, transitionSteps: 10, decayRate: 1, endValue: 0.5 })(20)).toBe(0.5);
+    // A rate of 1 without a bound is constant.
+    expect(exponentialDecay({ initValue: 3, transitionSteps: 10, decayRate: 1 })(1e6)).toBe(3);
+  });
+
+  it("exponentialDecay holds initValue before transitionBegin (no negative exponent)", () => {
+    // Counts before the begin would give 0.5^(-0.5) = 1.414... with a negative exponent.
+    const s = exponentialDecay({ initValue: 1, transitionSteps: 10, decayRate: 0.5, transitionBegin: 10 });
+    expect([0, 5, 10].map(s)).toEqual([1, 1, 1]);
+    expect(s(20)).toBe(0.5);
+  });
+
+  it("cosineDecaySchedule refuses an exponent of 0 or below", () => {
+    expect(messageOf(() => cosineDecaySchedule({ initValue: 1, decaySteps: 10, exponent: 0 }))).toMatch(
+      /exponent must be a number > 0, got 0/,
+    );
+    expect(messageOf(() => cosineDecaySchedule({ initValue: 1, decaySteps: 10, exponent: -2 }))).toMatch(/got -2/);
+    expect(
+      messageOf(() =>
+        warmupCosineDecaySchedule({ initValue: 0, peakValue: 1, warmupSteps: 1, decaySteps: 5, exponent: 0 }),
+      ),
+    ).toMatch(/exponent must be a number > 0, got 0/);
+  });
+
+  it("piecewiseConstantSchedule takes a table without a prototype, and applies every boundary passed", () => {
+    const table = Object.assign(Object.create(null) as Record<number, number>, { 10: 0.5, 20: 0.5 });
+    const s = piecewiseConstantSchedule(1, table);
+    expect([0, 10, 20].map(s)).toEqual([1, 0.5, 0.25]);
+    expect(messageOf(() => piecewiseConstantSchedule(1, new Date() as never))).toMatch(
+      /boundariesAndScales must be an object/,
+    );
+  });
+
+  it("joinSchedules refuses a piece that is not a function, a negative first boundary, and says how many it needs", () => {
+    const one = constantSchedule(1);
+    expect(messageOf(() => joinSchedules([one, 3 as never], [5]))).toMatch(
+      /schedules must be a non-empty array of functions/,
+    );
+    expect(messageOf(() => joinSchedules([3 as never, one], [5]))).toMatch(
+      /schedules must be a non-empty array of functions/,
+    );
+    expect(messageOf(() => joinSchedules([], []))).toMatch(/non-empty/);
+    expect(messageOf(() => joinSchedules([one, one], [-1]))).toMatch(/boundaries\[0\] must be an integer >= 0, got -1/);
+    expect(messageOf(() => joinSchedules([one, one, one], [5, 3]))).toMatch(
+      /boundaries\[1\] must be an integer >= 5, got 3/,
+    );
+    expect(messageOf(() => joinSchedules([one, one, one], [5]))).toMatch(
+      /one entry fewer than schedules \(2\), got 1$/,
+    );
+    expect(messageOf(() => joinSchedules([one, one], 5 as never))).toMatch(/\(1\), got number$/);
+  });
+
+  it("joinSchedules past the last boundary stays on the last piece", () => {
+    const s = joinSchedules([constantSchedule(1), (t) => 10 + t, (t) => 100 + t], [2, 4]);
+    // t = 1: piece 0; t = 3: piece 1 at 1; t = 4 and 50: piece 2 at 0 and 46.
+    expect([1, 3, 4, 50].map(s)).toEqual([1, 11, 100, 146]);
+  });
+});

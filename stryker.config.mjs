@@ -1,0 +1,17 @@
+// Mutation testing of the schedules and the checkpoint format: `npm run test:mutation` (not part
+// of `npm test`; it takes several minutes). Mutants of strings (error messages) are not made, so
+// the score counts the behaviour the tests pin, not the wording.
+/** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
+export default {
+  testRunner: "vitest",
+  vitest: { configFile: "vitest.mutation.config.ts" },
+  mutate: ["src/schedules.ts", "src/serialize.ts"],
+  mutator: { excludedMutations: ["StringLiteral"] },
+  coverageAnalysis: "perTest",
+  concurrency: 2,
+  reporters: ["clear-text", "progress", "html"],
+  htmlReporter: { fileName: "reports/mutation/index.html" },
+  tempDirName: ".stryker-tmp",
+  cleanTempDir: "always",
+  thresholds: { high: 95, low: 90, break: 90 },
+};
