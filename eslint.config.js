@@ -3,7 +3,18 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", "dist-examples/", "dist-fixtures/", "docs/api/", "coverage/", ".stryker-tmp/", "reports/"] },
+  {
+    ignores: [
+      "node_modules/",
+      "dist/",
+      "dist-examples/",
+      "dist-fixtures/",
+      "docs/api/",
+      "coverage/",
+      ".stryker-tmp/",
+      "reports/",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
