@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { EmptyState, GradientTransformation, ScalarOrSchedule } from "./base.js";
+import type { ShapesState, GradientTransformation, ScalarOrSchedule } from "./base.js";
 import { chain, identity } from "./combine.js";
 import { addDecayedWeights, type Mask } from "./transforms/adding.js";
 import { trace, type TraceState } from "./transforms/accumulation.js";
@@ -71,7 +71,7 @@ const positional = (name: string, optax: string, gradtx: string): string =>
 export function sgd(
   learningRate: ScalarOrSchedule,
   options?: { readonly momentum?: number | null; readonly nesterov?: boolean } | null,
-): GradientTransformation<[EmptyState | TraceState, EmptyState | ScaleByScheduleState]> {
+): GradientTransformation<[ShapesState | TraceState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("sgd", options, ["momentum", "nesterov"], {
     hint: positional("sgd", "momentum", "momentum: 0.9"),
   });
@@ -115,7 +115,7 @@ export function sgd(
 export function adam(
   learningRate: ScalarOrSchedule,
   options?: AdamOptions | null,
-): GradientTransformation<[ScaleByAdamState, EmptyState | ScaleByScheduleState]> {
+): GradientTransformation<[ScaleByAdamState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("adam", options, ADAM_KEYS, {
     hint: positional("adam", "b1, b2, eps", "b1: 0.9, b2: 0.999, eps: 1e-8"),
     aliases: { amsgrad: "AMSGrad is amsgrad(lr)" },
@@ -149,7 +149,7 @@ export interface AdamWOptions extends AdamOptions {
 export function adamw(
   learningRate: ScalarOrSchedule,
   options?: AdamWOptions | null,
-): GradientTransformation<[ScaleByAdamState, EmptyState, EmptyState | ScaleByScheduleState]> {
+): GradientTransformation<[ScaleByAdamState, ShapesState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("adamw", options, [...ADAM_KEYS, "weightDecay", "mask"], {
     hint: positional("adamw", "b1, b2, eps, eps_root, weight_decay", "b1: 0.9, weightDecay: 1e-4"),
   });
@@ -183,7 +183,7 @@ export function adamw(
 export function nadam(
   learningRate: ScalarOrSchedule,
   options?: Omit<AdamOptions, "nesterov"> | null,
-): GradientTransformation<[ScaleByAdamState, EmptyState | ScaleByScheduleState]> {
+): GradientTransformation<[ScaleByAdamState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("nadam", options, ADAM_KEYS_NO_NESTEROV, {
     hint: positional("nadam", "b1, b2, eps", "b1: 0.9, b2: 0.999, eps: 1e-8"),
     aliases: { nesterov: "nadam is always Nesterov's; adam(lr) is the other" },
@@ -207,7 +207,7 @@ export function nadam(
 export function radam(
   learningRate: ScalarOrSchedule,
   options?: RAdamOptions | null,
-): GradientTransformation<[ScaleByAdamState, EmptyState | ScaleByScheduleState]> {
+): GradientTransformation<[ScaleByAdamState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("radam", options, [...ADAM_KEYS, "threshold"], {
     hint: positional("radam", "b1, b2, eps, eps_root, threshold", "b1: 0.9, threshold: 5"),
   });
@@ -229,7 +229,7 @@ export function radam(
 export function adamax(
   learningRate: ScalarOrSchedule,
   options?: { readonly b1?: number; readonly b2?: number; readonly eps?: number } | null,
-): GradientTransformation<[ScaleByAdamState, EmptyState | ScaleByScheduleState]> {
+): GradientTransformation<[ScaleByAdamState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("adamax", options, ["b1", "b2", "eps"], {
     hint: positional("adamax", "b1, b2, eps", "b1: 0.9, b2: 0.999, eps: 1e-8"),
   });
@@ -251,7 +251,7 @@ export function adamax(
 export function amsgrad(
   learningRate: ScalarOrSchedule,
   options?: Omit<AdamOptions, "nesterov"> | null,
-): GradientTransformation<[ScaleByAmsgradState, EmptyState | ScaleByScheduleState]> {
+): GradientTransformation<[ScaleByAmsgradState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("amsgrad", options, ADAM_KEYS_NO_NESTEROV, {
     hint: positional("amsgrad", "b1, b2, eps", "b1: 0.9, b2: 0.999, eps: 1e-8"),
   });
@@ -296,7 +296,7 @@ export function rmsprop(
   learningRate: ScalarOrSchedule,
   options?: RmspropOptions | null,
 ): GradientTransformation<
-  [ScaleByRmsState | ScaleByStddevState, EmptyState | ScaleByScheduleState, EmptyState | TraceState]
+  [ScaleByRmsState | ScaleByStddevState, ShapesState | ScaleByScheduleState, ShapesState | TraceState]
 > {
   options = readOptions(
     "rmsprop",
@@ -338,7 +338,7 @@ export function rmsprop(
 export function adagrad(
   learningRate: ScalarOrSchedule,
   options?: { readonly initialAccumulatorValue?: number; readonly eps?: number } | null,
-): GradientTransformation<[ScaleByRssState, EmptyState | ScaleByScheduleState]> {
+): GradientTransformation<[ScaleByRssState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("adagrad", options, ["initialAccumulatorValue", "eps"], {
     hint: positional("adagrad", "initial_accumulator_value, eps", "initialAccumulatorValue: 0.1, eps: 1e-7"),
   });
@@ -366,7 +366,7 @@ export function adadelta(
     readonly weightDecay?: number;
     readonly mask?: Mask;
   } | null,
-): GradientTransformation<[EmptyState, ScaleByAdadeltaState, EmptyState | ScaleByScheduleState]> {
+): GradientTransformation<[ShapesState, ScaleByAdadeltaState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("adadelta", options, ["rho", "eps", "weightDecay", "mask"], {
     hint: positional("adadelta", "rho, eps, weight_decay", "rho: 0.9, eps: 1e-6"),
   });
@@ -397,7 +397,7 @@ export function adadelta(
 export function lion(
   learningRate: ScalarOrSchedule,
   options?: { readonly b1?: number; readonly b2?: number; readonly weightDecay?: number; readonly mask?: Mask } | null,
-): GradientTransformation<[ScaleByLionState, EmptyState, EmptyState | ScaleByScheduleState]> {
+): GradientTransformation<[ScaleByLionState, ShapesState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("lion", options, ["b1", "b2", "weightDecay", "mask"], {
     hint: positional("lion", "b1, b2, weight_decay", "b1: 0.9, b2: 0.99, weightDecay: 1e-3"),
   });
@@ -436,7 +436,7 @@ export interface LambOptions extends Omit<AdamOptions, "nesterov"> {
 export function lamb(
   learningRate: ScalarOrSchedule,
   options?: LambOptions | null,
-): GradientTransformation<[ScaleByAdamState, EmptyState, EmptyState, EmptyState | ScaleByScheduleState]> {
+): GradientTransformation<[ScaleByAdamState, ShapesState, ShapesState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("lamb", options, [...ADAM_KEYS_NO_NESTEROV, "weightDecay", "mask"], {
     hint: positional("lamb", "b1, b2, eps, eps_root, weight_decay", "b1: 0.9, eps: 1e-6, weightDecay: 0"),
   });
@@ -478,7 +478,7 @@ export interface RangerOptions extends RAdamOptions {
 export function ranger(
   learningRate: ScalarOrSchedule = 1e-3,
   options?: RangerOptions | null,
-): GradientTransformation<LookaheadState<[ScaleByAdamState, EmptyState | ScaleByScheduleState]>> {
+): GradientTransformation<LookaheadState<[ScaleByAdamState, ShapesState | ScaleByScheduleState]>> {
   options = readOptions("ranger", options, [...ADAM_KEYS, "threshold", "syncPeriod", "alpha"]);
   checkScalarOrSchedule("ranger", "learningRate", learningRate);
   const { syncPeriod = 6, alpha = 0.5, b1 = 0.95, eps = 1e-5, ...rest } = options;

@@ -61,6 +61,19 @@ export interface GradientTransformation<S = unknown> {
 /** The state of a transformation that keeps none. @since 0.1.0 */
 export type EmptyState = Readonly<Record<string, never>>;
 
+/**
+ * The state of a gradtx transformation that keeps no optimizer state (where optax has
+ * `EmptyState`): only a record of the params' shapes, made at `init`, that every update is
+ * checked against, so that a stateless step refuses grads of another structure or shape as the
+ * others do. The record is a tree like the params whose leaves hold each leaf's dimensions.
+ *
+ * @since 0.3.0
+ */
+export interface ShapesState {
+  /** Each leaf's dimensions (a typed array's are `[length]`), in the params' structure. */
+  readonly shapes: PyTree;
+}
+
 /** The one shared empty state (states are immutable, so sharing is safe). */
 export const EMPTY_STATE: EmptyState = Object.freeze({});
 

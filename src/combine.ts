@@ -3,10 +3,12 @@
  *
  * @module
  */
-import type { EmptyState, GradientTransformation } from "./base.js";
+import type { ShapesState, GradientTransformation } from "./base.js";
+import { GradTxError } from "./errors.js";
 import { checkTransformation } from "./validate.js";
 import { elementwise, nodeOf, Transformation } from "./kernels/executor.js";
 import { declare } from "./kernels/kernel.js";
+import { childrenOf, type Node } from "./kernels/node.js";
 
 /**
  * Applies transformations in sequence: the updates of one are the input of the next. The state
@@ -16,6 +18,11 @@ import { declare } from "./kernels/kernel.js";
  * transformations form a monoid under it (see `monoidTransformation`). Neighbouring elementwise
  * parts run fused, one loop per leaf (a reduction such as a global norm splits the loop), with
  * the same bits as running them one by one.
+ *
+ * A {@link lookahead} (or a part holding one) must come last: its update lands the params on
+ * the slow weights at a sync, and a part after it would move them off again. `chain` refuses
+ * it elsewhere with `INVALID_HYPERPARAMETER`, naming the position (parts that leave every
+ * update as it is, such as {@link identity}, may follow it).
  *
  * ```
  * u_0 = g;  u_i, s_i' = tx_i.update(u_{i-1}, s_i, params);  result u_n
@@ -33,9 +40,28 @@ export function chain<S extends readonly unknown[]>(
   ...transforms: { readonly [K in keyof S]: GradientTransformation<S[K]> }
 ): GradientTransformation<S> {
   transforms.forEach((tx, i) => checkTransformation(`chain: argument ${i}`, tx));
-  const parts = transforms as readonly GradientTransformation<unknown>[];
-  return new Transformation<S>({ kind: "chain", parts: parts.map(nodeOf) });
+  const parts = (transforms as readonly GradientTransformation<unknown>[]).map(nodeOf);
+  // Lookahead's update lands the params on its slow weights at a sync; a later part would move
+  // them off again, so that the params and slowParams would differ.
+  parts.forEach((part, i) => {
+    if (holdsLookahead(part) && !parts.slice(i + 1).every(leavesAsIs))
+      throw new GradTxError(
+        "INVALID_HYPERPARAMETER",
+        `chain: argument ${i} is (or holds) a lookahead, which must be the last part of a chain: a part after it would move the params off the slow weights at every sync (put it before the lookahead, or inside it)`,
+      );
+  });
+  return new Transformation<S>({ kind: "chain", parts });
 }
+
+const holdsLookahead = (node: Node): boolean => node.kind === "lookahead" || childrenOf(node).some(holdsLookahead);
+
+/** Whether a part leaves every update as it is, whatever the step: {@link identity}, `scale(1)`, chains of them. */
+const leavesAsIs = (node: Node): boolean =>
+  node.kind === "chain"
+    ? node.parts.every(leavesAsIs)
+    : node.kind === "kernel" &&
+      node.kernel.slotNames.length === 0 &&
+      node.kernel.spec.identity?.(node.kernel.spec.hyper as never) === true;
 
 /**
  * The transformation that leaves updates as they are: the unit of {@link chain}.
@@ -51,6 +77,8 @@ export function chain<S extends readonly unknown[]>(
  * ```
  * @since 0.1.0
  */
-export function identity(): GradientTransformation<EmptyState> {
-  return elementwise<EmptyState>(declare({ name: "identity", identity: () => true, body: ({ x }) => ({ update: x }) }));
+export function identity(): GradientTransformation<ShapesState> {
+  return elementwise<ShapesState>(
+    declare({ name: "identity", identity: () => true, body: ({ x }) => ({ update: x }) }),
+  );
 }

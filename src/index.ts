@@ -8,7 +8,6 @@ export { GradTxError, type GradTxErrorCode } from "./errors.js";
 export {
   isLeaf,
   type AsPyTree,
-  type DenseTree,
   type FloatArray,
   type FloatNdArray,
   type Leaf,
@@ -16,7 +15,13 @@ export {
   type PyTreeLike,
   type TreeDef,
 } from "./pytree.js";
-export { type EmptyState, type GradientTransformation, type ScalarOrSchedule, type Schedule } from "./base.js";
+export {
+  type EmptyState,
+  type GradientTransformation,
+  type ShapesState,
+  type ScalarOrSchedule,
+  type Schedule,
+} from "./base.js";
 export { applyUpdates } from "./apply.js";
 export { donate } from "./donate.js";
 export { chain, identity } from "./combine.js";

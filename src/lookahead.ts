@@ -5,7 +5,7 @@
  */
 import type { GradientTransformation } from "./base.js";
 import { GradTxError } from "./errors.js";
-import { MAX_DEPTH, type DenseTree, type PyTree } from "./pytree.js";
+import { MAX_DEPTH, type PyTree } from "./pytree.js";
 import { checkNumber, checkTransformation, readOptions } from "./validate.js";
 import { checkNotSpent } from "./donate.js";
 import {
@@ -59,7 +59,7 @@ export interface LookaheadOptions {
 export interface LookaheadState<S = unknown> {
   /** Steps taken; a sync ends every step whose count (after it) is a multiple of `syncPeriod`. */
   readonly count: number;
-  /** The slow weights (the params' dtype, typed-array leaves). */
+  /** The slow weights (like the params: their structure, dtypes and shapes). */
   readonly slow: PyTree;
   /** The inner optimizer's state. */
   readonly inner: S;
@@ -203,12 +203,12 @@ function syncKernel(alpha: number): Kernel {
 
 /**
  * The slow weights of the outermost Lookahead in a state: `state.slow` for a Lookahead state,
- * found breadth-first inside a `chain`'s (or any combinator's) state. Leaves are typed arrays
- * of the params' dtype (an ndarray param's slow weights are its row-major data).
+ * found breadth-first inside a `chain`'s (or any combinator's) state. They are like the params:
+ * the same structure, dtypes and shapes (an ndarray param's slow weights are a dense ndarray of
+ * its shape), so they can stand in for the params, e.g. to evaluate the model at the slow weights.
  *
- * The result is a `PyTree`; name your params' type to have it typed by them, ndarray leaves
- * as typed arrays ({@link DenseTree}): `slowParams<Params>(state)`. The state does not record
- * that type, so it is yours to get right.
+ * The result is a `PyTree`; name your params' type to have it typed by them:
+ * `slowParams<Params>(state)`. The state does not record that type, so it is yours to get right.
  *
  * @example
  * ```ts
@@ -218,9 +218,9 @@ function syncKernel(alpha: number): Kernel {
  * ```
  * @since 0.1.0
  */
-export function slowParams<P = PyTree>(state: unknown): DenseTree<P> {
+export function slowParams<P = PyTree>(state: unknown): P {
   checkNotSpent("slowParams", state);
-  if (isLookaheadState(state)) return state.slow as DenseTree<P>;
+  if (isLookaheadState(state)) return state.slow as P;
   // Breadth-first, each object once (a cyclic state ends), at most MAX_DEPTH levels down.
   const seen = new Set<object>();
   let frontier: unknown[] = [state];
@@ -231,7 +231,7 @@ export function slowParams<P = PyTree>(state: unknown): DenseTree<P> {
     for (const node of frontier) {
       if (typeof node !== "object" || node === null || ArrayBuffer.isView(node) || seen.has(node)) continue;
       seen.add(node);
-      if (isLookaheadState(node)) return node.slow as DenseTree<P>;
+      if (isLookaheadState(node)) return node.slow as P;
       // One push per child: spreading a long array into push would overflow the stack.
       const children: unknown[] = Array.isArray(node) ? node : Object.values(node);
       for (const child of children) if (typeof child === "object" && child !== null) next.push(child);

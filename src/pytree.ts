@@ -6,7 +6,7 @@
  *
  * @module
  */
-import ndarray, { type NdArray } from "ndarray";
+import ndarray from "ndarray";
 import ops from "ndarray-ops";
 import { GradTxError } from "./errors.js";
 
@@ -97,23 +97,6 @@ export type AsPyTree<T> = [T] extends [PyTree]
 export type PyTreeLike<P> = object & { readonly [K in keyof P]: AsPyTree<P[K]> };
 
 /**
- * `T` with each ndarray leaf replaced by a typed array of its dtype: the type of the trees that
- * gradtx builds like the params with plain typed-array leaves (Lookahead's slow weights,
- * `tree.zerosLike`). A `T` that is `PyTree` (or wider) stays as it is.
- *
- * @since 0.3.0
- */
-export type DenseTree<T> = [PyTree] extends [T]
-  ? T
-  : T extends FloatArray | null | undefined
-    ? T
-    : T extends FloatNdArray<infer D>
-      ? D
-      : T extends object
-        ? { [K in keyof T]: DenseTree<T[K]> }
-        : T;
-
-/**
  * The shape of a tree without its leaves: what must agree between `grads`, `params` and the
  * trees inside a state. Leaves are all one node; their lengths and shapes are compared from the
  * leaves themselves.
@@ -185,9 +168,16 @@ function isNdArrayLike(x: object): x is { data: unknown; shape: number[]; stride
   return Array.isArray(o.shape) && Array.isArray(o.stride) && typeof o.offset === "number" && "data" in o;
 }
 
-/** Whether `x` is a leaf: a float typed array or an ndarray over one. */
+/** Whether `x` is a leaf: a float typed array, or an ndarray over one whose layout stays inside it. */
 export function isLeaf(x: unknown): x is Leaf {
-  return isFloatArray(x) || (typeof x === "object" && x !== null && isNdArrayLike(x) && isFloatArray(x.data));
+  return (
+    isFloatArray(x) ||
+    (typeof x === "object" &&
+      x !== null &&
+      isNdArrayLike(x) &&
+      isFloatArray(x.data) &&
+      badLayout(x as unknown as FloatNdArray) === undefined)
+  );
 }
 
 function isPlainObject(x: object): boolean {
@@ -235,6 +225,36 @@ function tooDeep(root: unknown, path: readonly Segment[]): GradTxError {
   return new GradTxError("NOT_A_PYTREE", `tree nested deeper than ${MAX_DEPTH} levels`, formatPath(path));
 }
 
+/**
+ * What is wrong with an ndarray's layout, if anything: its shape, strides and offset must be
+ * integers that reach only elements of its `.data` (and `size` the product of the shape), or
+ * reading it would give `undefined`s that turn into NaN.
+ */
+function badLayout(x: FloatNdArray): string | undefined {
+  const { shape, stride, offset } = x;
+  if (stride.length !== shape.length)
+    return `shape [${shape.join(",")}] has ${shape.length} dimensions, stride has ${stride.length}`;
+  if (!Number.isSafeInteger(offset)) return `offset ${offset} is not an integer`;
+  let size = 1;
+  let low = offset;
+  let high = offset;
+  for (let d = 0; d < shape.length; d++) {
+    const n = shape[d]!;
+    const step = stride[d]!;
+    if (!Number.isSafeInteger(n) || n < 0)
+      return `dimension ${d} of shape [${shape.join(",")}] is not a non-negative integer`;
+    if (!Number.isSafeInteger(step)) return `stride ${step} of dimension ${d} is not an integer`;
+    size *= n;
+    if (step > 0) high += (n - 1) * step;
+    else low += (n - 1) * step;
+  }
+  if (typeof x.size === "number" && x.size !== size)
+    return `size ${x.size} is not the product of shape [${shape.join(",")}]`;
+  if (size > 0 && (low < 0 || high >= x.data.length))
+    return `shape [${shape.join(",")}], stride [${stride.join(",")}] and offset ${offset} reach elements ${low}..${high} of data of length ${x.data.length}`;
+  return undefined;
+}
+
 function walk(x: unknown, leaves: Leaf[], path: Segment[]): TreeDef {
   if (x === null) return NULL;
   if (x === undefined) return UNDEFINED;
@@ -256,6 +276,8 @@ function walk(x: unknown, leaves: Leaf[], path: Segment[]): TreeDef {
   }
   if (isNdArrayLike(x)) {
     if (!isFloatArray(x.data)) throw notAPyTree(x, path);
+    const layout = badLayout(x as unknown as FloatNdArray);
+    if (layout !== undefined) throw new GradTxError("NOT_A_PYTREE", `malformed ndarray: ${layout}`, formatPath(path));
     leaves.push(x as unknown as FloatNdArray);
     return LEAF;
   }
@@ -340,7 +362,11 @@ function compareDefs(expected: TreeDef, actual: TreeDef, path: Segment[]): void 
   const fail = (message: string): never => {
     throw new GradTxError("STRUCTURE_MISMATCH", message, formatPath(path));
   };
-  if (expected.kind !== actual.kind) fail(`expected ${kindName(expected)}, got ${kindName(actual)}`);
+  if (
+    expected.kind !== actual.kind ||
+    (expected.kind === "none" && actual.kind === "none" && expected.value !== actual.value)
+  )
+    fail(`expected ${kindName(expected)}, got ${kindName(actual)}`);
   if (expected.kind === "array" && actual.kind === "array") {
     if (expected.children.length !== actual.children.length)
       fail(`expected an array of length ${expected.children.length}, got length ${actual.children.length}`);
@@ -369,7 +395,12 @@ export function shapeOf(leaf: Leaf): readonly number[] {
 
 /** The number of elements of a leaf. */
 export function sizeOf(leaf: Leaf): number {
-  return isFloatArray(leaf) ? leaf.length : leaf.size;
+  // An ndarray copied by structuredClone keeps its fields but not the `size` getter.
+  return isFloatArray(leaf)
+    ? leaf.length
+    : typeof leaf.size === "number"
+      ? leaf.size
+      : leaf.shape.reduce((a, b) => a * b, 1);
 }
 
 /**
@@ -412,19 +443,66 @@ function isContiguous(x: FloatNdArray): boolean {
 }
 
 /**
+ * A record of the leaves' shapes: a tree of `flat`'s structure whose leaves hold each leaf's
+ * dimensions (a typed array's are `[length]`). The states of transformations that keep no tree
+ * like the params keep this, so that they too check the updates they are given.
+ */
+export function shapesOf(flat: Flat): PyTree {
+  return unflatten(
+    flat.def,
+    flat.leaves.map((leaf) => Float64Array.from(shapeOf(leaf))),
+  );
+}
+
+/**
+ * Checks `actual` against a record made by {@link shapesOf}, by the rule of
+ * {@link assertSameStructure}: the same structure and leaf lengths, and the same shapes where the
+ * recorded leaf and the actual one both have two or more dimensions (a recorded leaf of one
+ * dimension may have been a typed array). Throws `BAD_STATE` for a record that holds anything but
+ * dimensions.
+ */
+export function assertShapes(recorded: Flat, actual: Flat, where: string): void {
+  compareDefs(recorded.def, actual.def, []);
+  for (let i = 0; i < recorded.leaves.length; i++) {
+    const dims = recorded.leaves[i]!;
+    if (!(dims instanceof Float64Array) || !dims.every((n) => Number.isSafeInteger(n) && n >= 0))
+      throw new GradTxError(
+        "BAD_STATE",
+        `${where}: expected the dimensions of a leaf, got ${describe(dims)}`,
+        leafPaths(recorded.def)[i],
+      );
+    const y = actual.leaves[i]!;
+    const size = dims.reduce((a, b) => a * b, 1);
+    const shaped = dims.length > 1 && !isFloatArray(y);
+    const same = shaped ? y.shape.length === dims.length && y.shape.every((n, j) => n === dims[j]) : sizeOf(y) === size;
+    if (!same)
+      throw new GradTxError(
+        "SHAPE_MISMATCH",
+        shaped
+          ? `expected shape [${dims.join(",")}], got [${y.shape.join(",")}]`
+          : `expected length ${size}, got ${sizeOf(y)}`,
+        leafPaths(recorded.def)[i],
+      );
+  }
+}
+
+/**
  * The elements of a leaf as one row-major typed array. Typed arrays and contiguous ndarrays
  * give a view that must only be read; a strided ndarray view is gathered into a new array.
  */
 export function dataOf(leaf: Leaf): FloatArray {
   if (isFloatArray(leaf)) return leaf;
   const data = leaf.data;
-  const size = leaf.size;
+  const size = sizeOf(leaf);
+  if (size === 0) return data.subarray(0, 0);
   if (isContiguous(leaf)) {
     return leaf.offset === 0 && data.length === size ? data : data.subarray(leaf.offset, leaf.offset + size);
   }
   const Ctor = ctorOf(leaf);
   const out = new Ctor(size);
-  ops.assign(ndarray<FloatArray>(out, leaf.shape.slice()), leaf as NdArray<FloatArray>);
+  // A real ndarray over the leaf's fields: the leaf may be a plain object (a structuredClone).
+  const view = ndarray<FloatArray>(leaf.data, leaf.shape.slice(), leaf.stride.slice(), leaf.offset);
+  ops.assign(ndarray<FloatArray>(out, leaf.shape.slice()), view);
   return out;
 }
 

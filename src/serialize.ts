@@ -1,11 +1,11 @@
 /**
  * Checkpoints: optimizer states and params to bytes and back, bit for bit.
  *
- * The format (version 1, little-endian):
+ * The format (version 2, little-endian; version 1 is read too):
  *
  * ```
  * offset 0   4 bytes   magic: the ASCII bytes "GTXS" (a state) or "GTXP" (params)
- * offset 4   u32       format version (1)
+ * offset 4   u32       format version (2)
  * offset 8   u32       payload length in bytes, n
  * offset 12  n bytes   payload: one value, encoded depth-first
  * offset 12+n u32      CRC-32 (IEEE) of bytes 0 .. 12+n
@@ -27,7 +27,9 @@ import {
   dataOf,
   flatten,
   isFloatArray,
+  isLeaf,
   MAX_DEPTH,
+  sizeOf,
   unflatten,
   type AsPyTree,
   type FloatArray,
@@ -36,7 +38,14 @@ import {
   type PyTreeLike,
 } from "./pytree.js";
 
-const VERSION = 1;
+const VERSION = 2;
+/**
+ * Version 1 (gradtx 0.2) wrote the same bytes, for states of another layout: no `shapes` record
+ * in the states of transformations that keep no tree like the params, and typed arrays where
+ * state trees now keep the params' ndarray leaves. Such a blob is read into the layout of today's
+ * template, which has both.
+ */
+const LEGACY = 1;
 const MAGIC_STATE = 0x53585447; // "GTXS" read as a little-endian u32
 const MAGIC_PARAMS = 0x50585447; // "GTXP"
 const HEADER = 12;
@@ -161,6 +170,11 @@ function writeValue(w: Writer, value: unknown, path: string, ancestors: object[]
     value.forEach((item: unknown, i) => writeValue(w, item, `${path}[${i}]`, ancestors));
     ancestors.pop();
   } else if (typeof value === "object" && isNdArray(value)) {
+    if (!isLeaf(value))
+      throw badState(
+        "cannot serialize a malformed ndarray: its shape, strides and offset reach outside its data",
+        path,
+      );
     w.u8(Tag.NdArray);
     w.u32(value.shape.length);
     for (const n of value.shape) w.u32(n);
@@ -211,6 +225,8 @@ class Reader {
     readonly bytes: Uint8Array,
     readonly view: DataView,
     readonly end: number,
+    /** Whether the blob is a state of {@link LEGACY} layout. */
+    readonly legacy: boolean,
   ) {}
 
   /** `n` is never negative: every length read is a u32, or a product of one. */
@@ -300,6 +316,10 @@ function readValue(r: Reader, template: unknown, path: string, depth: number): u
     case Tag.Float64: {
       const data = r.floats(tag, "a typed array");
       const kind = tag === Tag.Float32 ? Float32Array : Float64Array;
+      if (r.legacy && typeof template === "object" && template !== null && isNdArray(template)) {
+        const t = template as FloatNdArray;
+        if (t.data instanceof kind && sizeOf(t) === data.length) return ndarray(data, t.shape.slice());
+      }
       if (!(template instanceof kind) || template.length !== data.length)
         mismatch(`expected ${describe(template)}, found a ${kind.name} of length ${data.length}`);
       return data;
@@ -317,7 +337,10 @@ function readValue(r: Reader, template: unknown, path: string, depth: number): u
       const n = r.u32("an object size");
       if (typeof template !== "object" || template === null || Array.isArray(template) || isFloatArray(template))
         mismatch(`expected ${describe(template)}, found an object`);
-      const expectedKeys = Object.keys(template as object).sort();
+      let expectedKeys = Object.keys(template as object).sort();
+      // A legacy state has no record of the shapes: the template's is the one it was made for.
+      const shapes = r.legacy && expectedKeys.length === n + 1 && expectedKeys.includes("shapes");
+      if (shapes) expectedKeys = expectedKeys.filter((key) => key !== "shapes");
       if (expectedKeys.length !== n) mismatch(`expected keys [${expectedKeys.join(",")}], found ${n} keys`);
       const out: Record<string, unknown> = {};
       for (let i = 0; i < n; i++) {
@@ -331,6 +354,7 @@ function readValue(r: Reader, template: unknown, path: string, depth: number): u
           depth + 1,
         );
       }
+      if (shapes) out.shapes = copyShapes((template as { shapes: unknown }).shapes, path);
       return out;
     }
     case Tag.NdArray: {
@@ -354,6 +378,20 @@ function readValue(r: Reader, template: unknown, path: string, depth: number): u
     default:
       throw badState(`corrupted: unknown value tag ${tag}`, path);
   }
+}
+
+/** A copy of a template's record of shapes, read into a legacy state. */
+function copyShapes(shapes: unknown, path: string): PyTree {
+  let flat;
+  try {
+    flat = flatten(shapes);
+  } catch {
+    throw badState("the template's shapes record is not a pytree", path);
+  }
+  return unflatten(
+    flat.def,
+    flat.leaves.map((leaf) => Float64Array.from(dataOf(leaf))),
+  );
 }
 
 function describe(x: unknown): string {
@@ -381,16 +419,16 @@ function decode(magic: number, kind: string, bytes: Uint8Array, template: unknow
     );
   }
   const version = view.getUint32(4, true);
-  if (version !== VERSION)
+  if (version !== VERSION && version !== LEGACY)
     throw badState(
-      `format version ${version} is not supported by this gradtx (it reads version ${VERSION}); ${version > VERSION ? "upgrade gradtx" : "the blob is corrupted"}`,
+      `format version ${version} is not supported by this gradtx (it reads versions ${LEGACY} and ${VERSION}); ${version > VERSION ? "upgrade gradtx" : "the blob is corrupted"}`,
     );
   const length = view.getUint32(8, true);
   if (HEADER + length + 4 !== bytes.length)
     throw badState(`truncated or padded: the header announces ${HEADER + length + 4} bytes, got ${bytes.length}`);
   const stored = view.getUint32(HEADER + length, true);
   if (crc32(bytes.subarray(0, HEADER + length)) !== stored) throw badState("corrupted: checksum mismatch");
-  const reader = new Reader(bytes, view, HEADER + length);
+  const reader = new Reader(bytes, view, HEADER + length, version === LEGACY && magic === MAGIC_STATE);
   const value = readValue(reader, template, "", 0);
   if (reader.offset !== HEADER + length)
     throw badState(`corrupted: ${HEADER + length - reader.offset} bytes left after the value`);

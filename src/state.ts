@@ -7,29 +7,43 @@
 import { GradTxError } from "./errors.js";
 import { checkNotSpent } from "./donate.js";
 import {
+  asLeafLike,
   assertSameStructure,
+  assertShapes,
   ctorOf,
   dataOf,
   flatten,
   unflatten,
   type Flat,
   type FloatArray,
+  sizeOf,
   type PyTree,
 } from "./pytree.js";
 
-/** Reads a state's object record, or throws `BAD_STATE` naming what was expected. */
-export function stateRecord<T extends object>(where: string, state: unknown, keys: readonly (keyof T & string)[]): T {
+/**
+ * Reads a state's object record, or throws `BAD_STATE` naming what was expected and what was
+ * found, with the path of the record inside the whole state (`at`, e.g. `[1].inner`).
+ */
+export function stateRecord<T extends object>(
+  where: string,
+  state: unknown,
+  keys: readonly (keyof T & string)[],
+  at = "",
+): T {
   checkNotSpent(where, state);
+  const path = at === "" ? undefined : at;
   if (typeof state !== "object" || state === null || Array.isArray(state))
     throw new GradTxError(
       "BAD_STATE",
-      `${where}: expected a state object with ${keys.join(", ")}, got ${state === null ? "null" : typeof state}`,
+      `${where}: expected a state object with ${keys.join(", ")}, got ${state === null ? "null" : Array.isArray(state) ? `an array of length ${state.length}` : typeof state}`,
+      path,
     );
   for (const key of keys)
     if (!(key in state))
       throw new GradTxError(
         "BAD_STATE",
-        `${where}: state has no "${key}" (is it the state of another transformation?)`,
+        `${where}: state has no "${key}" (is it the state of another transformation?): expected keys [${[...keys].sort().join(",")}], found [${Object.keys(state).sort().join(",")}]`,
+        path,
       );
   return state as T;
 }
@@ -55,20 +69,45 @@ export function biasCorrection(decay: number, count: number): number {
 }
 
 /**
- * The leaves of a state tree as dense arrays, checked against the updates it must match.
- * A state tree that is not a pytree is `BAD_STATE`; one of another structure is a mismatch.
+ * A state tree, flattened and checked against the updates it must match. A state tree that is
+ * not a pytree is `BAD_STATE`; one of another structure is a mismatch.
  */
-export function stateLeaves(where: string, tree: unknown, updates: Flat): FloatArray[] {
-  let flat: Flat;
+export function stateTree(where: string, tree: unknown, updates: Flat): Flat {
+  const flat = flattenState(where, tree);
+  assertSameStructure(flat, updates);
+  return flat;
+}
+
+/** A tree held in a state, flattened: one that is not a pytree is `BAD_STATE`. */
+function flattenState(where: string, tree: unknown): Flat {
   try {
-    flat = flatten(tree);
+    return flatten(tree);
   } catch (e) {
     if (e instanceof GradTxError)
       throw new GradTxError("BAD_STATE", `${where}: the state holds something that is not a pytree (${e.message})`);
     throw e;
   }
-  assertSameStructure(flat, updates);
-  return flat.leaves.map(dataOf);
+}
+
+/** The leaves of a state tree as dense arrays, checked as {@link stateTree} does. */
+export function stateLeaves(where: string, tree: unknown, updates: Flat): FloatArray[] {
+  return stateTree(where, tree, updates).leaves.map(dataOf);
+}
+
+/**
+ * A state's record of the params' shapes (see {@link shapesOf}), checked against the updates:
+ * what a transformation that keeps no tree like the params checks them with.
+ */
+export function checkShapes(where: string, record: unknown, updates: Flat): void {
+  assertShapes(flattenState(where, record), updates, where);
+}
+
+/** A tree of `like`'s structure and leaf kinds (ndarrays of its shapes) over `arrays`. */
+export function treeLike(like: Flat, arrays: readonly FloatArray[]): PyTree {
+  return unflatten(
+    like.def,
+    like.leaves.map((leaf, i) => asLeafLike(leaf, arrays[i]!)),
+  );
 }
 
 /** The params, flattened and checked against the updates; `MISSING_PARAMS` when absent. */
@@ -81,21 +120,18 @@ export function paramsFlat(where: string, params: PyTree | undefined, updates: F
   return flat;
 }
 
-/** A tree of zeros shaped like `params`, in the params' dtype, with plain typed-array leaves. */
+/** A tree of zeros like `params`: their structure, dtypes and shapes (an ndarray leaf gives a dense ndarray). */
 export function zerosTree(params: Flat): PyTree {
-  return unflatten(
-    params.def,
-    params.leaves.map((leaf) => new (ctorOf(leaf))(dataOf(leaf).length)),
+  return treeLike(
+    params,
+    params.leaves.map((leaf) => new (ctorOf(leaf))(sizeOf(leaf))),
   );
 }
 
-/** A copy of `params` with plain typed-array leaves of the same dtype (nothing shared with the input). */
+/** A copy of `params`, with their structure, dtypes and shapes, sharing nothing with them. */
 export function copyTree(params: Flat): PyTree {
-  return unflatten(
-    params.def,
-    params.leaves.map((leaf) => {
-      const data = dataOf(leaf);
-      return new (ctorOf(leaf))(data);
-    }),
+  return treeLike(
+    params,
+    params.leaves.map((leaf) => new (ctorOf(leaf))(dataOf(leaf))),
   );
 }

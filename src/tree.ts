@@ -15,7 +15,6 @@ import {
   unflatten,
   zipLeaves,
   type AsPyTree,
-  type DenseTree,
   type FloatArray,
   type Leaf,
   type PyTree,
@@ -98,7 +97,8 @@ export function structure<T>(tree: PyTree | AsPyTree<T>): TreeDef {
 }
 
 /**
- * A tree of zeros with the structure, dtypes and lengths of `tree` (typed-array leaves).
+ * A tree of zeros with the structure, dtypes and shapes of `tree` (an ndarray leaf gives a dense
+ * ndarray of its shape), as optax's `tree_zeros_like`.
  *
  * @example
  * ```ts
@@ -107,8 +107,8 @@ export function structure<T>(tree: PyTree | AsPyTree<T>): TreeDef {
  * ```
  * @since 0.1.0
  */
-export function zerosLike<P extends PyTree | PyTreeLike<P>>(tree: P): DenseTree<P> {
-  return zerosTree(flatten(tree)) as DenseTree<P>;
+export function zerosLike<P extends PyTree | PyTreeLike<P>>(tree: P): P {
+  return zerosTree(flatten(tree)) as P;
 }
 
 /**

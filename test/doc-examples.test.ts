@@ -43,7 +43,8 @@ describe("the runner reports what is wrong", () => {
           "s(3); // 0.25\n" +
           "s(3) * 3; // ≈ 0.75\n" +
           "const tx = scale(-0.5);\n" +
-          "const [u] = tx.update(Float64Array.of(2, 4), tx.init(null)); // u = [-1, -2]\n" +
+          "const g = Float64Array.of(2, 4);\n" +
+          "const [u] = tx.update(g, tx.init(g)); // u = [-1, -2]\n" +
           "// u ≈ [-1.0004, -2] (±1e-3): a tolerance; u[0] = -1\n" +
           "tree.zerosLike({ w: new Float32Array(2) }); // { w: Float32Array.of(0, 0) }: the class is checked\n" +
           "// and this is prose\n",
@@ -55,13 +56,13 @@ describe("the runner reports what is wrong", () => {
     ["a wrong value after an expression", "constantSchedule(0.1)(5); // 0.2", /expected 0.2, got 0.1/],
     [
       "a wrong named value",
-      "const [u] = scale(2).update(Float64Array.of(1), {}); // u = [3]",
+      "const [u] = scale(2).update(Float64Array.of(1), scale(2).init(Float64Array.of(1))); // u = [3]",
       /u = \[3\]: expected 3 at \[0\], got 2/,
     ],
     ["an approximation too far off", "const x = 1.01;\n// x ≈ 1", /x ≈ 1: expected 1, got 1.01/],
     [
       "a missing element",
-      "const [u] = scale(2).update(Float64Array.of(1, 1), {}); // u = [2]",
+      "const [u] = scale(2).update(Float64Array.of(1, 1), scale(2).init(Float64Array.of(1, 1))); // u = [2]",
       /expected 1 elements, got 2/,
     ],
     [

@@ -155,7 +155,7 @@ describe("donate: a spent value cannot be used again", () => {
     expectClose(p, Float64Array.of(1 - 0.075, 2 + 0.075), 1e-15, "three steps of sgd(0.1) at alpha 0.5");
   });
 
-  it("a state that was not donated stays usable, and donating an empty state is harmless", () => {
+  it("a state that was not donated stays usable, and a stateless one donated is spent like any other", () => {
     const p = params();
     const s = tx.init(p);
     const [first, next1] = tx.update(g, s, p);
@@ -165,16 +165,17 @@ describe("donate: a spent value cannot be used again", () => {
     expectBitEqual(stateTree(next2), stateTree(next1), "next state from the reused state");
     // By hand: ||g|| = sqrt(0.5) < 1, so no clip; the trace is g and sgd(0.1) gives -0.1 g.
     expectBitEqual(first, { w: Float64Array.of(-0.05, 0.05) }, "first step");
-    // A donated empty state gives the numbers of one that was not donated: ||g|| = sqrt(0.5), so
-    // clipByGlobalNorm(0.5) scales g by 0.5 / sqrt(0.5).
+    // A donated stateless state (its record of shapes) gives the numbers of one that was not
+    // donated: ||g|| = sqrt(0.5), so clipByGlobalNorm(0.5) scales g by 0.5 / sqrt(0.5).
     const clipTx = clipByGlobalNorm(0.5);
     const empty = clipTx.init(p);
     const [plain] = clipTx.update(g, clipTx.init(p));
-    const [donated] = clipTx.update(g, donate(empty));
+    const [donated, after] = clipTx.update(g, donate(empty));
     expectBitEqual(donated, plain, "clip with a donated empty state");
     expectClose(plain, { w: Float64Array.of(0.5 / Math.SQRT2, -0.5 / Math.SQRT2) }, 1e-15, "clip by hand");
-    // The empty state is shared and stays usable after being donated.
-    const [later] = clipTx.update(g, empty);
-    expectBitEqual(later, plain, "the empty state after its donation");
+    // It is spent, as every donated state is; the state the call returned carries on.
+    expect(() => clipTx.update(g, empty)).toThrow(/donated to an earlier call/);
+    const [later] = clipTx.update(g, after);
+    expectBitEqual(later, plain, "the state after the donated one");
   });
 });

@@ -119,7 +119,7 @@ const table: [string, GradTxErrorCode, string | undefined, () => unknown, RegExp
     "addDecayedWeights without params",
     "MISSING_PARAMS",
     undefined,
-    () => addDecayedWeights(0.1).update(Float64Array.of(1), {}),
+    () => addDecayedWeights(0.1).update(Float64Array.of(1), addDecayedWeights(0.1).init(Float64Array.of(1))),
     /addDecayedWeights reads the params/,
   ],
   [
@@ -147,7 +147,10 @@ const table: [string, GradTxErrorCode, string | undefined, () => unknown, RegExp
     "a state whose counter is not a count",
     "BAD_STATE",
     undefined,
-    () => scaleByLearningRate(() => 0.1).update(Float64Array.of(1), { count: -1 } as never),
+    () => {
+      const tx = scaleByLearningRate(() => 0.1);
+      return tx.update(Float64Array.of(1), { ...tx.init(Float64Array.of(1)), count: -1 });
+    },
     /count must be a non-negative integer/,
   ],
 ];

@@ -3,6 +3,7 @@
  * no input is mutated. Non-finite gradients behave as documented. Long runs keep their cadence.
  */
 import * as fc from "fast-check";
+import ndarray from "ndarray";
 import { describe, expect, it } from "vitest";
 import {
   adam,
@@ -26,6 +27,7 @@ import {
   type PyTree,
 } from "../src/index.js";
 import { arbitraryProblem, fingerprint } from "../src/laws/index.js";
+import { dataOf, type Leaf } from "../src/pytree.js";
 import { catalogue } from "./catalogue.js";
 import { values } from "./helpers.js";
 
@@ -81,8 +83,32 @@ function isFloatLeaf(x: unknown): boolean {
     Array.isArray(o!.shape) &&
     Array.isArray(o!.stride) &&
     typeof o!.offset === "number" &&
-    (o!.data instanceof Float32Array || o!.data instanceof Float64Array)
+    (o!.data instanceof Float32Array || o!.data instanceof Float64Array) &&
+    wellLaidOut(o as { shape: unknown[]; stride: unknown[]; offset: number; data: Float64Array; size?: unknown })
   );
+}
+
+/**
+ * Whether every element of an ndarray-like lies in its `.data`, found by visiting each element's
+ * index in turn (the library bounds the lowest and highest index instead).
+ */
+function wellLaidOut(o: { shape: unknown[]; stride: unknown[]; offset: number; data: Float64Array; size?: unknown }) {
+  const { shape, stride, offset } = o;
+  if (shape.length !== stride.length || !Number.isInteger(offset)) return false;
+  if (!shape.every((n) => Number.isInteger(n) && (n as number) >= 0) || !stride.every(Number.isInteger)) return false;
+  const dims = shape as number[];
+  const size = dims.reduce((a, b) => a * b, 1);
+  if (o.size !== undefined && o.size !== size) return false;
+  for (let k = 0; k < size; k++) {
+    let rest = k;
+    let index = offset;
+    for (let d = dims.length - 1; d >= 0; d--) {
+      index += (rest % dims[d]!) * (stride[d] as number);
+      rest = Math.floor(rest / dims[d]!);
+    }
+    if (index < 0 || index >= o.data.length) return false;
+  }
+  return true;
 }
 
 function isPlain(x: object): boolean {
@@ -161,12 +187,51 @@ const anything = fc.anything({
   withBigInt: true,
   withBoxedValues: true,
 });
+/** ndarray-likes, well or badly laid out: shapes, strides and offsets that may reach outside `.data`. */
+const ndarrayLike = fc.record({
+  data: fc.integer({ min: 0, max: 6 }).map((n) => new Float64Array(n)),
+  shape: fc.array(fc.integer({ min: -1, max: 3 }), { maxLength: 3 }),
+  stride: fc.array(fc.oneof(fc.integer({ min: -3, max: 3 }), fc.constant(0.5)), { maxLength: 3 }),
+  offset: fc.oneof(fc.integer({ min: -2, max: 6 }), fc.constant(0.5)),
+});
 /** Mostly-valid trees with hostile values mixed in: the shapes that get past the first checks. */
 const hostileTree = fc.oneof(
   anything,
-  fc.dictionary(fc.string(), fc.oneof(anything, fc.constant(Float64Array.of(1)), fc.constant(new Float32Array(3)))),
+  fc.dictionary(
+    fc.string(),
+    fc.oneof(anything, ndarrayLike, fc.constant(Float64Array.of(1)), fc.constant(new Float32Array(3))),
+  ),
+  fc.dictionary(fc.constantFrom("w", "b"), ndarrayLike),
   fc.array(fc.oneof(anything, fc.constant(Float64Array.of(NaN)))),
 );
+
+describe("ndarray shape swaps: every optimizer refuses grads of another shape, with or without params", () => {
+  // Shapes of six elements: one of them is the params', the others must be refused.
+  const shapes = fc.constantFrom<number[]>([2, 3], [3, 2], [6], [1, 6], [6, 1], [1, 2, 3]);
+  it.each(everyOptimizer)("%s", (_, tx) => {
+    fc.assert(
+      fc.property(shapes, fc.boolean(), fc.integer({ min: 0, max: 3 }), (shape, withParams, steps) => {
+        let p: PyTree = { w: ndarray(new Float64Array(6).fill(1), [2, 3]) };
+        let state: unknown = tx.init(p);
+        for (let t = 0; t < steps; t++) {
+          const step: readonly [PyTree, unknown] = tx.update(
+            { w: ndarray(new Float64Array(6).fill(0.5), [2, 3]) },
+            state,
+            p,
+          );
+          p = applyUpdates(p, step[0]);
+          state = step[1];
+        }
+        const g = { w: ndarray(new Float64Array(6).fill(0.5), shape) };
+        const same = shape.length === 2 && shape[0] === 2 && shape[1] === 3;
+        const run = () => tx.update(g, state, withParams ? p : { w: ndarray(new Float64Array(6), shape) });
+        if (same) expect(run).not.toThrow();
+        else expect(run).toThrowError(expect.objectContaining({ code: "SHAPE_MISMATCH", path: "w" }));
+      }),
+      { numRuns: 15 },
+    );
+  });
+});
 
 describe("hostile input: only GradTxError, nothing mutated", () => {
   it("init, update, applyUpdates and the tree utilities on arbitrary JavaScript values", () => {
@@ -260,7 +325,7 @@ describe("non-finite gradients", () => {
       fc.property(arbitraryProblem({ maxSteps: 1 }), ({ params }) => {
         // Zero gradients with one NaN in every leaf.
         const poisoned = tree.map((leaf) => {
-          const copy = (leaf as Float64Array).slice();
+          const copy = dataOf(leaf as Leaf).slice();
           copy[0] = NaN;
           return copy;
         }, tree.zerosLike(params));
@@ -322,11 +387,16 @@ describe("long runs", () => {
       { syncPeriod: 5 },
     );
     const params = Float64Array.of(1);
-    const fresh = tx.init(params) as LookaheadState<[{ count: number; mu: PyTree; nu: PyTree }, { count: number }]>;
+    const fresh = tx.init(params) as LookaheadState<
+      [{ count: number; mu: PyTree; nu: PyTree }, { count: number; shapes: PyTree }]
+    >;
     let state: typeof fresh = {
       ...fresh,
       count: start,
-      inner: [{ ...fresh.inner[0], count: start }, { count: start }],
+      inner: [
+        { ...fresh.inner[0], count: start },
+        { ...fresh.inner[1], count: start },
+      ],
     };
     let p = params;
     const synced: boolean[] = [];

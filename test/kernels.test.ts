@@ -109,7 +109,8 @@ describe("reductions", () => {
     for (const backend of backends)
       withBackend(backend, () => {
         const tx = clipByGlobalNorm(1e200);
-        const [u] = tx.update(Float64Array.of(3e200, 4e200), tx.init(null));
+        const g = Float64Array.of(3e200, 4e200);
+        const [u] = tx.update(g, tx.init(g));
         // Clipped by 1e200 / 5e200: (0.6e200, 0.8e200), each within an ulp of the exact value.
         const [a, b] = Array.from(u as Float64Array);
         expect(Math.abs(a! - 6e199) / 6e199).toBeLessThan(4e-16);

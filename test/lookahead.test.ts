@@ -124,12 +124,13 @@ describe("lookahead: the algorithm", () => {
     expect(values(slowParams(run[14]!.state))[0]).toBeLessThan(1);
   });
 
-  it("keeps float32 params' dtype in the slow weights and works on ndarray params", () => {
+  it("keeps float32 params' dtype and ndarray shape in the slow weights", () => {
     const w = ndarray(Float32Array.of(1, 2, 3, 4), [2, 2]);
     const tx = lookahead(sgd(0.1), { syncPeriod: 2 });
     const run = trajectory(tx, { w }, quadratic, 2);
     const slow = slowParams<{ w: typeof w }>(run[1]!.state);
-    expect(slow.w).toBeInstanceOf(Float32Array);
+    expect(slow.w.data).toBeInstanceOf(Float32Array);
+    expect(slow.w.shape).toEqual([2, 2]);
     expectBitEqual(run[1]!.params, slow, "fast == slow (float32)");
   });
 

@@ -45,7 +45,7 @@ class Bytes {
 }
 
 /** A blob: magic ("GTXS" or "GTXP"), version, payload length, payload, CRC-32 of all before it. */
-function blob(payload: Bytes | number[], magic = "GTXS", version = 1, length?: number): Uint8Array {
+function blob(payload: Bytes | number[], magic = "GTXS", version = 2, length?: number): Uint8Array {
   const body = Array.isArray(payload) ? payload : payload.out;
   const head = new Bytes()
     .u8(...new TextEncoder().encode(magic))
@@ -64,15 +64,15 @@ describe("the CRC-32 written here", () => {
 });
 
 describe("golden blobs: the byte format does not change unnoticed", () => {
-  it("null, as a literal: GTXS, version 1, one payload byte (tag 0), and its CRC-32", () => {
-    // CRC-32 of the first 13 bytes, 47545853 01000000 01000000 00, computed independently (zlib.crc32), stored little-endian.
-    expect(hex(serializeState(null))).toBe("475458530100000001000000" + "00" + "db8cb24a");
+  it("null, as a literal: GTXS, version 2, one payload byte (tag 0), and its CRC-32", () => {
+    // CRC-32 of the first 13 bytes, 47545853 02000000 01000000 00, computed independently (zlib.crc32), stored little-endian.
+    expect(hex(serializeState(null))).toBe("475458530200000001000000" + "00" + "1eb03f73");
   });
 
   it("params Float64Array.of(1), as a literal: tag 7, count 1, padding to 8 bytes, then 1.0", () => {
     // Offset 12: tag; 13: count; 17: seven zero bytes up to offset 24; 24: 00000000 0000f03f.
     expect(hex(serializeParams(Float64Array.of(1)))).toBe(
-      "4754585001000000" + "14000000" + "07" + "01000000" + "00000000000000" + "000000000000f03f" + "a67b852d",
+      "4754585002000000" + "14000000" + "07" + "01000000" + "00000000000000" + "000000000000f03f" + "817c5b2f",
     );
   });
 
@@ -189,7 +189,7 @@ describe("damaged blobs with a valid checksum: each check behind the checksum ho
       template,
       /truncated or padded: the header announces/,
     ],
-    ["version 2", () => blob(payload(), "GTXS", 2), template, /version 2 is not supported .* upgrade gradtx/],
+    ["version 3", () => blob(payload(), "GTXS", 3), template, /version 3 is not supported .* upgrade gradtx/],
     ["version 0", () => blob(payload(), "GTXS", 0), template, /version 0 .* the blob is corrupted/],
     ["params' magic", () => blob(payload(), "GTXP"), template, /this blob holds params; use deserializeParams/],
     ["another magic", () => blob(payload(), "GTXQ"), template, /not a gradtx checkpoint \(bad magic bytes\)/],

@@ -93,8 +93,8 @@ describe("serializeState / deserializeState: checkpoints that resume bit for bit
 
   it("rejects a future format version with advice to upgrade", () => {
     const future = blob.slice();
-    new DataView(future.buffer).setUint32(4, 2, true);
-    expect(() => deserializeState(future, template)).toThrowError(/version 2 is not supported.*upgrade gradtx/);
+    new DataView(future.buffer).setUint32(4, 3, true);
+    expect(() => deserializeState(future, template)).toThrowError(/version 3 is not supported.*upgrade gradtx/);
   });
 
   it("rejects params where a state is expected, and the reverse", () => {

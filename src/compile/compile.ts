@@ -11,6 +11,7 @@ import {
   asLeafLike,
   dataOf,
   flatten,
+  isLeaf,
   MAX_DEPTH,
   unflatten,
   type AsPyTree,
@@ -87,6 +88,7 @@ const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
 function arraysOf(state: unknown, out = new Set<FloatArray>(), depth = 0): Set<FloatArray> {
   if (depth > 1000) return out;
   if (state instanceof Float32Array || state instanceof Float64Array) out.add(state);
+  else if (isLeaf(state)) out.add(dataOf(state));
   else if (Array.isArray(state)) for (const x of state) arraysOf(x, out, depth + 1);
   else if (typeof state === "object" && state !== null && !ArrayBuffer.isView(state))
     for (const x of Object.values(state)) arraysOf(x, out, depth + 1);
@@ -114,6 +116,8 @@ function mapArrays(
     if (c === undefined) seen.set(state, (c = copy(state)));
     return c;
   }
+  // A state tree keeps the params' ndarray leaves as ndarrays over its own dense arrays.
+  if (isLeaf(state)) return asLeafLike(state, mapArrays(dataOf(state), copy, seen, depth + 1) as FloatArray);
   if (Array.isArray(state)) return state.map((x) => mapArrays(x, copy, seen, depth + 1));
   if (typeof state === "object" && state !== null && !ArrayBuffer.isView(state)) {
     const proto: unknown = Object.getPrototypeOf(state);

@@ -17,6 +17,7 @@ import {
   assertSameStructure,
   dataOf,
   flatten,
+  shapesOf,
   unflatten,
   type Flat,
   type FloatArray,
@@ -24,7 +25,17 @@ import {
 } from "../pytree.js";
 import { selectLeaves } from "../partition.js";
 import { globalNormOf } from "../tree.js";
-import { copyTree, increment, stateCount, stateLeaves, stateRecord, zerosTree } from "../state.js";
+import {
+  checkShapes,
+  copyTree,
+  increment,
+  stateCount,
+  stateLeaves,
+  stateRecord,
+  stateTree,
+  treeLike,
+  zerosTree,
+} from "../state.js";
 import { checkNotSpent, claim } from "../donate.js";
 import { flush, runnerOf } from "./backend.js";
 import { fuse, type LeafTypes } from "./fuse.js";
@@ -55,17 +66,14 @@ export function nodeOf(tx: GradientTransformation<unknown>): Node {
   return tx instanceof Transformation ? tx.node : { kind: "opaque", tx };
 }
 
-/** A tree like `params` (their dtypes, typed-array leaves) filled with `value`. */
+/** A tree like `params` (their structure, dtypes and shapes) filled with `value`. */
 function filled(params: Flat, value: number): PyTree {
-  return unflatten(
-    params.def,
-    params.leaves.map((leaf) => {
-      const data = dataOf(leaf);
-      const out = new (data instanceof Float32Array ? Float32Array : Float64Array)(data.length);
-      return value === 0 ? out : out.fill(value);
-    }),
-  );
+  const zeros = zerosTree(params);
+  if (value !== 0) for (const leaf of flatten(zeros).leaves) dataOf(leaf).fill(value);
+  return zeros;
 }
+
+const leavesOf = (flat: Flat): FloatArray[] => flat.leaves.map(dataOf);
 
 /** The initial state of a node. */
 export function initNode(node: Node, params: PyTree): unknown {
@@ -73,9 +81,10 @@ export function initNode(node: Node, params: PyTree): unknown {
     case "kernel": {
       const flat = flatten(params);
       const { kernel } = node;
-      if (!kernel.spec.counted && kernel.slotNames.length === 0) return EMPTY_STATE;
       const state: Record<string, unknown> = kernel.spec.counted ? { count: 0 } : {};
       for (const slot of kernel.slotNames) state[slot] = filled(flat, kernel.spec.slots[slot]!);
+      // A kernel with no slots remembers the params' shapes, to check the updates with.
+      if (kernel.slotNames.length === 0) state.shapes = shapesOf(flat);
       return state;
     }
     case "chain":
@@ -267,6 +276,7 @@ function plan(
   step: Step,
   view: View = wholeView(step.updates, step.paramsFlat, step.params),
   owned = true,
+  at = "",
 ): () => unknown {
   /** Whether this node's arrays are the call's to write into (known once the plan has run). */
   const donated = () => step.inPlace && owned;
@@ -274,18 +284,20 @@ function plan(
     case "kernel": {
       const { kernel } = node;
       const where = kernel.spec.name;
-      const stateful = kernel.spec.counted || kernel.slotNames.length > 0;
-      const keys = [...(kernel.spec.counted ? ["count"] : []), ...kernel.slotNames];
-      const s = stateRecord<Record<string, unknown>>(where, state, keys);
+      const slotless = kernel.slotNames.length === 0;
+      const keys = [...(kernel.spec.counted ? ["count"] : []), ...(slotless ? ["shapes"] : kernel.slotNames)];
+      const s = stateRecord<Record<string, unknown>>(where, state, keys, at);
       if (kernel.spec.readsParams && step.params === undefined) throw missingParams(where);
       const count = kernel.spec.counted ? stateCount(where, s.count) : 0;
-      const slots = kernel.slotNames.map((slot) => stateLeaves(`${where}.${slot}`, s[slot], view.tree));
-      const op = elementOp(kernel, count, slots, view, owned);
+      if (slotless) checkShapes(`${where}.shapes`, s.shapes, view.tree);
+      const slots = kernel.slotNames.map((slot) => stateTree(`${where}.${slot}`, s[slot], view.tree));
+      const op = elementOp(kernel, count, slots.map(leavesOf), view, owned);
       step.ops.push(op);
       return () => {
-        if (!stateful) return state;
+        // A fresh record even when nothing changed: a donated state is spent.
         const next: Record<string, unknown> = kernel.spec.counted ? { count: increment(count) } : {};
-        kernel.slotNames.forEach((slot, k) => (next[slot] = unflatten(view.tree.def, gather(view, op.next[k]!))));
+        if (slotless) next.shapes = s.shapes;
+        kernel.slotNames.forEach((slot, k) => (next[slot] = treeLike(slots[k]!, gather(view, op.next[k]!))));
         return next;
       };
     }
@@ -295,8 +307,9 @@ function plan(
         throw new GradTxError(
           "BAD_STATE",
           `chain: expected an array of ${n} states, got ${Array.isArray(state) ? `an array of ${state.length}` : typeof state}`,
+          at === "" ? undefined : at,
         );
-      const parts = node.parts.map((part, i) => plan(part, (state as unknown[])[i], step, view, owned));
+      const parts = node.parts.map((part, i) => plan(part, (state as unknown[])[i], step, view, owned, `${at}[${i}]`));
       return () => parts.map((finish) => finish());
     }
     case "lookahead": {
@@ -306,7 +319,7 @@ function plan(
         inner: unknown;
         innerAtSync?: unknown;
         adaptive?: unknown;
-      }>("lookahead", state, ["count", "slow", "inner"]);
+      }>("lookahead", state, ["count", "slow", "inner"], at);
       if (step.params === undefined)
         throw new GradTxError(
           "MISSING_PARAMS",
@@ -319,27 +332,36 @@ function plan(
           'lookahead: innerState "interpolate" needs innerAtSync in the state (was it built with another policy?)',
         );
       const count = increment(stateCount("lookahead", s.count));
-      const slow = stateLeaves("lookahead.slow", s.slow, view.tree);
+      const slowTree = stateTree("lookahead.slow", s.slow, view.tree);
+      const slow = leavesOf(slowTree);
       const syncs = count % node.syncPeriod === 0;
       // Adaptive alpha: the squared-gradient average (or a given curvature) and its count.
       let adaptive: { count: unknown; nu: unknown; alpha: unknown; estimate: unknown } | undefined;
       let adaptiveCount = 0;
+      let nuTree: Flat | undefined;
       let nu: FloatArray[] | undefined;
       let gradient: FloatArray[] | undefined;
       let track: ElementOp | undefined;
       if (node.alpha === "adaptive") {
-        adaptive = stateRecord("lookahead.adaptive", s.adaptive, ["count", "nu", "alpha", "estimate"]);
+        adaptive = stateRecord(
+          "lookahead.adaptive",
+          s.adaptive,
+          ["count", "nu", "alpha", "estimate"],
+          `${at}.adaptive`,
+        );
         adaptiveCount = increment(stateCount("lookahead.adaptive", adaptive.count));
-        if (node.curvature === undefined) nu = stateLeaves("lookahead.adaptive.nu", adaptive.nu, view.tree);
+        if (node.curvature === undefined) {
+          nuTree = stateTree("lookahead.adaptive.nu", adaptive.nu, view.tree);
+          nu = leavesOf(nuTree);
+        }
         // The sync reads the gradient Lookahead is given; on other steps a kernel moves the average.
         if (syncs) gradient = entering(step, view);
         else if (nu !== undefined) step.ops.push((track = elementOp(node.track!, 0, [nu], view, owned)));
       }
       // Under "interpolate" the inner state after a sync is also the one interpolation starts
       // from next time, so the inner kernels never write in place (as before).
-      const inner = plan(node.inner, s.inner, step, view, owned && !interpolate);
-      const treeOf = (op: ElementOp, slot: string) =>
-        unflatten(view.tree.def, gather(view, op.next[op.kernel.slotNames.indexOf(slot)]!));
+      const inner = plan(node.inner, s.inner, step, view, owned && !interpolate, `${at}.inner`);
+      const nuOf = (op: ElementOp) => treeLike(nuTree!, gather(view, op.next[op.kernel.slotNames.indexOf("nu")]!));
       const rest = (inner: unknown, alpha: number, estimate: number, nuNext: unknown) => ({
         inner,
         ...(interpolate ? { innerAtSync: syncs ? inner : s.innerAtSync } : {}),
@@ -356,7 +378,7 @@ function plan(
           return {
             count,
             slow: s.slow,
-            ...rest(inner(), NaN, NaN, track === undefined ? adaptive?.nu : treeOf(track, "nu")),
+            ...rest(inner(), NaN, NaN, track === undefined ? adaptive?.nu : nuOf(track)),
           };
         };
       const chosen = { alpha: node.alpha === "adaptive" ? NaN : node.alpha, estimate: NaN };
@@ -381,8 +403,8 @@ function plan(
       step.ops.push(sync);
       return () => {
         const slows = gather(view, sync.next[node.sync.slotNames.indexOf("slow")]!);
-        const slowNext = unflatten(view.tree.def, slows);
-        const nuNext = nu === undefined ? adaptive?.nu : treeOf(sync, "nu");
+        const slowNext = treeLike(slowTree, slows);
+        const nuNext = nu === undefined ? adaptive?.nu : nuOf(sync);
         if (node.policy === "keep")
           return { count, slow: slowNext, ...rest(inner(), chosen.alpha, chosen.estimate, nuNext) };
         if (node.policy === "reset") {
@@ -402,12 +424,19 @@ function plan(
       };
     }
     case "masked": {
-      const s = stateRecord<{ inner: unknown }>("masked", state, ["inner"]);
-      const inner = plan(node.inner, s.inner, step, narrow(view, node.select(view.tree), "masked"), owned);
+      const s = stateRecord<{ inner: unknown }>("masked", state, ["inner"], at);
+      const inner = plan(
+        node.inner,
+        s.inner,
+        step,
+        narrow(view, node.select(view.tree), "masked"),
+        owned,
+        `${at}.inner`,
+      );
       return () => ({ inner: inner() });
     }
     case "multiTransform": {
-      const s = stateRecord<{ inner: unknown }>("multiTransform", state, ["inner"]);
+      const s = stateRecord<{ inner: unknown }>("multiTransform", state, ["inner"], at);
       const labels = node.labels(view.tree);
       const parts = node.parts.map(([name, part]) => {
         if (typeof s.inner !== "object" || s.inner === null || !Object.hasOwn(s.inner, name))
@@ -416,23 +445,31 @@ function plan(
         const where = `multiTransform (label "${name}")`;
         return [
           name,
-          plan(part, (s.inner as Record<string, unknown>)[name], step, narrow(view, selected, where), owned),
+          plan(
+            part,
+            (s.inner as Record<string, unknown>)[name],
+            step,
+            narrow(view, selected, where),
+            owned,
+            `${at}.inner.${name}`,
+          ),
         ] as const;
       });
       return () => ({ inner: Object.fromEntries(parts.map(([name, finish]) => [name, finish()])) });
     }
     case "inject": {
       const where = "injectHyperparams";
-      const s = stateRecord<{ count: unknown; hyperparams: unknown; inner: unknown }>(where, state, [
-        "count",
-        "hyperparams",
-        "inner",
-      ]);
+      const s = stateRecord<{ count: unknown; hyperparams: unknown; inner: unknown }>(
+        where,
+        state,
+        ["count", "hyperparams", "inner"],
+        at,
+      );
       const count = stateCount(where, s.count);
       if (typeof s.hyperparams !== "object" || s.hyperparams === null)
         throw new GradTxError("BAD_STATE", `${where}: hyperparams must be an object of numbers`);
       const hyperparams = node.hyperparams(count, s.hyperparams as Record<string, unknown>);
-      const inner = plan(node.inner(hyperparams), s.inner, step, view, owned);
+      const inner = plan(node.inner(hyperparams), s.inner, step, view, owned, `${at}.inner`);
       return () => ({ count: increment(count), hyperparams, inner: inner() });
     }
     case "applyIfFinite": {
@@ -441,6 +478,7 @@ function plan(
         where,
         state,
         ["notFiniteCount", "lastFinite", "totalNotFinite", "inner"],
+        at,
       );
       const notFinite = stateCount(where, s.notFiniteCount);
       const total = stateCount(where, s.totalNotFinite);
@@ -451,7 +489,14 @@ function plan(
       // or not once the check has run: zeros for the updates, the old state kept.
       const applied = increment(notFinite) > node.maxConsecutiveErrors;
       const from = step.ops.length;
-      const inner = plan(node.inner, s.inner, step, view, owned && applied && !shared.has(s.inner as object));
+      const inner = plan(
+        node.inner,
+        s.inner,
+        step,
+        view,
+        owned && applied && !shared.has(s.inner as object),
+        `${at}.inner`,
+      );
       if (!applied) {
         // An opaque transformation inside is not called on a step the check skips (it could
         // throw on the values that made the check fail); what it would return is not used.
@@ -482,12 +527,14 @@ function plan(
         where,
         state,
         ["miniStep", "gradientStep", "accGrads", "inner"],
+        at,
       );
       const miniStep = stateCount(where, s.miniStep);
       const gradientStep = stateCount(where, s.gradientStep);
       const k = node.everyKSteps(gradientStep);
-      const acc = [stateLeaves(`${where}.accGrads`, s.accGrads, view.tree)];
-      const accGrads = (op: ElementOp) => unflatten(view.tree.def, gather(view, op.next[0]!));
+      const accTree = stateTree(`${where}.accGrads`, s.accGrads, view.tree);
+      const acc = [leavesOf(accTree)];
+      const accGrads = (op: ElementOp) => treeLike(accTree, gather(view, op.next[0]!));
       if (miniStep + 1 < k) {
         const op = elementOp(node.accumulate, miniStep, acc, view, owned);
         step.ops.push(op);
@@ -499,7 +546,7 @@ function plan(
       }
       const op = elementOp(node.flush, miniStep, acc, view, owned);
       step.ops.push(op);
-      const inner = plan(node.inner, s.inner, step, view, owned && !shared.has(s.inner as object));
+      const inner = plan(node.inner, s.inner, step, view, owned && !shared.has(s.inner as object), `${at}.inner`);
       return () => ({ miniStep: 0, gradientStep: increment(gradientStep), accGrads: accGrads(op), inner: inner() });
     }
     case "opaque": {
@@ -917,8 +964,19 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     current = outs;
   }
   after.forEach((f) => f());
-  // A leaf no kernel changed comes back as the very array it came in as.
-  return current.map((data, i) => finals[i] ?? (data === input[i] ? x[i]! : data));
+  return current.map((data, i) => {
+    const final = finals[i];
+    if (final !== undefined) return final;
+    // A leaf no kernel changed comes back as the very array it came in as.
+    if (data === input[i]) return x[i]!;
+    // One the last stage left alone holds an earlier stage's result in the compute dtype: the
+    // updates are in their own, rounded once as the last stage would have stored them.
+    const update = types[i]!.update;
+    if ((last && step.apply) || dtypeOf(data) === update) return data;
+    const out = step.alloc(update, data.length, true);
+    out.set(data);
+    return out;
+  });
 }
 
 /** A kernel's scalars: its hyperparameters and its per-step scalars. */

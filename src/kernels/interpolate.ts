@@ -6,12 +6,12 @@
  * @module
  */
 import { GradTxError } from "../errors.js";
-import { isFloatArray, MAX_DEPTH } from "../pytree.js";
+import { asLeafLike, dataOf, isFloatArray, isLeaf, MAX_DEPTH, type FloatArray } from "../pytree.js";
 
 /**
  * Moves every float array of `current` from its value in `atSync`: `atSync + alpha * (current -
- * atSync)`, computed in float64 and stored in the array's dtype. Numbers (step counts) and
- * everything else are kept as `current` has them; a layout that changed since `atSync`, or one
+ * atSync)`, computed in float64 and stored in the array's dtype (an ndarray keeps its shape).
+ * Numbers (step counts), records of shapes and everything else are kept as `current` has them; a layout that changed since `atSync`, or one
  * nested deeper than `MAX_DEPTH`, is `BAD_STATE`.
  */
 export function interpolateState(atSync: unknown, current: unknown, alpha: number, where: string, depth = 0): unknown {
@@ -24,6 +24,12 @@ export function interpolateState(atSync: unknown, current: unknown, alpha: numbe
     for (let j = 0; j < out.length; j++) out[j] = atSync[j]! + alpha * (current[j]! - atSync[j]!);
     return out;
   }
+  // An ndarray leaf moves as its elements do, and keeps its shape.
+  if (isLeaf(current))
+    return asLeafLike(
+      current,
+      interpolateState(isLeaf(atSync) ? dataOf(atSync) : atSync, dataOf(current), alpha, where, depth) as FloatArray,
+    );
   if (Array.isArray(current)) {
     if (!Array.isArray(atSync) || atSync.length !== current.length)
       throw new GradTxError("BAD_STATE", `lookahead: the inner state changed layout since the last sync`, where);
@@ -33,8 +39,12 @@ export function interpolateState(atSync: unknown, current: unknown, alpha: numbe
     if (typeof atSync !== "object" || atSync === null)
       throw new GradTxError("BAD_STATE", `lookahead: the inner state changed layout since the last sync`, where);
     const out: Record<string, unknown> = {};
+    // A record of the params' shapes is not a quantity: it stays.
     for (const [key, value] of Object.entries(current))
-      out[key] = interpolateState((atSync as Record<string, unknown>)[key], value, alpha, `${where}.${key}`, depth + 1);
+      out[key] =
+        key === "shapes"
+          ? value
+          : interpolateState((atSync as Record<string, unknown>)[key], value, alpha, `${where}.${key}`, depth + 1);
     return out;
   }
   return current;

@@ -11,7 +11,7 @@ import type { GradientTransformation } from "../base.js";
 import { chain, identity } from "../combine.js";
 import { sgd, adam } from "../alias.js";
 import { lookahead as gradtxLookahead, slowParams as gradtxSlowParams, type LookaheadOptions } from "../lookahead.js";
-import { assertSameStructure, dataOf, flatten, isFloatArray, MAX_DEPTH, type Leaf, type PyTree } from "../pytree.js";
+import { assertSameStructure, dataOf, flatten, isFloatArray, isLeaf, MAX_DEPTH, type PyTree } from "../pytree.js";
 import { GradTxError } from "../errors.js";
 import { arbitraryProblem, hyperparameters, type Problem } from "./arbitraries.js";
 import { checkBoolean, checkNumber, invalid, readOptions } from "../validate.js";
@@ -131,8 +131,8 @@ export function fingerprint(value: unknown, withValues = true): string {
       return `[${items.join(",")}${extra.length > 0 ? `;${extra.map((k) => `${k}:${go((v as unknown as Record<string, unknown>)[k])}`).join(",")}` : ""}]`;
     }
     const o = v as Record<string, unknown>;
-    if (Array.isArray(o.shape) && isFloatArray(o.data))
-      return `nd(${(o.shape as number[]).join("x")})${go(dataOf(v as Leaf))}`;
+    // An ndarray leaf by its elements; anything else shaped like one (a malformed layout) by its fields.
+    if (isLeaf(v)) return `nd(${(o.shape as number[]).join("x")})${go(dataOf(v))}`;
     if (ArrayBuffer.isView(v)) {
       const name = v.constructor.name;
       const items = v instanceof DataView ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : v;

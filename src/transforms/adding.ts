@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type EmptyState, type GradientTransformation, type ScalarOrSchedule } from "../base.js";
+import { type ShapesState, type GradientTransformation, type ScalarOrSchedule } from "../base.js";
 import { isBoolean, resolvePerLeaf, type PerLeaf, type PrefixTree } from "../partition.js";
 import { type Flat } from "../pytree.js";
 import { checkNumber, invalid, readOptions } from "../validate.js";
@@ -55,7 +55,7 @@ export function resolveMask(where: string, mask: Mask, tree: Flat): boolean[] {
 export function addDecayedWeights(
   weightDecay: ScalarOrSchedule = 0,
   options: { readonly mask?: Mask } | null = {},
-): GradientTransformation<EmptyState> {
+): GradientTransformation<ShapesState> {
   options = readOptions("addDecayedWeights", options, ["mask"], {
     hint: "optax's add_decayed_weights(weight_decay, mask) is addDecayedWeights(weightDecay, { mask })",
   });
@@ -73,7 +73,7 @@ export function addDecayedWeights(
     (typeof mask !== "object" || mask === null)
   )
     invalid("addDecayedWeights", "mask must be a tree of booleans or a predicate (path, leaf) => boolean");
-  return elementwise<EmptyState>(
+  return elementwise<ShapesState>(
     declare({
       name: "addDecayedWeights",
       readsParams: true,

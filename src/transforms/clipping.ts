@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { EmptyState, GradientTransformation } from "../base.js";
+import type { ShapesState, GradientTransformation } from "../base.js";
 import { elementwise } from "../kernels/executor.js";
 import { clamp, constant, div, mul } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
@@ -23,14 +23,15 @@ import { checkNumber } from "../validate.js";
  * ```ts
  * import { clipByGlobalNorm } from "gradtx";
  * const tx = clipByGlobalNorm(1);
- * const [u] = tx.update({ a: Float64Array.of(3), b: Float64Array.of(4) }, tx.init(null));
+ * const g = { a: Float64Array.of(3), b: Float64Array.of(4) };
+ * const [u] = tx.update(g, tx.init(g));
  * // u = { a: [0.6], b: [0.8] }
  * ```
  * @since 0.1.0
  */
-export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyState> {
+export function clipByGlobalNorm(maxNorm: number): GradientTransformation<ShapesState> {
   checkNumber("clipByGlobalNorm", "maxNorm", maxNorm, { min: 0, minExclusive: true, infinite: true });
-  return elementwise<EmptyState>(
+  return elementwise<ShapesState>(
     declare({
       name: "clipByGlobalNorm",
       hyper: { maxNorm },
@@ -55,13 +56,14 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyS
  * ```ts
  * import { clip } from "gradtx";
  * const tx = clip(1);
- * tx.update(Float64Array.of(-3, 0.5, 2), tx.init(null))[0]; // [-1, 0.5, 1]
+ * const g = Float64Array.of(-3, 0.5, 2);
+ * tx.update(g, tx.init(g))[0]; // [-1, 0.5, 1]
  * ```
  * @since 0.1.0
  */
-export function clip(maxDelta: number): GradientTransformation<EmptyState> {
+export function clip(maxDelta: number): GradientTransformation<ShapesState> {
   checkNumber("clip", "maxDelta", maxDelta, { min: 0, infinite: true });
-  return elementwise<EmptyState>(
+  return elementwise<ShapesState>(
     declare({
       name: "clip",
       hyper: { maxDelta },
@@ -82,13 +84,14 @@ export function clip(maxDelta: number): GradientTransformation<EmptyState> {
  * ```ts
  * import { clipByBlockRms } from "gradtx";
  * const tx = clipByBlockRms(1);
- * tx.update(Float64Array.of(3, 3), tx.init(null))[0]; // ≈ [1, 1]: the rms is 3
+ * const g = Float64Array.of(3, 3);
+ * tx.update(g, tx.init(g))[0]; // ≈ [1, 1]: the rms is 3
  * ```
  * @since 0.1.0
  */
-export function clipByBlockRms(threshold: number): GradientTransformation<EmptyState> {
+export function clipByBlockRms(threshold: number): GradientTransformation<ShapesState> {
   checkNumber("clipByBlockRms", "threshold", threshold, { min: 0, minExclusive: true, infinite: true });
-  return elementwise<EmptyState>(
+  return elementwise<ShapesState>(
     declare({
       name: "clipByBlockRms",
       hyper: { threshold },

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { EmptyState, GradientTransformation, ScalarOrSchedule, Schedule } from "../base.js";
+import type { ShapesState, GradientTransformation, ScalarOrSchedule, Schedule } from "../base.js";
 import { GradTxError } from "../errors.js";
 import { checkBoolean, checkNumber, checkScalarOrSchedule, readOptions } from "../validate.js";
 import { elementwise } from "../kernels/executor.js";
@@ -21,20 +21,21 @@ import { declare } from "../kernels/kernel.js";
  * ```ts
  * import { scale } from "gradtx";
  * const tx = scale(-0.5);
- * const [u] = tx.update(Float64Array.of(2, 4), tx.init(null));
+ * const g = Float64Array.of(2, 4);
+ * const [u] = tx.update(g, tx.init(g));
  * // u = [-1, -2]
  * ```
  * @since 0.1.0
  */
-export function scale(step: number): GradientTransformation<EmptyState> {
+export function scale(step: number): GradientTransformation<ShapesState> {
   checkNumber("scale", "step", step);
-  return elementwise<EmptyState>(
+  return elementwise<ShapesState>(
     declare({ name: "scale", hyper: { step }, body: ({ x }, s) => ({ update: mul(s.step, x) }) }),
   );
 }
 
 /** The state of {@link scaleBySchedule}: the number of steps taken. @since 0.1.0 */
-export interface ScaleByScheduleState {
+export interface ScaleByScheduleState extends ShapesState {
   /** Steps taken so far; the next step uses `schedule(count)`. */
   readonly count: number;
 }
@@ -48,7 +49,7 @@ export interface ScaleByScheduleState {
  * ```ts
  * import { scaleBySchedule } from "gradtx";
  * const tx = scaleBySchedule((t) => 1 / (t + 1));
- * const s0 = tx.init(null);
+ * const s0 = tx.init(Float64Array.of(0));
  * const [u0, s1] = tx.update(Float64Array.of(1), s0); // u0 = [1]
  * const [u1] = tx.update(Float64Array.of(1), s1); // u1 = [0.5]
  * ```
@@ -82,7 +83,8 @@ export function scaleBySchedule(schedule: Schedule): GradientTransformation<Scal
  * ```ts
  * import { scaleByLearningRate } from "gradtx";
  * const tx = scaleByLearningRate(0.1);
- * const [u] = tx.update(Float64Array.of(1, 2, 3), tx.init(null));
+ * const g = Float64Array.of(1, 2, 3);
+ * const [u] = tx.update(g, tx.init(g));
  * // u = [-0.1, -0.2, -0.30000000000000004]
  * ```
  * @since 0.1.0
@@ -90,13 +92,13 @@ export function scaleBySchedule(schedule: Schedule): GradientTransformation<Scal
 export function scaleByLearningRate(
   learningRate: ScalarOrSchedule,
   options: { readonly flipSign?: boolean } | null = {},
-): GradientTransformation<EmptyState | ScaleByScheduleState> {
+): GradientTransformation<ShapesState | ScaleByScheduleState> {
   options = readOptions("scaleByLearningRate", options, ["flipSign"], {
     hint: "optax's scale_by_learning_rate(lr, flip_sign) is scaleByLearningRate(lr, { flipSign: false })",
   });
   checkScalarOrSchedule("scaleByLearningRate", "learningRate", learningRate);
   const sign = checkBoolean("scaleByLearningRate", "flipSign", options.flipSign ?? true) ? -1 : 1;
-  type Either = GradientTransformation<EmptyState | ScaleByScheduleState>;
+  type Either = GradientTransformation<ShapesState | ScaleByScheduleState>;
   if (typeof learningRate === "function") return scaleBySchedule((count) => sign * learningRate(count)) as Either;
   return scale(sign * learningRate) as Either;
 }
@@ -130,7 +132,7 @@ export interface TrustRatioOptions {
  * ```
  * @since 0.1.0
  */
-export function scaleByTrustRatio(options: TrustRatioOptions | null = {}): GradientTransformation<EmptyState> {
+export function scaleByTrustRatio(options: TrustRatioOptions | null = {}): GradientTransformation<ShapesState> {
   options = readOptions("scaleByTrustRatio", options, ["minNorm", "trustCoefficient", "eps"], {
     hint: "optax's scale_by_trust_ratio(min_norm, trust_coefficient, eps) is scaleByTrustRatio({ minNorm: 0, trustCoefficient: 1, eps: 0 })",
   });
@@ -138,7 +140,7 @@ export function scaleByTrustRatio(options: TrustRatioOptions | null = {}): Gradi
   const minNorm = checkNumber(where, "minNorm", options.minNorm ?? 0, { min: 0 });
   const coefficient = checkNumber(where, "trustCoefficient", options.trustCoefficient ?? 1, { min: 0 });
   const eps = checkNumber(where, "eps", options.eps ?? 0, { min: 0 });
-  return elementwise<EmptyState>(
+  return elementwise<ShapesState>(
     declare({
       name: where,
       readsParams: true,

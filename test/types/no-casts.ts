@@ -24,8 +24,8 @@ import {
   sgd,
   slowParams,
   tree,
-  type DenseTree,
   type EmptyState,
+  type ShapesState,
   type FloatNdArray,
   type GradientTransformation,
   type LookaheadState,
@@ -105,7 +105,7 @@ export const handWritten: GradientTransformation<EmptyState> = {
 };
 export const inChain = chain(handWritten, sgd(0.1)).init(initial);
 
-// The slow weights, typed by the params you name (ndarray leaves come back as typed arrays),
+// The slow weights, typed by the params you name (they are like the params, ndarray leaves too),
 // checkpoints typed by their template, tree utilities typed by their input.
 export const slow = slowParams<Params>(state);
 export const slowUntyped = slowParams(state);
@@ -113,11 +113,11 @@ export const restored = deserializeParams(serializeParams(initial), initial);
 export const zeros = tree.zerosLike(initial);
 export const scaled = tree.scale(2, initial);
 export type TypedByParams = [
-  Assert<Equal<typeof slow, DenseTree<Params>>>,
-  Assert<Equal<(typeof slow)["layers"][number]["w"], Float32Array>>,
+  Assert<Equal<typeof slow, Params>>,
+  Assert<Equal<(typeof slow)["layers"][number]["w"], Layer["w"]>>,
   Assert<Equal<typeof slowUntyped, PyTree>>,
   Assert<Equal<typeof restored, Params>>,
-  Assert<Equal<typeof zeros, DenseTree<Params>>>,
+  Assert<Equal<typeof zeros, Params>>,
   Assert<Equal<typeof scaled, Params>>,
 ];
 
@@ -129,25 +129,25 @@ export const compiledState: typeof state = run.state();
 run.step(initial);
 
 // Every alias has its real state type, and chain keeps the tuple of its parts' states.
-type Lr = EmptyState | ScaleByScheduleState;
+type Lr = ShapesState | ScaleByScheduleState;
 type StateOf<T> = T extends GradientTransformation<infer S> ? S : never;
 export type AliasStates = [
-  Assert<Equal<StateOf<ReturnType<typeof sgd>>, [EmptyState | TraceState, Lr]>>,
+  Assert<Equal<StateOf<ReturnType<typeof sgd>>, [ShapesState | TraceState, Lr]>>,
   Assert<Equal<StateOf<ReturnType<typeof adam>>, [ScaleByAdamState, Lr]>>,
-  Assert<Equal<StateOf<ReturnType<typeof adamw>>, [ScaleByAdamState, EmptyState, Lr]>>,
+  Assert<Equal<StateOf<ReturnType<typeof adamw>>, [ScaleByAdamState, ShapesState, Lr]>>,
   Assert<Equal<StateOf<ReturnType<typeof nadam>>, [ScaleByAdamState, Lr]>>,
   Assert<Equal<StateOf<ReturnType<typeof radam>>, [ScaleByAdamState, Lr]>>,
   Assert<Equal<StateOf<ReturnType<typeof adamax>>, [ScaleByAdamState, Lr]>>,
   Assert<Equal<StateOf<ReturnType<typeof amsgrad>>, [ScaleByAmsgradState, Lr]>>,
   Assert<
-    Equal<StateOf<ReturnType<typeof rmsprop>>, [ScaleByRmsState | ScaleByStddevState, Lr, EmptyState | TraceState]>
+    Equal<StateOf<ReturnType<typeof rmsprop>>, [ScaleByRmsState | ScaleByStddevState, Lr, ShapesState | TraceState]>
   >,
   Assert<Equal<StateOf<ReturnType<typeof adagrad>>, [ScaleByRssState, Lr]>>,
-  Assert<Equal<StateOf<ReturnType<typeof adadelta>>, [EmptyState, ScaleByAdadeltaState, Lr]>>,
-  Assert<Equal<StateOf<ReturnType<typeof lion>>, [ScaleByLionState, EmptyState, Lr]>>,
-  Assert<Equal<StateOf<ReturnType<typeof lamb>>, [ScaleByAdamState, EmptyState, EmptyState, Lr]>>,
+  Assert<Equal<StateOf<ReturnType<typeof adadelta>>, [ShapesState, ScaleByAdadeltaState, Lr]>>,
+  Assert<Equal<StateOf<ReturnType<typeof lion>>, [ScaleByLionState, ShapesState, Lr]>>,
+  Assert<Equal<StateOf<ReturnType<typeof lamb>>, [ScaleByAdamState, ShapesState, ShapesState, Lr]>>,
   Assert<Equal<StateOf<ReturnType<typeof ranger>>, LookaheadState<[ScaleByAdamState, Lr]>>>,
-  Assert<Equal<typeof state, [EmptyState, LookaheadState<[ScaleByAdamState, Lr]>]>>,
+  Assert<Equal<typeof state, [ShapesState, LookaheadState<[ScaleByAdamState, Lr]>]>>,
 ];
 export const adamCount: number = state[1].inner[0].count;
 
