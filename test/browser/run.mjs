@@ -6,7 +6,7 @@
 // - the pure, donated and compiled (1 and 2 threads) paths give the bits Node gives in this run;
 // - nothing breaks the CSP, and a violation would be caught (the page's own probe is);
 // - run.threads is 2 on the isolated page, where a Web Worker runs its share, and 1 without.
-// Exits non-zero on any failure.
+// Then the playground (test/browser/playground.mjs). Exits non-zero on any failure.
 import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +17,7 @@ import { chromium } from "playwright-core";
 import * as gradtx from "gradtx";
 import { runPaths } from "./problem.mjs";
 import { serve } from "../../scripts/serve.mjs";
+import { checkPlayground } from "./playground.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../..");
@@ -126,6 +127,7 @@ try {
     });
     await page.close();
   }
+  await checkPlayground({ visit, check, root, gradtx });
 } finally {
   await context.close();
   isolated.server.close();
