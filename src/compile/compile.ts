@@ -50,7 +50,12 @@ export interface CompileOptions<S = unknown> {
    * worker made from a string would need `blob:`. Node ignores it. Without it, a browser runs one
    * thread.
    */
-  readonly worker?: string | { readonly href: string };
+  readonly worker?:
+    | string
+    | {
+        /** The URL as text (a `URL` has it). */
+        readonly href: string;
+      };
 }
 
 /**
