@@ -13,6 +13,8 @@ export default tseslint.config(
       "coverage/",
       ".stryker-tmp/",
       "reports/",
+      "dist-browser/",
+      "docs/playground/playground.js",
     ],
   },
   js.configs.recommended,
@@ -24,6 +26,20 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-non-null-assertion": "off",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+    },
+  },
+  {
+    // Pages and their scripts (the browser test, the playground), and the scripts that build and serve them.
+    files: ["test/browser/**", "docs/playground/**"],
+    languageOptions: {
+      globals: {
+        document: "readonly",
+        window: "readonly",
+        URL: "readonly",
+        WebAssembly: "readonly",
+        setTimeout: "readonly",
+        requestAnimationFrame: "readonly",
+      },
     },
   },
   {

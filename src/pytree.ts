@@ -7,7 +7,6 @@
  * @module
  */
 import ndarray from "ndarray";
-import ops from "ndarray-ops";
 import { GradTxError } from "./errors.js";
 
 /** A dense floating-point buffer: the element types gradtx computes with. @since 0.1.0 */
@@ -498,12 +497,44 @@ export function dataOf(leaf: Leaf): FloatArray {
   if (isContiguous(leaf)) {
     return leaf.offset === 0 && data.length === size ? data : data.subarray(leaf.offset, leaf.offset + size);
   }
-  const Ctor = ctorOf(leaf);
-  const out = new Ctor(size);
-  // A real ndarray over the leaf's fields: the leaf may be a plain object (a structuredClone).
-  const view = ndarray<FloatArray>(leaf.data, leaf.shape.slice(), leaf.stride.slice(), leaf.offset);
-  ops.assign(ndarray<FloatArray>(out, leaf.shape.slice()), view);
+  const out = new (ctorOf(leaf))(size);
+  gather(leaf, out);
   return out;
+}
+
+/**
+ * Copies a strided ndarray's elements into `out` in row-major order: an odometer over the outer
+ * dimensions and a tight loop along the last.
+ *
+ * Why not ndarray-ops's `assign`, which is made for this: ndarray-ops compiles its operations
+ * with `new Function` when its module loads, so importing it here would put code generation
+ * from strings on the load path of every program, and gradtx could not load in a page whose
+ * Content-Security-Policy forbids `'unsafe-eval'`. A copy is the one strided operation gradtx
+ * needs (every pass then runs on the contiguous result), so it is written once, here, for every
+ * host; ndarray-ops serves in `gradtx/laws`, which builds strided views to test transformations
+ * with.
+ */
+function gather(leaf: FloatNdArray, out: FloatArray): void {
+  const { data, shape, stride } = leaf;
+  const last = shape.length - 1;
+  if (last < 0) {
+    if (out.length > 0) out[0] = data[leaf.offset]!;
+    return;
+  }
+  const n = shape[last]!;
+  const step = stride[last]!;
+  const index = new Array<number>(last).fill(0);
+  for (let o = 0, at = leaf.offset; o < out.length;) {
+    for (let j = 0, p = at; j < n; j++, p += step) out[o++] = data[p]!;
+    let d = last - 1;
+    for (; d >= 0; d--) {
+      at += stride[d]!;
+      if (++index[d]! < shape[d]!) break;
+      at -= stride[d]! * shape[d]!;
+      index[d] = 0;
+    }
+    if (d < 0) break;
+  }
 }
 
 /** The typed-array constructor of a leaf's elements. */

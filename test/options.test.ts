@@ -358,7 +358,7 @@ const factories: readonly Factory[] = [
     good: ["threads", 1],
     bad: ["threads", 0],
     unknown: ["thread", "threads"],
-    instead: "write { state, threads }",
+    instead: "write { state, threads, worker }",
   },
   ...(
     [

@@ -1,4 +1,5 @@
 import ndarray from "ndarray";
+import ops from "ndarray-ops";
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
 import { adam, applyUpdates, GradTxError, sgd, tree, type PyTree } from "../src/index.js";
@@ -46,6 +47,32 @@ describe("pytrees: the data model", () => {
     expect(Array.from(out.data)).toEqual([11, 14, 12, 15, 13, 16]);
     expect(out.stride).toEqual([2, 1]);
   });
+
+  test.prop([
+    fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }),
+    fc.array(
+      fc.integer({ min: -2, max: 2 }).filter((k) => k !== 0),
+      { minLength: 4, maxLength: 4 },
+    ),
+    fc.boolean(),
+  ])(
+    "reads any stepped, flipped or transposed view in row-major order, as ndarray-ops's assign copies it",
+    (shape, steps, transposed) => {
+      // A buffer |step| times longer in each dimension, stepped (and flipped) down to `shape`.
+      const big = shape.map((n, d) => n * Math.abs(steps[d]!));
+      const base = ndarray(
+        Float64Array.from({ length: big.reduce((a, b) => a * b, 1) }, (_, i) => i + 1),
+        big,
+      );
+      let view = base.step(...shape.map((_, d) => steps[d]!));
+      if (transposed) view = view.transpose(...shape.map((_, d) => shape.length - 1 - d));
+      const expected = ndarray(new Float64Array(view.size), view.shape.slice());
+      ops.assign(expected, view);
+      const out = applyUpdates(view, ndarray(new Float64Array(view.size), view.shape.slice()));
+      expect(out.shape).toEqual(view.shape);
+      expect(Array.from(out.data)).toEqual(Array.from(expected.data));
+    },
+  );
 
   it("reads a contiguous ndarray with an offset without copying the rest of its buffer", () => {
     const buffer = Float64Array.of(99, 1, 2, 3, 4, 99);

@@ -20,13 +20,13 @@ import {
   type PyTree,
   type PyTreeLike,
 } from "../pytree.js";
-import { checkNumber, checkTransformation, readOptions } from "../validate.js";
+import { checkNumber, checkTransformation, invalid, readOptions } from "../validate.js";
 import { donate } from "../donate.js";
 import { currentBackend, withResident, type Memory, type Resident } from "../kernels/backend.js";
 import { nodeOf, updateNode, type Allocator } from "../kernels/executor.js";
 import { childrenOf, type Node } from "../kernels/node.js";
 import { BLOCK, type Dtype } from "../kernels/pass.js";
-import { startPool, workerThreads, type Pool } from "../kernels/threads.js";
+import { startPool, threadHost, type Pool } from "../kernels/threads.js";
 import { PAGE, wasmApi } from "../kernels/wasm.js";
 
 /** Options of {@link compile}. @since 0.2.0 */
@@ -37,12 +37,26 @@ export interface CompileOptions<S = unknown> {
    */
   readonly state?: S;
   /**
-   * Threads to run on, an integer >= 1: with more than one, worker threads share the buffers and
-   * each runs its part of every leaf of at least 65,536 elements (smaller leaves go whole to one
-   * thread). Needs worker threads (Node's worker_threads); where there are none, one thread runs
-   * and `threads` says so. `dispose()` ends them. Default 1.
+   * Threads to run on, an integer >= 1: with more than one, workers share the buffers and each
+   * runs its part of every leaf of at least 65,536 elements (smaller leaves go whole to one
+   * thread). Needs workers and shared memory: Node's worker_threads, or in a browser Web Workers
+   * in a cross-origin isolated page (see {@link CompileOptions.worker}); where there are none,
+   * one thread runs and `threads` says so. `dispose()` ends them. Default 1.
    */
   readonly threads?: number;
+  /**
+   * In a browser, the URL of the script `gradtx/worker` (bundled, or served as it is from the
+   * package's `dist/` with its imports), which each Web Worker runs as a module worker. Serve it
+   * from the page's origin: a Content-Security-Policy of `script-src 'self'` allows it, where a
+   * worker made from a string would need `blob:`. Node ignores it. Without it, a browser runs one
+   * thread.
+   */
+  readonly worker?:
+    | string
+    | {
+        /** The URL as text (a `URL` has it). */
+        readonly href: string;
+      };
 }
 
 /**
@@ -204,8 +218,12 @@ export function compile<S, P extends PyTree | PyTreeLike<P>>(
   options: CompileOptions<S> | null = {},
 ): CompiledOptimizer<S, P> {
   checkTransformation("compile: tx", tx);
-  options = readOptions("compile", options, ["state", "threads"]);
+  options = readOptions("compile", options, ["state", "threads", "worker"]);
   const requested = checkNumber("compile", "threads", options.threads ?? 1, { min: 1, max: 64, integer: true });
+  const worker = options.worker;
+  const workerUrl = typeof worker === "object" && worker !== null ? worker.href : worker;
+  if (workerUrl !== undefined && typeof workerUrl !== "string")
+    invalid("compile", "worker must be the URL of the script gradtx/worker, as a string or a URL");
   const flat = flatten(params);
   const leaves = flat.leaves.map(dataOf);
   const node = nodeOf(tx as GradientTransformation<unknown>);
@@ -226,8 +244,8 @@ export function compile<S, P extends PyTree | PyTreeLike<P>>(
   }
 
   const api = wasmApi;
-  const threadsApi = requested > 1 ? workerThreads() : undefined;
-  const threads = api !== undefined && threadsApi !== undefined ? requested : 1;
+  const host = requested > 1 ? threadHost(workerUrl) : undefined;
+  const threads = api !== undefined && host !== undefined ? requested : 1;
   const shared = threads > 1;
 
   // One memory that never grows (views stay valid): the params, the grads, the state, the
@@ -260,7 +278,7 @@ export function compile<S, P extends PyTree | PyTreeLike<P>>(
     scratch = new Region(memory, keepBytes, sumsAt);
     const mem = memory;
     if (shared)
-      pool = startPool(threadsApi!, mem, threads, { at: tableAt, bytes: tableBytes }, sumsBytes, (module) => {
+      pool = startPool(host!, mem, threads, { at: tableAt, bytes: tableBytes }, sumsBytes, (module) => {
         const instance = new api.Instance(module, { env: { memory: mem } });
         return instance.exports.run as (...args: number[]) => void;
       });

@@ -10,7 +10,7 @@
 import { jsRunner, type PassArray, type PassRunner } from "./js.js";
 import { BLOCK, passKey, type Pass } from "./pass.js";
 import { PAGE, passModule, wasmApi, type WasmApi } from "./wasm.js";
-import type { Pool } from "./threads.js";
+import type { PassCode, Pool } from "./threads.js";
 
 /** Which runner passes over JavaScript arrays use. */
 export type Backend = "wasm" | "js";
@@ -158,16 +158,20 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   const resultsAt = pass.buffers.length * slot;
   const bytes = resultsAt + 8 * Math.max(1, r * (CHUNK / BLOCK));
   const nb = pass.buffers.length;
-  const modules: { plain?: object; shared?: object } = {};
-  const moduleFor = (shared: boolean): object => {
+  const modules: { plain?: PassCode; shared?: PassCode } = {};
+  const codeFor = (shared: boolean): PassCode => {
     const which = shared ? "shared" : "plain";
-    return (modules[which] ??= new api.Module(passModule(pass, shared)));
+    const make = (): PassCode => {
+      const bytes = passModule(pass, shared);
+      return { module: new api.Module(bytes), bytes };
+    };
+    return (modules[which] ??= make());
   };
   const instances = new WeakMap<Memory, (...a: number[]) => void>();
   const runOn = (memory: Memory, shared: boolean) => {
     let run = instances.get(memory);
     if (run === undefined) {
-      const instance = new api.Instance(moduleFor(shared), { env: { memory } });
+      const instance = new api.Instance(codeFor(shared).module, { env: { memory } });
       instances.set(memory, (run = instance.exports.run as (...a: number[]) => void));
     }
     return run;
@@ -190,7 +194,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
         sums = new Float64Array(home.buffer, home.results + at, r * blocks);
       }
       if (home.pool !== undefined) {
-        home.pool.queue(moduleFor(true), args, nb, size, r, n);
+        home.pool.queue(codeFor(true), args, nb, size, r, n);
         if (sums !== undefined) {
           const view = sums;
           pendingCopies.push(() => results!.set(view, resultAt));

@@ -1,17 +1,25 @@
 /**
- * Threads for passes over a shared WebAssembly memory: worker threads that instantiate the same
+ * Threads for passes over a shared WebAssembly memory: workers that instantiate the same
  * generated modules on the same memory and run their share of each queued call.
  *
  * A call over `n` elements splits at block boundaries (so that every block's sums are the same
  * whichever thread computes them, and the totals do not depend on the number of threads); short
  * calls go whole to the least loaded thread. The calling thread runs a share too. Work is handed
- * over through a table in the shared memory and a generation counter: no messages per step, only
- * one per module, the first time a module runs.
+ * over through a table in the shared memory and a generation counter, and each module's bytes
+ * through a shared module area, the first time it runs: no messages at all once the workers run
+ * (see `serve.ts`, the loop every worker runs).
+ *
+ * What differs between hosts is only how a worker starts ({@link threadHost}) and whether the
+ * calling thread may block: a page's main thread may not (`Atomics.wait` throws there), so it
+ * polls the done counter instead. A browser worker starts only once the page's thread returns to
+ * its event loop; until a worker runs, the calling thread claims its segments and runs them
+ * itself, so a step never waits for a worker that has not started.
  *
  * @module
  */
 import { BLOCK } from "./pass.js";
 import type { Memory } from "./backend.js";
+import { serve, type WorkerInit } from "./serve.js";
 
 /** Calls at least this long are split over the threads; shorter ones go whole to one thread. */
 export const MIN_SPLIT = 65536;
@@ -19,40 +27,28 @@ export const MIN_SPLIT = 65536;
 /** Polls of the shared counter before a thread sleeps on it (a few tens of microseconds). */
 const SPIN = 20_000;
 
-/** The worker: run a generation's table segment whenever the generation moves, until it is negative. */
-const WORKER = `
-const { workerData, receiveMessageOnPort } = require("node:worker_threads");
-const { memory, control, port, index, tableAt, tableLength } = workerData;
-const fns = [];
-let seen = 0;
-for (;;) {
-  for (let spin = 0; spin < ${SPIN} && Atomics.load(control, 0) === seen; spin++);
-  Atomics.wait(control, 0, seen);
-  seen = Atomics.load(control, 0);
-  if (seen < 0) break;
-  for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port))
-    fns[m.message.id] = new WebAssembly.Instance(m.message.module, { env: { memory } }).exports.run;
-  const table = new Float64Array(memory.buffer, tableAt, tableLength);
-  for (let o = control[2 + 2 * index], end = control[3 + 2 * index]; o < end; ) {
-    const argc = table[o + 1];
-    Reflect.apply(fns[table[o]], undefined, Array.from(table.subarray(o + 2, o + 2 + argc)));
-    o += 2 + argc;
-  }
-  Atomics.add(control, 1, 1);
-  Atomics.notify(control, 1);
-}
-`;
+/** Bytes of the shared module area: a pass module is a few kilobytes. */
+const MODULE_BYTES = 1 << 20;
 
-/** Worker threads sharing one memory. */
+/** Most modules the area lists. */
+const MAX_MODULES = 4096;
+
+/** A generated module, compiled for this thread, and its bytes, for the workers to compile. */
+export interface PassCode {
+  readonly module: object;
+  readonly bytes: Uint8Array;
+}
+
+/** Workers sharing one memory. */
 export interface Pool {
   readonly threads: number;
   /** Reserves bytes of the sums region for a call queued before the next reset. */
   reserve(bytes: number): number;
   /**
-   * Queues `run(...args)` of `module` over `n` elements (args are copied: `buffers` addresses,
+   * Queues `run(...args)` of `code` over `n` elements (args are copied: `buffers` addresses,
    * `n`, the scalars, then the sums address when it reduces), split over the threads.
    */
-  queue(module: object, args: readonly number[], buffers: number, size: number, reductions: number, n: number): void;
+  queue(code: PassCode, args: readonly number[], buffers: number, size: number, reductions: number, n: number): void;
   /** Runs what is queued on every thread and waits for it. */
   flush(): void;
   /** Frees the sums region (after its sums were read). */
@@ -61,61 +57,93 @@ export interface Pool {
   close(): void;
 }
 
+/** A started worker, as the pool ends it. */
 interface WorkerLike {
-  unref(): void;
-  terminate(): Promise<number>;
+  terminate(): unknown;
 }
-interface PortLike {
+
+/** How a host starts a worker that runs {@link serve} with `init`. */
+export type ThreadHost = (init: WorkerInit) => WorkerLike;
+
+type NodeWorkerThreads = {
+  Worker: new (code: string, options: { eval: true; workerData: unknown }) => WorkerLike & { unref(): void };
+};
+type WebWorker = new (
+  url: string | URL,
+  options: { type: "module" },
+) => WorkerLike & {
   postMessage(message: unknown): void;
-}
-type WorkerThreads = {
-  Worker: new (
-    code: string,
-    options: { eval: true; workerData: unknown; transferList: readonly unknown[] },
-  ) => WorkerLike;
-  MessageChannel: new () => { port1: PortLike; port2: unknown };
 };
 
-/** Node's worker_threads, where the host has them (Node 20.16+: `process.getBuiltinModule`). */
-export function workerThreads(): WorkerThreads | undefined {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (name: string) => unknown } }).process;
-  return proc?.getBuiltinModule?.("node:worker_threads") as WorkerThreads | undefined;
+/**
+ * How this host starts workers, if it can: Node's worker_threads (Node 20.16+, through
+ * `process.getBuiltinModule`), running `serve`'s source; or, in a cross-origin isolated page or
+ * worker (where shared memory exists), Web Workers on `workerUrl`, the script `gradtx/worker`.
+ */
+export function threadHost(workerUrl: string | undefined): ThreadHost | undefined {
+  const scope = globalThis as {
+    process?: { getBuiltinModule?: (name: string) => unknown };
+    Worker?: WebWorker;
+    crossOriginIsolated?: boolean;
+  };
+  const node = scope.process?.getBuiltinModule?.("node:worker_threads") as NodeWorkerThreads | undefined;
+  if (node !== undefined) {
+    const code = `(${serve.toString()})(require("node:worker_threads").workerData)`;
+    return (init) => {
+      const worker = new node.Worker(code, { eval: true, workerData: init });
+      // A pool nobody closes must not keep the process alive.
+      worker.unref();
+      return worker;
+    };
+  }
+  const Web = scope.Worker;
+  if (Web === undefined || workerUrl === undefined || scope.crossOriginIsolated !== true) return undefined;
+  if (typeof SharedArrayBuffer !== "function") return undefined;
+  return (init) => {
+    const worker = new Web(workerUrl, { type: "module" });
+    worker.postMessage(init);
+    return worker;
+  };
 }
 
-/** One call for one thread: a module, its arguments, and its length. */
+/** Whether this thread may block in `Atomics.wait` (a page's main thread may not). */
+function canBlock(control: Int32Array): boolean {
+  try {
+    Atomics.wait(control, 0, -1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One call for one thread: a module and its arguments. */
 interface Item {
-  readonly module: object;
+  readonly code: PassCode;
   readonly args: number[];
 }
 
 /**
- * Starts `threads - 1` workers on `memory` (shared), with the work table at byte `tableAt` of
- * `tableBytes`; `instantiate` gives this thread's function for a module.
+ * Starts `threads - 1` workers on `memory` (shared), with the work table at byte `table.at` of
+ * `table.bytes`; `instantiate` gives this thread's function for a module.
  */
 export function startPool(
-  api: WorkerThreads,
+  host: ThreadHost,
   memory: Memory,
   threads: number,
   table: { readonly at: number; readonly bytes: number },
   sumsBytes: number,
   instantiate: (module: object) => (...args: number[]) => void,
 ): Pool {
-  const control = new Int32Array(new SharedArrayBuffer(4 * (2 + 2 * threads)));
+  const control = new Int32Array(new SharedArrayBuffer(4 * (2 + 4 * threads)));
+  const modules = new Int32Array(new SharedArrayBuffer(MODULE_BYTES));
+  modules[0] = 4 * (1 + 2 * MAX_MODULES);
   const tableLength = table.bytes / 8;
-  const ports: PortLike[] = [];
-  const workers = Array.from({ length: threads - 1 }, (_, w) => {
-    const channel = new api.MessageChannel();
-    ports.push(channel.port1);
-    const worker = new api.Worker(WORKER, {
-      eval: true,
-      workerData: { memory, control, port: channel.port2, index: w, tableAt: table.at, tableLength },
-      transferList: [channel.port2],
-    });
-    // A pool nobody closes must not keep the process alive.
-    worker.unref();
-    return worker;
-  });
-  const ids = new Map<object, number>();
+  const blocking = canBlock(control);
+  const workers = Array.from({ length: threads - 1 }, (_, index) =>
+    host({ memory, control, modules, index, tableAt: table.at, tableLength, spin: SPIN }),
+  );
+  // A module's id in the module area, or -1 where the area is full (this thread then runs it).
+  const ids = new Map<PassCode, number>();
   const own = new Map<object, (...args: number[]) => void>();
   const queues: Item[][] = Array.from({ length: threads }, () => []);
   const load = new Array<number>(threads).fill(0);
@@ -123,13 +151,27 @@ export function startPool(
   let done = 0;
   let queuedArgs = 0;
 
-  const idOf = (module: object): number => {
-    let id = ids.get(module);
+  const idOf = (code: PassCode): number => {
+    let id = ids.get(code);
     if (id === undefined) {
-      ids.set(module, (id = ids.size));
-      for (const port of ports) port.postMessage({ id, module });
+      const at = modules[0]!;
+      id = ids.size < MAX_MODULES && at + code.bytes.length <= MODULE_BYTES ? ids.size : -1;
+      if (id >= 0) {
+        new Uint8Array(modules.buffer, at, code.bytes.length).set(code.bytes);
+        modules[1 + 2 * id] = at;
+        modules[2 + 2 * id] = code.bytes.length;
+        modules[0] = Math.ceil((at + code.bytes.length) / 8) * 8;
+      }
+      ids.set(code, id);
     }
     return id;
+  };
+  const runHere = (items: readonly Item[]): void => {
+    for (const item of items) {
+      let run = own.get(item.code.module);
+      if (run === undefined) own.set(item.code.module, (run = instantiate(item.code.module)));
+      Reflect.apply(run, undefined, item.args);
+    }
   };
 
   const pool: Pool = {
@@ -140,14 +182,18 @@ export function startPool(
       if (reserved > sumsBytes) throw new Error("the resident sums region is too small for this step");
       return at;
     },
-    queue(module, args, buffers, size, reductions, n) {
-      idOf(module);
+    queue(code, args, buffers, size, reductions, n) {
       if (queuedArgs + threads * (args.length + 2) > tableLength) pool.flush();
       queuedArgs += threads * (args.length + 2);
+      if (idOf(code) < 0) {
+        queues[0]!.push({ code, args: args.slice() });
+        load[0]! += n;
+        return;
+      }
       if (n < MIN_SPLIT) {
         let least = 0;
         for (let t = 1; t < threads; t++) if (load[t]! < load[least]!) least = t;
-        queues[least]!.push({ module, args: args.slice() });
+        queues[least]!.push({ code, args: args.slice() });
         load[least]! += n;
         return;
       }
@@ -157,33 +203,42 @@ export function startPool(
         for (let k = 0; k < buffers; k++) part[k] = args[k]! + start * size;
         part[buffers] = Math.min(chunk, n - start);
         if (reductions > 0) part[part.length - 1] = args[args.length - 1]! + 8 * reductions * (start / BLOCK);
-        queues[t]!.push({ module, args: part });
+        queues[t]!.push({ code, args: part });
         load[t]! += part[buffers]!;
       }
     },
     flush() {
       if (queues.every((q) => q.length === 0)) return;
       const view = new Float64Array(memory.buffer, table.at, tableLength);
+      const generation = control[0] === 0x7fffffff ? 1 : control[0]! + 1;
       let o = 0;
       for (let w = 0; w < workers.length; w++) {
-        control[2 + 2 * w] = o;
+        const base = 2 + 4 * w;
+        control[base] = o;
         for (const item of queues[w + 1]!) {
-          view[o] = idOf(item.module);
+          view[o] = idOf(item.code);
           view[o + 1] = item.args.length;
           view.set(item.args, o + 2);
           o += 2 + item.args.length;
         }
-        control[3 + 2 * w] = o;
+        control[base + 1] = o;
+        control[base + 2] = generation;
       }
-      Atomics.add(control, 0, 1);
+      Atomics.store(control, 0, generation);
       Atomics.notify(control, 0);
-      done += workers.length;
-      for (const item of queues[0]!) {
-        let run = own.get(item.module);
-        if (run === undefined) own.set(item.module, (run = instantiate(item.module)));
-        Reflect.apply(run, undefined, item.args);
+      runHere(queues[0]!);
+      // A worker that has not started yet (a browser's, before the page yields) gets no work:
+      // this thread claims its segment and runs it. Any other worker's segment is its own.
+      for (let w = 0; w < workers.length; w++) {
+        const base = 2 + 4 * w;
+        if (
+          Atomics.load(control, base + 3) === 0 &&
+          Atomics.compareExchange(control, base + 2, generation, -generation) === generation
+        )
+          runHere(queues[w + 1]!);
+        else done++;
       }
-      for (let spin = 0; spin < SPIN && Atomics.load(control, 1) < done; spin++);
+      for (let spin = 0; (spin < SPIN || !blocking) && Atomics.load(control, 1) < done; spin++);
       for (let d = Atomics.load(control, 1); d < done; d = Atomics.load(control, 1)) Atomics.wait(control, 1, d);
       queues.forEach((q) => (q.length = 0));
       load.fill(0);

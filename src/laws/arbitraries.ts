@@ -4,7 +4,8 @@
  * @module
  */
 import * as fc from "fast-check";
-import ndarray from "ndarray";
+import ndarray, { type NdArray } from "ndarray";
+import ops from "ndarray-ops";
 import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type Leaf, type PyTree } from "../pytree.js";
 import { checkBoolean, checkNumber, invalid, readOptions } from "../validate.js";
 
@@ -18,7 +19,10 @@ export interface TreeConstraints {
   readonly maxLeafLength?: number;
   /** Element types to draw from. Default both. */
   readonly dtypes?: readonly ("float32" | "float64")[];
-  /** Whether some leaves are 2-d ndarrays. Default true. */
+  /**
+   * Whether some leaves are 2-d ndarrays, some of them strided views (a transposed matrix, read
+   * through its strides). Default true.
+   */
   readonly ndarrays?: boolean;
   /** Largest magnitude of an element. Default 10. */
   readonly maxMagnitude?: number;
@@ -44,11 +48,18 @@ function leafArbitrary(c: Required<TreeConstraints>): fc.Arbitrary<Leaf> {
   if (!c.ndarrays) return flatLeaf;
   const side = Math.max(1, Math.floor(Math.sqrt(c.maxLeafLength)));
   const shapedLeaf = fc
-    .tuple(dtype, fc.integer({ min: 1, max: side }), fc.integer({ min: 1, max: side }))
-    .chain(([d, rows, cols]) =>
-      elements(rows * cols, c.maxMagnitude).map(
-        (xs): Leaf => ndarray(d === "float32" ? Float32Array.from(xs) : Float64Array.from(xs), [rows, cols]) as Leaf,
-      ),
+    .tuple(dtype, fc.integer({ min: 1, max: side }), fc.integer({ min: 1, max: side }), fc.boolean())
+    .chain(([d, rows, cols, transposed]) =>
+      elements(rows * cols, c.maxMagnitude).map((xs): Leaf => {
+        const Ctor = d === "float32" ? Float32Array : Float64Array;
+        const dense = ndarray<Float32Array | Float64Array>(Ctor.from(xs), [rows, cols]);
+        if (!transposed) return dense as Leaf;
+        // The same elements in a column-major buffer, seen as rows by cols: written through the
+        // view's strides by ndarray-ops, independently of gradtx's own strided reads.
+        const view = ndarray<Float32Array | Float64Array>(new Ctor(rows * cols), [cols, rows]).transpose(1, 0);
+        ops.assign(view as NdArray, dense as NdArray);
+        return view as unknown as Leaf;
+      }),
     );
   return fc.oneof({ weight: 3, arbitrary: flatLeaf }, { weight: 1, arbitrary: shapedLeaf });
 }

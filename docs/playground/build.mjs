@@ -1,0 +1,37 @@
+// npm run playground: builds the Lookahead playground into docs/playground/ (one classic
+// script, so that the page also opens from the files, with no server) and serves it on
+// 127.0.0.1 under the CSP gradtx must load under. `--build` only builds.
+import { copyFileSync, mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { serve } from "./serve.mjs";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const source = join(root, "docs", "playground", "src");
+
+/** Builds the page into `out`: index.html, style.css and playground.js (gradtx's build bundled in). */
+export async function buildPlayground(out = join(root, "docs", "playground")) {
+  mkdirSync(out, { recursive: true });
+  await build({
+    entryPoints: [join(source, "main.mjs")],
+    outfile: join(out, "playground.js"),
+    bundle: true,
+    format: "iife",
+    target: "es2022",
+    minify: true,
+    legalComments: "none",
+    logLevel: "warning",
+    absWorkingDir: root,
+  });
+  for (const file of ["index.html", "style.css"]) copyFileSync(join(source, file), join(out, file));
+  return out;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const out = await buildPlayground();
+  if (!process.argv.includes("--build")) {
+    const { url } = await serve(out, { port: Number(process.env.PORT ?? 8080) });
+    console.log(`the Lookahead playground: ${url} (also ${join(out, "index.html")} from the files); Ctrl-C ends it`);
+  }
+}
