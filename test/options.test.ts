@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import * as gradtx from "../src/index.js";
 import * as laws from "../src/laws/index.js";
+import * as losses from "../src/losses/index.js";
 import { GradTxError } from "../src/index.js";
 
 const {
@@ -405,6 +406,14 @@ const factories: readonly Factory[] = [
     instead: "write { numRuns, seed, problems, lookahead, slowParams, inners, extra }",
   })),
   {
+    name: "huberLoss",
+    call: (o) => any(losses.huberLoss)(Float64Array.of(2, -0.5), null, o),
+    good: ["delta", 0.5],
+    bad: ["delta", 0],
+    unknown: ["epsilon", "delta"],
+    instead: "optax's huber_loss(predictions, targets, delta) is huberLoss(predictions, targets, { delta })",
+  },
+  {
     name: "arbitraryTree",
     call: (o) => any(laws.arbitraryTree)(o),
     good: ["maxDepth", 1],
@@ -538,8 +547,12 @@ describe("the table covers every exported function that takes an options object"
     return names.sort();
   }
 
-  it("in gradtx and gradtx/laws", () => {
-    const exported = [...withOptions("index.ts"), ...withOptions("laws/index.ts")].sort();
+  it("in gradtx, gradtx/laws and gradtx/losses", () => {
+    const exported = [
+      ...withOptions("index.ts"),
+      ...withOptions("laws/index.ts"),
+      ...withOptions("losses/index.ts"),
+    ].sort();
     expect(exported.length).toBeGreaterThan(40);
     expect(factories.map((f) => f.name).sort()).toEqual(exported);
   });
