@@ -406,6 +406,14 @@ const factories: readonly Factory[] = [
     instead: "write { numRuns, seed, problems, lookahead, slowParams, inners, extra }",
   })),
   {
+    name: "tree.norm",
+    call: (o) => any(gradtx.tree.norm)(p, o),
+    good: ["ord", 1],
+    bad: ["ord", 3],
+    unknown: ["order", "ord"],
+    instead: "optax's tree_norm(tree, ord, squared) is tree.norm(tree, { ord, squared })",
+  },
+  {
     name: "huberLoss",
     call: (o) => any(losses.huberLoss)(Float64Array.of(2, -0.5), null, o),
     good: ["delta", 0.5],
