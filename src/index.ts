@@ -111,6 +111,18 @@ export {
   type WarmupCosineDecayOptions,
 } from "./schedules.js";
 
+// Projections.
+export {
+  projectBox,
+  projectHalfspace,
+  projectHyperplane,
+  projectL1Ball,
+  projectL2Ball,
+  projectLinfBall,
+  projectNonNegative,
+  projectSimplex,
+} from "./projections.js";
+
 // The compiled fast path.
 export { compile, type CompiledOptimizer, type CompileOptions } from "./compile/compile.js";
 

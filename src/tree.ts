@@ -5,13 +5,13 @@
  * @module
  */
 import {
-  asLeafLike,
   assertSameStructure,
   ctorOf,
   dataOf,
   flatten,
   isLeaf,
   leafPaths,
+  mapLeaves,
   sizeOf,
   unflatten,
   zipLeaves,
@@ -143,23 +143,6 @@ export function sub<P extends PyTree | PyTreeLike<P>, Q = PyTree>(a: P, b: PyTre
   return zipLeaves(a, b, (x, y, out) => {
     for (let j = 0; j < x.length; j++) out[j] = x[j]! - y[j]!;
   }) as P;
-}
-
-/**
- * Leaf by leaf `kernel(x, out)` over one tree, into new arrays of each leaf's dtype, wrapped as
- * leaves of its kind.
- */
-function mapLeaves(tree: PyTree, kernel: (x: FloatArray, out: FloatArray) => void): PyTree {
-  const f = flatten(tree);
-  return unflatten(
-    f.def,
-    f.leaves.map((leaf) => {
-      const x = dataOf(leaf);
-      const out = new (ctorOf(leaf))(x.length);
-      kernel(x, out);
-      return asLeafLike(leaf, out);
-    }),
-  );
 }
 
 /** Throws `INVALID_HYPERPARAMETER` unless `value` is a number. */

@@ -11,7 +11,8 @@ import {
   softmaxCrossEntropy,
   softmaxCrossEntropyWithIntegerLabels,
 } from "../../src/losses/index.js";
-import { codeOf, expectGradientMatchesFiniteDifferences } from "./gradient-check.js";
+import { codeOf } from "../helpers.js";
+import { expectGradientMatchesFiniteDifferences } from "./gradient-check.js";
 
 const matrix = (rows: number[][], Ctor: Float32ArrayConstructor | Float64ArrayConstructor = Float64Array) =>
   ndarray(Ctor.from(rows.flat()), [rows.length, rows[0]!.length]) as FloatNdArray;

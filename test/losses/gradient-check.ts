@@ -1,6 +1,5 @@
-/** What the loss tests share: central finite differences of a loss's value, and error codes. */
+/** Central finite differences of a loss's value, to check the gradient it returns. */
 import { expect } from "vitest";
-import { GradTxError } from "../../src/index.js";
 import type { LossAndGrad } from "../../src/losses/index.js";
 import { dataOf } from "../../src/pytree.js";
 
@@ -29,15 +28,4 @@ export function expectGradientMatchesFiniteDifferences(
     if (!(error <= 1e-6 * largest + 1e-15))
       expect.fail(`element ${j}: finite difference ${fd}, gradient ${grad[j]} (largest ${largest})`);
   }
-}
-
-/** The code and path of the GradTxError `thunk` throws, as "CODE path". */
-export function codeOf(thunk: () => unknown): string {
-  try {
-    thunk();
-  } catch (e) {
-    if (e instanceof GradTxError) return `${e.code} ${e.path ?? ""}`.trim();
-    throw e;
-  }
-  throw new Error("did not throw");
 }

@@ -6,7 +6,8 @@ import * as fc from "fast-check";
 import ndarray from "ndarray";
 import { describe, expect, it } from "vitest";
 import { huberLoss, l2Loss, squaredError } from "../../src/losses/index.js";
-import { codeOf, expectGradientMatchesFiniteDifferences } from "./gradient-check.js";
+import { codeOf } from "../helpers.js";
+import { expectGradientMatchesFiniteDifferences } from "./gradient-check.js";
 
 /**
  * Predictions and targets in [-100, 100] on a grid of 1e-4: a finite difference cannot see a
