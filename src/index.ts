@@ -17,7 +17,7 @@ export {
   type TreeDef,
 } from "./pytree.js";
 export { type EmptyState, type GradientTransformation, type ScalarOrSchedule, type Schedule } from "./base.js";
-export { applyUpdates } from "./apply.js";
+export { applyUpdates, incrementalUpdate, periodicUpdate } from "./apply.js";
 export { donate } from "./donate.js";
 export { chain, identity } from "./combine.js";
 
