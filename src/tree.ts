@@ -525,11 +525,11 @@ export function norm<T>(tree: PyTree | AsPyTree<T>, options?: NormOptions | null
  * ```
  * @since 0.3.0
  */
-export function where<A, B>(
+export function where<A extends PyTree | PyTreeLike<A>, B extends PyTree | PyTreeLike<B>>(
   condition: boolean,
-  a: PyTree | AsPyTree<A>,
-  b: PyTree | AsPyTree<B>,
-): PyTree | AsPyTree<A> | AsPyTree<B> {
+  a: A,
+  b: B,
+): A | B {
   checkBoolean("tree.where", "condition", condition);
   assertSameStructure(flatten(a), flatten(b));
   return condition ? a : b;
