@@ -9,6 +9,7 @@ export default defineConfig({
     alias: [
       { find: /^gradtx$/, replacement: src("index.ts") },
       { find: /^gradtx\/laws$/, replacement: src("laws/index.ts") },
+      { find: /^gradtx\/losses$/, replacement: src("losses/index.ts") },
     ],
   },
   test: {

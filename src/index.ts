@@ -22,7 +22,7 @@ export {
   type ScalarOrSchedule,
   type Schedule,
 } from "./base.js";
-export { applyUpdates } from "./apply.js";
+export { applyUpdates, incrementalUpdate, periodicUpdate } from "./apply.js";
 export { donate } from "./donate.js";
 export { chain, identity } from "./combine.js";
 
@@ -103,18 +103,42 @@ export type { PerLeaf, PrefixTree } from "./partition.js";
 export {
   constantSchedule,
   cosineDecaySchedule,
+  cosineOnecycleSchedule,
   exponentialDecay,
   joinSchedules,
+  linearOnecycleSchedule,
   linearSchedule,
   piecewiseConstantSchedule,
+  piecewiseInterpolateSchedule,
   polynomialSchedule,
+  sgdrSchedule,
+  warmupConstantSchedule,
   warmupCosineDecaySchedule,
+  warmupExponentialDecaySchedule,
   type CosineDecayOptions,
+  type CosineOnecycleOptions,
   type ExponentialDecayOptions,
+  type InterpolateType,
+  type LinearOnecycleOptions,
   type LinearScheduleOptions,
   type PolynomialScheduleOptions,
+  type SgdrCycle,
+  type WarmupConstantOptions,
   type WarmupCosineDecayOptions,
+  type WarmupExponentialDecayOptions,
 } from "./schedules.js";
+
+// Projections.
+export {
+  projectBox,
+  projectHalfspace,
+  projectHyperplane,
+  projectL1Ball,
+  projectL2Ball,
+  projectLinfBall,
+  projectNonNegative,
+  projectSimplex,
+} from "./projections.js";
 
 // The compiled fast path.
 export { compile, type CompiledOptimizer, type CompileOptions } from "./compile/compile.js";

@@ -582,3 +582,20 @@ export function zipLeaves(
     }),
   );
 }
+
+/**
+ * Leaf by leaf `kernel(x, out, i)` over one tree (`i` the leaf's index in canonical order), into
+ * new arrays of each leaf's dtype, wrapped as leaves of its kind.
+ */
+export function mapLeaves(tree: PyTree, kernel: (x: FloatArray, out: FloatArray, leaf: number) => void): PyTree {
+  const f = flatten(tree);
+  return unflatten(
+    f.def,
+    f.leaves.map((leaf, i) => {
+      const x = dataOf(leaf);
+      const out = new (ctorOf(leaf))(x.length);
+      kernel(x, out, i);
+      return asLeafLike(leaf, out);
+    }),
+  );
+}

@@ -231,6 +231,31 @@ export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
 }
 
 /**
+ * A table of step -> scale, as optax's `boundaries_and_scales`, read once into pieces sorted by
+ * step: `null` (optax's None) is no boundaries; anything but a plain object (an array, a Map) is
+ * refused, as its entries would not be read as boundaries; a key is a boundary only when written
+ * as an integer >= 0, and a scale must be a number >= 0.
+ */
+function readBoundaries(where: string, boundariesAndScales: unknown): (readonly [number, number])[] {
+  const table: unknown = boundariesAndScales ?? {};
+  // Object.getPrototypeOf takes primitives too (a number's is Number.prototype): they are refused here.
+  const proto: unknown = Object.getPrototypeOf(table);
+  if (proto !== Object.prototype && proto !== null)
+    invalid(where, "boundariesAndScales must be an object of step -> scale, e.g. { 1000: 0.1, 2000: 0.1 }");
+  // Object.entries reads each scale once, and lists integer keys in ascending order: the pieces
+  // come sorted.
+  return Object.entries(table as object).map(([b, s]: [string, unknown]) => {
+    const boundary = Number(b);
+    // A key is a boundary only when written as one: not "", " 5" or "1e3" standing for 0, 5, 1000.
+    if (String(boundary) !== b) invalid(where, `a boundary must be an integer >= 0, got ${JSON.stringify(b)}`);
+    return [
+      checkNumber(where, "a boundary", boundary, { min: 0, integer: true }),
+      checkNumber(where, `the scale at ${b}`, s, { min: 0 }),
+    ] as const;
+  });
+}
+
+/**
  * `initValue` multiplied by `scales[b]` from each boundary step `b` on (optax's
  * `piecewise_constant_schedule`; the scale applies at the boundary itself).
  *
@@ -255,24 +280,7 @@ export function piecewiseConstantSchedule(
 ): Schedule {
   const where = "piecewiseConstantSchedule";
   checkNumber(where, "initValue", initValue);
-  // As optax's None, null means no boundaries. Anything but a plain object (an array, a Map) is
-  // refused: its entries would not be read as boundaries.
-  const table: unknown = boundariesAndScales ?? {};
-  // Object.getPrototypeOf takes primitives too (a number's is Number.prototype): they are refused here.
-  const proto: unknown = Object.getPrototypeOf(table);
-  if (proto !== Object.prototype && proto !== null)
-    invalid(where, "boundariesAndScales must be an object of step -> scale, e.g. { 1000: 0.1, 2000: 0.1 }");
-  // Object.entries reads each scale once, and lists integer keys in ascending order: the pieces
-  // come sorted (and the product does not depend on their order anyway).
-  const pieces = Object.entries(table as object).map(([b, s]: [string, unknown]) => {
-    const boundary = Number(b);
-    // A key is a boundary only when written as one: not "", " 5" or "1e3" standing for 0, 5, 1000.
-    if (String(boundary) !== b) invalid(where, `a boundary must be an integer >= 0, got ${JSON.stringify(b)}`);
-    return [
-      checkNumber(where, "a boundary", boundary, { min: 0, integer: true }),
-      checkNumber(where, `the scale at ${b}`, s, { min: 0 }),
-    ] as const;
-  });
+  const pieces = readBoundaries(where, boundariesAndScales);
   return (t) => {
     let value = initValue;
     for (const [boundary, factor] of pieces) if (t >= boundary) value *= factor;
@@ -438,4 +446,380 @@ export function joinSchedules(schedules: readonly Schedule[], boundaries: readon
     for (; piece < boundaries.length; piece++) if (t < boundaries[piece]!) break;
     return schedules[piece]!(piece === 0 ? t : t - boundaries[piece - 1]!);
   };
+}
+
+/** Options of {@link warmupConstantSchedule}. @since 0.3.0 */
+export interface WarmupConstantOptions {
+  /** The value at step 0. */
+  readonly initValue: number;
+  /** The value from the end of the warmup on. */
+  readonly peakValue: number;
+  /** Steps of the linear warmup, an integer >= 1. */
+  readonly warmupSteps: number;
+}
+
+/**
+ * A linear warmup from `initValue` to `peakValue` over `warmupSteps`, then `peakValue` for
+ * ever, as optax's `warmup_constant_schedule`:
+ *
+ * `value(t) = initValue + (peakValue - initValue) * min(t, warmupSteps) / warmupSteps`
+ *
+ * Degenerate arguments, against optax: optax reads `warmup_steps <= 0` (through its linear
+ * schedule) as the constant `init_value`, so that the schedule never reaches `peak_value`.
+ * gradtx refuses it (`INVALID_HYPERPARAMETER`), and says what to write instead.
+ *
+ * @example
+ * ```ts
+ * import { warmupConstantSchedule } from "gradtx";
+ * const s = warmupConstantSchedule({ initValue: 0, peakValue: 1e-3, warmupSteps: 100 });
+ * s(50); // 5e-4
+ * s(10_000); // 1e-3
+ * ```
+ * @since 0.3.0
+ */
+export function warmupConstantSchedule(options: WarmupConstantOptions): Schedule {
+  const where = "warmupConstantSchedule";
+  options = readOptions(where, options, ["initValue", "peakValue", "warmupSteps"], {
+    hint: positional(
+      "warmup_constant_schedule(init_value, peak_value, warmup_steps)",
+      "warmupConstantSchedule({ initValue, peakValue, warmupSteps })",
+    ),
+  });
+  const o = options;
+  checkNumber(where, "initValue", o.initValue);
+  checkNumber(where, "peakValue", o.peakValue);
+  checkNoting(
+    where,
+    "warmupSteps",
+    o.warmupSteps,
+    { min: 1, integer: true },
+    o.warmupSteps <= 0 &&
+      "optax reads warmup_steps <= 0 as a constant schedule of init_value, which never reaches peak_value: write constantSchedule(peakValue)",
+  );
+  return asFactory(where, () =>
+    linearSchedule({ initValue: o.initValue, endValue: o.peakValue, transitionSteps: o.warmupSteps }),
+  );
+}
+
+/** Options of {@link warmupExponentialDecaySchedule}. @since 0.3.0 */
+export interface WarmupExponentialDecayOptions {
+  /** The value at step 0. */
+  readonly initValue: number;
+  /** The value at the end of the warmup, where the decay starts. */
+  readonly peakValue: number;
+  /** Steps of the linear warmup, an integer >= 0. */
+  readonly warmupSteps: number;
+  /** Steps per factor of `decayRate`, an integer >= 1 (as {@link exponentialDecay}'s). */
+  readonly transitionSteps: number;
+  /** The factor per `transitionSteps`, > 0. */
+  readonly decayRate: number;
+  /** Steps to hold `peakValue` after the warmup, an integer >= 0. Default 0. */
+  readonly transitionBegin?: number;
+  /** Decay in whole steps of `transitionSteps`. Default false. */
+  readonly staircase?: boolean;
+  /** A floor (when decaying) or ceiling (when growing). Default none. */
+  readonly endValue?: number;
+}
+
+/**
+ * A linear warmup from `initValue` to `peakValue`, then an {@link exponentialDecay} from
+ * `peakValue` counting from the end of the warmup, as optax's `warmup_exponential_decay_schedule`:
+ *
+ * ```
+ * W = warmupSteps
+ * t < W:   value(t) = initValue + (peakValue - initValue) * t / W
+ * t >= W:  value(t) = exponentialDecay({ initValue: peakValue, transitionSteps, decayRate, ... })(t - W)
+ * ```
+ *
+ * `warmupSteps` 0 is the decay alone, as in optax. The decay's arguments are checked as
+ * {@link exponentialDecay} checks them.
+ *
+ * @example
+ * ```ts
+ * import { warmupExponentialDecaySchedule } from "gradtx";
+ * const s = warmupExponentialDecaySchedule({ initValue: 0, peakValue: 1, warmupSteps: 10, transitionSteps: 100, decayRate: 0.5 });
+ * s(5); // 0.5: halfway up
+ * s(110); // 0.5: 100 steps into the decay, one factor of 0.5
+ * ```
+ * @since 0.3.0
+ */
+export function warmupExponentialDecaySchedule(options: WarmupExponentialDecayOptions): Schedule {
+  const where = "warmupExponentialDecaySchedule";
+  options = readOptions(
+    where,
+    options,
+    [
+      "initValue",
+      "peakValue",
+      "warmupSteps",
+      "transitionSteps",
+      "decayRate",
+      "transitionBegin",
+      "staircase",
+      "endValue",
+    ],
+    {
+      hint: positional(
+        "warmup_exponential_decay_schedule(init_value, peak_value, warmup_steps, transition_steps, decay_rate)",
+        "warmupExponentialDecaySchedule({ initValue, peakValue, warmupSteps, transitionSteps, decayRate })",
+      ),
+    },
+  );
+  const { initValue, peakValue, warmupSteps, ...decay } = options;
+  const warmup = checkNumber(where, "warmupSteps", warmupSteps, { min: 0, integer: true });
+  checkNumber(where, "initValue", initValue);
+  checkNumber(where, "peakValue", peakValue);
+  return asFactory(where, () => {
+    const decaying = exponentialDecay({ ...decay, initValue: peakValue });
+    if (warmup === 0) return decaying;
+    return joinSchedules(
+      [linearSchedule({ initValue, endValue: peakValue, transitionSteps: warmup }), decaying],
+      [warmup],
+    );
+  });
+}
+
+/** How {@link piecewiseInterpolateSchedule} moves between its values. @since 0.3.0 */
+export type InterpolateType = "linear" | "cosine";
+
+/**
+ * Values that change by a factor at each boundary, moved to smoothly (linearly or along a
+ * half cosine) over the interval before it, as optax's `piecewise_interpolate_schedule`. With
+ * boundaries `0 = b_0 < b_1 < ... < b_n` (`b_0 = 0` added) and `v_0 = initValue`,
+ * `v_i = v_{i-1} * scales[b_i]`:
+ *
+ * ```
+ * b_i <= t < b_{i+1}:  p = (t - b_i) / max(b_{i+1} - b_i, 1)
+ *                      linear: value(t) = v_i + (v_{i+1} - v_i) * p
+ *                      cosine: value(t) = v_{i+1} + (v_i - v_{i+1}) * (1 + cos(pi p)) / 2
+ * t >= b_n:            value(t) = v_n
+ * ```
+ *
+ * The interpolation is between the accumulated values, not between the scales: `{ 4: 0.1,
+ * 8: 0.01 }` from 1 goes from 1 to 0.1 over steps 0 to 4, then to 0.001 by step 8. A boundary
+ * of 0 takes effect at once (an interval of no steps).
+ *
+ * @param interpolateType `"linear"` or `"cosine"`.
+ * @param initValue The value at step 0.
+ * @param boundariesAndScales Step -> factor, steps integers >= 0, factors >= 0; `null` or `{}`
+ *   for none (a constant schedule).
+ * @example
+ * ```ts
+ * import { piecewiseInterpolateSchedule } from "gradtx";
+ * // optax's docstring example.
+ * const s = piecewiseInterpolateSchedule("linear", 1, { 4: 0.1, 8: 0.01 });
+ * s(2); // ≈ 0.55
+ * s(6); // ≈ 0.0505
+ * s(10); // ≈ 0.001
+ * ```
+ * @since 0.3.0
+ */
+export function piecewiseInterpolateSchedule(
+  interpolateType: InterpolateType,
+  initValue: number,
+  boundariesAndScales: Readonly<Record<number, number>> | null = {},
+): Schedule {
+  const where = "piecewiseInterpolateSchedule";
+  if (interpolateType !== "linear" && interpolateType !== "cosine")
+    invalid(
+      where,
+      `interpolateType must be "linear" or "cosine", got ${JSON.stringify(interpolateType) ?? typeof interpolateType}`,
+    );
+  checkNumber(where, "initValue", initValue);
+  const pieces = readBoundaries(where, boundariesAndScales);
+  const bounds = [0, ...pieces.map(([b]) => b)];
+  const values = [initValue];
+  for (const [, factor] of pieces) values.push(values[values.length - 1]! * factor);
+  const cosine = interpolateType === "cosine";
+  return (t) => {
+    const last = bounds.length - 1;
+    if (t >= bounds[last]!) return values[last]!;
+    let i = 0;
+    while (t >= bounds[i + 1]!) i++;
+    const start = values[i]!;
+    const end = values[i + 1]!;
+    const p = (t - bounds[i]!) / Math.max(bounds[i + 1]! - bounds[i]!, 1);
+    return cosine ? end + ((start - end) / 2) * (Math.cos(Math.PI * p) + 1) : (end - start) * p + start;
+  };
+}
+
+/** Options of {@link linearOnecycleSchedule}. @since 0.3.0 */
+export interface LinearOnecycleOptions {
+  /** Steps of the whole cycle, an integer >= 1. */
+  readonly transitionSteps: number;
+  /** The largest value, reached at `pctStart * transitionSteps`. */
+  readonly peakValue: number;
+  /** The fraction of the cycle spent rising, in [0, 1]. Default 0.3. */
+  readonly pctStart?: number;
+  /** The fraction of the cycle by which the value is back at the start, in [0, 1]. Default 0.85. */
+  readonly pctFinal?: number;
+  /** The start is `peakValue / divFactor`, > 0. Default 25. */
+  readonly divFactor?: number;
+  /** The end is the start divided by `finalDivFactor`, > 0. Default 1e4. */
+  readonly finalDivFactor?: number;
+}
+
+/**
+ * The one-cycle schedule in three straight lines (Smith and Topin, 2017), as optax's
+ * `linear_onecycle_schedule`: from `peakValue / divFactor` up to `peakValue` by
+ * `floor(pctStart * T)`, back down to `peakValue / divFactor` by `floor(pctFinal * T)`, then
+ * down to `peakValue / (divFactor * finalDivFactor)` by `T = transitionSteps`, and there after:
+ * a {@link piecewiseInterpolateSchedule} `"linear"` from `peakValue / divFactor` with the scales
+ * `{ floor(pctStart T): divFactor, floor(pctFinal T): 1 / divFactor, T: 1 / finalDivFactor }`.
+ *
+ * Degenerate arguments, against optax: the three boundaries must come in that order and be
+ * distinct. optax builds them as keys of one dict, so that two that coincide (a `pctStart` of
+ * 0.3 and a `pctFinal` of 0.35 over 10 steps, or a `pctFinal` of 1) silently become one, and
+ * the cycle loses a phase; gradtx refuses it (`INVALID_HYPERPARAMETER`).
+ *
+ * @example
+ * ```ts
+ * import { linearOnecycleSchedule } from "gradtx";
+ * // optax's test: 10 steps, peak 1000, up by step 3, down by 7, then to 1 by 10.
+ * const s = linearOnecycleSchedule({ transitionSteps: 10, peakValue: 1000, pctStart: 0.3, pctFinal: 0.7, divFactor: 10, finalDivFactor: 100 });
+ * s(0); // ≈ 100
+ * s(3); // ≈ 1000
+ * s(7); // ≈ 100
+ * s(10); // ≈ 1
+ * ```
+ * @since 0.3.0
+ */
+export function linearOnecycleSchedule(options: LinearOnecycleOptions): Schedule {
+  const where = "linearOnecycleSchedule";
+  options = readOptions(
+    where,
+    options,
+    ["transitionSteps", "peakValue", "pctStart", "pctFinal", "divFactor", "finalDivFactor"],
+    {
+      hint: positional(
+        "linear_onecycle_schedule(transition_steps, peak_value)",
+        "linearOnecycleSchedule({ transitionSteps, peakValue })",
+      ),
+    },
+  );
+  const cycle = onecycle(where, options);
+  const pctFinal = checkNumber(where, "pctFinal", options.pctFinal ?? 0.85, { min: 0, max: 1 });
+  const top = Math.floor(cycle.pctStart * cycle.steps);
+  const back = Math.floor(pctFinal * cycle.steps);
+  if (!(top < back && back < cycle.steps))
+    invalid(
+      where,
+      `the boundaries floor(pctStart * transitionSteps) = ${top}, floor(pctFinal * transitionSteps) = ${back} and transitionSteps = ${cycle.steps} must increase; optax would merge the equal ones and drop a phase`,
+    );
+  return piecewiseInterpolateSchedule("linear", cycle.peak / cycle.div, {
+    [top]: cycle.div,
+    [back]: 1 / cycle.div,
+    [cycle.steps]: 1 / cycle.finalDiv,
+  });
+}
+
+/** The arguments the two one-cycle schedules share, checked. */
+function onecycle(
+  where: string,
+  o: Readonly<Omit<LinearOnecycleOptions, "pctFinal">>,
+): { steps: number; peak: number; pctStart: number; div: number; finalDiv: number } {
+  const steps = checkNumber(where, "transitionSteps", o.transitionSteps, { min: 1, integer: true });
+  const peak = checkNumber(where, "peakValue", o.peakValue);
+  const pctStart = checkNumber(where, "pctStart", o.pctStart ?? 0.3, { min: 0, max: 1 });
+  const div = checkNumber(where, "divFactor", o.divFactor ?? 25, { min: 0, minExclusive: true });
+  const finalDiv = checkNumber(where, "finalDivFactor", o.finalDivFactor ?? 1e4, { min: 0, minExclusive: true });
+  return { steps, peak, pctStart, div, finalDiv };
+}
+
+/** Options of {@link cosineOnecycleSchedule}. @since 0.3.0 */
+export type CosineOnecycleOptions = Omit<LinearOnecycleOptions, "pctFinal">;
+
+/**
+ * The one-cycle schedule along half cosines (Smith and Topin, 2017), as optax's
+ * `cosine_onecycle_schedule`: from `peakValue / divFactor` up to `peakValue` by
+ * `floor(pctStart * T)`, then down to `peakValue / (divFactor * finalDivFactor)` by
+ * `T = transitionSteps`, and there after: a {@link piecewiseInterpolateSchedule} `"cosine"`
+ * from `peakValue / divFactor` with the scales `{ floor(pctStart T): divFactor, T: 1 /
+ * (divFactor * finalDivFactor) }`.
+ *
+ * `floor(pctStart * T)` must be below `T` (optax would merge the two boundaries of its dict);
+ * a `pctStart` of 1 is refused.
+ *
+ * @example
+ * ```ts
+ * import { cosineOnecycleSchedule } from "gradtx";
+ * // optax's test: 5 steps, peak 1000, up by step 2, down to 1 by step 5.
+ * const s = cosineOnecycleSchedule({ transitionSteps: 5, peakValue: 1000, pctStart: 0.4, divFactor: 10, finalDivFactor: 100 });
+ * s(1); // ≈ 550
+ * s(3); // ≈ 750.25
+ * s(5); // ≈ 1
+ * ```
+ * @since 0.3.0
+ */
+export function cosineOnecycleSchedule(options: CosineOnecycleOptions): Schedule {
+  const where = "cosineOnecycleSchedule";
+  options = readOptions(where, options, ["transitionSteps", "peakValue", "pctStart", "divFactor", "finalDivFactor"], {
+    hint: positional(
+      "cosine_onecycle_schedule(transition_steps, peak_value)",
+      "cosineOnecycleSchedule({ transitionSteps, peakValue })",
+    ),
+  });
+  const cycle = onecycle(where, options);
+  const top = Math.floor(cycle.pctStart * cycle.steps);
+  if (!(top < cycle.steps))
+    invalid(
+      where,
+      `floor(pctStart * transitionSteps) = ${top} must be below transitionSteps = ${cycle.steps}; optax would merge the two boundaries and drop the decay`,
+    );
+  return piecewiseInterpolateSchedule("cosine", cycle.peak / cycle.div, {
+    [top]: cycle.div,
+    [cycle.steps]: 1 / (cycle.div * cycle.finalDiv),
+  });
+}
+
+/** One cycle of {@link sgdrSchedule}: a {@link warmupCosineDecaySchedule}'s options. @since 0.3.0 */
+export type SgdrCycle = WarmupCosineDecayOptions;
+
+/**
+ * Stochastic gradient descent with warm restarts (Loshchilov and Hutter, SGDR, 2017), as
+ * optax's `sgdr_schedule`: one {@link warmupCosineDecaySchedule} per cycle, each starting its
+ * count again where the previous one's `decaySteps` end:
+ *
+ * ```
+ * B_k = decaySteps_0 + ... + decaySteps_{k-1}
+ * B_k <= t < B_{k+1}:  value(t) = warmupCosineDecaySchedule(cycles[k])(t - B_k)
+ * ```
+ *
+ * The last cycle continues past its end at its `endValue`. Each cycle is checked as
+ * {@link warmupCosineDecaySchedule} checks its options; an error names the cycle.
+ *
+ * @example
+ * ```ts
+ * import { sgdrSchedule } from "gradtx";
+ * // optax's test: three cycles of 2000, 3000 and 5000 steps, each warming up over 500.
+ * const s = sgdrSchedule([
+ *   { initValue: 0, peakValue: 1.6, warmupSteps: 500, decaySteps: 2000 },
+ *   { initValue: 0, peakValue: 0.8, warmupSteps: 500, decaySteps: 3000 },
+ *   { initValue: 0, peakValue: 0.4, warmupSteps: 500, decaySteps: 5000 },
+ * ]);
+ * s(500); // 1.6
+ * s(2500); // 0.8
+ * s(5500); // 0.4
+ * ```
+ * @since 0.3.0
+ */
+export function sgdrSchedule(cycles: readonly SgdrCycle[]): Schedule {
+  const where = "sgdrSchedule";
+  if (!Array.isArray(cycles) || cycles.length === 0)
+    invalid(where, "cycles must be a non-empty array of warmupCosineDecaySchedule options");
+  const boundaries: number[] = [];
+  let step = 0;
+  const schedules = cycles.map((cycle, k) => {
+    let schedule: Schedule;
+    try {
+      schedule = warmupCosineDecaySchedule(cycle);
+    } catch (e) {
+      if (e instanceof GradTxError) throw new GradTxError(e.code, `${where}: cycles[${k}]: ${e.message}`);
+      throw e;
+    }
+    step += (cycle as WarmupCosineDecayOptions).decaySteps;
+    boundaries.push(step);
+    return schedule;
+  });
+  return joinSchedules(schedules, boundaries.slice(0, -1));
 }

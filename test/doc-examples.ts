@@ -31,6 +31,7 @@ import * as Either from "fp-ts/lib/Either.js";
 import * as Monoid from "fp-ts/lib/Monoid.js";
 import * as gradtx from "../src/index.js";
 import * as laws from "../src/laws/index.js";
+import * as losses from "../src/losses/index.js";
 
 /** One `@example` block. */
 export interface Example {
@@ -48,6 +49,7 @@ export interface Example {
 const MODULES: Readonly<Record<string, unknown>> = {
   gradtx,
   "gradtx/laws": laws,
+  "gradtx/losses": losses,
   "fast-check": fc,
   "fp-ts/lib/Either.js": Either,
   "fp-ts/lib/Monoid.js": Monoid,

@@ -1,6 +1,6 @@
 /** Small helpers the test files share: running trajectories and comparing trees. */
 import { expect } from "vitest";
-import { applyUpdates, type GradientTransformation, type PyTree } from "../src/index.js";
+import { applyUpdates, GradTxError, type GradientTransformation, type PyTree } from "../src/index.js";
 import { dataOf, flatten } from "../src/pytree.js";
 
 /** A function from the current params to the gradient at them. */
@@ -77,4 +77,15 @@ export function stateTree(state: unknown): PyTree {
   };
   walk(state);
   return out;
+}
+
+/** The code and path of the GradTxError `thunk` throws, as "CODE path" ("CODE" without a path). */
+export function codeOf(thunk: () => unknown): string {
+  try {
+    thunk();
+  } catch (e) {
+    if (e instanceof GradTxError) return `${e.code} ${e.path ?? ""}`.trim();
+    throw e;
+  }
+  throw new Error("did not throw");
 }

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import * as gradtx from "../src/index.js";
 import * as laws from "../src/laws/index.js";
+import * as losses from "../src/losses/index.js";
 import { GradTxError } from "../src/index.js";
 
 const {
@@ -353,6 +354,47 @@ const factories: readonly Factory[] = [
     instead: "optax's warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_steps)",
   },
   {
+    name: "warmupConstantSchedule",
+    call: (o) => any(gradtx.warmupConstantSchedule)(o),
+    required: true,
+    base: { initValue: 0, peakValue: 1, warmupSteps: 5 },
+    good: ["warmupSteps", 3],
+    bad: ["warmupSteps", 0],
+    unknown: ["warmup_steps", "warmupSteps"],
+    instead: "optax's warmup_constant_schedule(init_value, peak_value, warmup_steps)",
+  },
+  {
+    name: "warmupExponentialDecaySchedule",
+    call: (o) => any(gradtx.warmupExponentialDecaySchedule)(o),
+    required: true,
+    base: { initValue: 0, peakValue: 1, warmupSteps: 5, transitionSteps: 10, decayRate: 0.5 },
+    good: ["staircase", true],
+    bad: ["decayRate", -1],
+    unknown: ["decay_rate", "decayRate"],
+    instead:
+      "optax's warmup_exponential_decay_schedule(init_value, peak_value, warmup_steps, transition_steps, decay_rate)",
+  },
+  {
+    name: "linearOnecycleSchedule",
+    call: (o) => any(gradtx.linearOnecycleSchedule)(o),
+    required: true,
+    base: { transitionSteps: 100, peakValue: 1 },
+    good: ["pctFinal", 0.9],
+    bad: ["pctStart", 1.5],
+    unknown: ["pct_final", "pctFinal"],
+    instead: "optax's linear_onecycle_schedule(transition_steps, peak_value)",
+  },
+  {
+    name: "cosineOnecycleSchedule",
+    call: (o) => any(gradtx.cosineOnecycleSchedule)(o),
+    required: true,
+    base: { transitionSteps: 100, peakValue: 1 },
+    good: ["divFactor", 10],
+    bad: ["finalDivFactor", 0],
+    unknown: ["div_factor", "divFactor"],
+    instead: "optax's cosine_onecycle_schedule(transition_steps, peak_value)",
+  },
+  {
     name: "compile",
     call: (o) => (any(compile)(sgd(lr), p, o) as gradtx.CompiledOptimizer).dispose(),
     good: ["threads", 1],
@@ -404,6 +446,22 @@ const factories: readonly Factory[] = [
     unknown: ["inner", "inners"],
     instead: "write { numRuns, seed, problems, lookahead, slowParams, inners, extra }",
   })),
+  {
+    name: "tree.norm",
+    call: (o) => any(gradtx.tree.norm)(p, o),
+    good: ["ord", 1],
+    bad: ["ord", 3],
+    unknown: ["order", "ord"],
+    instead: "optax's tree_norm(tree, ord, squared) is tree.norm(tree, { ord, squared })",
+  },
+  {
+    name: "huberLoss",
+    call: (o) => any(losses.huberLoss)(Float64Array.of(2, -0.5), null, o),
+    good: ["delta", 0.5],
+    bad: ["delta", 0],
+    unknown: ["epsilon", "delta"],
+    instead: "optax's huber_loss(predictions, targets, delta) is huberLoss(predictions, targets, { delta })",
+  },
   {
     name: "arbitraryTree",
     call: (o) => any(laws.arbitraryTree)(o),
@@ -538,8 +596,12 @@ describe("the table covers every exported function that takes an options object"
     return names.sort();
   }
 
-  it("in gradtx and gradtx/laws", () => {
-    const exported = [...withOptions("index.ts"), ...withOptions("laws/index.ts")].sort();
+  it("in gradtx, gradtx/laws and gradtx/losses", () => {
+    const exported = [
+      ...withOptions("index.ts"),
+      ...withOptions("laws/index.ts"),
+      ...withOptions("losses/index.ts"),
+    ].sort();
     expect(exported.length).toBeGreaterThan(40);
     expect(factories.map((f) => f.name).sort()).toEqual(exported);
   });

@@ -1,19 +1,39 @@
 /**
  * Schedules: every expected value is worked out by hand from the formula in the doc comment
- * (the arithmetic is written next to it), or taken from optax's own documentation.
+ * (the arithmetic is written next to it), or taken from optax's own documentation and tests
+ * (optax/schedules/_schedule_test.py: PiecewiseInterpolateTest, OneCycleTest, SGDRTest, cited
+ * at each).
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { Schedule } from "../src/base.js";
 import {
   constantSchedule,
   cosineDecaySchedule,
+  cosineOnecycleSchedule,
   exponentialDecay,
   joinSchedules,
+  linearOnecycleSchedule,
   linearSchedule,
   piecewiseConstantSchedule,
+  piecewiseInterpolateSchedule,
   polynomialSchedule,
+  sgdrSchedule,
+  warmupConstantSchedule,
   warmupCosineDecaySchedule,
+  warmupExponentialDecaySchedule,
 } from "../src/schedules.js";
+import { codeOf } from "./helpers.js";
+
+/** The message `thunk` throws. */
+const messageOf = (thunk: () => unknown): string => {
+  try {
+    thunk();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error("did not throw");
+};
 
 describe("constantSchedule", () => {
   it("is the same value at every step", () => {
@@ -336,16 +356,6 @@ describe("arguments are checked when a schedule is built", () => {
 });
 
 describe("edges the mutation run found untested", () => {
-  /** The message `build` throws. */
-  const messageOf = (build: () => unknown): string => {
-    try {
-      build();
-    } catch (e) {
-      return (e as Error).message;
-    }
-    throw new Error("did not throw");
-  };
-
   it("each schedule's non-object error says what to write instead", () => {
     const cases: [string, () => unknown, string][] = [
       [
@@ -458,5 +468,234 @@ describe("edges the mutation run found untested", () => {
     const s = joinSchedules([constantSchedule(1), (t) => 10 + t, (t) => 100 + t], [2, 4]);
     // t = 1: piece 0; t = 3: piece 1 at 1; t = 4 and 50: piece 2 at 0 and 46.
     expect([1, 3, 4, 50].map(s)).toEqual([1, 11, 100, 146]);
+  });
+});
+
+/** Asserts `schedule(t)` for t = 0, 1, ... against `expected`, within optax's test tolerance 1e-3. */
+function expectValues(schedule: Schedule, expected: readonly number[], tolerance = 1e-3): void {
+  expected.forEach((want, t) => {
+    const got = schedule(t);
+    if (!(Math.abs(got - want) <= tolerance)) expect.fail(`step ${t}: got ${got}, expected ${want}`);
+  });
+}
+
+describe("warmupConstantSchedule", () => {
+  it("rises in a straight line to peakValue over warmupSteps, then stays", () => {
+    // 0.1 -> 1.1 over 4 steps: 0.1 + 1 * t / 4.
+    expectValues(
+      warmupConstantSchedule({ initValue: 0.1, peakValue: 1.1, warmupSteps: 4 }),
+      [0.1, 0.35, 0.6, 0.85, 1.1, 1.1, 1.1],
+      1e-15,
+    );
+    expect(warmupConstantSchedule({ initValue: 0, peakValue: 2, warmupSteps: 3 })(1e9)).toBe(2);
+  });
+
+  it("refuses warmupSteps 0, saying what optax makes of it and what to write", () => {
+    expect(messageOf(() => warmupConstantSchedule({ initValue: 0, peakValue: 1, warmupSteps: 0 }))).toMatch(
+      /^warmupConstantSchedule: warmupSteps must be an integer >= 1, got 0; optax reads warmup_steps <= 0 as a constant schedule of init_value.*constantSchedule\(peakValue\)/,
+    );
+    expect(codeOf(() => warmupConstantSchedule({ initValue: 0, peakValue: NaN, warmupSteps: 2 }))).toBe(
+      "INVALID_HYPERPARAMETER",
+    );
+  });
+});
+
+describe("warmupExponentialDecaySchedule", () => {
+  const options = { initValue: 0, peakValue: 1, warmupSteps: 10, transitionSteps: 100, decayRate: 0.5 };
+  it("warms up linearly, then decays from peakValue counting from the end of the warmup", () => {
+    const s = warmupExponentialDecaySchedule(options);
+    expect(s(0)).toBe(0);
+    expect(s(5)).toBe(0.5); // 0 + 1 * 5 / 10
+    expect(s(10)).toBe(1); // 0.5^0
+    expect(s(60)).toBeCloseTo(Math.SQRT1_2, 15); // 0.5^(50 / 100)
+    expect(s(210)).toBe(0.25); // 0.5^(200 / 100)
+  });
+
+  it("is optax's join of a linear warmup and exponentialDecay, with the decay's options passed on (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 0, max: 20 }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 300 }),
+        (warmupSteps, transitionSteps, transitionBegin, staircase, t) => {
+          const decay = { transitionSteps, decayRate: 0.7, transitionBegin, staircase, endValue: 0.05 };
+          const s = warmupExponentialDecaySchedule({ initValue: 0.2, peakValue: 1, warmupSteps, ...decay });
+          const want =
+            t < warmupSteps
+              ? 0.2 + (0.8 * t) / warmupSteps
+              : exponentialDecay({ initValue: 1, ...decay })(t - warmupSteps);
+          expect(s(t)).toBeCloseTo(want, 14);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it("without warmup is the decay alone, and checks the decay's arguments under its own name", () => {
+    const s = warmupExponentialDecaySchedule({ ...options, warmupSteps: 0 });
+    expect(s(0)).toBe(1);
+    expect(s(100)).toBe(0.5);
+    expect(messageOf(() => warmupExponentialDecaySchedule({ ...options, decayRate: 0 }))).toMatch(
+      /^warmupExponentialDecaySchedule: decayRate must be/,
+    );
+    expect(codeOf(() => warmupExponentialDecaySchedule({ ...options, warmupSteps: -1 }))).toBe(
+      "INVALID_HYPERPARAMETER",
+    );
+  });
+});
+
+describe("piecewiseInterpolateSchedule", () => {
+  it("interpolates linearly between accumulated values (optax's test_linear_piecewise)", () => {
+    const s = piecewiseInterpolateSchedule("linear", 200, { 5: 1.5, 10: 0.25 });
+    expectValues(s, [200, 220, 240, 260, 280, 300, 255, 210, 165, 120, 75, 75, 75]);
+  });
+
+  it("interpolates along half cosines, boundaries in any order (optax's test_cos_piecewise)", () => {
+    const s = piecewiseInterpolateSchedule("cosine", 400, { 5: 1.2, 3: 0.6, 7: 1.0 });
+    expectValues(s, [400, 360, 280, 240, 264, 288, 288, 288, 288]);
+  });
+
+  it("without boundaries is constant (optax's test_empty_dict and test_no_dict)", () => {
+    expectValues(piecewiseInterpolateSchedule("linear", 13, {}), [13, 13, 13, 13, 13]);
+    expectValues(piecewiseInterpolateSchedule("cosine", 17), [17, 17, 17]);
+    expectValues(piecewiseInterpolateSchedule("cosine", 17, null), [17, 17, 17]);
+  });
+
+  it("applies a boundary of 0 at once (optax's test_zero_interval_size)", () => {
+    const s = piecewiseInterpolateSchedule("linear", 13, { 0: 2, 5: 3 });
+    expect(s(0)).toBe(26); // 13 * 2
+    expect(s(5)).toBe(78); // 26 * 3
+    for (let t = 0; t < 6; t++) expect(Number.isFinite(s(t))).toBe(true);
+  });
+
+  it("refuses another interpolation and a negative scale (optax's test_invalid_type, test_invalid_scale)", () => {
+    expect(codeOf(() => piecewiseInterpolateSchedule("linar" as never, 13))).toBe("INVALID_HYPERPARAMETER");
+    expect(codeOf(() => piecewiseInterpolateSchedule("" as never, 13, { 5: 3 }))).toBe("INVALID_HYPERPARAMETER");
+    expect(codeOf(() => piecewiseInterpolateSchedule(null as never, 13))).toBe("INVALID_HYPERPARAMETER");
+    expect(codeOf(() => piecewiseInterpolateSchedule("linear", 13, { 5: -3 }))).toBe("INVALID_HYPERPARAMETER");
+    expect(codeOf(() => piecewiseInterpolateSchedule("linear", 13, { "-1": 2 }))).toBe("INVALID_HYPERPARAMETER");
+    expect(codeOf(() => piecewiseInterpolateSchedule("linear", 13, [1, 2] as never))).toBe("INVALID_HYPERPARAMETER");
+  });
+
+  it("meets each accumulated value at its boundary, and stays between neighbours in between (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom<"linear" | "cosine">("linear", "cosine"),
+        fc.dictionary(fc.integer({ min: 0, max: 100 }).map(String), fc.double({ min: 0, max: 3, noNaN: true }), {
+          maxKeys: 5,
+        }),
+        (kind, table) => {
+          const s = piecewiseInterpolateSchedule(kind, 2, table as Record<number, number>);
+          let value = 2;
+          let previous = 0;
+          for (const [b, scale] of Object.entries(table).map(([k, v]) => [Number(k), v] as const)) {
+            const start = value;
+            value *= scale;
+            expect(s(b)).toBeCloseTo(value, 12);
+            for (let t = previous; t < b; t++) {
+              expect(s(t)).toBeGreaterThanOrEqual(Math.min(start, value) - 1e-12);
+              expect(s(t)).toBeLessThanOrEqual(Math.max(start, value) + 1e-12);
+            }
+            previous = b;
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
+
+describe("linearOnecycleSchedule", () => {
+  it("gives optax's values (test_linear: 10 steps, peak 1000, pctStart 0.3, pctFinal 0.7, div 10, final div 100)", () => {
+    const s = linearOnecycleSchedule({
+      transitionSteps: 10,
+      peakValue: 1000,
+      pctStart: 0.3,
+      pctFinal: 0.7,
+      divFactor: 10,
+      finalDivFactor: 100,
+    });
+    expectValues(s, [100, 400, 700, 1000, 775, 550, 325, 100, 67, 34, 1, 1]);
+  });
+
+  it("has optax's defaults: pctStart 0.3, pctFinal 0.85, divFactor 25, finalDivFactor 1e4", () => {
+    // 100 steps, peak 1: from 1/25 up to 1 by step 30, back to 1/25 by 85, to 1/25/1e4 by 100.
+    const s = linearOnecycleSchedule({ transitionSteps: 100, peakValue: 1 });
+    expect(s(0)).toBeCloseTo(0.04, 15);
+    expect(s(30)).toBeCloseTo(1, 15);
+    expect(s(85)).toBeCloseTo(0.04, 15);
+    expect(s(100)).toBeCloseTo(4e-6, 15);
+  });
+
+  it("refuses transitionSteps 0 (optax's test_nonpositive_transition_steps) and boundaries that coincide", () => {
+    expect(codeOf(() => linearOnecycleSchedule({ transitionSteps: 0, peakValue: 5 }))).toBe("INVALID_HYPERPARAMETER");
+    // floor(0.3 * 10) = floor(0.35 * 10) = 3: optax's dict would keep one of them.
+    expect(messageOf(() => linearOnecycleSchedule({ transitionSteps: 10, peakValue: 5, pctFinal: 0.35 }))).toMatch(
+      /must increase; optax would merge the equal ones/,
+    );
+    expect(codeOf(() => linearOnecycleSchedule({ transitionSteps: 10, peakValue: 5, pctFinal: 1 }))).toBe(
+      "INVALID_HYPERPARAMETER",
+    );
+    expect(codeOf(() => linearOnecycleSchedule({ transitionSteps: 10, peakValue: 5, divFactor: 0 }))).toBe(
+      "INVALID_HYPERPARAMETER",
+    );
+  });
+});
+
+describe("cosineOnecycleSchedule", () => {
+  it("gives optax's values (test_cosine: 5 steps, peak 1000, pctStart 0.4, div 10, final div 100)", () => {
+    const s = cosineOnecycleSchedule({
+      transitionSteps: 5,
+      peakValue: 1000,
+      pctStart: 0.4,
+      divFactor: 10,
+      finalDivFactor: 100,
+    });
+    expectValues(s, [100, 550, 1000, 750.25, 250.75, 1, 1]);
+  });
+
+  it("refuses transitionSteps 0 and a pctStart that leaves no decay", () => {
+    expect(codeOf(() => cosineOnecycleSchedule({ transitionSteps: 0, peakValue: 5 }))).toBe("INVALID_HYPERPARAMETER");
+    expect(messageOf(() => cosineOnecycleSchedule({ transitionSteps: 10, peakValue: 5, pctStart: 1 }))).toMatch(
+      /must be below transitionSteps = 10/,
+    );
+  });
+});
+
+describe("sgdrSchedule", () => {
+  const cycles = (peaks: readonly number[]) =>
+    [2000, 3000, 5000].map((decaySteps, k) => ({
+      initValue: 0,
+      peakValue: peaks[k]!,
+      endValue: 0,
+      warmupSteps: 500,
+      decaySteps,
+    }));
+  it.each([
+    ["with step decay", [1.6, 0.8, 0.4]],
+    ["without step decay", [1.6, 1.6, 1.6]],
+  ])("reaches each cycle's peak after its warmup, %s (optax's SGDRTest.test_limits)", (_, peaks) => {
+    const s = sgdrSchedule(cycles(peaks));
+    expect(s(500)).toBeCloseTo(peaks[0]!, 12);
+    expect(s(2500)).toBeCloseTo(peaks[1]!, 12);
+    expect(s(5500)).toBeCloseTo(peaks[2]!, 12);
+  });
+
+  it("restarts each cycle's count at the end of the previous one's decaySteps", () => {
+    const c = cycles([1.6, 0.8, 0.4]);
+    const s = sgdrSchedule(c);
+    for (const t of [0, 700, 1999]) expect(s(t)).toBe(warmupCosineDecaySchedule(c[0]!)(t));
+    for (const t of [2000, 3000, 4999]) expect(s(t)).toBe(warmupCosineDecaySchedule(c[1]!)(t - 2000));
+    for (const t of [5000, 9999, 20_000]) expect(s(t)).toBe(warmupCosineDecaySchedule(c[2]!)(t - 5000));
+  });
+
+  it("refuses no cycles, and names the cycle whose options are wrong", () => {
+    expect(codeOf(() => sgdrSchedule([]))).toBe("INVALID_HYPERPARAMETER");
+    const bad = [...cycles([1, 1, 1]).slice(0, 1), { initValue: 0, peakValue: 1, warmupSteps: 10, decaySteps: 10 }];
+    expect(messageOf(() => sgdrSchedule(bad))).toMatch(
+      /^sgdrSchedule: cycles\[1\]: warmupCosineDecaySchedule: decaySteps/,
+    );
   });
 });

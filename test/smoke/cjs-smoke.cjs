@@ -8,9 +8,11 @@ const { sep } = require("node:path");
 const ndarray = require("ndarray");
 const gradtx = require("gradtx");
 const laws = require("gradtx/laws");
+const losses = require("gradtx/losses");
 
 assert.ok(require.resolve("gradtx").endsWith(`${sep}dist${sep}cjs${sep}index.js`), require.resolve("gradtx"));
 assert.ok(require.resolve("gradtx/laws").endsWith(`${sep}dist${sep}cjs${sep}laws${sep}index.js`));
+assert.ok(require.resolve("gradtx/losses").endsWith(`${sep}dist${sep}cjs${sep}losses${sep}index.js`));
 
 /** A few steps of clipped Adam inside Lookahead on f(x) = sum(x^2), with the given build. */
 function train(g) {
@@ -40,6 +42,11 @@ assert.deepEqual(fromRequire.params.w.shape, [2, 3], "an ndarray leaf stays an n
 assert.throws(() => gradtx.adam(-1), gradtx.GradTxError);
 assert.equal(gradtx.safeFactory(gradtx.adam)(-1)._tag, "Left", "the fp-ts face works under require");
 laws.checkLookaheadSync({ numRuns: 5 });
+/** The loss of logits (2, 0, 0) for class 0, and its gradient, with the given build of gradtx/losses. */
+const lossOf = (l) => l.softmaxCrossEntropyWithIntegerLabels(ndarray(Float32Array.of(2, 0, 0), [1, 3]), [0]);
+const loss = lossOf(losses);
+assert.ok(Math.abs(loss.value - Math.log(1 + 2 * Math.exp(-2))) < 1e-6, "softmax cross entropy under require");
+assert.ok(loss.grad.data instanceof Float32Array && loss.grad.shape.join() === "1,3");
 
 (async () => {
   const esm = await import("gradtx");
@@ -48,13 +55,15 @@ laws.checkLookaheadSync({ numRuns: 5 });
   assert.deepEqual(flat(gradtx, fromRequire.params), flat(esm, fromImport.params), "same fast weights");
   assert.deepEqual(flat(gradtx, fromRequire.slow), flat(esm, fromImport.slow), "same slow weights");
   assert.equal(fromRequire.norm, fromImport.norm);
+  const esmLosses = await import("gradtx/losses");
+  assert.deepEqual(Array.from(lossOf(esmLosses).grad.data), Array.from(loss.grad.data), "same loss gradient");
 
   // The two copies' errors are each other's GradTxError; other errors are not.
   assert.throws(() => gradtx.adam(-1), esm.GradTxError);
   assert.throws(() => esm.adam(-1), gradtx.GradTxError);
   assert.ok(!(new Error("x") instanceof gradtx.GradTxError));
   console.log(
-    "CommonJS smoke test ok: require('gradtx') and require('gradtx/laws') work, with the ESM build's numbers",
+    "CommonJS smoke test ok: require('gradtx'), require('gradtx/laws') and require('gradtx/losses') work, with the ESM build's numbers",
   );
 })().catch((e) => {
   console.error(e);

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import ndarray from "ndarray";
 import * as gradtx from "gradtx";
 import * as laws from "gradtx/laws";
+import { squaredError } from "gradtx/losses";
 
 const { adam, applyUpdates, chain, clipByGlobalNorm, lookahead, slowParams, safeFactory, GradTxError, tree } = gradtx;
 
@@ -26,6 +27,10 @@ assert.ok(tree.globalNorm(params) < Math.hypot(1, 2, 3, 4, 1), "the loss went do
 assert.equal(safeFactory(adam)(-1)._tag, "Left", "the fp-ts face works under Node ESM");
 assert.throws(() => adam(-1), GradTxError);
 laws.checkLookaheadSync({ numRuns: 5 });
+// gradtx/losses: mean((p - t)^2) of (1, 2) against (0, 0) is 2.5, its gradient (1, 2).
+const mse = squaredError(ndarray(Float64Array.of(1, 2), [2]), ndarray(Float64Array.of(0, 0), [2]));
+assert.equal(mse.value, 2.5);
+assert.deepEqual(Array.from(mse.grad.data), [1, 2]);
 
 // The compiled path under plain Node: a module generated at run time, and a worker thread
 // started from source text (no file to resolve), on shared memory. Both must give the pure path's

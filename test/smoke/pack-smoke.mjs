@@ -81,11 +81,13 @@ try {
     join(app, "src", "required.cts"),
     `import gradtx = require("gradtx");
 import laws = require("gradtx/laws");
+import losses = require("gradtx/losses");
 const opt: gradtx.GradientTransformation = gradtx.adam(1e-3);
 const check: (options?: { numRuns?: number }) => void = laws.checkLookaheadSync;
+const grad: Float32Array = losses.l2Loss(Float32Array.of(1, 2)).grad;
 // @ts-expect-error a string is not a pytree
 const bad: gradtx.PyTree = { x: "hello" };
-export { bad, check, opt };
+export { bad, check, grad, opt };
 `,
   );
   const tsc = require.resolve("typescript/bin/tsc");
@@ -120,7 +122,9 @@ export { bad, check, opt };
     join(app, "main.cjs"),
     `const { adam, GradTxError } = require("gradtx");
 const { checkLookaheadSync } = require("gradtx/laws");
+const { l2Loss } = require("gradtx/losses");
 checkLookaheadSync({ numRuns: 2 });
+if (l2Loss(Float64Array.of(2)).value !== 2) throw new Error("gradtx/losses under require");
 import("gradtx").then((esm) => {
   const p = Float64Array.of(1, 2);
   const step = (g) => {
@@ -135,7 +139,7 @@ import("gradtx").then((esm) => {
   );
   writeFileSync(
     join(app, "main.mjs"),
-    `import { adam } from "gradtx";\nimport "gradtx/laws";\nadam(1);\nconsole.log("ok");\n`,
+    `import { adam } from "gradtx";\nimport "gradtx/laws";\nimport { huberLoss } from "gradtx/losses";\nadam(1);\nif (huberLoss(Float64Array.of(3)).value !== 2.5) throw new Error("gradtx/losses under import");\nconsole.log("ok");\n`,
   );
   assert.equal(run(process.execPath, ["main.cjs"], app).trim(), "ok");
   assert.equal(run(process.execPath, ["main.mjs"], app).trim(), "ok");
