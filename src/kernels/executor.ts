@@ -40,7 +40,7 @@ import { checkNotSpent, claim } from "../donate.js";
 import { flush, runnerOf } from "./backend.js";
 import { fuse, type LeafTypes } from "./fuse.js";
 import { interpolateState } from "./interpolate.js";
-import { buildKernel, codeKey, X, type Kernel, type KernelSpec } from "./kernel.js";
+import { buildKernel, X, type Kernel, type KernelSpec } from "./kernel.js";
 import type { Node } from "./node.js";
 import { BLOCK, sumBlocks, type Dtype, type Pass } from "./pass.js";
 import { gather, narrow, onView, overlaps, spread, wholeView, zerosOnView, type View } from "./views.js";
@@ -675,21 +675,6 @@ const inDtype = (a: FloatArray, dtype: Dtype, alloc: Allocator = fresh): FloatAr
   return out;
 };
 
-const kernelIds = new WeakMap<Kernel, number>();
-/** Kernel ids by code: a kernel built again from the same declaration shares the passes of the first. */
-const codeIds = new Map<string, number>();
-let nextKernelId = 0;
-const idOf = (k: Kernel): number => {
-  let id = kernelIds.get(k);
-  if (id === undefined) {
-    const code = codeKey(k);
-    id = codeIds.get(code);
-    if (id === undefined) codeIds.set(code, (id = nextKernelId++));
-    kernelIds.set(k, id);
-  }
-  return id;
-};
-
 type Member = { readonly k: number; readonly kernel: Kernel };
 
 /**
@@ -829,7 +814,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     op.kernel.reductions.length > 0 ? undefined : leafScalars(k, scalarsOf(op, {})),
   );
 
-  const runKey = ops.map((op) => idOf(op.kernel)).join(",");
+  const runKey = ops.map((op) => op.kernel.id).join(",");
   let caches = passCache.get(runKey);
   if (caches === undefined) passCache.set(runKey, (caches = []));
   const cacheOf = (stage: number, t: LeafTypes, apply: boolean, reduces: boolean): Map<number, Planned | null> => {

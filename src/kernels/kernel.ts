@@ -115,6 +115,11 @@ export function declare<
 
 /** A kernel with its body built once, as the executor consumes it. */
 export interface Kernel {
+  /**
+   * What the kernel computes, as a number: kernels of one code (see {@link codeKey}) share it,
+   * so that a kernel built again from the same declaration runs the passes built for the first.
+   */
+  readonly id: number;
   readonly spec: KernelSpec;
   readonly slotNames: readonly string[];
   /** The names of `spec.reads`, sorted: the order in which an op binds their arrays. */
@@ -168,23 +173,28 @@ export function buildKernel(spec: KernelSpec): Kernel {
     const [a, b] = r.of(inputs as Inputs<string>);
     return { name, over: r.over, a, b, norm: undefined };
   });
-  return {
-    spec,
+  const code = {
     slotNames,
     readNames,
-    reductionNames,
     update: body.update,
     next: Object.fromEntries(slotNames.map((n) => [n, body[n]!])),
     reductions,
   };
+  const key = codeKey(code);
+  let id = codeIds.get(key);
+  if (id === undefined) codeIds.set(key, (id = codeIds.size));
+  return { id, spec, reductionNames, ...code };
 }
+
+/** Kernel ids by code (see {@link Kernel.id}). */
+const codeIds = new Map<string, number>();
 
 /**
  * A text key of what a kernel computes: its slots, its reads and the expressions of its body and
  * reductions. Kernels with equal keys run the same passes, whatever their scalars' values: a
  * transformation rebuilt with new hyperparameters has the key of the first one built.
  */
-export function codeKey(kernel: Kernel): string {
+export function codeKey(kernel: Pick<Kernel, "update" | "slotNames" | "readNames" | "next" | "reductions">): string {
   const roots = [
     kernel.update,
     ...kernel.slotNames.map((n) => kernel.next[n]!),

@@ -5,9 +5,8 @@
  */
 import type { GradientTransformation } from "../base.js";
 import { GradTxError } from "../errors.js";
-import { flatten } from "../pytree.js";
+import { flatten, mapLeaves } from "../pytree.js";
 import { stateRecord } from "../state.js";
-import { mapLeaves } from "./elementwise.js";
 
 /** The state of {@link zeroNans}. @since 0.1.0 */
 export interface ZeroNansState {
@@ -43,7 +42,7 @@ export function zeroNans(): GradientTransformation<ZeroNansState> {
           `zeroNans: the state has flags for ${String(foundNan?.length)} leaves, the updates ${g.leaves.length}`,
         );
       const found = g.leaves.map(() => false);
-      const out = mapLeaves(g, (x, o, i) => {
+      const out = mapLeaves(updates, (x, o, i) => {
         let any = false;
         for (let j = 0; j < x.length; j++) {
           const v = x[j]!;
