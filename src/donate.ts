@@ -5,11 +5,48 @@
  */
 import { GradTxError } from "./errors.js";
 import { EMPTY_STATE } from "./base.js";
+import type { FloatArray } from "./pytree.js";
+
+/*
+ * All of donation's bookkeeping lives here. It is kept beside the objects, in weak collections,
+ * rather than on them: a state is plain data that the caller may freeze, clone or serialize, so a
+ * mark must not change it, and it must not keep a state alive once the caller drops it.
+ */
 
 /** Objects donated and not yet taken. */
 const donated = new WeakSet<object>();
 /** Objects whose buffers were taken by a call: using them again is an error. */
 const consumed = new WeakSet<object>();
+/**
+ * For each state the executor returned, the arrays of the updates returned with it: donating the
+ * state gives those up too, and the next call may write its updates into them.
+ */
+const updatesWith = new WeakMap<object, readonly FloatArray[]>();
+/**
+ * State trees that more than one state holds (the slow weights between syncs, an inner state a
+ * skipped step or a mini-step carries over): a donated call must not write into them.
+ */
+const shared = new WeakSet<object>();
+
+/** Records the arrays of the updates returned with `state`. */
+export function rememberUpdates(state: unknown, updates: readonly FloatArray[]): void {
+  if (typeof state === "object" && state !== null) updatesWith.set(state, updates);
+}
+
+/** The arrays of the updates returned with `state`, if the executor returned it. */
+export function updatesOf(state: unknown): readonly FloatArray[] | undefined {
+  return typeof state === "object" && state !== null ? updatesWith.get(state) : undefined;
+}
+
+/** Marks `tree` as held by more than one state (a tree without leaves may be `null`: nothing to mark). */
+export function share(tree: unknown): void {
+  if (typeof tree === "object" && tree !== null) shared.add(tree);
+}
+
+/** Whether `tree` is held by more than one state. */
+export function isShared(tree: unknown): boolean {
+  return typeof tree === "object" && tree !== null && shared.has(tree);
+}
 
 /**
  * Donates a state (to `update`) or params (to {@link applyUpdates}): the call may write its

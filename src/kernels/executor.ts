@@ -36,7 +36,7 @@ import {
   treeLike,
   zerosTree,
 } from "../state.js";
-import { checkNotSpent, claim } from "../donate.js";
+import { checkNotSpent, claim, isShared, rememberUpdates, share, updatesOf } from "../donate.js";
 import { flush, runnerOf } from "./backend.js";
 import { fuse, type LeafTypes } from "./fuse.js";
 import { interpolateState } from "./interpolate.js";
@@ -394,7 +394,7 @@ function plan(
         adaptiveCount,
         node.sync.slotNames.map((name) => slots[name]!),
         view,
-        owned && !shared.has(s.slow as object),
+        owned && !isShared(s.slow),
         adaptive === undefined
           ? undefined
           : (values) => ((chosen.alpha = values.alpha!), (chosen.estimate = values.estimate!)),
@@ -489,14 +489,7 @@ function plan(
       // or not once the check has run: zeros for the updates, the old state kept.
       const applied = increment(notFinite) > node.maxConsecutiveErrors;
       const from = step.ops.length;
-      const inner = plan(
-        node.inner,
-        s.inner,
-        step,
-        view,
-        owned && applied && !shared.has(s.inner as object),
-        `${at}.inner`,
-      );
+      const inner = plan(node.inner, s.inner, step, view, owned && applied && !isShared(s.inner), `${at}.inner`);
       if (!applied) {
         // An opaque transformation inside is not called on a step the check skips (it could
         // throw on the values that made the check fail); what it would return is not used.
@@ -546,7 +539,7 @@ function plan(
       }
       const op = elementOp(node.flush, miniStep, acc, view, owned);
       step.ops.push(op);
-      const inner = plan(node.inner, s.inner, step, view, owned && !shared.has(s.inner as object), `${at}.inner`);
+      const inner = plan(node.inner, s.inner, step, view, owned && !isShared(s.inner), `${at}.inner`);
       return () => ({ miniStep: 0, gradientStep: increment(gradientStep), accGrads: accGrads(op), inner: inner() });
     }
     case "opaque": {
@@ -607,7 +600,7 @@ export function updateNode(
   // opaque transformation's own state is its own business).
   if (node.kind !== "opaque" && claim("update", state)) {
     step.inPlace = true;
-    step.spare = lastUpdates.get(state as object);
+    step.spare = updatesOf(state);
   }
   const input = flat.leaves.map(dataOf);
   let x: FloatArray[] = input;
@@ -645,25 +638,9 @@ export function updateNode(
         x.map((data, leaf) => (data === input[leaf] ? flat.leaves[leaf]! : asLeafLike(flat.leaves[leaf]!, data))),
       );
   // The updates a donated successor of this state may write into (the caller gave them up with it).
-  if (typeof next === "object" && next !== null) lastUpdates.set(next, x);
+  rememberUpdates(next, x);
   return [out, next];
 }
-
-/**
- * The donation bookkeeping of the executor: for each state it returned, the arrays of the
- * updates returned with it. Donating the state gives those up too (see `donate`).
- */
-const lastUpdates = new WeakMap<object, readonly FloatArray[]>();
-
-/**
- * State trees that more than one state holds (the slow weights between syncs, an inner state a
- * skipped step or a mini-step carries over): a donated call must not write into them.
- */
-const shared = new WeakSet<object>();
-/** Marks `tree` as held by more than one state (a tree without leaves may be `null`: nothing to mark). */
-const share = (tree: unknown): void => {
-  if (typeof tree === "object" && tree !== null) shared.add(tree);
-};
 
 const dtypeOf = (a: FloatArray): Dtype => (a instanceof Float32Array ? "f32" : "f64");
 const arrayOf = (dtype: Dtype, n: number): FloatArray => (dtype === "f32" ? new Float32Array(n) : new Float64Array(n));
