@@ -1,11 +1,11 @@
-// Mutation testing of the schedules and the checkpoint format: `npm run test:mutation` (not part
-// of `npm test`; it takes several minutes). Mutants of strings (error messages) are not made, so
+// Mutation testing of the schedules, the checkpoint format and the clipping transformations:
+// `npm run test:mutation` (not part of `npm test`; it takes several minutes). Mutants of strings (error messages) are not made, so
 // the score counts the behaviour the tests pin, not the wording.
 /** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
 export default {
   testRunner: "vitest",
   vitest: { configFile: "vitest.mutation.config.ts" },
-  mutate: ["src/schedules.ts", "src/serialize.ts"],
+  mutate: ["src/schedules.ts", "src/serialize.ts", "src/transforms/clipping.ts"],
   mutator: { excludedMutations: ["StringLiteral"] },
   coverageAnalysis: "perTest",
   concurrency: 2,

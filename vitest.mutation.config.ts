@@ -13,6 +13,7 @@ export default defineConfig({
       "test/serialize.test.ts",
       "test/serialize-format.test.ts",
       "test/hostile-shapes.test.ts",
+      "test/transforms/clipping.test.ts",
     ],
   },
 });
