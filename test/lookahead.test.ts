@@ -251,6 +251,16 @@ describe('lookahead: innerState "interpolate" refuses a state it cannot interpol
     );
   });
 
+  it("keeps innerAtSync through the steps between syncs, and takes the moved inner state at a sync", () => {
+    const tx = lookahead(adam(0.1), { syncPeriod: 2, innerState: "interpolate" });
+    const initial = tx.init(x0);
+    const [, afterOne] = tx.update(g, initial, x0);
+    expect(afterOne.innerAtSync).toBe(initial.innerAtSync);
+    const [, afterTwo] = tx.update(g, afterOne, x0);
+    expect(afterTwo.innerAtSync).toBe(afterTwo.inner);
+    expect(afterTwo.innerAtSync).not.toBe(afterOne.inner);
+  });
+
   it("moves the state it is given at a sync by alpha from innerAtSync: mu' = mu_sync + 0.5 (mu - mu_sync)", () => {
     const tx = make();
     // One adam step from mu = 0 gives mu = (1 - b1) g = 0.1 g; from innerAtSync's mu = 1, mu' = 1 + 0.5 (0.1 - 1) = 0.55.
