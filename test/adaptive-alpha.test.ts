@@ -140,6 +140,17 @@ describe('lookahead(inner, { alpha: "adaptive" })', () => {
     },
   );
 
+  it("keeps the alpha and estimate of the last sync through the steps between syncs", () => {
+    // sgd(3) on x^2 / 2 from 2: x1 = 2 - 3 * 2 = -4, fast x2 = -4 - 3 * (-4) = 8. With the true
+    // curvature 1: alpha* = 2 (2 - 8) / (2 - 8)^2 = -1/3, clipped to alphaLow 0.1, so slow = 2 + 0.1 * 6.
+    const tx = lookahead(sgd(3), { syncPeriod: 2, alpha: "adaptive", curvature: Float64Array.of(1) });
+    const state = runTo(tx, [2], (p) => Float64Array.from(values(p)), 3);
+    expect(state.count).toBe(3);
+    expect(state.adaptive!.estimate).toBeCloseTo(-1 / 3, 14);
+    expect(state.adaptive!.alpha).toBeCloseTo(0.1, 14);
+    expect(values(slowParams(state))[0]).toBeCloseTo(2.6, 14);
+  });
+
   it("falls back to alpha 1 when the fast weights did not move (d . A d = 0)", () => {
     const tx = lookahead(sgd(0.1), { syncPeriod: 1, alpha: "adaptive" });
     const p = Float64Array.of(1, 2);

@@ -22,6 +22,7 @@ import {
   compile,
   donate,
   exponentialDecay,
+  identity,
   injectHyperparams,
   lookahead,
   masked,
@@ -902,6 +903,14 @@ describe("the executor's core: checks, the very same arrays, barriers, and apply
     expect(u).toBeNull();
     // -0.1 * 1 = -0.1 exactly as a double; doubled, -0.2; 1 - 0.2 and 2 - 0.2 in float64.
     expect(Array.from(p)).toEqual([1 - 0.2, 2 - 0.2]);
+  });
+
+  it("with apply and no kernels at all (identity()), the params still get the updates: [1, 2] + [0.5, 0.25]", () => {
+    const tx = identity() as Transformation;
+    const p = Float64Array.of(1, 2);
+    const [u] = updateNode(tx.node, Float64Array.of(0.5, 0.25), tx.init(p), p, { apply: true });
+    expect(u).toBeNull();
+    expect(Array.from(p)).toEqual([1.5, 2.25]);
   });
 
   it("without params, apply has nothing to add to and the updates are returned", () => {

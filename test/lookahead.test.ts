@@ -261,6 +261,23 @@ describe('lookahead: innerState "interpolate" refuses a state it cannot interpol
     expect(afterTwo.innerAtSync).not.toBe(afterOne.inner);
   });
 
+  it('holds count, slow and inner with innerState "keep" before and after a sync; "interpolate" adds innerAtSync', () => {
+    const keys = (tx: GradientTransformation<LookaheadState>) => {
+      const s0 = tx.init(x0);
+      const [, s1] = tx.update(g, s0, x0);
+      const [, s2] = tx.update(g, s1, x0);
+      return [s0, s1, s2].map((s) => Object.keys(s).sort());
+    };
+    const kept = ["count", "inner", "slow"];
+    expect(keys(lookahead(adam(0.1), { syncPeriod: 2 }))).toEqual([kept, kept, kept]);
+    const interpolated = ["count", "inner", "innerAtSync", "slow"];
+    expect(keys(lookahead(adam(0.1), { syncPeriod: 2, innerState: "interpolate" }))).toEqual([
+      interpolated,
+      interpolated,
+      interpolated,
+    ]);
+  });
+
   it("moves the state it is given at a sync by alpha from innerAtSync: mu' = mu_sync + 0.5 (mu - mu_sync)", () => {
     const tx = make();
     // One adam step from mu = 0 gives mu = (1 - b1) g = 0.1 g; from innerAtSync's mu = 1, mu' = 1 + 0.5 (0.1 - 1) = 0.55.
