@@ -8,6 +8,12 @@ export default defineConfig({
     ...base.test,
     // As in vitest.mutation.config.ts: transformations are built inside the tests, so that a
     // mutant that breaks one fails tests rather than a file's collection (stryker-js#6150).
-    include: ["test/executor.test.ts", "test/lookahead.test.ts", "test/donate.test.ts", "test/transforms/*.test.ts"],
+    include: [
+      "test/executor.test.ts",
+      "test/lookahead.test.ts",
+      "test/adaptive-alpha.test.ts",
+      "test/donate.test.ts",
+      "test/transforms/*.test.ts",
+    ],
   },
 });

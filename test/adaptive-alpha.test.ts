@@ -151,6 +151,24 @@ describe('lookahead(inner, { alpha: "adaptive" })', () => {
     expect(values(slowParams(state))[0]).toBeCloseTo(2.6, 14);
   });
 
+  it("keeps no squared-gradient average when the curvature is given: nu is null, before and after a sync", () => {
+    const tx = lookahead(sgd(0.1), { syncPeriod: 1, alpha: "adaptive", curvature: Float64Array.of(1) });
+    const p = Float64Array.of(2);
+    const state = tx.init(p);
+    expect(state.adaptive!.nu).toBeNull();
+    expect(tx.update(Float64Array.of(2), state, p)[1].adaptive!.nu).toBeNull();
+  });
+
+  it("refuses an adaptive record without its last alpha (BAD_STATE), even on a step that does not sync", () => {
+    const tx = lookahead(sgd(0.1), { syncPeriod: 2, alpha: "adaptive" });
+    const p = Float64Array.of(2);
+    const state = tx.init(p);
+    const { alpha: _, ...withoutAlpha } = state.adaptive!;
+    expect(() => tx.update(Float64Array.of(2), { ...state, adaptive: withoutAlpha } as never, p)).toThrowError(
+      expect.objectContaining({ code: "BAD_STATE" }),
+    );
+  });
+
   it("falls back to alpha 1 when the fast weights did not move (d . A d = 0)", () => {
     const tx = lookahead(sgd(0.1), { syncPeriod: 1, alpha: "adaptive" });
     const p = Float64Array.of(1, 2);

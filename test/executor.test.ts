@@ -22,7 +22,6 @@ import {
   compile,
   donate,
   exponentialDecay,
-  identity,
   injectHyperparams,
   lookahead,
   masked,
@@ -885,6 +884,30 @@ describe("the executor's core: checks, the very same arrays, barriers, and apply
     expect(none.update(g, none.init(g))[0]).toBe(g);
   });
 
+  it("passes an opaque transformation the caller's own ndarray leaf where no kernel changed it, and returns it as it is", () => {
+    const seen: unknown[] = [];
+    const tx = chain(
+      own((u) => (seen.push((u as unknown as { w: unknown }).w), u)),
+      masked(scale(2), { w: false, b: true }),
+    );
+    const g = { w: ndarray(Float64Array.of(1, 2, 3, 4), [2, 2]), b: Float64Array.of(1) };
+    const [u] = tx.update(g, tx.init(g)) as unknown as [{ w: unknown; b: Float64Array }];
+    expect(seen[0]).toBe(g.w);
+    expect(u.w).toBe(g.w);
+    expect(Array.from(u.b)).toEqual([2]);
+  });
+
+  it("shows an opaque transformation inside masked only the selected leaves, the others as null", () => {
+    const seen: unknown[] = [];
+    const tx = masked(
+      own((u) => (seen.push(u), u)),
+      { a: true, b: false },
+    );
+    const g = { a: Float64Array.of(1), b: Float64Array.of(2) };
+    tx.update(g, tx.init(g));
+    expect(seen).toEqual([{ a: Float64Array.of(1), b: null }]);
+  });
+
   it("with apply, adds the updates to the params in place and returns null: sgd(0.1) from [1, 2] with g = [1, 1] gives [0.9, 1.9]", () => {
     const tx = sgd(0.1) as Transformation;
     const p = Float64Array.of(1, 2);
@@ -905,8 +928,8 @@ describe("the executor's core: checks, the very same arrays, barriers, and apply
     expect(Array.from(p)).toEqual([1 - 0.2, 2 - 0.2]);
   });
 
-  it("with apply and no kernels at all (identity()), the params still get the updates: [1, 2] + [0.5, 0.25]", () => {
-    const tx = identity() as Transformation;
+  it("with apply and no ops at all (an empty chain), the params still get the updates: [1, 2] + [0.5, 0.25]", () => {
+    const tx = chain() as Transformation;
     const p = Float64Array.of(1, 2);
     const [u] = updateNode(tx.node, Float64Array.of(0.5, 0.25), tx.init(p), p, { apply: true });
     expect(u).toBeNull();
