@@ -1,11 +1,12 @@
-// Mutation testing of the schedules and the checkpoint format: `npm run test:mutation` (not part
-// of `npm test`; it takes several minutes). Mutants of strings (error messages) are not made, so
-// the score counts the behaviour the tests pin, not the wording.
+// Mutation testing of the schedules, the checkpoint format, the clipping transformations and
+// Lookahead's construction and slowParams: `npm run test:mutation` (not part of `npm test`; it
+// takes several minutes). Mutants of strings (error messages) are not made, so the score counts
+// the behaviour the tests pin, not the wording.
 /** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
 export default {
   testRunner: "vitest",
   vitest: { configFile: "vitest.mutation.config.ts" },
-  mutate: ["src/schedules.ts", "src/serialize.ts"],
+  mutate: ["src/schedules.ts", "src/serialize.ts", "src/transforms/clipping.ts", "src/lookahead.ts"],
   mutator: { excludedMutations: ["StringLiteral"] },
   coverageAnalysis: "perTest",
   concurrency: 2,

@@ -140,6 +140,35 @@ describe('lookahead(inner, { alpha: "adaptive" })', () => {
     },
   );
 
+  it("keeps the alpha and estimate of the last sync through the steps between syncs", () => {
+    // sgd(3) on x^2 / 2 from 2: x1 = 2 - 3 * 2 = -4, fast x2 = -4 - 3 * (-4) = 8. With the true
+    // curvature 1: alpha* = 2 (2 - 8) / (2 - 8)^2 = -1/3, clipped to alphaLow 0.1, so slow = 2 + 0.1 * 6.
+    const tx = lookahead(sgd(3), { syncPeriod: 2, alpha: "adaptive", curvature: Float64Array.of(1) });
+    const state = runTo(tx, [2], (p) => Float64Array.from(values(p)), 3);
+    expect(state.count).toBe(3);
+    expect(state.adaptive!.estimate).toBeCloseTo(-1 / 3, 14);
+    expect(state.adaptive!.alpha).toBeCloseTo(0.1, 14);
+    expect(values(slowParams(state))[0]).toBeCloseTo(2.6, 14);
+  });
+
+  it("keeps no squared-gradient average when the curvature is given: nu is null, before and after a sync", () => {
+    const tx = lookahead(sgd(0.1), { syncPeriod: 1, alpha: "adaptive", curvature: Float64Array.of(1) });
+    const p = Float64Array.of(2);
+    const state = tx.init(p);
+    expect(state.adaptive!.nu).toBeNull();
+    expect(tx.update(Float64Array.of(2), state, p)[1].adaptive!.nu).toBeNull();
+  });
+
+  it("refuses an adaptive record without its last alpha (BAD_STATE), even on a step that does not sync", () => {
+    const tx = lookahead(sgd(0.1), { syncPeriod: 2, alpha: "adaptive" });
+    const p = Float64Array.of(2);
+    const state = tx.init(p);
+    const { alpha: _, ...withoutAlpha } = state.adaptive!;
+    expect(() => tx.update(Float64Array.of(2), { ...state, adaptive: withoutAlpha } as never, p)).toThrowError(
+      expect.objectContaining({ code: "BAD_STATE" }),
+    );
+  });
+
   it("falls back to alpha 1 when the fast weights did not move (d . A d = 0)", () => {
     const tx = lookahead(sgd(0.1), { syncPeriod: 1, alpha: "adaptive" });
     const p = Float64Array.of(1, 2);

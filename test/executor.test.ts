@@ -14,6 +14,7 @@ import ndarray from "ndarray";
 import { describe, expect, it } from "vitest";
 import {
   adam,
+  addDecayedWeights,
   applyIfFinite,
   applyUpdates,
   chain,
@@ -27,12 +28,14 @@ import {
   multiSteps,
   multiTransform,
   scale,
+  scaleBySchedule,
   sgd,
+  trace,
   type GradientTransformation,
   type PyTree,
 } from "../src/index.js";
 import { withBackend } from "../src/kernels/backend.js";
-import { Transformation } from "../src/kernels/executor.js";
+import { Transformation, updateNode } from "../src/kernels/executor.js";
 import { codeKey, type Kernel } from "../src/kernels/kernel.js";
 import { childrenOf, type Node } from "../src/kernels/node.js";
 import { arbitraryProblem, fingerprint, type Problem } from "../src/laws/index.js";
@@ -809,3 +812,146 @@ function runProblemParams(tx: GradientTransformation, problem: Problem): PyTree[
   }
   return out;
 }
+
+describe("the executor's core: checks, the very same arrays, barriers, and applying in place", () => {
+  /** A user's own transformation (an opaque barrier to the executor) that maps each update's elements. */
+  const own = (f: (u: PyTree) => PyTree): GradientTransformation => ({ init: () => ({}), update: (u, s) => [f(u), s] });
+
+  it("advances a kernel's count without slots: scaleBySchedule((t) => t + 1) scales by 1, 2, 3 (optax counts from 0)", () => {
+    const tx = scaleBySchedule((t) => t + 1);
+    const g = Float64Array.of(1);
+    let state = tx.init(g);
+    const out: number[] = [];
+    for (let t = 0; t < 3; t++) {
+      const [u, next] = tx.update(g, state);
+      out.push(...values(u));
+      state = next;
+    }
+    expect(out).toEqual([1, 2, 3]);
+    expect(state.count).toBe(3);
+  });
+
+  it("advances a kernel's slots without a count: trace(0.9) gives 1, then 1 + 0.9 * 1", () => {
+    const tx = trace(0.9);
+    const g = Float64Array.of(1);
+    const [u1, s1] = tx.update(g, tx.init(g));
+    const [u2] = tx.update(g, s1);
+    expect([...values(u1), ...values(u2)]).toEqual([1, 1 + 0.9 * 1]);
+  });
+
+  it("refuses to run a kernel that reads the params without them (MISSING_PARAMS)", () => {
+    const tx = addDecayedWeights(0.1);
+    const g = Float64Array.of(1);
+    expect(() => tx.update(g, tx.init(g))).toThrowError(expect.objectContaining({ code: "MISSING_PARAMS" }));
+  });
+
+  it("refuses a chain state that is not an array of one state per part (BAD_STATE)", () => {
+    const tx = chain(scale(2), trace(0.9));
+    const g = Float64Array.of(1);
+    const [first] = tx.init(g);
+    for (const bad of [[first], { 0: first, 1: first }, null])
+      expect(() => tx.update(g, bad as never)).toThrowError(expect.objectContaining({ code: "BAD_STATE" }));
+  });
+
+  it("refuses params of another structure than the updates (SHAPE_MISMATCH), for kernels that do not even read them", () => {
+    const tx = scale(2);
+    const g = { a: Float64Array.of(1), b: Float64Array.of(2) };
+    expect(() => tx.update(g, tx.init(g), { a: Float64Array.of(1), b: Float64Array.of(2, 3) })).toThrowError(
+      expect.objectContaining({ code: "SHAPE_MISMATCH" }),
+    );
+  });
+
+  it("refuses an opaque transformation that returns updates of another structure (SHAPE_MISMATCH)", () => {
+    const tx = chain(
+      scale(2),
+      own(() => Float64Array.of(1, 2, 3)),
+    );
+    const g = Float64Array.of(1, 2);
+    expect(() => tx.update(g, tx.init(g))).toThrowError(expect.objectContaining({ code: "SHAPE_MISMATCH" }));
+  });
+
+  it("gives an opaque transformation after a kernel ndarray leaves of the grads' shape: [[1, 2], [3, 4]] doubled", () => {
+    const shapes: number[][] = [];
+    const tx = chain(
+      scale(2),
+      own((u) => {
+        const w = (u as unknown as { w: { shape: number[] } }).w;
+        shapes.push(w.shape);
+        return u;
+      }),
+    );
+    const g = { w: ndarray(Float64Array.of(1, 2, 3, 4), [2, 2]) };
+    const [u] = tx.update(g, tx.init(g));
+    expect(shapes).toEqual([[2, 2]]);
+    expect(values(u)).toEqual([2, 4, 6, 8]);
+  });
+
+  it("returns the updates' own leaf objects where no kernel changed them, and the very same tree where none changed", () => {
+    const g = { a: Float64Array.of(1), b: Float64Array.of(2) };
+    const half = masked(scale(2), { a: true, b: false });
+    const [u] = half.update(g, half.init(g)) as unknown as [{ a: Float64Array; b: Float64Array }];
+    expect(Array.from(u.a)).toEqual([2]);
+    expect(u.b).toBe(g.b);
+    const none = chain(clipByGlobalNorm(10), masked(scale(2), { a: false, b: false }));
+    expect(none.update(g, none.init(g))[0]).toBe(g);
+  });
+
+  it("passes an opaque transformation the caller's own ndarray leaf where no kernel changed it, and returns it as it is", () => {
+    const seen: unknown[] = [];
+    const tx = chain(
+      own((u) => (seen.push((u as unknown as { w: unknown }).w), u)),
+      masked(scale(2), { w: false, b: true }),
+    );
+    const g = { w: ndarray(Float64Array.of(1, 2, 3, 4), [2, 2]), b: Float64Array.of(1) };
+    const [u] = tx.update(g, tx.init(g)) as unknown as [{ w: unknown; b: Float64Array }];
+    expect(seen[0]).toBe(g.w);
+    expect(u.w).toBe(g.w);
+    expect(Array.from(u.b)).toEqual([2]);
+  });
+
+  it("shows an opaque transformation inside masked only the selected leaves, the others as null", () => {
+    const seen: unknown[] = [];
+    const tx = masked(
+      own((u) => (seen.push(u), u)),
+      { a: true, b: false },
+    );
+    const g = { a: Float64Array.of(1), b: Float64Array.of(2) };
+    tx.update(g, tx.init(g));
+    expect(seen).toEqual([{ a: Float64Array.of(1), b: null }]);
+  });
+
+  it("with apply, adds the updates to the params in place and returns null: sgd(0.1) from [1, 2] with g = [1, 1] gives [0.9, 1.9]", () => {
+    const tx = sgd(0.1) as Transformation;
+    const p = Float64Array.of(1, 2);
+    const [u] = updateNode(tx.node, Float64Array.of(1, 1), tx.init(p), p, { apply: true });
+    expect(u).toBeNull();
+    expect(Array.from(p)).toEqual([1 - 0.1, 2 - 0.1]);
+  });
+
+  it("with apply after an opaque transformation, still adds its updates: chain(scale(-0.1), own doubling) gives p - 0.2 g", () => {
+    const tx = chain(
+      scale(-0.1),
+      own((u) => Float64Array.from(values(u), (v) => 2 * v)),
+    ) as Transformation;
+    const p = Float64Array.of(1, 2);
+    const [u] = updateNode(tx.node, Float64Array.of(1, 1), tx.init(p), p, { apply: true });
+    expect(u).toBeNull();
+    // -0.1 * 1 = -0.1 exactly as a double; doubled, -0.2; 1 - 0.2 and 2 - 0.2 in float64.
+    expect(Array.from(p)).toEqual([1 - 0.2, 2 - 0.2]);
+  });
+
+  it("with apply and no ops at all (an empty chain), the params still get the updates: [1, 2] + [0.5, 0.25]", () => {
+    const tx = chain() as Transformation;
+    const p = Float64Array.of(1, 2);
+    const [u] = updateNode(tx.node, Float64Array.of(0.5, 0.25), tx.init(p), p, { apply: true });
+    expect(u).toBeNull();
+    expect(Array.from(p)).toEqual([1.5, 2.25]);
+  });
+
+  it("without params, apply has nothing to add to and the updates are returned", () => {
+    const tx = scale(2) as Transformation;
+    const g = Float64Array.of(1, 2);
+    const [u] = updateNode(tx.node, g, tx.init(g), undefined, { apply: true });
+    expect(values(u)).toEqual([2, 4]);
+  });
+});

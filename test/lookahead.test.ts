@@ -7,6 +7,7 @@ import {
   clipByGlobalNorm,
   GradTxError,
   lookahead,
+  scaleByAdam,
   sgd,
   slowParams,
   tree,
@@ -20,6 +21,7 @@ import {
   checkLookaheadSync,
   checkLookaheadSyncPeriodOne,
 } from "../src/laws/index.js";
+import { MAX_DEPTH } from "../src/pytree.js";
 import { expectBitEqual, expectClose, snapshot, trajectory, values } from "./helpers.js";
 
 const quadratic = (p: PyTree): PyTree => tree.scale(2, p); // gradient of sum(x^2)
@@ -185,5 +187,173 @@ describe("lookahead: the fast weights are the caller's params (no wrapper type)"
     const params = { layers: [{ w: new Float64Array(4).fill(1) }] };
     const [u] = tx.update(tree.scale(2, params), tx.init(params), params);
     expect(Object.keys(u as object)).toEqual(["layers"]);
+  });
+});
+
+describe("lookahead: its options, as it is built", () => {
+  it("names optax's positional arguments when the options are not an object", () => {
+    expect(() => lookahead(sgd(0.1), 5 as never)).toThrowError(
+      expect.objectContaining({
+        code: "INVALID_HYPERPARAMETER",
+        message: expect.stringContaining("lookahead(inner, { syncPeriod: 5, alpha: 0.5 })"),
+      }),
+    );
+  });
+
+  it('refuses a curvature without alpha: "adaptive", as it refuses alphaLow', () => {
+    expect(() => lookahead(sgd(0.1), { curvature: Float64Array.of(1) })).toThrowError(
+      expect.objectContaining({
+        code: "INVALID_HYPERPARAMETER",
+        message: expect.stringMatching(/only with alpha: "adaptive"/),
+      }),
+    );
+  });
+});
+
+describe('lookahead: innerState "interpolate" refuses a state it cannot interpolate (BAD_STATE)', () => {
+  const x0 = Float64Array.of(1, 2);
+  const g = Float64Array.of(1, 1);
+  // Built in each test, not here: a mutant that breaks lookahead() must fail tests, not the file's collection.
+  const make = () => lookahead(adam(0.1), { syncPeriod: 1, innerState: "interpolate" });
+  const badState = (message: RegExp) =>
+    expect.objectContaining({ code: "BAD_STATE", message: expect.stringMatching(message) });
+
+  it('a state built with innerState "keep" has no innerAtSync', () => {
+    const tx = make();
+    const kept = lookahead(adam(0.1), { syncPeriod: 1 }).init(x0);
+    expect(() => tx.update(g, kept as never, x0)).toThrowError(badState(/needs innerAtSync/));
+  });
+
+  it("an innerAtSync whose moments are longer than the params' (a float array of another length)", () => {
+    const tx = make();
+    const state = { ...tx.init(x0), innerAtSync: tx.init(Float64Array.of(1, 2, 3)).inner };
+    expect(() => tx.update(g, state, x0)).toThrowError(badState(/changed layout/));
+  });
+
+  it("an innerAtSync with a number where a moment array is, or null where a record is", () => {
+    const tx = make();
+    const initial = tx.init(x0);
+    const [adamState, scaleState] = initial.inner as unknown as [Record<string, unknown>, unknown];
+    const numberMoment = { ...initial, innerAtSync: [{ ...adamState, mu: 0 }, scaleState] };
+    expect(() => tx.update(g, numberMoment as never, x0)).toThrowError(badState(/changed layout/));
+    const nullRecord = { ...initial, innerAtSync: [null, scaleState] };
+    expect(() => tx.update(g, nullRecord as never, x0)).toThrowError(badState(/changed layout/));
+  });
+
+  it("an innerAtSync that is not an array of the chain's length", () => {
+    const tx = make();
+    const initial = tx.init(x0);
+    const [adamState] = initial.inner as unknown as [unknown, unknown];
+    expect(() => tx.update(g, { ...initial, innerAtSync: [adamState] } as never, x0)).toThrowError(
+      badState(/changed layout/),
+    );
+    expect(() => tx.update(g, { ...initial, innerAtSync: adamState } as never, x0)).toThrowError(
+      badState(/changed layout/),
+    );
+  });
+
+  it("keeps innerAtSync through the steps between syncs, and takes the moved inner state at a sync", () => {
+    const tx = lookahead(adam(0.1), { syncPeriod: 2, innerState: "interpolate" });
+    const initial = tx.init(x0);
+    const [, afterOne] = tx.update(g, initial, x0);
+    expect(afterOne.innerAtSync).toBe(initial.innerAtSync);
+    const [, afterTwo] = tx.update(g, afterOne, x0);
+    expect(afterTwo.innerAtSync).toBe(afterTwo.inner);
+    expect(afterTwo.innerAtSync).not.toBe(afterOne.inner);
+  });
+
+  it('holds count, slow and inner with innerState "keep" before and after a sync; "interpolate" adds innerAtSync', () => {
+    const keys = (tx: GradientTransformation<LookaheadState>) => {
+      const s0 = tx.init(x0);
+      const [, s1] = tx.update(g, s0, x0);
+      const [, s2] = tx.update(g, s1, x0);
+      return [s0, s1, s2].map((s) => Object.keys(s).sort());
+    };
+    const kept = ["count", "inner", "slow"];
+    expect(keys(lookahead(adam(0.1), { syncPeriod: 2 }))).toEqual([kept, kept, kept]);
+    const interpolated = ["count", "inner", "innerAtSync", "slow"];
+    expect(keys(lookahead(adam(0.1), { syncPeriod: 2, innerState: "interpolate" }))).toEqual([
+      interpolated,
+      interpolated,
+      interpolated,
+    ]);
+  });
+
+  it("moves the state it is given at a sync by alpha from innerAtSync: mu' = mu_sync + 0.5 (mu - mu_sync)", () => {
+    const tx = make();
+    // One adam step from mu = 0 gives mu = (1 - b1) g = 0.1 g; from innerAtSync's mu = 1, mu' = 1 + 0.5 (0.1 - 1) = 0.55.
+    const initial = tx.init(x0);
+    const [adamState, scaleState] = initial.inner as unknown as [Record<string, unknown>, unknown];
+    const atSync = [{ ...adamState, mu: Float64Array.of(1, 1) }, scaleState];
+    const [, next] = tx.update(g, { ...initial, innerAtSync: atSync } as never, x0);
+    const mu = (next.inner as unknown as [{ mu: Float64Array }])[0].mu;
+    expectClose(mu, Float64Array.of(1 + 0.5 * (0.1 - 1), 1 + 0.5 * (0.1 - 1)), 1e-15, "mu");
+  });
+});
+
+describe("slowParams: where it looks for the Lookahead state", () => {
+  const p = Float64Array.of(1, 2);
+  const noLookahead = expect.objectContaining({
+    code: "BAD_STATE",
+    message: expect.stringMatching(/holds no Lookahead state/),
+  });
+  const tooDeep = expect.objectContaining({
+    code: "BAD_STATE",
+    message: expect.stringMatching(/nested deeper than 1000/),
+  });
+  /** `inside` wrapped in `depth` one-element arrays. */
+  const wrapped = (inside: unknown, depth: number): unknown => {
+    let s = inside;
+    for (let d = 0; d < depth; d++) s = [s];
+    return s;
+  };
+
+  it.each([
+    ["null", null],
+    ["undefined", undefined],
+    ["a number", 5],
+    ["a string", "state"],
+    ["an empty array", []],
+  ])("%s holds no Lookahead state", (_, state) => {
+    expect(() => slowParams(state)).toThrowError(noLookahead);
+  });
+
+  it("a record with only some of slow, inner and count is not a Lookahead state: the Lookahead after it is found", () => {
+    const la = lookahead(sgd(0.1));
+    // A user's own transformation may keep such a record before Lookahead in a chain.
+    const own = (state: unknown) => ({ init: () => state, update: (u: PyTree) => [u, state] as const });
+    const decoys = [
+      { slow: Float64Array.of(9) },
+      { slow: Float64Array.of(9), inner: null },
+      { slow: Float64Array.of(9), count: 0 },
+      { inner: null, count: 0 },
+    ];
+    for (const decoy of decoys) {
+      const opt = chain(own(decoy), la);
+      expectBitEqual(slowParams(opt.init(p)), p, JSON.stringify(Object.keys(decoy)));
+    }
+    // Adam's state record ({ count, mu, nu }) comes first in this chain's state.
+    expectBitEqual(slowParams(chain(scaleByAdam(), la).init(p)), p, "after scaleByAdam");
+  });
+
+  it("a cyclic state with no Lookahead in it holds none (each object is visited once); one with a Lookahead has it found", () => {
+    const la = lookahead(sgd(0.1));
+    const cyclic: unknown[] = [{}];
+    cyclic.push(cyclic);
+    expect(() => slowParams(cyclic)).toThrowError(noLookahead);
+    const withLookahead: unknown[] = [];
+    withLookahead.push(withLookahead, { inner: [withLookahead, la.init(p)] });
+    expectBitEqual(slowParams(withLookahead), p);
+  });
+
+  it(`looks ${MAX_DEPTH} levels down and no further: a Lookahead state there is found, one level deeper is BAD_STATE`, () => {
+    const la = lookahead(sgd(0.1));
+    expectBitEqual(slowParams(wrapped(la.init(p), MAX_DEPTH)), p);
+    expect(() => slowParams(wrapped(la.init(p), MAX_DEPTH + 1))).toThrowError(tooDeep);
+  });
+
+  it(`a state whose deepest record is ${MAX_DEPTH} levels down, holding only numbers and nulls, holds no Lookahead (not "too deep")`, () => {
+    // The record's children, 0 and null, would be one level too deep, but they are not containers.
+    expect(() => slowParams(wrapped({ count: 0, inner: null }, MAX_DEPTH))).toThrowError(noLookahead);
   });
 });
