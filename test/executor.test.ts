@@ -839,6 +839,13 @@ describe("the executor's core: checks, the very same arrays, barriers, and apply
     expect([...values(u1), ...values(u2)]).toEqual([1, 1 + 0.9 * 1]);
   });
 
+  it("returns a stateless kernel's state as it was given, as optax's stateless transforms do", () => {
+    const tx = scale(2);
+    const g = Float64Array.of(1);
+    const state = tx.init(g);
+    expect(tx.update(g, state)[1]).toBe(state);
+  });
+
   it("refuses to run a kernel that reads the params without them (MISSING_PARAMS)", () => {
     const tx = addDecayedWeights(0.1);
     const g = Float64Array.of(1);
@@ -849,7 +856,7 @@ describe("the executor's core: checks, the very same arrays, barriers, and apply
     const tx = chain(scale(2), trace(0.9));
     const g = Float64Array.of(1);
     const [first] = tx.init(g);
-    for (const bad of [[first], { 0: first, 1: first }, null])
+    for (const bad of [[first], [first, tx.init(g)[1], first], { 0: first, 1: first }, null])
       expect(() => tx.update(g, bad as never)).toThrowError(expect.objectContaining({ code: "BAD_STATE" }));
   });
 
