@@ -133,10 +133,13 @@ export function lookahead<S>(
   });
   const isAdaptive = options.alpha === "adaptive";
   const fixedAlpha = isAdaptive ? NaN : checkNumber("lookahead", "alpha", options.alpha ?? 0.5, { min: 0, max: 1 });
-  if (!isAdaptive && (options.alphaLow !== undefined || options.curvature !== undefined))
+  if (
+    !isAdaptive &&
+    (options.alphaLow !== undefined || options.curvature !== undefined || options.curvatureDecay !== undefined)
+  )
     throw new GradTxError(
       "INVALID_HYPERPARAMETER",
-      'lookahead: alphaLow and curvature apply only with alpha: "adaptive"',
+      'lookahead: alphaLow, curvatureDecay and curvature apply only with alpha: "adaptive"',
     );
   const adaptiveOptions: AdaptiveAlphaOptions = {
     alphaLow: checkNumber("lookahead", "alphaLow", options.alphaLow ?? 0.1, { min: 0, max: 1 }),

@@ -208,5 +208,7 @@ describe('lookahead(inner, { alpha: "adaptive" })', () => {
       /curvature must hold finite numbers >= 0/,
     );
     expect(() => lookahead(sgd(1), { alpha: 0.5, alphaLow: 0.2 })).toThrowError(/only with alpha: "adaptive"/);
+    // A decay that a fixed alpha would silently ignore is refused as the other adaptive options are.
+    expect(() => lookahead(sgd(1), { alpha: 0.5, curvatureDecay: 0.9 })).toThrowError(/only with alpha: "adaptive"/);
   });
 });

@@ -18,7 +18,9 @@ import { checkNumber } from "../validate.js";
  * The norm is summed with compensation across leaves. PyTorch's `clip_grad_norm_` differs: it
  * always multiplies by `min(1, maxNorm / (norm + 1e-6))`.
  *
- * @param maxNorm The largest norm let through, > 0 (`Infinity` disables clipping).
+ * @param maxNorm The largest norm let through, > 0 (`Infinity` disables clipping of finite
+ *   updates; an infinite element makes the norm infinite too, and then `u / norm * maxNorm` is
+ *   NaN, as in optax).
  * @example
  * ```ts
  * import { clipByGlobalNorm } from "gradtx";
