@@ -388,3 +388,67 @@ describe("edges the mutation run found untested", () => {
     );
   });
 });
+
+describe("version 1 (gradtx 0.2) states, read into today's layout", () => {
+  // sgd(0.1) on { w: ndarray [2, 3] } is [identity, scale]: today each keeps { shapes }; 0.2 wrote {}.
+  const params = { w: ndarray(Float64Array.of(1, 2, 3, 4, 5, 6), [2, 3]) };
+  const template = [{ shapes: { w: Float64Array.of(2, 3) } }, { shapes: { w: Float64Array.of(2, 3) } }];
+  const empty = () => new Bytes().u8(9).u32(0);
+  const v1Stateless = () =>
+    new Bytes()
+      .u8(8)
+      .u32(2)
+      .u8(...empty().out, ...empty().out);
+
+  it("an empty record takes the template's shapes, as a copy", () => {
+    const read = deserializeState(blob(v1Stateless(), "GTXS", 1), template);
+    expect(read).toEqual(template);
+    expect(read[0]!.shapes.w).not.toBe(template[0]!.shapes.w);
+  });
+
+  it("a version 2 blob must have the record: the same bytes stamped 2 are refused", () => {
+    expect(() => deserializeState(blob(v1Stateless(), "GTXS", 2), template)).toThrowError(
+      /does not fit the template.*expected keys \[shapes\], found 0 keys/,
+    );
+  });
+
+  it("a record that is not missing but different is refused in version 1 too", () => {
+    const other = new Bytes().u8(9).u32(1).str("count").u8(4).f64(0);
+    const bytes = new Bytes()
+      .u8(8)
+      .u32(2)
+      .u8(...other.out, ...empty().out);
+    expect(() => deserializeState(blob(bytes, "GTXS", 1), template)).toThrowError(/expected key "shapes"/);
+  });
+
+  it("a typed array becomes an ndarray of the template's shape, if dtype and length agree", () => {
+    const v1 = (values: number[], tag = 7) => {
+      const b = new Bytes()
+        .u8(9)
+        .u32(1)
+        .str("mu")
+        .u8(tag)
+        .u32(values.length)
+        .pad(tag === 7 ? 8 : 4);
+      for (const x of values) {
+        if (tag === 7) b.f64(x);
+        else b.f32(x);
+      }
+      return b;
+    };
+    const moment = { mu: ndarray(new Float64Array(6), [2, 3]) };
+    const read = deserializeState(blob(v1([1, 2, 3, 4, 5, 6]), "GTXS", 1), moment);
+    expect(read.mu.shape).toEqual([2, 3]);
+    expect(Array.from(read.mu.data)).toEqual([1, 2, 3, 4, 5, 6]);
+    // Another length, another dtype, or version 2: refused.
+    expect(() => deserializeState(blob(v1([1, 2, 3]), "GTXS", 1), moment)).toThrowError(/does not fit/);
+    expect(() => deserializeState(blob(v1([1, 2, 3, 4, 5, 6], 6), "GTXS", 1), moment)).toThrowError(/does not fit/);
+    expect(() => deserializeState(blob(v1([1, 2, 3, 4, 5, 6]), "GTXS", 2), moment)).toThrowError(/does not fit/);
+  });
+
+  it("params are not states: a version 1 params blob is read strictly", () => {
+    const flat = new Bytes().u8(7).u32(6).pad(8);
+    for (const x of [1, 2, 3, 4, 5, 6]) flat.f64(x);
+    expect(() => deserializeParams(blob(flat, "GTXP", 1), params.w)).toThrowError(/does not fit/);
+  });
+});
