@@ -29,9 +29,6 @@ import { scaleByLearningRate, type ScaleByScheduleState } from "./transforms/sca
 import { scaleByYogi } from "./transforms/yogi.js";
 import { asFactory, checkScalarOrSchedule, readOptions } from "./validate.js";
 
-/** The learning rate's state: none for a number, the count for a schedule. */
-type RateState = ShapesState | ScaleByScheduleState;
-
 /** Decoupled weight decay's options, as the Adam family's `W` variants take them. */
 interface DecayOptions {
   /** Decoupled weight decay, >= 0, multiplied by the learning rate. */
@@ -79,7 +76,10 @@ export interface AdabeliefOptions extends BeliefOptions {
 export function adabelief(
   learningRate: ScalarOrSchedule,
   options?: AdabeliefOptions | null,
-): GradientTransformation<[ScaleByAdamState, RateState] | [ScaleByAdamState, ShapesState, RateState]> {
+): GradientTransformation<
+  | [ScaleByAdamState, ShapesState | ScaleByScheduleState]
+  | [ScaleByAdamState, ShapesState, ShapesState | ScaleByScheduleState]
+> {
   options = readOptions("adabelief", options, [...BELIEF_KEYS, "weightDecay", "weightDecayMask"], {
     hint: positional("adabelief", "b1, b2, eps, eps_root", "b1: 0.9, b2: 0.999, eps: 1e-16, epsRoot: 1e-16"),
     aliases: { mask: "weightDecayMask" },
@@ -112,7 +112,7 @@ export function adabelief(
 export function yogi(
   learningRate: ScalarOrSchedule,
   options?: { readonly b1?: number; readonly b2?: number; readonly eps?: number } | null,
-): GradientTransformation<[ScaleByAdamState, RateState]> {
+): GradientTransformation<[ScaleByAdamState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("yogi", options, ["b1", "b2", "eps"], {
     hint: positional("yogi", "b1, b2, eps", "b1: 0.9, b2: 0.999, eps: 1e-3"),
   });
@@ -143,7 +143,7 @@ export interface AdanOptimizerOptions extends AdanOptions, DecayOptions {}
 export function adan(
   learningRate: ScalarOrSchedule,
   options?: AdanOptimizerOptions | null,
-): GradientTransformation<[ScaleByAdanState, ShapesState, RateState]> {
+): GradientTransformation<[ScaleByAdanState, ShapesState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("adan", options, [...ADAN_KEYS, "weightDecay", "mask"], {
     hint: positional("adan", "b1, b2, b3, eps, eps_root, weight_decay", "b1: 0.98, b2: 0.92, b3: 0.99"),
   });
@@ -175,7 +175,7 @@ export function adan(
 export function novograd(
   learningRate: ScalarOrSchedule,
   options?: NovogradOptions | null,
-): GradientTransformation<[ScaleByNovogradState, RateState]> {
+): GradientTransformation<[ScaleByNovogradState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("novograd", options, NOVOGRAD_KEYS, {
     hint: positional("novograd", "b1, b2, eps, eps_root, weight_decay", "b1: 0.9, b2: 0.25, eps: 1e-6"),
   });
@@ -210,7 +210,7 @@ export interface AdamaxWOptions extends DecayOptions {
 export function adamaxw(
   learningRate: ScalarOrSchedule,
   options?: AdamaxWOptions | null,
-): GradientTransformation<[ScaleByAdamState, ShapesState, RateState]> {
+): GradientTransformation<[ScaleByAdamState, ShapesState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("adamaxw", options, ["b1", "b2", "eps", "weightDecay", "mask"], {
     hint: positional("adamaxw", "b1, b2, eps, weight_decay", "b1: 0.9, b2: 0.999, eps: 1e-8, weightDecay: 1e-4"),
   });
@@ -240,7 +240,7 @@ export interface NadamWOptions extends Omit<AdamOptions, "nesterov">, DecayOptio
 export function nadamw(
   learningRate: ScalarOrSchedule,
   options?: NadamWOptions | null,
-): GradientTransformation<[ScaleByAdamState, ShapesState, RateState]> {
+): GradientTransformation<[ScaleByAdamState, ShapesState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("nadamw", options, ["b1", "b2", "eps", "epsRoot", "weightDecay", "mask"], {
     hint: positional("nadamw", "b1, b2, eps, eps_root, weight_decay", "b1: 0.9, weightDecay: 1e-4"),
     aliases: { nesterov: "nadamw is always Nesterov's; adamw(lr) is the other" },
@@ -270,7 +270,7 @@ export function nadamw(
 export function adopt(
   learningRate: ScalarOrSchedule,
   options?: AdoptOptions | null,
-): GradientTransformation<[ScaleByAdamState, RateState]> {
+): GradientTransformation<[ScaleByAdamState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("adopt", options, ADOPT_KEYS, {
     hint: positional("adopt", "b1, b2, eps", "b1: 0.9, b2: 0.9999, eps: 1e-6"),
   });
@@ -299,7 +299,7 @@ export interface AdemamixOptimizerOptions extends AdemamixOptions, DecayOptions 
 export function ademamix(
   learningRate: ScalarOrSchedule,
   options?: AdemamixOptimizerOptions | null,
-): GradientTransformation<[ScaleByAdemamixState, ShapesState, RateState]> {
+): GradientTransformation<[ScaleByAdemamixState, ShapesState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("ademamix", options, [...ADEMAMIX_KEYS, "weightDecay", "mask"], {
     hint: positional("ademamix", "b1, b2, b3, alpha", "b1: 0.9, b2: 0.999, b3: 0.9999, alpha: 5"),
   });

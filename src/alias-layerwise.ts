@@ -80,9 +80,6 @@ export function lars(
   });
 }
 
-/** The state of Fromage's shrink: the count where the learning rate is a schedule. */
-type ShrinkState = ShapesState | ScaleByScheduleState;
-
 /**
  * Fromage (Bernstein et al., 2020, "On the distance between two neural networks and the
  * stability of learning"), as optax's `fromage`: a trust ratio with `minNorm`, the learning rate
@@ -113,7 +110,7 @@ type ShrinkState = ShapesState | ScaleByScheduleState;
 export function fromage(
   learningRate: ScalarOrSchedule,
   options?: { readonly minNorm?: number } | null,
-): GradientTransformation<[ShapesState, ShapesState | ScaleByScheduleState, ShrinkState]> {
+): GradientTransformation<[ShapesState, ShapesState | ScaleByScheduleState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("fromage", options, ["minNorm"], { hint: positional("fromage", "min_norm", "minNorm: 1e-6") });
   checkScalarOrSchedule("fromage", "learningRate", learningRate);
   const minNorm = options.minNorm ?? 1e-6;
@@ -122,7 +119,7 @@ export function fromage(
     typeof learningRate === "function"
       ? (count: number) => factor(learningRate(count)) * learningRate(count)
       : factor(learningRate) * learningRate;
-  const shrink = elementwise<ShrinkState>(
+  const shrink = elementwise<ShapesState | ScaleByScheduleState>(
     declare({
       name: "fromage",
       readsParams: true,
