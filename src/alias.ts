@@ -34,12 +34,12 @@ import { scaleByLearningRate, scaleByTrustRatio, type ScaleByScheduleState } fro
 import { asFactory, checkNumber, checkScalarOrSchedule, readOptions } from "./validate.js";
 
 /** The keys of Adam's options, shared by the Adam family's aliases. */
-const ADAM_KEYS = ["b1", "b2", "eps", "epsRoot", "nesterov"] as const;
+export const ADAM_KEYS = ["b1", "b2", "eps", "epsRoot", "nesterov"] as const;
 /** Adam's keys without `nesterov`. */
 const ADAM_KEYS_NO_NESTEROV = ["b1", "b2", "eps", "epsRoot"] as const;
 
 /** What to write instead of optax's positional arguments after the learning rate. */
-const positional = (name: string, optax: string, gradtx: string): string =>
+export const positional = (name: string, optax: string, gradtx: string): string =>
   `optax's ${name}(lr, ${optax}) is ${name}(lr, { ${gradtx} })`;
 
 /**

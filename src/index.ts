@@ -61,6 +61,20 @@ export { ema, trace, type EmaState, type TraceState } from "./transforms/accumul
 export { addDecayedWeights, type Mask, type MaskTree } from "./transforms/adding.js";
 export { clip, clipByBlockRms, clipByGlobalNorm } from "./transforms/clipping.js";
 export { zeroNans, type ZeroNansState } from "./transforms/nans.js";
+export { scaleByBelief, type BeliefOptions } from "./transforms/belief.js";
+export { scaleByYogi, type YogiOptions } from "./transforms/yogi.js";
+export { scaleByAdan, type AdanOptions, type ScaleByAdanState } from "./transforms/adan.js";
+export { scaleByNovograd, type NovogradOptions, type ScaleByNovogradState } from "./transforms/novograd.js";
+export { scaleByRprop, scaleBySign, type RpropOptions, type ScaleByRpropState } from "./transforms/sign.js";
+export { scaleByParamBlockNorm, scaleByParamBlockRms, type ParamBlockOptions } from "./transforms/param-block.js";
+export {
+  scaleByOptimisticGradient,
+  type OptimisticGradientOptions,
+  type ScaleByOptimisticGradientState,
+} from "./transforms/optimistic.js";
+export { keepParamsNonnegative } from "./transforms/constrain.js";
+export { scaleByAdopt, type AdoptOptions } from "./transforms/adopt.js";
+export { scaleByAdemamix, type AdemamixOptions, type ScaleByAdemamixState } from "./transforms/ademamix.js";
 
 // Optimizers.
 export {
@@ -82,6 +96,24 @@ export {
   type RangerOptions,
   type RmspropOptions,
 } from "./alias.js";
+export {
+  adabelief,
+  adamaxw,
+  ademamix,
+  adan,
+  adopt,
+  nadamw,
+  novograd,
+  yogi,
+  type AdabeliefOptions,
+  type AdamaxWOptions,
+  type AdanOptimizerOptions,
+  type AdemamixOptimizerOptions,
+  type NadamWOptions,
+} from "./alias-adaptive.js";
+export { rprop, signSgd, signum } from "./alias-sign.js";
+export { fromage, lars, type LarsOptions } from "./alias-layerwise.js";
+export { optimisticAdam, optimisticGradientDescent, type OptimisticAdamOptions } from "./alias-optimistic.js";
 export {
   lookahead,
   slowParams,

@@ -85,8 +85,10 @@ describe.each(catalogue)("$name", (entry) => {
     );
     // A few roundings apart: the library and the formula order their operations differently.
     expectClose(point!.params, Float64Array.from(expected), 1e-14, entry.name);
-    // And the step went somewhere: no entry's first step leaves x0 where it was.
-    expect(values(point!.params)).not.toEqual(x0);
+    // And the step went somewhere: no entry's first step leaves x0 where it was, but the one
+    // that says why.
+    if (entry.firstStepStandsStill === undefined) expect(values(point!.params)).not.toEqual(x0);
+    else expect(values(point!.params)).toEqual(x0);
   });
 });
 

@@ -1,7 +1,22 @@
 /** The catalogue as one table: every optimizer gradtx ships, for the tests that run over all of them. */
 import {
+  adabelief,
   adadelta,
   adagrad,
+  adamaxw,
+  ademamix,
+  adan,
+  adopt,
+  fromage,
+  lars,
+  nadamw,
+  novograd,
+  optimisticAdam,
+  optimisticGradientDescent,
+  rprop,
+  signSgd,
+  signum,
+  yogi,
   adam,
   adamax,
   adamw,
@@ -46,6 +61,8 @@ export interface Entry {
    * documented formula: the params after it, from params `x` and gradient `g = 2x` (one leaf).
    */
   readonly firstStep: (x: readonly number[], g: readonly number[]) => number[];
+  /** Why the first step leaves the params where they are, for the one optimizer whose does. */
+  readonly firstStepStandsStill?: string;
 }
 
 /** Adam's (and AMSGrad's, Adamax's) first step at learning rate `lr`: m^ = g, v^ = g^2, so -lr g / (|g| + eps). */
@@ -228,5 +245,137 @@ export const catalogue: readonly Entry[] = [
     lr: 0.2,
     defaults: () => multiSteps(sgd(0.1), 1),
     firstStep: descent(0.1),
+  },
+  // The optimizers of optax's second wave (issue 11). Each first step is worked out from optax's
+  // formulas for g = 2x, learning rate 0.1, one leaf.
+  {
+    name: "adabelief",
+    make: (lr) => adabelief(lr),
+    lr: 0.05,
+    defaults: () => adabelief(0.1),
+    // mu = 0.1 g, so g - mu = 0.9 g and nu = 0.001 (0.9 g)^2 + 1e-16; corrected: m^ = g and
+    // s^ = 0.81 g^2 + 1e-13, so the step is 0.1 g / (sqrt(0.81 g^2 + 1e-13) + 1e-16).
+    firstStep: (x, g) => x.map((v, i) => v - (0.1 * g[i]!) / (Math.sqrt(0.81 * g[i]! ** 2 + 1e-13) + 1e-16)),
+  },
+  {
+    name: "yogi",
+    make: (lr) => yogi(lr),
+    lr: 0.05,
+    defaults: () => yogi(0.1),
+    // Both moments start at 1e-6: mu = 0.1 g + 0.9e-6; nu = 1e-6 < g^2, so it grows by 0.001 g^2.
+    // Corrected by 1 - 0.9 and 1 - 0.999, with eps 1e-3 outside the root.
+    firstStep: (x, g) =>
+      x.map((v, i) => {
+        const mHat = (0.1 * g[i]! + 0.9 * 1e-6) / 0.1;
+        const vHat = (1e-6 + 0.001 * g[i]! ** 2) / 0.001;
+        return v - (0.1 * mHat) / (Math.sqrt(vHat) + 1e-3);
+      }),
+  },
+  {
+    name: "adan",
+    make: (lr) => adan(lr),
+    lr: 0.1,
+    defaults: () => adan(0.1),
+    // Step 1 has no gradient difference: m^ = g, v^ = 0, n^ = g^2; epsRoot 1e-8 under the root.
+    firstStep: (x, g) => x.map((v, i) => v - (0.1 * g[i]!) / (Math.sqrt(g[i]! ** 2 + 1e-8) + 1e-8)),
+  },
+  {
+    name: "novograd",
+    make: (lr) => novograd(lr),
+    lr: 0.01,
+    defaults: () => novograd(0.1),
+    // The first nu is the leaf's squared norm, sum(g^2); mu = g / (sqrt(nu) + 1e-6).
+    firstStep: (x, g) => x.map((v, i) => v - (0.1 * g[i]!) / (norm(g) + 1e-6)),
+  },
+  {
+    name: "rprop",
+    make: (lr) => rprop(lr),
+    lr: 0.05,
+    defaults: () => rprop(0.1),
+    // No previous step: every step size is the initial 0.1, against the gradient's sign.
+    firstStep: (x, g) => x.map((v, i) => v - 0.1 * Math.sign(g[i]!)),
+  },
+  {
+    name: "signSgd",
+    make: (lr) => signSgd(lr),
+    lr: 0.01,
+    defaults: () => signSgd(0.1),
+    firstStep: (x, g) => x.map((v, i) => v - 0.1 * Math.sign(g[i]!)),
+  },
+  {
+    name: "signum",
+    make: (lr) => signum(lr),
+    lr: 0.01,
+    defaults: () => signum(0.1),
+    // The undebiased average is 0.1 g, of g's sign.
+    firstStep: (x, g) => x.map((v, i) => v - 0.1 * Math.sign(g[i]!)),
+  },
+  {
+    name: "lars",
+    // With eps 0 (the default) a subnormal gradient norm makes the ratio overflow float32 and
+    // the update NaN, in optax as here: the laws' fuzz finds it, so the table adds a small eps.
+    make: (lr) => lars(lr, { eps: 1e-8 }),
+    lr: 3,
+    defaults: () => lars(0.1),
+    // No decay; the trust ratio is 0.001 ||x|| / ||g||, and the trace starts at 0.
+    firstStep: (x, g) => x.map((v, i) => v - 0.1 * ((0.001 * norm(x)) / norm(g)) * g[i]!),
+    notContinuous: "the trust ratio jumps at a zero param norm",
+  },
+  {
+    name: "fromage",
+    make: (lr) => fromage(lr),
+    lr: 0.05,
+    defaults: () => fromage(0.1),
+    // c = 1 / sqrt(1 + 0.01); the trust ratio makes r = (||x|| / ||g||) g; p' = c (p - 0.1 r).
+    firstStep: (x, g) => x.map((v, i) => (v - 0.1 * (norm(x) / norm(g)) * g[i]!) / Math.sqrt(1.01)),
+  },
+  {
+    name: "adamaxw",
+    make: (lr) => adamaxw(lr),
+    lr: 0.05,
+    defaults: () => adamaxw(0.1),
+    // Adamax's step g / (|g| + eps), plus the decay 1e-4 x, both times the learning rate.
+    firstStep: (x, g) => x.map((v, i) => v - 0.1 * (g[i]! / (Math.abs(g[i]!) + 1e-8) + 1e-4 * v)),
+  },
+  {
+    name: "nadamw",
+    make: (lr) => nadamw(lr),
+    lr: 0.05,
+    defaults: () => nadamw(0.1),
+    // NAdam's (0.09 / 0.19 + 1) g / (|g| + eps), plus the decay 1e-4 x.
+    firstStep: (x, g) => x.map((v, i) => v - 0.1 * (((0.09 / 0.19 + 1) * g[i]!) / (Math.abs(g[i]!) + 1e-8) + 1e-4 * v)),
+  },
+  {
+    name: "optimisticGradientDescent",
+    make: (lr) => optimisticGradientDescent(lr),
+    lr: 0.05,
+    defaults: () => optimisticGradientDescent(0.1),
+    // The first step has no previous gradient: (1 + 1) g - 1 g = g.
+    firstStep: descent(0.1),
+  },
+  {
+    name: "optimisticAdam",
+    make: (lr) => optimisticAdam(lr),
+    lr: 0.05,
+    defaults: () => optimisticAdam(0.1),
+    // Nesterov Adam's first r = (0.09 / 0.19 + 1) g / (|g| + eps); optimism's first step is r.
+    firstStep: (x, g) => x.map((v, i) => v - (0.1 * (0.09 / 0.19 + 1) * g[i]!) / (Math.abs(g[i]!) + 1e-8)),
+  },
+  {
+    name: "adopt",
+    make: (lr) => adopt(lr),
+    lr: 0.05,
+    defaults: () => adopt(0.1),
+    // The first step only measures g^2: b1 is taken as 1, so mu stays 0.
+    firstStep: (x) => [...x],
+    firstStepStandsStill: "ADOPT's first step only fills its second moment (optax's doctest shows the loss unmoved)",
+  },
+  {
+    name: "ademamix",
+    make: (lr) => ademamix(lr),
+    lr: 0.1,
+    defaults: () => ademamix(0.1),
+    // m1^ = g, m2 = (1 - 0.9999) g (not corrected), nu^ = g^2, alpha 5.
+    firstStep: (x, g) => x.map((v, i) => v - (0.1 * (g[i]! + 5 * (1 - 0.9999) * g[i]!)) / (Math.abs(g[i]!) + 1e-8)),
   },
 ];

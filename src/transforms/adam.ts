@@ -50,6 +50,26 @@ export function adamOptions(where: string, options: AdamOptions): Required<AdamO
 }
 
 /**
+ * Adam's per-step scalars, shared by the transformations whose moments are corrected as Adam's:
+ * the decays' complements, the corrections' reciprocals (divisions by per-step numbers are
+ * multiplications, computed once in float64, so that one division per element is left, the one
+ * by the root), and Nesterov's two factors (its look-ahead term corrects the new moment one step
+ * further).
+ */
+export function adamScalars(h: { readonly b1: number; readonly b2: number }, count: number) {
+  const t = increment(count);
+  const correct1 = biasCorrection(h.b1, t);
+  return {
+    a1: 1 - h.b1,
+    a2: 1 - h.b2,
+    inverse1: 1 / correct1,
+    inverse2: 1 / biasCorrection(h.b2, t),
+    nextFactor: h.b1 / biasCorrection(h.b1, increment(t)),
+    gradFactor: (1 - h.b1) / correct1,
+  };
+}
+
+/**
  * Rescales updates by Adam's bias-corrected moment estimates (Kingma and Ba, 2014), without
  * the learning rate.
  *
@@ -84,22 +104,7 @@ export function scaleByAdam(options: AdamOptions | null = {}): GradientTransform
       slots: { mu: 0, nu: 0 },
       counted: true,
       hyper: { b1, b2, eps, epsRoot },
-      // Divisions by per-step numbers are multiplications by their reciprocals, computed once
-      // in float64: one division per element is left, the one by the root.
-      scalars: (h, count) => {
-        const t = increment(count);
-        const correct1 = biasCorrection(h.b1, t);
-        // Nesterov's look-ahead term corrects the new moment one step further.
-        const correctNext = biasCorrection(h.b1, increment(t));
-        return {
-          a1: 1 - h.b1,
-          a2: 1 - h.b2,
-          inverse1: 1 / correct1,
-          inverse2: 1 / biasCorrection(h.b2, t),
-          nextFactor: h.b1 / correctNext,
-          gradFactor: (1 - h.b1) / correct1,
-        };
-      },
+      scalars: (h, count) => adamScalars(h, count),
       body: ({ x, mu, nu }, s) => {
         const m = add(mul(s.a1, x), mul(s.b1, mu));
         const v = add(mul(s.a2, mul(x, x)), mul(s.b2, nu));
