@@ -159,7 +159,9 @@ export function formatPath(path: readonly Segment[]): string {
 
 /** Whether `x` is a `Float32Array` or `Float64Array`. */
 export function isFloatArray(x: unknown): x is FloatArray {
-  return x instanceof Float64Array || x instanceof Float32Array;
+  // ArrayBuffer.isView checks for a real typed array: an object whose prototype is one
+  // (Object.create(Float32Array.of(1))) passes instanceof but throws on every read.
+  return (x instanceof Float64Array || x instanceof Float32Array) && ArrayBuffer.isView(x);
 }
 
 function isNdArrayLike(x: object): x is { data: unknown; shape: number[]; stride: number[]; offset: number } {

@@ -63,6 +63,11 @@ export interface Entry {
   readonly firstStep: (x: readonly number[], g: readonly number[]) => number[];
   /** Why the first step leaves the params where they are, for the one optimizer whose does. */
   readonly firstStepStandsStill?: string;
+  /**
+   * Why "finite in, finite out" does not hold, where it does not: a trust ratio ||p|| / ||u||
+   * overflows when the update is subnormal, in optax as here (the laws' fuzz draws such grads).
+   */
+  readonly overflows?: string;
 }
 
 /** Adam's (and AMSGrad's, Adamax's) first step at learning rate `lr`: m^ = g, v^ = g^2, so -lr g / (|g| + eps). */
@@ -168,6 +173,7 @@ export const catalogue: readonly Entry[] = [
   },
   {
     name: "lamb",
+    overflows: "its trust ratio ||p|| / ||u|| is Infinity for a subnormal u (a grad of 7e-45 in float32)",
     make: (lr) => lamb(lr),
     lr: 0.02,
     defaults: () => lamb(0.1),
@@ -323,6 +329,7 @@ export const catalogue: readonly Entry[] = [
   },
   {
     name: "fromage",
+    overflows: "its trust ratio ||p|| / ||g|| is Infinity for a subnormal gradient",
     make: (lr) => fromage(lr),
     lr: 0.05,
     defaults: () => fromage(0.1),

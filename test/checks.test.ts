@@ -267,3 +267,11 @@ describe("the updates come back in the grads' dtype, whatever the params' dtype"
     expect(Array.from(w)).toEqual(expected.map(Math.fround));
   });
 });
+
+describe("look-alike leaves", () => {
+  it("an object whose prototype is a typed array is not a leaf: NOT_A_PYTREE, not a TypeError", () => {
+    const fake = Object.create(Float32Array.of(0, 0, 0)) as Float32Array;
+    const error = caught(() => adam(0.1).init({ w: fake }));
+    expect([error.code, error.path]).toEqual(["NOT_A_PYTREE", "w"]);
+  });
+});

@@ -839,11 +839,14 @@ describe("the executor's core: checks, the very same arrays, barriers, and apply
     expect([...values(u1), ...values(u2)]).toEqual([1, 1 + 0.9 * 1]);
   });
 
-  it("returns a stateless kernel's state as it was given, as optax's stateless transforms do", () => {
+  it("gives a stateless kernel a fresh record of the same shapes each step (a donated state is spent)", () => {
     const tx = scale(2);
     const g = Float64Array.of(1);
     const state = tx.init(g);
-    expect(tx.update(g, state)[1]).toBe(state);
+    const next = tx.update(g, state)[1];
+    expect(next).not.toBe(state);
+    expect(next).toEqual(state);
+    expect(next.shapes).toBe(state.shapes);
   });
 
   it("refuses to run a kernel that reads the params without them (MISSING_PARAMS)", () => {
