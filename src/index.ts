@@ -17,7 +17,14 @@ export {
 } from "./pytree.js";
 export {
   type EmptyState,
+  type ExtraArgName,
+  type ExtraArgs,
+  type ExtraArgsNeeded,
+  type ExtraArgsWith,
   type GradientTransformation,
+  type GradientTransformationExtraArgs,
+  type RequiredExtraArgs,
+  type WithExtraArgs,
   type ShapesState,
   type ScalarOrSchedule,
   type Schedule,

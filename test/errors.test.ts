@@ -17,20 +17,11 @@ import {
   type GradTxErrorCode,
   type PyTree,
 } from "../src/index.js";
+import { caught } from "./helpers.js";
 
 const params = {
   layers: [{ w: ndarray(new Float64Array(1280), [128, 10]) }, { w: ndarray(new Float64Array(1280), [128, 10]) }],
 };
-
-function caught(thunk: () => unknown): GradTxError {
-  try {
-    thunk();
-  } catch (e) {
-    expect(e).toBeInstanceOf(GradTxError);
-    return e as GradTxError;
-  }
-  throw new Error("expected a GradTxError, nothing was thrown");
-}
 
 const table: [string, GradTxErrorCode, string | undefined, () => unknown, RegExp?][] = [
   ["adam with a negative learning rate", "INVALID_HYPERPARAMETER", undefined, () => adam(-1), /learningRate.*>= 0.*-1/],
@@ -128,6 +119,13 @@ const table: [string, GradTxErrorCode, string | undefined, () => unknown, RegExp
     undefined,
     () => lookahead(sgd(1)).update(Float64Array.of(1), lookahead(sgd(1)).init(Float64Array.of(1))),
     /fast weights/,
+  ],
+  [
+    "extra that is not an object",
+    "INVALID_HYPERPARAMETER",
+    undefined,
+    () => sgd(0.1).update(Float64Array.of(1), sgd(0.1).init(Float64Array.of(1)), undefined, 3 as never),
+    /extra must be an object/,
   ],
   [
     "a chain state of the wrong length",
