@@ -33,13 +33,13 @@ export type ScalarOrSchedule = number | Schedule;
  *
  * @example
  * ```ts
- * import { chain, scale, type ExtraArgs, type GradientTransformation } from "gradtx";
- * const seen: (ExtraArgs | undefined)[] = [];
- * const logger: GradientTransformation = { init: () => ({}), update: (u, s, _p, extra) => (seen.push(extra), [u, s]) };
- * const opt = chain(scale(0.5), logger);
- * const g = Float64Array.of(1, 2, 3);
- * opt.update(g, opt.init(g), g, { value: 14 });
- * seen[0]?.value; // 14
+ * import { chain, reduceOnPlateau, sgd, type ExtraArgs } from "gradtx";
+ * // f(x) = sum(x^2) from x0 = [1, 2, 3]
+ * const opt = chain(sgd(0.1), reduceOnPlateau({ patience: 2 }));
+ * const params = Float64Array.of(1, 2, 3);
+ * const extra: ExtraArgs = { value: params.reduce((s, x) => s + x * x, 0) }; // the loss, 14
+ * const [updates] = opt.update(params.map((x) => 2 * x), opt.init(params), params, extra);
+ * Array.from(updates as Float64Array); // [-0.2, -0.4, -0.6000000000000001]
  * ```
  * @since 0.3.0
  */
@@ -116,6 +116,13 @@ export interface GradientTransformation<S = unknown> {
  * and the combinators take it; what they build needs the same fields where the types can tell
  * ({@link chain} and {@link lookahead} say so in theirs).
  *
+ * @example
+ * ```ts
+ * import { reduceOnPlateau, type GradientTransformationExtraArgs, type ReduceOnPlateauState } from "gradtx";
+ * const tx: GradientTransformationExtraArgs<ReduceOnPlateauState, "value"> = reduceOnPlateau();
+ * const g = Float64Array.of(1);
+ * const [u] = tx.update(g, tx.init(g), undefined, { value: 1 }); // u = [1]: the scale starts at 1
+ * ```
  * @since 0.3.0
  */
 export interface GradientTransformationExtraArgs<
@@ -146,6 +153,9 @@ export type ExtraArgsNeeded<T> = T extends {
 
 /** The fields an `extra` type `E` requires: `"value"` for `ExtraArgsWith<"value">`. @since 0.3.0 */
 export type RequiredExtraArgs<E> = { [K in keyof E]-?: object extends Pick<E, K> ? never : K }[keyof E] & ExtraArgName;
+
+/** The state type of a transformation type. @since 0.3.0 */
+export type StateOf<T> = T extends GradientTransformation<infer S> ? S : never;
 
 /**
  * `GradientTransformation<S>`, or, when `Needs` is not `never`, the

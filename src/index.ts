@@ -26,6 +26,7 @@ export {
   type RequiredExtraArgs,
   type WithExtraArgs,
   type ShapesState,
+  type StateOf,
   type ScalarOrSchedule,
   type Schedule,
 } from "./base.js";
@@ -68,6 +69,7 @@ export { ema, trace, type EmaState, type TraceState } from "./transforms/accumul
 export { addDecayedWeights, type Mask, type MaskTree } from "./transforms/adding.js";
 export { clip, clipByBlockRms, clipByGlobalNorm } from "./transforms/clipping.js";
 export { zeroNans, type ZeroNansState } from "./transforms/nans.js";
+export { reduceOnPlateau, type ReduceOnPlateauOptions, type ReduceOnPlateauState } from "./transforms/plateau.js";
 
 // Optimizers.
 export {

@@ -10,6 +10,7 @@ import {
   clipByGlobalNorm,
   GradTxError,
   lookahead,
+  reduceOnPlateau,
   scaleByAdam,
   scaleByLearningRate,
   sgd,
@@ -119,6 +120,18 @@ const table: [string, GradTxErrorCode, string | undefined, () => unknown, RegExp
     undefined,
     () => lookahead(sgd(1)).update(Float64Array.of(1), lookahead(sgd(1)).init(Float64Array.of(1))),
     /fast weights/,
+  ],
+  [
+    "reduceOnPlateau without the loss",
+    "MISSING_EXTRA_ARG",
+    undefined,
+    () =>
+      // @ts-expect-error: the chain's type needs { value } too
+      chain(sgd(0.1), reduceOnPlateau()).update(
+        Float64Array.of(1),
+        chain(sgd(0.1), reduceOnPlateau()).init(Float64Array.of(1)),
+      ),
+    /reduceOnPlateau reads the loss: pass it as extra\.value/,
   ],
   [
     "extra that is not an object",
