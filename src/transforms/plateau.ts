@@ -107,15 +107,14 @@ function counter(name: string, value: number): number {
 export function reduceOnPlateau(
   options: ReduceOnPlateauOptions | null = {},
 ): GradientTransformationExtraArgs<ReduceOnPlateauState, "value"> {
-  options = readOptions(where, options, [
-    "factor",
-    "patience",
-    "rtol",
-    "atol",
-    "cooldown",
-    "accumulationSize",
-    "minScale",
-  ]);
+  options = readOptions(
+    where,
+    options,
+    ["factor", "patience", "rtol", "atol", "cooldown", "accumulationSize", "minScale"],
+    {
+      hint: "optax's reduce_on_plateau(factor, patience) is reduceOnPlateau({ factor: 0.1, patience: 10 })",
+    },
+  );
   const factor = checkNumber(where, "factor", options.factor ?? 0.1, {
     min: 0,
     max: 1,
