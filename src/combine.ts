@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { ShapesState, GradientTransformation } from "./base.js";
+import type { ExtraArgsNeeded, GradientTransformation, ShapesState, StateOf, WithExtraArgs } from "./base.js";
 import { GradTxError } from "./errors.js";
 import { checkTransformation } from "./validate.js";
 import { elementwise, nodeOf, Transformation } from "./kernels/executor.js";
@@ -25,8 +25,11 @@ import { childrenOf, type Node } from "./kernels/node.js";
  * update as it is, such as {@link identity}, may follow it).
  *
  * ```
- * u_0 = g;  u_i, s_i' = tx_i.update(u_{i-1}, s_i, params);  result u_n
+ * u_0 = g;  u_i, s_i' = tx_i.update(u_{i-1}, s_i, params, extra);  result u_n
  * ```
+ *
+ * Every part gets the `extra` arguments as the caller gave them; the chain's type needs the
+ * fields any part's type needs (`chain(adam(1e-3), reduceOnPlateau())` needs `{ value }`).
  *
  * @example
  * ```ts
@@ -36,9 +39,9 @@ import { childrenOf, type Node } from "./kernels/node.js";
  * ```
  * @since 0.1.0
  */
-export function chain<S extends readonly unknown[]>(
-  ...transforms: { readonly [K in keyof S]: GradientTransformation<S[K]> }
-): GradientTransformation<S> {
+export function chain<const T extends readonly GradientTransformation<unknown>[]>(
+  ...transforms: T
+): WithExtraArgs<{ -readonly [K in keyof T]: StateOf<T[K]> }, ExtraArgsNeeded<T[number]>> {
   transforms.forEach((tx, i) => checkTransformation(`chain: argument ${i}`, tx));
   const parts = (transforms as readonly GradientTransformation<unknown>[]).map(nodeOf);
   // Lookahead's update lands the params on its slow weights at a sync; a later part would move
@@ -50,7 +53,7 @@ export function chain<S extends readonly unknown[]>(
         `chain: argument ${i} is (or holds) a lookahead, which must be the last part of a chain: a part after it would move the params off the slow weights at every sync (put it before the lookahead, or inside it)`,
       );
   });
-  return new Transformation<S>({ kind: "chain", parts });
+  return new Transformation({ kind: "chain", parts }) as never;
 }
 
 const holdsLookahead = (node: Node): boolean => node.kind === "lookahead" || childrenOf(node).some(holdsLookahead);

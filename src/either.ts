@@ -6,7 +6,7 @@
  */
 import * as E from "fp-ts/lib/Either.js";
 import type { Monoid } from "fp-ts/lib/Monoid.js";
-import type { GradientTransformation } from "./base.js";
+import type { ExtraArgs, GradientTransformation } from "./base.js";
 import { chain, identity } from "./combine.js";
 import { GradTxError } from "./errors.js";
 import type { AsPyTree, PyTree } from "./pytree.js";
@@ -78,8 +78,9 @@ export function updateEither<S>(
   updates: PyTree | AsPyTree<U>,
   state: S,
   params?: PyTree | AsPyTree<P>,
+  extra?: ExtraArgs,
 ) => E.Either<GradTxError, readonly [PyTree, S]> {
-  return (updates, state, params) => attempt(() => tx.update(updates, state, params));
+  return (updates, state, params, extra) => attempt(() => tx.update(updates, state, params, extra));
 }
 
 /**

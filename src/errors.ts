@@ -12,12 +12,20 @@
  * - `SHAPE_MISMATCH`: two trees agree in structure but a leaf differs in length or shape.
  * - `NOT_A_PYTREE`: a value is not a leaf, `null`/`undefined`, an array or a plain object.
  * - `MISSING_PARAMS`: a transformation that reads `params` was called without them.
+ * - `MISSING_EXTRA_ARG`: a transformation that reads a field of `extra` (the loss `value`, say)
+ *   was called without it; the message names the field.
  * - `BAD_STATE`: a state is not what this transformation produced.
  *
  * @since 0.1.0
  */
 export type GradTxErrorCode =
-  "INVALID_HYPERPARAMETER" | "STRUCTURE_MISMATCH" | "SHAPE_MISMATCH" | "NOT_A_PYTREE" | "MISSING_PARAMS" | "BAD_STATE";
+  | "INVALID_HYPERPARAMETER"
+  | "STRUCTURE_MISMATCH"
+  | "SHAPE_MISMATCH"
+  | "NOT_A_PYTREE"
+  | "MISSING_PARAMS"
+  | "MISSING_EXTRA_ARG"
+  | "BAD_STATE";
 
 /**
  * Marks gradtx's errors, under a key shared by every copy of gradtx in a process (the ESM and

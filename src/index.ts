@@ -17,8 +17,16 @@ export {
 } from "./pytree.js";
 export {
   type EmptyState,
+  type ExtraArgName,
+  type ExtraArgs,
+  type ExtraArgsNeeded,
+  type ExtraArgsWith,
   type GradientTransformation,
+  type GradientTransformationExtraArgs,
+  type RequiredExtraArgs,
+  type WithExtraArgs,
   type ShapesState,
+  type StateOf,
   type ScalarOrSchedule,
   type Schedule,
 } from "./base.js";
@@ -75,6 +83,7 @@ export {
 export { keepParamsNonnegative } from "./transforms/constrain.js";
 export { scaleByAdopt, type AdoptOptions } from "./transforms/adopt.js";
 export { scaleByAdemamix, type AdemamixOptions, type ScaleByAdemamixState } from "./transforms/ademamix.js";
+export { reduceOnPlateau, type ReduceOnPlateauOptions, type ReduceOnPlateauState } from "./transforms/plateau.js";
 
 // Optimizers.
 export {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { GradientTransformation } from "./base.js";
+import type { ExtraArgsNeeded, GradientTransformation, StateOf, WithExtraArgs } from "./base.js";
 import { GradTxError } from "./errors.js";
 import { MAX_DEPTH, type PyTree } from "./pytree.js";
 import { checkNumber, checkTransformation, readOptions } from "./validate.js";
@@ -93,6 +93,10 @@ function isLookaheadState(x: unknown): x is LookaheadState {
  * put Lookahead last in a {@link chain} (clipping and weight decay go before it or inside
  * `inner`). Lookahead nests: `lookahead(lookahead(sgd(0.1)), { syncPeriod: 3 })`.
  *
+ * `extra` goes to `inner` as the caller gave it: its `value` is the loss at the params, which are
+ * the fast weights. The type needs what `inner`'s needs (`lookahead(chain(sgd(0.1),
+ * reduceOnPlateau()))` needs `{ value }`).
+ *
  * Laws: `alpha = 1` gives the inner optimizer's trajectory; `alpha = 0` brings the fast weights
  * back to the initial params at every sync; `syncPeriod = 1` around `sgd(lr)` is `sgd(alpha * lr)`.
  *
@@ -113,6 +117,10 @@ function isLookaheadState(x: unknown): x is LookaheadState {
  * ```
  * @since 0.1.0
  */
+export function lookahead<T extends GradientTransformation<unknown>>(
+  inner: T,
+  options?: LookaheadOptions | null,
+): WithExtraArgs<LookaheadState<StateOf<T>>, ExtraArgsNeeded<T>>;
 export function lookahead<S>(
   inner: GradientTransformation<S>,
   options: LookaheadOptions | null = {},

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { ExtraArgs } from "./base.js";
 import { GradTxError } from "./errors.js";
 
 /** The range a numeric hyperparameter must lie in. */
@@ -114,6 +115,8 @@ export interface OptionHints {
    * sentence saying where the value goes instead.
    */
   readonly aliases?: Readonly<Record<string, string>>;
+  /** What the object is called in messages (default `options`), and what its keys are (default `option`). */
+  readonly called?: { readonly object: string; readonly key: string };
 }
 
 /**
@@ -210,10 +213,11 @@ export function readOptions<T extends object, const K extends readonly (keyof T 
   hints: OptionHints = {},
 ): Readonly<T> {
   if (options === null || options === undefined) return Object.freeze({}) as T;
+  const { object, key: noun } = hints.called ?? { object: "options", key: "option" };
   const proto: unknown = typeof options === "object" ? Object.getPrototypeOf(options) : undefined;
   if (typeof options !== "object" || (proto !== Object.prototype && proto !== null)) {
     const instead = hints.hint ?? `write { ${validKeys.join(", ")} }`;
-    invalid(where, `options must be an object; ${instead} (got ${describeValue(options)})`);
+    invalid(where, `${object} must be an object; ${instead} (got ${describeValue(options)})`);
   }
   const keys = Object.keys(options);
   const valid: readonly string[] = validKeys;
@@ -222,10 +226,36 @@ export function readOptions<T extends object, const K extends readonly (keyof T 
       const hint = suggestion(key, valid, hints);
       invalid(
         where,
-        `unknown option ${JSON.stringify(key)}${hint === undefined ? "" : ` (${hint})`}; its options are ${valid.join(", ")}`,
+        `unknown ${noun} ${JSON.stringify(key)}${hint === undefined ? "" : ` (${hint})`}; its ${noun}s are ${valid.join(", ")}`,
       );
     }
   const copy: Record<string, unknown> = {};
   for (const key of keys) copy[key] = (options as Record<string, unknown>)[key];
   return Object.freeze(copy) as T;
+}
+
+/**
+ * Reads the `extra` argument of an `update` strictly, once, as {@link readOptions} reads options:
+ * `undefined` or `null` is none; anything but a plain object, an unknown key (naming the nearest
+ * field) or a field of the wrong type throws `INVALID_HYPERPARAMETER` naming the field. Returns a
+ * frozen copy (each field read once), or `undefined` for none.
+ */
+export function readExtraArgs(where: string, extra: unknown): ExtraArgs | undefined {
+  if (extra === undefined || extra === null) return undefined;
+  const read = readOptions<ExtraArgs, ["value", "grad", "valueFn", "gradFn"]>(
+    where,
+    extra as ExtraArgs,
+    ["value", "grad", "valueFn", "gradFn"],
+    {
+      called: { object: "extra", key: "field" },
+      hint: "pass { value }, { grad }, { valueFn } or { gradFn } as the fourth argument of update",
+    },
+  );
+  const kind = (x: unknown) => (x === null ? "null" : Array.isArray(x) ? "an array" : typeof x);
+  if (read.value !== undefined && typeof read.value !== "number")
+    invalid(where, `extra.value must be a number (the loss at params), got ${kind(read.value)}`);
+  for (const name of ["valueFn", "gradFn"] as const)
+    if (read[name] !== undefined && typeof read[name] !== "function")
+      invalid(where, `extra.${name} must be a function of the params, got ${kind(read[name])}`);
+  return read;
 }

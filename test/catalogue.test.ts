@@ -39,7 +39,7 @@ import {
   checkLookaheadSyncPeriodOne,
   checkTransformationLaws,
 } from "../src/laws/index.js";
-import { catalogue } from "./catalogue.js";
+import { everyEntry } from "./catalogue.js";
 import { expectClose, trajectory, values } from "./helpers.js";
 
 /** f(x) = 0.5 sum a_i x_i^2 with a in [1, 2]: condition number 2. */
@@ -55,7 +55,7 @@ const quadraticLoss = (p: PyTree): number =>
       0,
     );
 
-describe.each(catalogue)("$name", (entry) => {
+describe.each(everyEntry)("$name", (entry) => {
   it("is pure, deterministic, keeps structure and dtypes, is chain's neighbour, and maps finite to finite", () => {
     checkTransformationLaws(entry.make(entry.lr), { numRuns: 25, finite: entry.overflows === undefined });
   });

@@ -35,12 +35,16 @@ import {
   multiSteps,
   multiTransform,
   nadam,
+  reduceOnPlateau,
   radam,
   ranger,
   rmsprop,
   sgd,
+  tree,
   zeroNans,
+  type ExtraArgs,
   type GradientTransformation,
+  type PyTree,
 } from "../src/index.js";
 
 export interface Entry {
@@ -68,6 +72,11 @@ export interface Entry {
    * overflows when the update is subnormal, in optax as here (the laws' fuzz draws such grads).
    */
   readonly overflows?: string;
+  /**
+   * For an optimizer whose update needs extra arguments: them, from the params the update is given
+   * (a loss of the params: any deterministic function of them will do for the laws).
+   */
+  readonly extra?: (params: PyTree) => ExtraArgs;
 }
 
 /** Adam's (and AMSGrad's, Adamax's) first step at learning rate `lr`: m^ = g, v^ = g^2, so -lr g / (|g| + eps). */
@@ -386,3 +395,38 @@ export const catalogue: readonly Entry[] = [
     firstStep: (x, g) => x.map((v, i) => v - (0.1 * (g[i]! + 5 * (1 - 0.9999) * g[i]!)) / (Math.abs(g[i]!) + 1e-8)),
   },
 ];
+
+/** A loss for the entries that need one: the sum of squares of the params. */
+const sumOfSquares = (params: PyTree): ExtraArgs => ({ value: tree.vdot(params, params) });
+
+/** The entries whose update needs extra arguments, which the tables that take them run. */
+export const needsExtra: readonly Entry[] = [
+  {
+    name: "chain(sgd, reduceOnPlateau)",
+    make: (lr) => chain(sgd(lr), reduceOnPlateau({ factor: 0.5, patience: 2 })),
+    lr: 0.2,
+    defaults: () => chain(sgd(0.1), reduceOnPlateau()),
+    // The first loss improves on Infinity, and the scale starts at 1: SGD's step.
+    firstStep: descent(0.1),
+    extra: sumOfSquares,
+  },
+];
+
+/**
+ * An entry whose optimizers take their extra arguments from the params when the caller gives
+ * none: what a table that calls `update(g, s, p)` can run. The real optimizer runs inside (an
+ * opaque part, where it is nested in another).
+ */
+export function supplyingExtra(entry: Entry): Entry {
+  const extra = entry.extra;
+  if (extra === undefined) return entry;
+  const wrap = (tx: GradientTransformation): GradientTransformation => ({
+    init: (params) => tx.init(params),
+    update: (updates, state, params, given) =>
+      tx.update(updates, state, params, given ?? extra((params ?? updates) as PyTree)),
+  });
+  return { ...entry, make: (lr) => wrap(entry.make(lr)), defaults: () => wrap(entry.defaults()) };
+}
+
+/** Every entry, those that need extra arguments included, for the laws, hostile input and checkpoints. */
+export const everyEntry: readonly Entry[] = [...catalogue, ...needsExtra.map(supplyingExtra)];

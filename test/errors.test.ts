@@ -10,6 +10,7 @@ import {
   clipByGlobalNorm,
   GradTxError,
   lookahead,
+  reduceOnPlateau,
   scaleByAdam,
   scaleByLearningRate,
   sgd,
@@ -17,20 +18,11 @@ import {
   type GradTxErrorCode,
   type PyTree,
 } from "../src/index.js";
+import { caught } from "./helpers.js";
 
 const params = {
   layers: [{ w: ndarray(new Float64Array(1280), [128, 10]) }, { w: ndarray(new Float64Array(1280), [128, 10]) }],
 };
-
-function caught(thunk: () => unknown): GradTxError {
-  try {
-    thunk();
-  } catch (e) {
-    expect(e).toBeInstanceOf(GradTxError);
-    return e as GradTxError;
-  }
-  throw new Error("expected a GradTxError, nothing was thrown");
-}
 
 const table: [string, GradTxErrorCode, string | undefined, () => unknown, RegExp?][] = [
   ["adam with a negative learning rate", "INVALID_HYPERPARAMETER", undefined, () => adam(-1), /learningRate.*>= 0.*-1/],
@@ -128,6 +120,25 @@ const table: [string, GradTxErrorCode, string | undefined, () => unknown, RegExp
     undefined,
     () => lookahead(sgd(1)).update(Float64Array.of(1), lookahead(sgd(1)).init(Float64Array.of(1))),
     /fast weights/,
+  ],
+  [
+    "reduceOnPlateau without the loss",
+    "MISSING_EXTRA_ARG",
+    undefined,
+    () =>
+      // @ts-expect-error: the chain's type needs { value } too
+      chain(sgd(0.1), reduceOnPlateau()).update(
+        Float64Array.of(1),
+        chain(sgd(0.1), reduceOnPlateau()).init(Float64Array.of(1)),
+      ),
+    /reduceOnPlateau reads the loss: pass it as extra\.value/,
+  ],
+  [
+    "extra that is not an object",
+    "INVALID_HYPERPARAMETER",
+    undefined,
+    () => sgd(0.1).update(Float64Array.of(1), sgd(0.1).init(Float64Array.of(1)), undefined, 3 as never),
+    /extra must be an object/,
   ],
   [
     "a chain state of the wrong length",

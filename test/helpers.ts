@@ -89,3 +89,14 @@ export function codeOf(thunk: () => unknown): string {
   }
   throw new Error("did not throw");
 }
+
+/** The GradTxError `thunk` throws (a test failure if it throws something else, or nothing). */
+export function caught(thunk: () => unknown): GradTxError {
+  try {
+    thunk();
+  } catch (e) {
+    expect(e).toBeInstanceOf(GradTxError);
+    return e as GradTxError;
+  }
+  throw new Error("expected a GradTxError, nothing was thrown");
+}

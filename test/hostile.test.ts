@@ -28,7 +28,7 @@ import {
 } from "../src/index.js";
 import { arbitraryProblem, fingerprint } from "../src/laws/index.js";
 import { dataOf, type Leaf } from "../src/pytree.js";
-import { catalogue } from "./catalogue.js";
+import { everyEntry } from "./catalogue.js";
 import { values } from "./helpers.js";
 
 const optimizers: GradientTransformation[] = [
@@ -37,7 +37,7 @@ const optimizers: GradientTransformation[] = [
   chain(clipByGlobalNorm(1), lookahead(adam(0.1), { syncPeriod: 2, innerState: "interpolate" })),
 ];
 /** The whole catalogue, for the cheaper properties. */
-const everyOptimizer = catalogue.map((entry) => [entry.name, entry.make(entry.lr)] as const);
+const everyOptimizer = everyEntry.map((entry) => [entry.name, entry.make(entry.lr)] as const);
 
 /**
  * Runs `thunk` on an input that may be valid: anything it throws must be a GradTxError. Where the

@@ -34,6 +34,7 @@ const {
   polynomialSchedule,
   radam,
   ranger,
+  reduceOnPlateau,
   rmsprop,
   safeFactory,
   scaleByAdadelta,
@@ -190,6 +191,14 @@ const factories: readonly Factory[] = [
     bad: ["alpha", 2],
     unknown: ["k", "syncPeriod"],
     instead: "optax's lookahead(inner, sync_period, slow_step_size) is lookahead(inner, { syncPeriod: 5, alpha: 0.5 })",
+  },
+  {
+    name: "reduceOnPlateau",
+    call: (o) => any(reduceOnPlateau)(o),
+    good: ["patience", 3],
+    bad: ["factor", 1],
+    unknown: ["accumulation_size", "accumulationSize"],
+    instead: "optax's reduce_on_plateau(factor, patience) is reduceOnPlateau({ factor: 0.1, patience: 10 })",
   },
   {
     name: "scaleByAdam",
@@ -773,7 +782,9 @@ describe("the table covers every exported function that takes an options object"
             visit(target, picked, prefix);
           }
         }
-        if (!ts.isFunctionDeclaration(statement) || statement.name === undefined) continue;
+        // An overload signature (no body) is the same function as its implementation.
+        if (!ts.isFunctionDeclaration(statement) || statement.name === undefined || statement.body === undefined)
+          continue;
         const exported = statement.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword) ?? false;
         const name = only === null ? statement.name.text : only.get(statement.name.text);
         if (!exported || name === undefined) continue;

@@ -23,6 +23,11 @@ describe("README", () => {
     expect(block).toBe(read("docs/examples/fast-loop.ts"));
   });
 
+  it("docs/extra-args.md shows exactly the example file npm test runs", () => {
+    const block = read("docs/extra-args.md").match(/gradtx's own test suite:\n\n```ts\n([\s\S]*?)```/)![1];
+    expect(block).toBe(read("docs/examples/extra-args.test.ts"));
+  });
+
   it("keeps CI running exactly the README's test command", () => {
     expect(read(".ci/run")).toContain("npm ci && npm test");
   });

@@ -18,7 +18,7 @@ import {
   type GradientTransformation,
 } from "../src/index.js";
 import { arbitraryProblem, fingerprint, runProblem } from "../src/laws/index.js";
-import { catalogue } from "./catalogue.js";
+import { everyEntry } from "./catalogue.js";
 
 const optimizers: [string, GradientTransformation][] = [
   ["sgd with momentum", sgd(0.1, { momentum: 0.9 })],
@@ -41,7 +41,7 @@ function codeOf(thunk: () => unknown): string {
 describe("serializeState / deserializeState: checkpoints that resume bit for bit", () => {
   const everything: [string, GradientTransformation][] = [
     ...optimizers,
-    ...catalogue.map((entry): [string, GradientTransformation] => [entry.name, entry.make(entry.lr)]),
+    ...everyEntry.map((entry): [string, GradientTransformation] => [entry.name, entry.make(entry.lr)]),
     ["multiSteps(adam, 3)", multiSteps(adam(0.1), 3)],
     ["zeroNans then sgd", chain(zeroNans(), sgd(0.1))],
   ];

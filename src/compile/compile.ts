@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
+import type { ExtraArgs, GradientTransformation } from "../base.js";
 import { GradTxError } from "../errors.js";
 import {
   assertSameStructure,
@@ -74,8 +74,11 @@ export interface CompiledOptimizer<S = unknown, P = PyTree> {
   readonly params: P;
   /** Buffers shaped like the params for the next gradient (ndarray leaves stay ndarrays); `step()` reads them. */
   readonly grads: P;
-  /** One training step: `[u, s] = tx.update(grads, s, params); params = applyUpdates(params, u)`. */
-  step(grads?: PyTree | AsPyTree<P>): void;
+  /**
+   * One training step: `[u, s] = tx.update(grads, s, params, extra); params = applyUpdates(params, u)`
+   * (`step(undefined, extra)` reads `grads`).
+   */
+  step(grads?: PyTree | AsPyTree<P>, extra?: ExtraArgs): void;
   /** The current state as a pure state of `tx` (fresh arrays, shares nothing with the buffers). */
   state(): S;
   /**
@@ -309,7 +312,7 @@ export function compile<S, P extends PyTree | PyTreeLike<P>>(
   let disposed = false;
 
   const run = <T>(body: () => T): T => (resident === undefined ? body() : withResident(resident, body));
-  const step = (grads: PyTree = gradTree) => {
+  const step = (grads: PyTree = gradTree, extra?: ExtraArgs) => {
     if (disposed) throw new GradTxError("BAD_STATE", "compile: this optimizer was disposed");
     if (grads !== gradTree) {
       const g = flatten(grads);
@@ -318,7 +321,7 @@ export function compile<S, P extends PyTree | PyTreeLike<P>>(
     }
     scratch?.reset();
     const [, next] = run(() =>
-      updateNode(node, gradTree, donate(state), paramTree, { alloc, apply: true, flat: trees }),
+      updateNode(node, gradTree, donate(state), paramTree, { alloc, apply: true, flat: trees, extra }),
     );
     state = next;
   };

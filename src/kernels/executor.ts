@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { EMPTY_STATE, type GradientTransformation } from "../base.js";
+import { EMPTY_STATE, type ExtraArgs, type GradientTransformation } from "../base.js";
 import { GradTxError } from "../errors.js";
 import {
   asLeafLike,
@@ -37,6 +37,7 @@ import {
   zerosTree,
 } from "../state.js";
 import { checkNotSpent, claim, isShared, rememberUpdates, share, updatesOf } from "../donate.js";
+import { readExtraArgs } from "../validate.js";
 import { flush, runnerOf } from "./backend.js";
 import { fuse, type LeafTypes } from "./fuse.js";
 import { interpolateState } from "./interpolate.js";
@@ -51,13 +52,14 @@ export class Transformation<S = unknown> implements GradientTransformation<S> {
   readonly node: Node;
   /** The initial state for `params`. */
   readonly init: (params: PyTree) => S;
-  /** Transforms `updates` given the current state (and `params`, where the transformation reads them). */
-  readonly update: (updates: PyTree, state: S, params?: PyTree) => readonly [PyTree, S];
+  /** Transforms `updates` given the current state (and `params` and `extra`, where the transformation reads them). */
+  readonly update: (updates: PyTree, state: S, params?: PyTree, extra?: ExtraArgs) => readonly [PyTree, S];
 
   constructor(node: Node) {
     this.node = node;
     this.init = (params) => initNode(node, params) as S;
-    this.update = (updates, state, params) => updateNode(node, updates, state, params) as readonly [PyTree, S];
+    this.update = (updates, state, params, extra) =>
+      updateNode(node, updates, state, params, extra === undefined ? {} : { extra }) as readonly [PyTree, S];
   }
 }
 
@@ -142,6 +144,8 @@ export function initNode(node: Node, params: PyTree): unknown {
         accGrads: zerosTree(flatten(params)),
         inner: initNode(node.inner, params),
       };
+    case "stateScalars":
+      return { ...node.initial, shapes: shapesOf(flatten(params)) };
     case "opaque":
       return node.tx.init(params);
   }
@@ -191,6 +195,8 @@ interface Step {
   readonly updates: Flat;
   readonly params: PyTree | undefined;
   readonly paramsFlat: Flat | undefined;
+  /** The extra arguments of the call, checked (`undefined`: none given). */
+  readonly extra: ExtraArgs | undefined;
   /** Whether the state was donated: its arrays (and the last updates') may take the results. */
   inPlace: boolean;
   /** With a donated state: the arrays of the updates the call that made it returned. */
@@ -496,7 +502,10 @@ function plan(
         for (const op of step.ops.slice(from))
           if (op.kind === "barrier" && op.own !== true) {
             const tx = op.tx;
-            op.tx = { init: (p) => tx.init(p), update: (u, st, p) => (seen.finite ? tx.update(u, st, p) : [u, st]) };
+            op.tx = {
+              init: (p) => tx.init(p),
+              update: (u, st, p, extra) => (seen.finite ? tx.update(u, st, p, extra) : [u, st]),
+            };
           }
         const zeros: GradientTransformation<unknown> = {
           init: () => EMPTY_STATE,
@@ -542,6 +551,30 @@ function plan(
       const inner = plan(node.inner, s.inner, step, view, owned && !isShared(s.inner), `${at}.inner`);
       return () => ({ miniStep: 0, gradientStep: increment(gradientStep), accGrads: accGrads(op), inner: inner() });
     }
+    case "stateScalars": {
+      const { kernel } = node;
+      const where = kernel.spec.name;
+      const names = Object.keys(node.initial).sort();
+      const s = stateRecord<Record<string, unknown>>(where, state, [...names, "shapes"], at);
+      const current: Record<string, number> = {};
+      for (const name of names) {
+        const value = s[name];
+        if (typeof value !== "number")
+          throw new GradTxError(
+            "BAD_STATE",
+            `${where}: ${name} must be a number, got ${value === null ? "null" : typeof value}`,
+            at === "" ? undefined : at,
+          );
+        current[name] = value;
+      }
+      checkShapes(`${where}.shapes`, s.shapes, view.tree);
+      const next = node.advance(current, step.extra);
+      // The kernel of the declaration, with this step's numbers as its hyperparameters: the same
+      // code, so the same passes, fused with its neighbours.
+      const hyper = Object.fromEntries(Object.keys(kernel.spec.hyper).map((name) => [name, next[name]!]));
+      step.ops.push(elementOp({ ...kernel, spec: { ...kernel.spec, hyper } }, 0, [], view, owned));
+      return () => ({ ...next, shapes: s.shapes });
+    }
     case "opaque": {
       // Inside a view, the barrier sees the view's leaves only (the others are null).
       const tx = view.active === undefined ? node.tx : onView(view, node.tx);
@@ -567,6 +600,8 @@ export interface RunOptions {
   readonly apply?: boolean;
   /** The updates and params flattened, when the caller holds them so (they are not checked again). */
   readonly flat?: { readonly updates: Flat; readonly params: Flat };
+  /** The extra arguments the caller gave, unchecked (see {@link ExtraArgs}). */
+  readonly extra?: unknown;
 }
 
 /** One `update` of a node: check, plan, run, and build the next state. */
@@ -585,10 +620,13 @@ export function updateNode(
     assertSameStructure(paramsFlat, flat);
   }
   const apply = options.apply === true && paramsFlat !== undefined;
+  const extra = readExtraArgs("update", options.extra);
+  if (extra?.grad !== undefined) assertSameStructure(flat, flatten(extra.grad));
   const step: Step = {
     updates: flat,
     params,
     paramsFlat,
+    extra,
     inPlace: false,
     spare: undefined,
     alloc: options.alloc ?? fresh,
@@ -611,7 +649,7 @@ export function updateNode(
         flat.def,
         x.map((data, leaf) => (data === input[leaf] ? flat.leaves[leaf]! : asLeafLike(flat.leaves[leaf]!, data))),
       );
-      const [u, next] = op.tx.update(current, op.state, params);
+      const [u, next] = op.tx.update(current, op.state, params, extra);
       const out = flatten(u);
       assertSameStructure(flat, out);
       x = out.leaves.map(dataOf);

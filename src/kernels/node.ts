@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
+import type { ExtraArgs, GradientTransformation } from "../base.js";
 import type { Flat, PyTree } from "../pytree.js";
 import type { Kernel } from "./kernel.js";
 
@@ -113,6 +113,28 @@ export type Node =
       readonly accumulate: Kernel;
       readonly flush: Kernel;
     }
+  | {
+      /**
+       * A kernel whose hyperparameters are numbers kept in the state and moved on the host once
+       * per step, from the state's numbers and the step's extra arguments (reduceOnPlateau's
+       * scale, from the loss): `advance` gives the next numbers, and the kernel runs with those of
+       * its hyperparameters' names, fused with its neighbours. The state is the record of
+       * numbers, with the params' `shapes`.
+       */
+      readonly kind: "stateScalars";
+      /** The declaration; its `hyper` are the first step's (and name the numbers it reads). */
+      readonly kernel: Kernel;
+      /** The numbers at init. */
+      readonly initial: Readonly<Record<string, number>>;
+      /**
+       * The next numbers, from the current ones (checked to be numbers) and the extra arguments:
+       * it checks what it reads (`BAD_STATE`, `MISSING_EXTRA_ARG`).
+       */
+      readonly advance: (
+        current: Readonly<Record<string, number>>,
+        extra: ExtraArgs | undefined,
+      ) => Readonly<Record<string, number>>;
+    }
   | { readonly kind: "opaque"; readonly tx: GradientTransformation<unknown> };
 
 /** The nodes directly inside `node`. */
@@ -135,5 +157,7 @@ export function childrenOf(node: Node): readonly Node[] {
       return [{ kind: "kernel", kernel: node.check }, node.inner];
     case "multiSteps":
       return [{ kind: "kernel", kernel: node.flush }, node.inner];
+    case "stateScalars":
+      return [{ kind: "kernel", kernel: node.kernel }];
   }
 }

@@ -95,10 +95,10 @@ export function overlaps(view: View, active: readonly boolean[] | undefined): bo
 export function onView<S>(view: View, tx: GradientTransformation<S>): GradientTransformation<S> {
   return {
     init: (params) => tx.init(params),
-    update(updates, state) {
+    update(updates, state, _params, extra) {
       const flat = flatten(updates);
       const part = unflatten(view.tree.def, gather(view, flat.leaves));
-      const [out, next] = tx.update(part, state, view.paramsTree);
+      const [out, next] = tx.update(part, state, view.paramsTree, extra);
       const result = flatten(out);
       try {
         assertSameStructure(flatten(part), result);

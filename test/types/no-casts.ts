@@ -19,12 +19,16 @@ import {
   nadam,
   radam,
   ranger,
+  reduceOnPlateau,
   rmsprop,
   serializeParams,
   sgd,
   slowParams,
   tree,
   type EmptyState,
+  type ExtraArgsNeeded,
+  type GradientTransformationExtraArgs,
+  type ReduceOnPlateauState,
   type ShapesState,
   type FloatNdArray,
   type GradientTransformation,
@@ -181,3 +185,36 @@ export const third = state[2];
 export const noSuchLive = run.params.bias;
 // @ts-expect-error the checkpoint is typed by its template
 export const wrongTemplate: Alias = deserializeParams(serializeParams(initial), initial);
+
+// Extra arguments: the types say which transformations need which fields, through chain and
+// lookahead; one that needs none keeps its optional `extra`.
+const plateau = chain(adam(1e-3), reduceOnPlateau({ patience: 5 }));
+let plateauState = plateau.init(initial);
+const { loss, grads } = lossAndGrads(initial);
+[, plateauState] = plateau.update(grads, plateauState, initial, { value: loss });
+export const plateauScale: number = plateauState[1].scale;
+export const aroundPlateau = lookahead(plateau);
+aroundPlateau.update(grads, aroundPlateau.init(initial), initial, { value: loss });
+optimizer.update(grads, state, params, { value: loss });
+// A user's own transformation receives extra as its fourth argument.
+export const readsLoss: GradientTransformation<EmptyState> = {
+  init: () => ({}),
+  update: (u, s, _p, extra) => [extra?.value === undefined ? u : tree.scale(extra.value, u), s],
+};
+export type ExtraTypes = [
+  Assert<Equal<ExtraArgsNeeded<typeof plateau>, "value">>,
+  Assert<Equal<ExtraArgsNeeded<typeof aroundPlateau>, "value">>,
+  Assert<Equal<ExtraArgsNeeded<typeof optimizer>, never>>,
+  Assert<Equal<ExtraArgsNeeded<ReturnType<typeof reduceOnPlateau>>, "value">>,
+];
+export const asExtraArgs: GradientTransformationExtraArgs<ReduceOnPlateauState, "value"> = reduceOnPlateau();
+// @ts-expect-error reduceOnPlateau needs the loss: { value }
+reduceOnPlateau().update(grads, reduceOnPlateau().init(initial), initial);
+// @ts-expect-error ...and so does a chain holding it
+plateau.update(grads, plateauState, initial);
+// @ts-expect-error ...and a lookahead around that
+aroundPlateau.update(grads, aroundPlateau.init(initial), initial, {});
+// @ts-expect-error the loss is a number
+plateau.update(grads, plateauState, initial, { value: "0.5" });
+// @ts-expect-error extra has the fields value, grad, valueFn and gradFn only
+optimizer.update(grads, state, params, { loss: 1 });
