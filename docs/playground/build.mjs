@@ -8,10 +8,15 @@ import { build } from "esbuild";
 import { serve } from "./serve.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const source = join(root, "docs", "playground", "src");
+/** The page (index.html, style.css) is written here by hand; its script's sources are in src/. */
+const page = join(root, "docs", "playground");
+const source = join(page, "src");
 
-/** Builds the page into `out`: index.html, style.css and playground.js (gradtx's build bundled in). */
-export async function buildPlayground(out = join(root, "docs", "playground")) {
+/**
+ * Builds playground.js (gradtx's build bundled in) into `out`, and copies the page beside it
+ * when `out` is another folder.
+ */
+export async function buildPlayground(out = page) {
   mkdirSync(out, { recursive: true });
   await build({
     entryPoints: [join(source, "main.mjs")],
@@ -24,7 +29,8 @@ export async function buildPlayground(out = join(root, "docs", "playground")) {
     logLevel: "warning",
     absWorkingDir: root,
   });
-  for (const file of ["index.html", "style.css"]) copyFileSync(join(source, file), join(out, file));
+  if (resolve(out) !== page)
+    for (const file of ["index.html", "style.css"]) copyFileSync(join(page, file), join(out, file));
   return out;
 }
 
