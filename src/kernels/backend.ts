@@ -81,6 +81,11 @@ export function flush(): void {
 const jsRunners = new Map<string, PassRunner>();
 const wasmRunners = new Map<string, PassRunner>();
 
+/**
+ * The same caches by pass object, so that a step finds a leaf's runner without building the
+ * pass's key. A memo of compiled code, not a property of any transformation: weak, so that
+ * passes no plan holds any more are not kept alive by it.
+ */
 const byPass = { wasm: new WeakMap<Pass, PassRunner>(), js: new WeakMap<Pass, PassRunner>() };
 
 /** The runner of `pass` on the current backend (cached by the pass, and by what it computes). */
@@ -167,6 +172,8 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     };
     return (modules[which] ??= make());
   };
+  // A WebAssembly instance is bound to its memory: one per memory the pass runs on (the scratch,
+  // each compiled optimizer's), dropped with a disposed optimizer's memory.
   const instances = new WeakMap<Memory, (...a: number[]) => void>();
   const runOn = (memory: Memory, shared: boolean) => {
     let run = instances.get(memory);

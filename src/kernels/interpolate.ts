@@ -11,8 +11,9 @@ import { asLeafLike, dataOf, isFloatArray, isLeaf, MAX_DEPTH, type FloatArray } 
 /**
  * Moves every float array of `current` from its value in `atSync`: `atSync + alpha * (current -
  * atSync)`, computed in float64 and stored in the array's dtype (an ndarray keeps its shape).
- * Numbers (step counts), records of shapes and everything else are kept as `current` has them; a layout that changed since `atSync`, or one
- * nested deeper than `MAX_DEPTH`, is `BAD_STATE`.
+ * A record of shapes moves too and stays as it is: it is the same at both ends, and alpha is
+ * finite. Numbers (step counts) and everything else are kept as `current` has them; a layout
+ * that changed since `atSync`, or one nested deeper than `MAX_DEPTH`, is `BAD_STATE`.
  */
 export function interpolateState(atSync: unknown, current: unknown, alpha: number, where: string, depth = 0): unknown {
   if (depth > MAX_DEPTH)
@@ -39,12 +40,8 @@ export function interpolateState(atSync: unknown, current: unknown, alpha: numbe
     if (typeof atSync !== "object" || atSync === null)
       throw new GradTxError("BAD_STATE", `lookahead: the inner state changed layout since the last sync`, where);
     const out: Record<string, unknown> = {};
-    // A record of the params' shapes is not a quantity: it stays.
     for (const [key, value] of Object.entries(current))
-      out[key] =
-        key === "shapes"
-          ? value
-          : interpolateState((atSync as Record<string, unknown>)[key], value, alpha, `${where}.${key}`, depth + 1);
+      out[key] = interpolateState((atSync as Record<string, unknown>)[key], value, alpha, `${where}.${key}`, depth + 1);
     return out;
   }
   return current;
