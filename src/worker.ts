@@ -1,8 +1,9 @@
 /**
  * The script each Web Worker of a threaded {@link compile} runs in a browser: it waits for the
- * pool's first message and then serves the pool's work until the pool ends it. Give its URL to
- * `compile` as the `worker` option; it runs as a module worker, so serve it from the page's own
- * origin (bundled into one file, or as it is from the package's `dist/` with its imports).
+ * pool's first message and then serves the pool's work until the pool ends it. It runs as a
+ * module worker, so serve it from the page's own origin (bundled into one file, or as it is from
+ * the package's `dist/` with its imports). `compile` finds it by itself next to gradtx's module
+ * (see {@link CompileOptions.worker}); where it cannot, give its URL as the `worker` option.
  *
  * Node needs none of this: there, `compile` starts worker threads by itself.
  *

@@ -60,7 +60,7 @@ describe("the worker pool", () => {
       pool.queue(code, [0, n], 1, 4, 0, n);
       pool.flush(); // returns: the calling thread ran both halves
       expect(x.every((v) => v === 2)).toBe(true);
-      started = node(pending!);
+      started = node(pending!, () => {});
       const control = pending!.control;
       const deadline = Date.now() + 10_000;
       while (Atomics.load(control, 5) === 0 && Date.now() < deadline) Atomics.wait(control, 5, 0, 10);
@@ -71,6 +71,36 @@ describe("the worker pool", () => {
         expect(x.every((v) => v === 1 + step)).toBe(true);
       }
       expect(Atomics.load(control, 1)).toBe(3); // the worker ran its half of the last three steps
+    } finally {
+      pool.close();
+    }
+  });
+  it("counts a worker that fails to start out of its threads, at once or later, and runs its share itself", async () => {
+    const { memory, x, code, instantiate, table } = setup();
+    const { Worker } = await import("node:worker_threads");
+    // One worker refused at once, one whose script throws as it starts.
+    let calls = 0;
+    const failing: ThreadHost = (_init, failed) => {
+      if (calls++ === 0) {
+        failed();
+        failed(); // told twice, counted once
+        return { terminate() {} };
+      }
+      const worker = new Worker("throw new Error('this script does not run')", { eval: true });
+      worker.on("error", failed);
+      return worker;
+    };
+    const pool = startPool(failing, memory, 3, table, 0, instantiate);
+    try {
+      expect(pool.threads).toBe(2);
+      const deadline = Date.now() + 10_000;
+      while (pool.threads > 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(pool.threads).toBe(1);
+      for (let step = 1; step <= 2; step++) {
+        pool.queue(code, [0, n], 1, 4, 0, n);
+        pool.flush();
+        expect(x.every((v) => v === 1 + step)).toBe(true);
+      }
     } finally {
       pool.close();
     }

@@ -27,6 +27,9 @@ export async function buildPlayground(out = page) {
     minify: true,
     legalComments: "none",
     logLevel: "warning",
+    // A script (opened from the files too) has no module URL: compile's default worker script is
+    // found through import.meta.url, and the page runs one thread without it, as it asks.
+    logOverride: { "empty-import-meta": "silent" },
     absWorkingDir: root,
   });
   if (resolve(out) !== page)

@@ -48,8 +48,15 @@ export interface CompileOptions<S = unknown> {
    * In a browser, the URL of the script `gradtx/worker` (bundled, or served as it is from the
    * package's `dist/` with its imports), which each Web Worker runs as a module worker. Serve it
    * from the page's origin: a Content-Security-Policy of `script-src 'self'` allows it, where a
-   * worker made from a string would need `blob:`. Node ignores it. Without it, a browser runs one
-   * thread.
+   * worker made from a string would need `blob:`. Node ignores it.
+   *
+   * Without it, the workers run the `worker.js` next to gradtx's module, found from
+   * `import.meta.url`: the package's own `dist/worker.js` when gradtx is served unbundled; the
+   * worker a bundler emits for `new Worker(new URL("./worker.js", import.meta.url))` (webpack 5,
+   * Vite); `worker.js` next to the bundle when a bundler keeps `import.meta.url` as it is
+   * (esbuild's ESM output). A bundle with no module URL (an IIFE, or the CommonJS build) has no
+   * default and runs one thread. A worker whose script does not load is counted out of
+   * {@link CompiledOptimizer.threads} as soon as the page hears of it.
    */
   readonly worker?:
     | string
@@ -91,7 +98,11 @@ export interface CompiledOptimizer<S = unknown, P = PyTree> {
    * elementwise, or a user's own), or `undefined` when every part is compiled.
    */
   readonly reason: string | undefined;
-  /** The threads a step runs on. */
+  /**
+   * The threads a step runs on: this one and the workers not known to have failed to start (a
+   * worker whose script does not load is known to have failed once the page has yielded to its
+   * event loop; until a worker runs, this thread runs its share of each step).
+   */
   readonly threads: number;
   /** Ends the worker threads; a step after it throws `BAD_STATE`. */
   dispose(): void;
@@ -335,7 +346,9 @@ export function compile<S, P extends PyTree | PyTreeLike<P>>(
     backend: currentBackend(),
     reason:
       parts.length === 0 ? undefined : `runs as plain TypeScript between the compiled passes: ${parts.join(", ")}`,
-    threads,
+    get threads() {
+      return pool?.threads ?? 1;
+    },
     dispose() {
       disposed = true;
       pool?.close();

@@ -20,6 +20,7 @@
 import { BLOCK } from "./pass.js";
 import type { Memory } from "./backend.js";
 import { serve, type WorkerInit } from "./serve.js";
+import { defaultWorkerExists, startDefaultWorker, type WebWorkerLike } from "../web-worker.js";
 
 /** Calls at least this long are split over the threads; shorter ones go whole to one thread. */
 export const MIN_SPLIT = 65536;
@@ -41,6 +42,7 @@ export interface PassCode {
 
 /** Workers sharing one memory. */
 export interface Pool {
+  /** The calling thread and the workers not known to have failed to start. */
   readonly threads: number;
   /** Reserves bytes of the sums region for a call queued before the next reset. */
   reserve(bytes: number): number;
@@ -62,23 +64,25 @@ interface WorkerLike {
   terminate(): unknown;
 }
 
-/** How a host starts a worker that runs {@link serve} with `init`. */
-export type ThreadHost = (init: WorkerInit) => WorkerLike;
+/**
+ * How a host starts a worker that runs {@link serve} with `init`; it calls `failed` if the worker
+ * does not start (its script does not load, or it throws), now or later.
+ */
+export type ThreadHost = (init: WorkerInit, failed: () => void) => WorkerLike;
 
 type NodeWorkerThreads = {
-  Worker: new (code: string, options: { eval: true; workerData: unknown }) => WorkerLike & { unref(): void };
+  Worker: new (
+    code: string,
+    options: { eval: true; workerData: unknown },
+  ) => WorkerLike & { unref(): void; on(event: "error", listener: () => void): void };
 };
-type WebWorker = new (
-  url: string | URL,
-  options: { type: "module" },
-) => WorkerLike & {
-  postMessage(message: unknown): void;
-};
+type WebWorker = new (url: string, options: { type: "module" }) => WebWorkerLike;
 
 /**
  * How this host starts workers, if it can: Node's worker_threads (Node 20.16+, through
  * `process.getBuiltinModule`), running `serve`'s source; or, in a cross-origin isolated page or
- * worker (where shared memory exists), Web Workers on `workerUrl`, the script `gradtx/worker`.
+ * worker (where shared memory exists), Web Workers on `workerUrl`, the script `gradtx/worker`,
+ * or without one on the `worker.js` next to this package's module (see `web-worker.ts`).
  */
 export function threadHost(workerUrl: string | undefined): ThreadHost | undefined {
   const scope = globalThis as {
@@ -89,18 +93,30 @@ export function threadHost(workerUrl: string | undefined): ThreadHost | undefine
   const node = scope.process?.getBuiltinModule?.("node:worker_threads") as NodeWorkerThreads | undefined;
   if (node !== undefined) {
     const code = `(${serve.toString()})(require("node:worker_threads").workerData)`;
-    return (init) => {
+    return (init, failed) => {
       const worker = new node.Worker(code, { eval: true, workerData: init });
+      worker.on("error", failed);
       // A pool nobody closes must not keep the process alive.
       worker.unref();
       return worker;
     };
   }
   const Web = scope.Worker;
-  if (Web === undefined || workerUrl === undefined || scope.crossOriginIsolated !== true) return undefined;
-  if (typeof SharedArrayBuffer !== "function") return undefined;
-  return (init) => {
-    const worker = new Web(workerUrl, { type: "module" });
+  if (Web === undefined || scope.crossOriginIsolated !== true || typeof SharedArrayBuffer !== "function")
+    return undefined;
+  if (workerUrl === undefined && !defaultWorkerExists()) return undefined;
+  return (init, failed) => {
+    let worker: WebWorkerLike | undefined;
+    try {
+      worker = workerUrl === undefined ? startDefaultWorker() : new Web(workerUrl, { type: "module" });
+    } catch {
+      // A worker the page's policy refuses at once.
+    }
+    if (worker === undefined) {
+      failed();
+      return { terminate() {} };
+    }
+    worker.addEventListener("error", failed);
     worker.postMessage(init);
     return worker;
   };
@@ -139,9 +155,15 @@ export function startPool(
   modules[0] = 4 * (1 + 2 * MAX_MODULES);
   const tableLength = table.bytes / 8;
   const blocking = canBlock(control);
-  const workers = Array.from({ length: threads - 1 }, (_, index) =>
-    host({ memory, control, modules, index, tableAt: table.at, tableLength, spin: SPIN }),
-  );
+  let failed = 0;
+  // A worker that fails to start never claims a segment: this thread runs its share (below).
+  const workers = Array.from({ length: threads - 1 }, (_, index) => {
+    let counted = false;
+    return host({ memory, control, modules, index, tableAt: table.at, tableLength, spin: SPIN }, () => {
+      if (!counted) failed++;
+      counted = true;
+    });
+  });
   // A module's id in the module area, or -1 where the area is full (this thread then runs it).
   const ids = new Map<PassCode, number>();
   const own = new Map<object, (...args: number[]) => void>();
@@ -175,7 +197,9 @@ export function startPool(
   };
 
   const pool: Pool = {
-    threads,
+    get threads() {
+      return threads - failed;
+    },
     reserve(bytes) {
       const at = reserved;
       reserved += Math.ceil(bytes / 16) * 16;

@@ -18,11 +18,12 @@ export async function probePool(pause) {
     true,
   );
   const code = { module: new WebAssembly.Module(bytes), bytes };
-  const host = threadHost("worker.js");
+  // No URL: the worker.js next to the bundle, found as compile finds it by default.
+  const host = threadHost(undefined);
   if (host === undefined) return { error: "no thread host on an isolated page" };
   let control;
   const pool = startPool(
-    (init) => ((control = init.control), host(init)),
+    (init, failed) => ((control = init.control), host(init, failed)),
     memory,
     2,
     { at: 4 * n, bytes: tableBytes },

@@ -5,7 +5,8 @@
 // without cross-origin isolation, and checks:
 // - the pure, donated and compiled (1 and 2 threads) paths give the bits Node gives in this run;
 // - nothing breaks the CSP, and a violation would be caught (the page's own probe is);
-// - run.threads is 2 on the isolated page, where a Web Worker runs its share, and 1 without.
+// - run.threads is 2 on the isolated page, where a Web Worker runs its share, and 1 without;
+//   the worker script is found with no URL given, and one that does not load counts 1 thread.
 // Then the playground (test/browser/playground.mjs). Exits non-zero on any failure.
 import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -98,9 +99,20 @@ try {
           { hash: expected[path].hash, head: expected[path].head },
         ),
       );
-    await check(`${name} page: compiled with 2 threads asked runs on ${threads}`, () =>
+    await check(`${name} page: compiled with 2 threads asked and no worker URL runs on ${threads}`, () =>
       assert.equal(result.paths["compiled, 2 threads"].threads, threads),
     );
+    for (const [variant, count] of [
+      ["given", threads],
+      ["missing", 1],
+    ])
+      await check(
+        `${name} page: with the worker URL ${variant}, 2 threads asked run on ${count}, with Node's bits`,
+        () => {
+          assert.equal(result[variant]["compiled, 2 threads"].threads, count);
+          for (const path of Object.keys(expected)) assert.equal(result[variant][path].hash, expected[path].hash, path);
+        },
+      );
     await check(`${name} page: compiled runs generated WebAssembly`, () =>
       assert.equal(result.paths["compiled, 1 thread"].backend, "wasm"),
     );
