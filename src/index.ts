@@ -143,6 +143,17 @@ export { fromage, lars, type LarsOptions } from "./alias-layerwise.js";
 export { optimisticAdam, optimisticGradientDescent, type OptimisticAdamOptions } from "./alias-optimistic.js";
 export { cocob, dog, dowg, type CocobOptimizerOptions, type DogOptions, type DowgOptions } from "./alias-paramfree.js";
 export {
+  scheduleFree,
+  scheduleFreeAdamw,
+  scheduleFreeEvalParams,
+  scheduleFreeSgd,
+  type ScheduleFreeAdamwOptions,
+  type ScheduleFreeOptions,
+  type ScheduleFreeSgdOptions,
+  type ScheduleFreeState,
+} from "./schedule-free.js";
+export { mechanize, type MechanicState, type MechanizeOptions } from "./mechanic.js";
+export {
   lookahead,
   slowParams,
   type InnerStatePolicy,

@@ -47,6 +47,9 @@ import {
   dog,
   dowg,
   prodigy,
+  mechanize,
+  scheduleFreeAdamw,
+  scheduleFreeSgd,
   type ExtraArgs,
   type GradientTransformation,
   type PyTree,
@@ -450,6 +453,32 @@ export const catalogue: readonly Entry[] = [
     // dlr = 1e-6 sqrt(0.001) / 0.1, m = 0.1 dlr g, v = 0.001 g^2: u = -m / (sqrt(v) + 1e-8).
     firstStep: (x, g) =>
       x.map((v, i) => v - (0.1 * ((1e-6 * Math.sqrt(0.001)) / 0.1) * g[i]!) / (Math.sqrt(0.001 * g[i]! ** 2) + 1e-8)),
+  },
+  // Schedule-free's params are the interpolation y, where gradients are taken (the average x
+  // to evaluate is scheduleFreeEvalParams'); y converges too.
+  {
+    name: "scheduleFreeSgd",
+    make: (lr) => scheduleFreeSgd(lr),
+    lr: 0.5,
+    defaults: () => scheduleFreeSgd(),
+    // z' = x - g; the first averaging weight is 1, so the average is z' and so is y' = 0.9 z' + 0.1 z'.
+    firstStep: (x, g) => x.map((v, i) => v - g[i]!),
+  },
+  {
+    name: "scheduleFreeAdamw",
+    make: (lr) => scheduleFreeAdamw(lr),
+    lr: 0.1,
+    defaults: () => scheduleFreeAdamw(),
+    // The base step is -0.0025 g / (|g| + 1e-8) (the corrected second moment is g^2); y' = z'.
+    firstStep: (x, g) => x.map((v, i) => v - (0.0025 * g[i]!) / (Math.abs(g[i]!) + 1e-8)),
+  },
+  {
+    name: "mechanize(sgd)",
+    make: (lr) => mechanize(sgd(lr)),
+    lr: 1,
+    defaults: () => mechanize(sgd(0.1)),
+    // At x0, h = 0: each of the 6 scales is 1e-6 / 6, so the step is 1e-6 times sgd's.
+    firstStep: (x, g) => x.map((v, i) => v - 1e-7 * g[i]!),
   },
 ];
 

@@ -9,11 +9,18 @@ import { describe, expect, it } from "vitest";
 import {
   applyUpdates,
   cocob,
+  adam,
   dadaptAdamw,
   dog,
   dowg,
+  mechanize,
   prodigy,
   scaleByDog,
+  scheduleFree,
+  scheduleFreeAdamw,
+  scheduleFreeEvalParams,
+  scheduleFreeSgd,
+  sgd,
   type GradientTransformation,
 } from "../../src/index.js";
 import { withBackend } from "../../src/kernels/backend.js";
@@ -39,6 +46,13 @@ const built: Record<string, () => GradientTransformation> = {
     prodigy(1, { estimLr0: 0.01, weightDecay: 0.1, safeguardWarmup: true }),
   dadaptAdamw: () => dadaptAdamw(),
   "dadaptAdamw estimLr0 0.01, weightDecay 0.1": () => dadaptAdamw(1, { estimLr0: 0.01, weightDecay: 0.1 }),
+  "scheduleFree(sgd(0.5))": () => scheduleFree(sgd(0.5), { learningRate: 0.5 }),
+  "scheduleFreeSgd 0.5, warmupSteps 3, b1 0.8, weightLrPower 1": () =>
+    scheduleFreeSgd(0.5, { warmupSteps: 3, b1: 0.8, weightLrPower: 1 }),
+  "scheduleFreeAdamw 0.1, warmupSteps 2, weightDecay 0.1": () =>
+    scheduleFreeAdamw(0.1, { warmupSteps: 2, weightDecay: 0.1 }),
+  "mechanize(sgd(1))": () => mechanize(sgd(1)),
+  "mechanize(adam(1)), weightDecay 0.1, numBetas 3": () => mechanize(adam(1), { weightDecay: 0.1, numBetas: 3 }),
 };
 
 /** The fixture's gradient, A x + B, in the params' dtype. */
@@ -100,28 +114,50 @@ describe.each(backends)("five steps follow optax's formulas, worked out in Pytho
 });
 
 describe("optax's doctests", () => {
-  /** The losses sum(x^2) after each of five steps from [1, 2, 3], in float32 as optax's doctests run. */
-  function losses(opt: GradientTransformation): number[] {
-    let x: Float32Array = Float32Array.of(1, 2, 3);
-    let state = opt.init(x);
+  /**
+   * The losses sum(x^2) after each of five steps from [1, 2, 3], in float32 as optax's doctests
+   * run, at the params or at the point `at` gives (schedule-free's evaluation point).
+   */
+  function losses(
+    opt: GradientTransformation,
+    at: (state: unknown, y: Float32Array) => Float32Array = (_, y) => y,
+  ): number[] {
+    let y: Float32Array = Float32Array.of(1, 2, 3);
+    let state = opt.init(y);
     const out: number[] = [];
     for (let t = 0; t < 5; t++) {
       const [u, next] = opt.update(
-        x.map((v) => 2 * v),
+        y.map((v) => 2 * v),
         state,
-        x,
+        y,
       );
-      x = applyUpdates(x, u) as Float32Array;
+      y = applyUpdates(y, u) as Float32Array;
       state = next;
-      out.push(x.reduce((s, v) => s + v * v, 0));
+      out.push(at(state, y).reduce((s, v) => s + v * v, 0));
     }
     return out;
   }
+  const evalLosses = (opt: GradientTransformation) => losses(opt, scheduleFreeEvalParams);
 
   it("dowg: the losses of contrib/_dog.py's example", () => {
     // optax/contrib/_dog.py, dowg's docstring: 13.925367, 13.872763, 13.775433, 13.596172, 13.268837 (float32).
     const expected = [13.925367, 13.872763, 13.775433, 13.596172, 13.268837];
     losses(dowg()).forEach((v, t) => expect(Math.abs(v - expected[t]!)).toBeLessThan(2e-5));
+  });
+
+  it("scheduleFreeSgd: the losses at the eval params of contrib/_schedule_free.py's example", () => {
+    // optax/contrib/_schedule_free.py, schedule_free_sgd's docstring: 1.40E+01, 1.75E-14,
+    // 9.96E-01, 8.06E-01, 2.41E-01 (float32; the second is float32 noise around 0).
+    const got = evalLosses(scheduleFreeSgd());
+    [14.0, 0, 0.996, 0.806, 0.241].forEach((v, t) => expect(Math.abs(got[t]! - v)).toBeLessThan(5e-3));
+    expect(got[1]).toBeLessThan(1e-10);
+  });
+
+  it("scheduleFreeAdamw(1): the losses at the eval params of contrib/_schedule_free.py's example", () => {
+    // optax/contrib/_schedule_free.py, schedule_free_adamw's docstring: 5.00E+00, 3.05E+00,
+    // 1.73E+00, 8.94E-01, 4.13E-01 (float32, printed to three digits).
+    const got = evalLosses(scheduleFreeAdamw(1));
+    [5.0, 3.05, 1.73, 0.894, 0.413].forEach((v, t) => expect(Math.abs(got[t]! - v)).toBeLessThan(5e-3 * v));
   });
 
   it("dog: the losses of contrib/_dog.py's example (13.99... each: the heuristic's first steps are tiny)", () => {
