@@ -309,10 +309,13 @@ export function scheduleFreeAdamw(
     hint: "optax's schedule_free_adamw(learning_rate, warmup_steps, b1, b2, eps, weight_decay) is scheduleFreeAdamw(0.0025, { b1: 0.9, b2: 0.999, eps: 1e-8 })",
   });
   checkNumber(where, "learningRate", learningRate);
+  // Checked here, under optax's names (scaleByRms calls them decay and eps).
+  const b2 = checkNumber(where, "b2", o.b2 ?? 0.999, { min: 0, max: 1, maxExclusive: true });
+  const eps = checkNumber(where, "eps", o.eps ?? 1e-8, { min: 0 });
   return asFactory(where, () => {
     const lr = warmedUp(learningRate, o.warmupSteps);
     const base = chain(
-      scaleByRms({ decay: o.b2 ?? 0.999, eps: o.eps ?? 1e-8, epsInSqrt: false, biasCorrection: true }),
+      scaleByRms({ decay: b2, eps, epsInSqrt: false, biasCorrection: true }),
       addDecayedWeights(o.weightDecay ?? 0),
       scaleByLearningRate(lr),
     );
