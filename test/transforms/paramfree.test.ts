@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import {
   applyUpdates,
   cocob,
+  compile,
   adam,
   dadaptAdamw,
   dog,
@@ -216,5 +217,31 @@ describe("what the carried numbers promise", () => {
       }),
       { numRuns: 50 },
     );
+  });
+});
+
+describe("compiled", () => {
+  const kernels = Object.keys(built).filter((name) => !name.startsWith("mechanize"));
+
+  it.each(kernels)("%s runs with no part in plain TypeScript, to the pure path's bits", (name) => {
+    const x0 = Float32Array.from(fixture.x0);
+    const run = compile(built[name]!(), x0);
+    try {
+      expect(run.reason).toBeUndefined();
+      const pure = trajectory(built[name]!(), Float32Array.from(fixture.x0), 5);
+      for (let t = 0; t < 5; t++) {
+        run.grads.set(gradient(run.params));
+        run.step();
+        expect(Array.from(run.params), `step ${t}`).toEqual(pure[t]);
+      }
+    } finally {
+      run.dispose();
+    }
+  });
+
+  it("mechanize is plain TypeScript around its base optimizer, and says so", () => {
+    const run = compile(mechanize(sgd(1)), Float32Array.from(fixture.x0));
+    expect(run.reason).toMatch(/plain TypeScript/);
+    run.dispose();
   });
 });
