@@ -245,3 +245,44 @@ describe("compiled", () => {
     run.dispose();
   });
 });
+
+describe("bad input", () => {
+  it("an initStep that is not one of optax's tags is INVALID_HYPERPARAMETER naming initStep", () => {
+    expect(() => scaleByDog({ initStep: ["bogus" as never, 1] })).toThrowError(
+      expect.objectContaining({
+        code: "INVALID_HYPERPARAMETER",
+        message: expect.stringMatching(/initStep must be a pair/),
+      }),
+    );
+    expect(() => dog(1, { initStep: ["distance", 0] })).toThrowError(/initStep\[1\] must be a number > 0, got 0/);
+  });
+
+  it("a carried number that is not a number is BAD_STATE naming it, and nothing is mutated", () => {
+    const tx = scaleByDog({ initStep: ["distance", 1] });
+    const x = Float64Array.of(1, 2);
+    const state = { ...tx.init(x), maxDist: "far" as never };
+    const before = structuredClone(state);
+    expect(() => tx.update(Float64Array.of(1, 1), state, x)).toThrowError(
+      expect.objectContaining({
+        code: "BAD_STATE",
+        message: expect.stringMatching(/maxDist must be a number, got string/),
+      }),
+    );
+    expect(state).toEqual(before);
+  });
+});
+
+describe("prodigy's weightDecayMask", () => {
+  it("decays the leaves it selects and leaves the others as without decay", () => {
+    const params = { a: Float64Array.of(1, -2), b: Float64Array.of(0.5) };
+    const grads = { a: Float64Array.of(0.3, 0.1), b: Float64Array.of(-0.4) };
+    const step = (opt: GradientTransformation) => opt.update(grads, opt.init(params), params)[0] as typeof params;
+    const masked = step(prodigy(1, { weightDecay: 0.5, weightDecayMask: { a: true, b: false } }));
+    const decayed = step(prodigy(1, { weightDecay: 0.5 }));
+    const plain = step(prodigy());
+    // One step from x0: the estimate is the same in all three (its sums do not see the decay).
+    expect(Array.from(masked.a)).toEqual(Array.from(decayed.a));
+    expect(Array.from(masked.b)).toEqual(Array.from(plain.b));
+    expect(Array.from(decayed.b)).not.toEqual(Array.from(plain.b));
+  });
+});
