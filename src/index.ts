@@ -84,6 +84,24 @@ export { keepParamsNonnegative } from "./transforms/constrain.js";
 export { scaleByAdopt, type AdoptOptions } from "./transforms/adopt.js";
 export { scaleByAdemamix, type AdemamixOptions, type ScaleByAdemamixState } from "./transforms/ademamix.js";
 export { reduceOnPlateau, type ReduceOnPlateauOptions, type ReduceOnPlateauState } from "./transforms/plateau.js";
+export {
+  scaleByDog,
+  scaleByDowg,
+  type DogInitStep,
+  type ScaleByDogOptions,
+  type ScaleByDogState,
+  type ScaleByDowgOptions,
+  type ScaleByDowgState,
+} from "./transforms/distance.js";
+export { scaleByCocob, type CocobOptions, type ScaleByCocobState } from "./transforms/cocob.js";
+export {
+  dadaptAdamw,
+  prodigy,
+  type DAdaptAdamWOptions,
+  type DAdaptAdamWState,
+  type ProdigyOptions,
+  type ProdigyState,
+} from "./transforms/dadapt.js";
 
 // Optimizers.
 export {
@@ -123,6 +141,18 @@ export {
 export { rprop, signSgd, signum } from "./alias-sign.js";
 export { fromage, lars, type LarsOptions } from "./alias-layerwise.js";
 export { optimisticAdam, optimisticGradientDescent, type OptimisticAdamOptions } from "./alias-optimistic.js";
+export { cocob, dog, dowg, type CocobOptimizerOptions, type DogOptions, type DowgOptions } from "./alias-paramfree.js";
+export {
+  scheduleFree,
+  scheduleFreeAdamw,
+  scheduleFreeEvalParams,
+  scheduleFreeSgd,
+  type ScheduleFreeAdamwOptions,
+  type ScheduleFreeOptions,
+  type ScheduleFreeSgdOptions,
+  type ScheduleFreeState,
+} from "./schedule-free.js";
+export { mechanize, type MechanicState, type MechanizeOptions } from "./mechanic.js";
 export {
   lookahead,
   slowParams,

@@ -42,6 +42,14 @@ import {
   sgd,
   tree,
   zeroNans,
+  cocob,
+  dadaptAdamw,
+  dog,
+  dowg,
+  prodigy,
+  mechanize,
+  scheduleFreeAdamw,
+  scheduleFreeSgd,
   type ExtraArgs,
   type GradientTransformation,
   type PyTree,
@@ -393,6 +401,84 @@ export const catalogue: readonly Entry[] = [
     defaults: () => ademamix(0.1),
     // m1^ = g, m2 = (1 - 0.9999) g (not corrected), nu^ = g^2, alpha 5.
     firstStep: (x, g) => x.map((v, i) => v - (0.1 * (g[i]! + 5 * (1 - 0.9999) * g[i]!)) / (Math.abs(g[i]!) + 1e-8)),
+  },
+  // optax.contrib's parameter-free optimizers: learning rate 1 (a multiplier) is their default.
+  {
+    name: "dog",
+    make: (lr) => dog(lr),
+    lr: 1,
+    defaults: () => dog(),
+    // The params have not moved: r = 1e-6 (1 + ||x0||), G = ||g||^2, so eta = r / sqrt(G + 1e-8).
+    firstStep: (x, g) => x.map((v, i) => v - ((1e-6 * (1 + norm(x))) / Math.sqrt(norm(g) ** 2 + 1e-8)) * g[i]!),
+  },
+  {
+    name: "dowg",
+    make: (lr) => dowg(lr),
+    lr: 1,
+    defaults: () => dowg(),
+    // d2 = eps = 1e-4, W = 1e-4 ||g||^2, eta = 1e-4 / (sqrt(W) + 1e-4).
+    firstStep: (x, g) => x.map((v, i) => v - (1e-4 / (Math.sqrt(1e-4 * norm(g) ** 2) + 1e-4)) * g[i]!),
+  },
+  {
+    name: "cocob",
+    make: (lr) => cocob(lr),
+    lr: 1,
+    defaults: () => cocob(),
+    // L = max(1e-8, |g|), G = |g|, R = 0, theta = -g: p' = p0 - g / (L max(G + L, 100 L)) L.
+    firstStep: (x, g) =>
+      x.map((v, i) => {
+        const L = Math.max(1e-8, Math.abs(g[i]!));
+        return v + (-g[i]! / (L * Math.max(Math.abs(g[i]!) + L, 100 * L))) * L;
+      }),
+  },
+  {
+    name: "prodigy",
+    make: (lr) => prodigy(lr),
+    lr: 1,
+    defaults: () => prodigy(),
+    // d = 1e-6, dlr = d sqrt(0.001) / 0.1; dg = d g, m = 0.1 dg, v = 0.001 dg^2; the estimate
+    // stays d (the params have not moved), so u = -dlr m / (sqrt(v) + d 1e-8).
+    firstStep: (x, g) =>
+      x.map((v, i) => {
+        const dlr = (1e-6 * Math.sqrt(0.001)) / 0.1;
+        const dg = 1e-6 * g[i]!;
+        return v - (dlr * 0.1 * dg) / (Math.sqrt(0.001 * dg * dg) + 1e-14);
+      }),
+  },
+  {
+    name: "dadaptAdamw",
+    make: (lr) => dadaptAdamw(lr),
+    lr: 1,
+    defaults: () => dadaptAdamw(),
+    // dlr = 1e-6 sqrt(0.001) / 0.1, m = 0.1 dlr g, v = 0.001 g^2: u = -m / (sqrt(v) + 1e-8).
+    firstStep: (x, g) =>
+      x.map((v, i) => v - (0.1 * ((1e-6 * Math.sqrt(0.001)) / 0.1) * g[i]!) / (Math.sqrt(0.001 * g[i]! ** 2) + 1e-8)),
+  },
+  // Schedule-free's params are the interpolation y, where gradients are taken (the average x
+  // to evaluate is scheduleFreeEvalParams'); y converges too.
+  {
+    name: "scheduleFreeSgd",
+    make: (lr) => scheduleFreeSgd(lr),
+    lr: 0.5,
+    defaults: () => scheduleFreeSgd(),
+    // z' = x - g; the first averaging weight is 1, so the average is z' and so is y' = 0.9 z' + 0.1 z'.
+    firstStep: (x, g) => x.map((v, i) => v - g[i]!),
+  },
+  {
+    name: "scheduleFreeAdamw",
+    make: (lr) => scheduleFreeAdamw(lr),
+    lr: 0.1,
+    defaults: () => scheduleFreeAdamw(),
+    // The base step is -0.0025 g / (|g| + 1e-8) (the corrected second moment is g^2); y' = z'.
+    firstStep: (x, g) => x.map((v, i) => v - (0.0025 * g[i]!) / (Math.abs(g[i]!) + 1e-8)),
+  },
+  {
+    name: "mechanize(sgd)",
+    make: (lr) => mechanize(sgd(lr)),
+    lr: 1,
+    defaults: () => mechanize(sgd(0.1)),
+    // At x0, h = 0: each of the 6 scales is 1e-6 / 6, so the step is 1e-6 times sgd's.
+    firstStep: (x, g) => x.map((v, i) => v - 1e-7 * g[i]!),
   },
 ];
 

@@ -68,8 +68,9 @@ export function nodeOf(tx: GradientTransformation<unknown>): Node {
   return tx instanceof Transformation ? tx.node : { kind: "opaque", tx };
 }
 
-/** A tree like `params` (their structure, dtypes and shapes) filled with `value`. */
-function filled(params: Flat, value: number): PyTree {
+/** A tree like `params` (their structure, dtypes and shapes) filled with `value`, or a copy of them. */
+function filled(params: Flat, value: number | "params"): PyTree {
+  if (value === "params") return copyTree(params);
   const zeros = zerosTree(params);
   if (value !== 0) for (const leaf of flatten(zeros).leaves) dataOf(leaf).fill(value);
   return zeros;
@@ -87,6 +88,8 @@ export function initNode(node: Node, params: PyTree): unknown {
       for (const slot of kernel.slotNames) state[slot] = filled(flat, kernel.spec.slots[slot]!);
       // A kernel with no slots remembers the params' shapes, to check the updates with.
       if (kernel.slotNames.length === 0) state.shapes = shapesOf(flat);
+      for (const [name, value] of Object.entries(kernel.spec.carry ?? {}))
+        state[name] = typeof value === "number" ? value : value(flat);
       return state;
     }
     case "chain":
@@ -173,6 +176,8 @@ interface ElementOp {
   readonly onScalars?: ((values: Readonly<Record<string, number>>) => void) | undefined;
   /** The kernel's `perLeaf` scalars, when a view computed them over its own leaves. */
   readonly perLeaf?: readonly ({ readonly [name: string]: number | undefined } | undefined)[] | undefined;
+  /** The numbers the kernel's state carries (see `KernelSpec.carry`), as this step read them. */
+  readonly carried: Readonly<Record<string, number>>;
 }
 
 /** An opaque transformation to run this step. */
@@ -217,6 +222,7 @@ function elementOp(
   owned: boolean,
   onScalars?: ElementOp["onScalars"],
   reads: readonly FloatArray[][] = [],
+  carried: Readonly<Record<string, number>> = {},
 ): ElementOp {
   const perLeaf = view.active === undefined ? undefined : kernel.spec.perLeaf;
   // Every op has every field, so that the loops over them see one shape of object.
@@ -231,6 +237,7 @@ function elementOp(
     active: view.active,
     onScalars,
     perLeaf: perLeaf === undefined ? undefined : spread(view, perLeaf(view.params ?? view.tree)),
+    carried,
   };
 }
 
@@ -291,18 +298,27 @@ function plan(
       const { kernel } = node;
       const where = kernel.spec.name;
       const slotless = kernel.slotNames.length === 0;
-      const keys = [...(kernel.spec.counted ? ["count"] : []), ...(slotless ? ["shapes"] : kernel.slotNames)];
+      const carry = Object.keys(kernel.spec.carry ?? {});
+      const keys = [...(kernel.spec.counted ? ["count"] : []), ...(slotless ? ["shapes"] : kernel.slotNames), ...carry];
       const s = stateRecord<Record<string, unknown>>(where, state, keys, at);
       if (kernel.spec.readsParams && step.params === undefined) throw missingParams(where);
       const count = kernel.spec.counted ? stateCount(where, s.count) : 0;
       if (slotless) checkShapes(`${where}.shapes`, s.shapes, view.tree);
       const slots = kernel.slotNames.map((slot) => stateTree(`${where}.${slot}`, s[slot], view.tree));
-      const op = elementOp(kernel, count, slots.map(leavesOf), view, owned);
+      const carried = stateNumbers(where, s, carry, at);
+      // The next carried numbers are among the step's scalars (unchanged if they never run: no leaves).
+      const carriedNext: Record<string, number> = { ...carried };
+      const onScalars =
+        carry.length === 0
+          ? undefined
+          : (values: Readonly<Record<string, number>>) => carry.forEach((name) => (carriedNext[name] = values[name]!));
+      const op = elementOp(kernel, count, slots.map(leavesOf), view, owned, onScalars, [], carried);
       step.ops.push(op);
       return () => {
         // A fresh record even when nothing changed: a donated state is spent.
         const next: Record<string, unknown> = kernel.spec.counted ? { count: increment(count) } : {};
         if (slotless) next.shapes = s.shapes;
+        Object.assign(next, carriedNext);
         kernel.slotNames.forEach((slot, k) => (next[slot] = treeLike(slots[k]!, gather(view, op.next[k]!))));
         return next;
       };
@@ -556,17 +572,7 @@ function plan(
       const where = kernel.spec.name;
       const names = Object.keys(node.initial).sort();
       const s = stateRecord<Record<string, unknown>>(where, state, [...names, "shapes"], at);
-      const current: Record<string, number> = {};
-      for (const name of names) {
-        const value = s[name];
-        if (typeof value !== "number")
-          throw new GradTxError(
-            "BAD_STATE",
-            `${where}: ${name} must be a number, got ${value === null ? "null" : typeof value}`,
-            at === "" ? undefined : at,
-          );
-        current[name] = value;
-      }
+      const current = stateNumbers(where, s, names, at);
       checkShapes(`${where}.shapes`, s.shapes, view.tree);
       const next = node.advance(current, step.extra);
       // The kernel of the declaration, with this step's numbers as its hyperparameters: the same
@@ -583,6 +589,27 @@ function plan(
       return () => op.next;
     }
   }
+}
+
+/** The numbers `names` of a state record, or `BAD_STATE` naming the first that is not a number. */
+function stateNumbers(
+  where: string,
+  s: Readonly<Record<string, unknown>>,
+  names: readonly string[],
+  at: string,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of names) {
+    const value = s[name];
+    if (typeof value !== "number")
+      throw new GradTxError(
+        "BAD_STATE",
+        `${where}: ${name} must be a number, got ${value === null ? "null" : typeof value}`,
+        at === "" ? undefined : at,
+      );
+    out[name] = value;
+  }
+  return out;
 }
 
 /** Makes the arrays a call needs: `keep` for those that outlive it (states, updates). */
@@ -825,8 +852,9 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     if (own === undefined) return Array.isArray(s) ? s : new Array<ScalarValues>(leaves).fill(s);
     return x.map((_, i) => ({ ...(Array.isArray(s) ? s[i]! : s), ...own[i] }) as ScalarValues);
   };
+  // A kernel that reduces has, until its sums are known, the scalars its reductions may read.
   const scalars: (ScalarValues[] | undefined)[] = ops.map((op, k) =>
-    op.kernel.reductions.length > 0 ? undefined : leafScalars(k, scalarsOf(op, {})),
+    leafScalars(k, op.kernel.reductions.length > 0 ? beforeOf(op) : scalarsOf(op, {})),
   );
 
   const runKey = ops.map((op) => op.kernel.id).join(",");
@@ -979,10 +1007,16 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   });
 }
 
+/** A kernel's scalars known before its reductions: its hyperparameters and what `before` gives. */
+function beforeOf(op: ElementOp): Record<string, number> {
+  const { spec } = op.kernel;
+  return { ...spec.hyper, ...spec.before?.(spec.hyper, op.count, op.carried) } as Record<string, number>;
+}
+
 /** A kernel's scalars: its hyperparameters and its per-step scalars. */
 function scalarsOf(op: ElementOp, reduced: Record<string, number>): Record<string, number> {
   const { spec } = op.kernel;
-  const values = { ...spec.hyper, ...spec.scalars(spec.hyper, op.count, reduced) };
+  const values = { ...beforeOf(op), ...spec.scalars(spec.hyper, op.count, reduced, op.carried) };
   op.onScalars?.(values);
   return values;
 }

@@ -5,11 +5,15 @@
  *
  * A kernel declares:
  * - `slots`: its per-leaf state arrays (each a tree shaped like the params, in the params' dtype)
- *   and their initial value;
+ *   and their initial value (a number, or `"params"`: a copy of the params at init);
  * - `counted`: whether its state keeps a step count;
  * - `hyper`: its hyperparameters, scalars that `injectHyperparams` may feed from a state;
  * - `scalars`: its per-step scalars, computed once per step in float64 from the hyperparameters,
- *   the count (before this step's increment) and the reductions;
+ *   the count (before this step's increment), the reductions and the carried numbers;
+ * - `carry`: numbers kept in the state from one step to the next (a running maximum of a norm,
+ *   say): `scalars` reads this step's and returns the next under the same names;
+ * - `before`: per-step scalars known before the reductions (from the hyperparameters, the count
+ *   and the carried numbers), which the reductions may read as well as the body;
  * - `reductions`: sums over the elements that the scalars need (`sum(a * b)` over the whole tree
  *   or per leaf), computed before the body runs;
  * - `reads`: per-element inputs that are not state, which whoever runs the kernel binds (the
@@ -34,7 +38,11 @@ export type Scalars<Name extends string> = { readonly [K in Name]: Expr };
  * finite where the sum of squares would overflow.
  */
 export type Reduction<Slot extends string> =
-  | { readonly over: "tree" | "leaf"; readonly of: (v: Inputs<Slot>) => readonly [Expr, Expr] }
+  | {
+      readonly over: "tree" | "leaf";
+      /** The two factors, of the inputs and of the scalars `before` gives (and the hyperparameters). */
+      readonly of: (v: Inputs<Slot>, s: Scalars<string>) => readonly [Expr, Expr];
+    }
   | { readonly over: "tree" | "leaf"; readonly norm: "x" | "p" };
 
 /** What a body returns: the update, and the next value of every slot. */
@@ -50,8 +58,8 @@ export interface KernelSpec<
 > {
   /** The transformation's name, for errors (`scaleByAdam`). */
   readonly name: string;
-  /** Per-leaf state arrays and their initial values. */
-  readonly slots: { readonly [K in Slot]: number };
+  /** Per-leaf state arrays and their initial values: a number, or `"params"` for a copy of the params. */
+  readonly slots: { readonly [K in Slot]: number | "params" };
   /** Whether the state keeps a step `count`. */
   readonly counted: boolean;
   /** Whether the body reads the params (then `update` needs them: `MISSING_PARAMS`). */
@@ -67,13 +75,30 @@ export interface KernelSpec<
   readonly reads?: readonly Read[];
   /**
    * The per-step scalars in float64, from the hyperparameters, the count before this step's
-   * increment, and the reductions (a leaf's own sums for `"leaf"` reductions).
+   * increment, the reductions (a leaf's own sums for `"leaf"` reductions) and the carried
+   * numbers; with `carry`, they include the next carried numbers, under their names.
    */
   readonly scalars: (
     hyper: { readonly [K in Hyper]: number },
     count: number,
     reduced: { readonly [K in Reduced]: number },
+    carried: Readonly<Record<string, number>>,
   ) => { readonly [K in Scalar]: number };
+  /**
+   * Numbers the state keeps from step to step, beside the slots, with their initial values (a
+   * number, or one computed from the params at init). Only with `"tree"` reductions: there is
+   * one number per state, not one per leaf.
+   */
+  readonly carry?: { readonly [name: string]: number | ((params: Flat) => number) };
+  /**
+   * Per-step scalars known before the reductions run, in float64, from the hyperparameters, the
+   * count and the carried numbers: the reductions' factors may read them.
+   */
+  readonly before?: (
+    hyper: { readonly [K in Hyper]: number },
+    count: number,
+    carried: Readonly<Record<string, number>>,
+  ) => { readonly [K in Scalar]?: number };
   /**
    * Scalars that differ by leaf but not by step (a mask's flag, say), from the params (or the
    * updates when there are none), as one record per leaf with the names of `leafScalars`.
@@ -163,6 +188,8 @@ export function buildKernel(spec: KernelSpec): Kernel {
       return named.get(name);
     },
   });
+  if (spec.carry !== undefined && Object.values(spec.reductions).some((r) => r.over === "leaf"))
+    throw new Error(`${spec.name}: carried numbers need tree reductions (one number per state)`);
   const body = spec.body(inputs as Inputs<string>, scalars);
   const reductions = reductionNames.map((name) => {
     const r = spec.reductions[name]!;
@@ -170,7 +197,7 @@ export function buildKernel(spec: KernelSpec): Kernel {
       const of = inputs[r.norm];
       return { name, over: r.over, a: of, b: of, norm: r.norm };
     }
-    const [a, b] = r.of(inputs as Inputs<string>);
+    const [a, b] = r.of(inputs as Inputs<string>, scalars);
     return { name, over: r.over, a, b, norm: undefined };
   });
   const code = {
