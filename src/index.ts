@@ -85,10 +85,13 @@ export { scaleByAdopt, type AdoptOptions } from "./transforms/adopt.js";
 export { scaleByAdemamix, type AdemamixOptions, type ScaleByAdemamixState } from "./transforms/ademamix.js";
 export { reduceOnPlateau, type ReduceOnPlateauOptions, type ReduceOnPlateauState } from "./transforms/plateau.js";
 export {
+  scaleByDistanceOverGradients,
   scaleByDog,
   scaleByDowg,
+  type DistanceOverGradientsOptions,
   type DogInitStep,
   type ScaleByDogOptions,
+  type ScaleByDistanceOverGradientsState,
   type ScaleByDogState,
   type ScaleByDowgOptions,
   type ScaleByDowgState,

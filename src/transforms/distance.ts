@@ -8,7 +8,7 @@
  */
 import type { GradientTransformation } from "../base.js";
 import { elementwise } from "../kernels/executor.js";
-import { mul, sub } from "../kernels/expr.js";
+import { add, div, max, mul, sqrt, sub } from "../kernels/expr.js";
 import { declare, type Reduction } from "../kernels/kernel.js";
 import { dataOf, type PyTree } from "../pytree.js";
 import { globalNormOf } from "../tree.js";
@@ -190,6 +190,97 @@ export function scaleByDowg(options: ScaleByDowgOptions | null = {}): GradientTr
         return { estimSqDist, weightedSqNormGrads, eta: estimSqDist / (Math.sqrt(weightedSqNormGrads) + h.eps) };
       },
       body: ({ x, initParams }, s) => ({ update: mul(s.eta, x), initParams }),
+    }),
+  );
+}
+
+/** The state of {@link scaleByDistanceOverGradients}: optax's `ScaleByDistanceOverGradientsState`. @since 0.3.0 */
+export interface ScaleByDistanceOverGradientsState {
+  /** Each leaf's largest distance ||x - x0|| so far, repeated over the leaf's elements (params' dtype). */
+  readonly maxDist: PyTree;
+  /** Each leaf's sum of squared gradient norms so far, repeated over its elements (params' dtype). */
+  readonly gradSumOfSquares: PyTree;
+  /** The params at init, x0, in their own dtype. */
+  readonly initParams: PyTree;
+}
+
+/** Options of {@link scaleByDistanceOverGradients} (optax's names, camelCased). @since 0.3.0 */
+export interface DistanceOverGradientsOptions {
+  /** Sets each leaf's initial distance, `repsRel (1 + ||x0||)`, > 0. Default 1e-6 (the authors suggest 1e-4 with batch norm). */
+  readonly repsRel?: number;
+  /** Added to the sum of squares under the root, >= 0. Default 1e-8. */
+  readonly eps?: number;
+  /** Multiplies every update, typically 1 or -1. Default 1. */
+  readonly globalScale?: number;
+}
+
+/**
+ * Layer-wise DoG (Ivgi et al., 2023, "DoG is SGD's Best Friend"), optax's
+ * `scale_by_distance_over_gradients`: {@link scaleByDog}'s step size, with each leaf its own
+ * distance and gradient sum. For each leaf, with x0 its params at init:
+ *
+ * ```
+ * r   = max(r, ||x - x0||)            (r starts at repsRel (1 + ||x0||), norms over the leaf)
+ * G   = G + ||g||^2                   (G starts at 0)
+ * u'  = globalScale r / sqrt(G + eps) g
+ * ```
+ *
+ * One kernel: the leaf's norms are its reductions. Where gradtx differs from optax: `r` and `G`
+ * are kept per element in the leaf's dtype, repeated over the leaf (optax keeps one scalar per
+ * leaf), as {@link scaleByNovograd} keeps its per-leaf moment, so that the state has the params'
+ * shapes; and `x0` stays in the params' dtype (optax's `param_dtype`, float32 by default, is not
+ * offered). The initial distance comes from x0 at the first update, which is the same number
+ * optax computes at init (x0 does not move), and the state keeps no count.
+ *
+ * @example
+ * ```ts
+ * import { scaleByDistanceOverGradients } from "gradtx";
+ * const tx = scaleByDistanceOverGradients({ repsRel: 0.5, eps: 0 });
+ * const x = { a: Float64Array.of(3, 4), b: Float64Array.of(0) };
+ * const [u] = tx.update({ a: Float64Array.of(6, 8), b: Float64Array.of(2) }, tx.init(x), x);
+ * // Leaf a: r = 0.5 (1 + 5) = 3, G = 100, so the step size is 3 / 10; leaf b: r = 0.5, G = 4.
+ * // u.a ≈ [1.8, 2.4]; u.b ≈ [0.5]
+ * ```
+ * @since 0.3.0
+ */
+export function scaleByDistanceOverGradients(
+  options: DistanceOverGradientsOptions | null = {},
+): GradientTransformation<ScaleByDistanceOverGradientsState> {
+  const where = "scaleByDistanceOverGradients";
+  options = readOptions(where, options, ["repsRel", "eps", "globalScale"], {
+    hint: "optax's scale_by_distance_over_gradients(reps_rel, eps, param_dtype, global_scale) is scaleByDistanceOverGradients({ repsRel: 1e-6, eps: 1e-8, globalScale: 1 })",
+  });
+  const repsRel = checkNumber(where, "repsRel", options.repsRel ?? 1e-6, { min: 0, minExclusive: true });
+  const eps = checkNumber(where, "eps", options.eps ?? 1e-8, { min: 0 });
+  const globalScale = checkNumber(where, "globalScale", options.globalScale ?? 1, {});
+  return elementwise<ScaleByDistanceOverGradientsState>(
+    declare({
+      name: where,
+      slots: { maxDist: 0, gradSumOfSquares: 0, initParams: "params" },
+      readsParams: true,
+      hyper: { repsRel, eps, globalScale },
+      reductions: {
+        dist2: { over: "leaf", of: ({ p, initParams }) => [sub(p, initParams), sub(p, initParams)] },
+        init2: { over: "leaf", of: ({ initParams }) => [initParams, initParams] },
+        g2: { over: "leaf", of: ({ x }) => [x, x] },
+      },
+      // The distance never falls below its start, so max(r, start) is the start on the first
+      // step and r after it.
+      scalars: (h, _, r) => ({
+        start: h.repsRel * (1 + Math.sqrt(r.init2)),
+        dist: Math.sqrt(r.dist2),
+        g2: r.g2,
+      }),
+      body: ({ x, maxDist, gradSumOfSquares, initParams }, s) => {
+        const r = max(max(maxDist, s.start), s.dist);
+        const sum = add(gradSumOfSquares, s.g2);
+        return {
+          update: mul(div(mul(s.globalScale, r), sqrt(add(sum, s.eps))), x),
+          maxDist: r,
+          gradSumOfSquares: sum,
+          initParams,
+        };
+      },
     }),
   );
 }
