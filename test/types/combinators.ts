@@ -1,0 +1,62 @@
+// Type tests of the combinators' extra-argument needs: each one holding reduceOnPlateau needs
+// `{ value }` in its type, and one holding none keeps `extra` optional. Checked by `tsc` (never run).
+import {
+  adam,
+  applyIfFinite,
+  injectHyperparams,
+  masked,
+  multiSteps,
+  multiTransform,
+  reduceOnPlateau,
+  sgd,
+  type ExtraArgsNeeded,
+} from "gradtx";
+
+/** True exactly when A and B are the same type. */
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+/** Compiles only when T is true. */
+type Assert<T extends true> = T;
+
+const g = Float64Array.of(1, 2);
+const extra = { value: 1 };
+
+const inMask = masked(reduceOnPlateau(), true);
+const inParts = multiTransform({ a: reduceOnPlateau(), b: sgd(0.1) }, () => "a");
+const injected = injectHyperparams((h) => reduceOnPlateau({ factor: h.factor }), { factor: 0.5 });
+const guarded = applyIfFinite(reduceOnPlateau(), 2);
+const accumulated = multiSteps(reduceOnPlateau(), 2);
+
+export type Needs = [
+  Assert<Equal<ExtraArgsNeeded<typeof inMask>, "value">>,
+  Assert<Equal<ExtraArgsNeeded<typeof inParts>, "value">>,
+  Assert<Equal<ExtraArgsNeeded<typeof injected>, "value">>,
+  Assert<Equal<ExtraArgsNeeded<typeof guarded>, "value">>,
+  Assert<Equal<ExtraArgsNeeded<typeof accumulated>, "value">>,
+  Assert<Equal<ExtraArgsNeeded<ReturnType<typeof masked<ReturnType<typeof adam>>>>, never>>,
+  Assert<Equal<ExtraArgsNeeded<ReturnType<typeof applyIfFinite<ReturnType<typeof adam>>>>, never>>,
+];
+
+// With the loss, each compiles; the state keeps its inner type.
+inMask.update(g, inMask.init(g), g, extra);
+inParts.update(g, inParts.init(g), g, extra);
+injected.update(g, injected.init(g), g, extra);
+guarded.update(g, guarded.init(g), g, extra);
+accumulated.update(g, accumulated.init(g), g, extra);
+export const innerScale: number = guarded.init(g).inner.scale + accumulated.init(g).inner.scale;
+
+// @ts-expect-error masked holding reduceOnPlateau needs the loss: { value }
+inMask.update(g, inMask.init(g), g);
+// @ts-expect-error ...and so does multiTransform
+inParts.update(g, inParts.init(g), g);
+// @ts-expect-error ...and injectHyperparams
+injected.update(g, injected.init(g), g);
+// @ts-expect-error ...and applyIfFinite
+guarded.update(g, guarded.init(g), g);
+// @ts-expect-error ...and multiSteps
+accumulated.update(g, accumulated.init(g), g, {});
+
+// Holding none, extra stays optional.
+const plain = multiTransform({ a: adam(0.1), b: sgd(0.1) }, () => "a");
+plain.update(g, plain.init(g), g);
+const plainMask = masked(adam(0.1), true);
+plainMask.update(g, plainMask.init(g));
