@@ -84,6 +84,7 @@ export { keepParamsNonnegative } from "./transforms/constrain.js";
 export { scaleByAdopt, type AdoptOptions } from "./transforms/adopt.js";
 export { scaleByAdemamix, type AdemamixOptions, type ScaleByAdemamixState } from "./transforms/ademamix.js";
 export { reduceOnPlateau, type ReduceOnPlateauOptions, type ReduceOnPlateauState } from "./transforms/plateau.js";
+export { setToZero } from "./transforms/zero.js";
 
 // Optimizers.
 export {
@@ -138,6 +139,8 @@ export { multiTransform, type MultiTransformState } from "./combinators/multi-tr
 export { injectHyperparams, type InjectHyperparamsState } from "./combinators/inject.js";
 export { applyIfFinite, type ApplyIfFiniteState } from "./combinators/finite.js";
 export { multiSteps, type MultiStepsState } from "./combinators/multi-steps.js";
+export { freeze } from "./combinators/freeze.js";
+export { stateless, statelessWithTreeMap } from "./combinators/stateless.js";
 export type { PerLeaf, PrefixTree } from "./partition.js";
 
 // Schedules.

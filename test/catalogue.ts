@@ -42,6 +42,8 @@ import {
   sgd,
   tree,
   zeroNans,
+  freeze,
+  statelessWithTreeMap,
   type ExtraArgs,
   type GradientTransformation,
   type PyTree,
@@ -393,6 +395,26 @@ export const catalogue: readonly Entry[] = [
     defaults: () => ademamix(0.1),
     // m1^ = g, m2 = (1 - 0.9999) g (not corrected), nu^ = g^2, alpha 5.
     firstStep: (x, g) => x.map((v, i) => v - (0.1 * (g[i]! + 5 * (1 - 0.9999) * g[i]!)) / (Math.abs(g[i]!) + 1e-8)),
+  },
+  // The combinators ported from optax's combine, wrappers, freezing, conditionality and
+  // monitoring modules, around sgd (learning rate 0.1 in the first steps).
+  {
+    name: "chain(freeze(false), statelessWithTreeMap, sgd)",
+    make: (lr) =>
+      chain(
+        freeze(false),
+        statelessWithTreeMap((u) => tree.scale(0.5, u)),
+        sgd(lr),
+      ),
+    lr: 0.4,
+    defaults: () =>
+      chain(
+        freeze(false),
+        statelessWithTreeMap((u) => tree.scale(0.5, u)),
+        sgd(0.1),
+      ),
+    // freeze(false) passes g through; the callback halves it: x - 0.1 (0.5 g).
+    firstStep: descent(0.05),
   },
 ];
 
