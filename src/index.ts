@@ -85,6 +85,7 @@ export { scaleByAdopt, type AdoptOptions } from "./transforms/adopt.js";
 export { scaleByAdemamix, type AdemamixOptions, type ScaleByAdemamixState } from "./transforms/ademamix.js";
 export { reduceOnPlateau, type ReduceOnPlateauOptions, type ReduceOnPlateauState } from "./transforms/plateau.js";
 export { setToZero } from "./transforms/zero.js";
+export { applyEvery, type ApplyEveryState } from "./transforms/apply-every.js";
 
 // Optimizers.
 export {

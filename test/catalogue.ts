@@ -44,6 +44,7 @@ import {
   zeroNans,
   freeze,
   statelessWithTreeMap,
+  applyEvery,
   type ExtraArgs,
   type GradientTransformation,
   type PyTree,
@@ -415,6 +416,15 @@ export const catalogue: readonly Entry[] = [
       ),
     // freeze(false) passes g through; the callback halves it: x - 0.1 (0.5 g).
     firstStep: descent(0.05),
+  },
+  {
+    name: "chain(applyEvery(2), sgd)",
+    make: (lr) => chain(applyEvery(2), sgd(lr)),
+    lr: 0.1,
+    defaults: () => chain(applyEvery(2), sgd(0.1)),
+    // Step 1 of each round of 2 only accumulates: the update is 0.
+    firstStep: (x) => [...x],
+    firstStepStandsStill: "applyEvery(2) emits zeros on the first step of each round and the sum on the second",
   },
 ];
 

@@ -9,6 +9,7 @@ import * as fc from "fast-check";
 import ndarray from "ndarray";
 import { describe, expect, it } from "vitest";
 import {
+  applyEvery,
   chain,
   compile,
   deserializeState,
@@ -20,6 +21,7 @@ import {
   sgd,
   stateless,
   statelessWithTreeMap,
+  trace,
   tree,
   type GradientTransformation,
   type PyTree,
@@ -29,6 +31,20 @@ import { expectBitEqual, values } from "./helpers.js";
 
 const badState = (path?: string) =>
   expect.objectContaining({ code: "BAD_STATE", ...(path === undefined ? {} : { path }) });
+
+/** Runs `tx` for the given grads from `params` (applying every update) and returns every update. */
+function updatesOf(tx: GradientTransformation, params: PyTree, grads: readonly PyTree[]): PyTree[] {
+  let p = params;
+  let s = tx.init(p);
+  const out: PyTree[] = [];
+  for (const g of grads) {
+    const [u, next] = tx.update(g, s, p);
+    out.push(u);
+    p = tree.add(p, u);
+    s = next;
+  }
+  return out;
+}
 
 /** A state through a checkpoint: serialized, then read back against a fresh init. */
 function roundTrip<S>(tx: GradientTransformation<S>, params: PyTree, state: S): S {
@@ -183,5 +199,103 @@ describe("stateless and statelessWithTreeMap", () => {
     const tx = stateless(weightDecay);
     const state = tx.init(params);
     expect(roundTrip(tx, params, state)).toEqual(state);
+  });
+});
+
+describe("applyEvery", () => {
+  it("every k steps lands where sgd lands, and emits zeros between (optax _src/transform_test.py: test_apply_every)", () => {
+    // optax's setUp: params ([1, 2], [3, 4]), a constant gradient ([500, 5], [300, 3]), LR 1e-2, k 4.
+    const k = 4;
+    const lr = 1e-2;
+    const params = [Float64Array.of(1, 2), Float64Array.of(3, 4)];
+    const g = [Float64Array.of(500, 5), Float64Array.of(300, 3)];
+    const every = chain(applyEvery(k), trace(0), scale(-lr));
+    let p: PyTree = params as PyTree;
+    let s = every.init(p);
+    for (let i = 0; i < 12; i++) {
+      const [u, next] = every.update(g, s, p);
+      p = tree.add(p as PyTree, u);
+      s = next;
+      const n = Math.floor((i + 1) / k) * k; // gradients applied so far
+      if (i % k === k - 1) expect(values(u)).toEqual(values(g).map((x) => -lr * k * x));
+      else expect(values(u).every((x) => x === 0)).toBe(true); // -lr * 0 is -0, in optax too
+      // sgd with the sums applied: params - lr n g (within the roundings of the two orders).
+      values(p).forEach((x, j) => expect(x).toBeCloseTo(values(params)[j]! - lr * n * values(g)[j]!, 9));
+    }
+  });
+
+  it("sums by hand: 1 + 2 + 4 at the third step, a new round from 8, in float32", () => {
+    const out = updatesOf(
+      applyEvery(3),
+      Float32Array.of(0),
+      [1, 2, 4, 8, 16, 32].map((x) => Float32Array.of(x)),
+    );
+    expect(out.map((u) => (u as Float32Array)[0])).toEqual([0, 0, 7, 0, 0, 56]);
+    expect(out[2]).toBeInstanceOf(Float32Array);
+  });
+
+  it("law: applyEvery(1) is the identity (optax's default k)", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 4 }), (problem) => {
+        const every = runProblem(applyEvery(), problem);
+        const same = runProblem(identity(), problem);
+        every.updates.forEach((u, i) => expectBitEqual(u, same.updates[i]!));
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it("a NaN of one round does not reach the next (where optax's 0 * NaN would carry it)", () => {
+    const out = updatesOf(
+      applyEvery(2),
+      Float64Array.of(0),
+      [NaN, 1, 2, 3].map((x) => Float64Array.of(x)),
+    );
+    expect(out.map((u) => (u as Float64Array)[0])).toEqual([0, NaN, 0, 5]);
+  });
+
+  it("law: over k steps the updates sum to the gradients' sum", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5 }),
+        fc.array(fc.integer({ min: -100, max: 100 }), { minLength: 1, maxLength: 12 }),
+        (k, gs) => {
+          const rounds = Math.floor(gs.length / k) * k;
+          const out = updatesOf(
+            applyEvery(k),
+            Float64Array.of(0),
+            gs.map((x) => Float64Array.of(x)),
+          );
+          const emitted = out.reduce((acc, u) => acc + (u as Float64Array)[0]!, 0);
+          expect(emitted).toBe(gs.slice(0, rounds).reduce((a, b) => a + b, 0));
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
+  it("keeps the transformation laws, compiles as one kernel, and its state checkpoints", () => {
+    checkTransformationLaws(applyEvery(2), { numRuns: 10 });
+    const run = compile(chain(applyEvery(2), sgd(0.5)), Float64Array.of(1));
+    run.step(Float64Array.of(2));
+    run.step(Float64Array.of(4));
+    expect(Array.from(run.params)).toEqual([1 - 0.5 * 6]);
+    expect(run.reason).toBeUndefined();
+    run.dispose();
+    const tx = applyEvery(3);
+    const [, state] = tx.update(Float64Array.of(5), tx.init(Float64Array.of(0)));
+    expect(roundTrip(tx, Float64Array.of(0), state)).toEqual({ count: 1, gradAcc: Float64Array.of(5) });
+  });
+
+  it("refuses a k that is not an integer >= 1, and a state without its sum, naming the path", () => {
+    for (const k of [0, 1.5, NaN, -1, "2"])
+      expect(() => applyEvery(k as never)).toThrow(expect.objectContaining({ code: "INVALID_HYPERPARAMETER" }));
+    const tx = chain(sgd(0.1), applyEvery(2));
+    const p = Float64Array.of(1);
+    const [s0, s1] = tx.init(p);
+    expect(() => tx.update(p, [s0, { count: 0 }] as never, p)).toThrow(badState("[1]"));
+    expect(() => tx.update(p, [s0, { ...s1, gradAcc: Float64Array.of(1, 2) }], p)).toThrow(
+      expect.objectContaining({ code: "SHAPE_MISMATCH" }),
+    );
   });
 });
