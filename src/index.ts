@@ -33,6 +33,7 @@ export {
 export { applyUpdates, incrementalUpdate, periodicUpdate } from "./apply.js";
 export { donate } from "./donate.js";
 export { chain, identity } from "./combine.js";
+export { namedChain } from "./combine.js";
 
 // Transforms, by family.
 export {

@@ -45,6 +45,7 @@ import {
   freeze,
   statelessWithTreeMap,
   applyEvery,
+  namedChain,
   type ExtraArgs,
   type GradientTransformation,
   type PyTree,
@@ -425,6 +426,18 @@ export const catalogue: readonly Entry[] = [
     // Step 1 of each round of 2 only accumulates: the update is 0.
     firstStep: (x) => [...x],
     firstStepStandsStill: "applyEvery(2) emits zeros on the first step of each round and the sum on the second",
+  },
+  {
+    name: "namedChain(clip, adam)",
+    make: (lr) => namedChain(["clip", clipByGlobalNorm(1)], ["adam", adam(lr)]),
+    lr: 0.05,
+    defaults: () => namedChain(["clip", clipByGlobalNorm(1)], ["adam", adam(0.1)]),
+    // As chain(clipByGlobalNorm(1), adam): c = g / ||g||, then -0.1 c / (|c| + eps).
+    firstStep: (x, g) =>
+      adamFirst(0.1)(
+        x,
+        g.map((gi) => gi / norm(g)),
+      ),
   },
 ];
 

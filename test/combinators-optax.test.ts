@@ -9,8 +9,12 @@ import * as fc from "fast-check";
 import ndarray from "ndarray";
 import { describe, expect, it } from "vitest";
 import {
+  adam,
   applyEvery,
   chain,
+  clipByGlobalNorm,
+  lookahead,
+  namedChain,
   compile,
   deserializeState,
   freeze,
@@ -297,5 +301,66 @@ describe("applyEvery", () => {
     expect(() => tx.update(p, [s0, { ...s1, gradAcc: Float64Array.of(1, 2) }], p)).toThrow(
       expect.objectContaining({ code: "SHAPE_MISMATCH" }),
     );
+  });
+});
+
+describe("namedChain", () => {
+  it("keys the state by name and hands extra to every part (optax transforms/_combining_test.py: test_named_chain)", () => {
+    // optax's scale_by_loss divides the updates by the loss: 0.1 * 1 / 0.1 = 1.
+    const scaleByLoss: GradientTransformation<Record<string, never>> = {
+      init: () => ({}),
+      update: (u, st, _p, extra) => [tree.scale(1 / extra!.value!, u), st],
+    };
+    const tx = namedChain(["scale", scale(0.1)], ["scaleLoss", scaleByLoss]);
+    const params = { a: new Float64Array(4).fill(1) };
+    const state = tx.init(params);
+    expect(Object.keys(state)).toEqual(["scale", "scaleLoss"]);
+    const [u, next] = tx.update(params, state, params, { value: 0.1 });
+    for (const x of values(u)) expect(x).toBeCloseTo(1, 12);
+    expect(Object.keys(next)).toEqual(["scale", "scaleLoss"]);
+  });
+
+  it("law: namedChain gives chain's updates bit for bit, and chain's states under the names", () => {
+    const parts = [clipByGlobalNorm(1), adam(0.1), trace(0.5)] as const;
+    const named = namedChain(["clip", parts[0]], ["adam", parts[1]], ["momentum", parts[2]]);
+    const plain = chain(...parts);
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 4 }), (problem) => {
+        const a = runProblem(named, problem);
+        const b = runProblem(plain, problem);
+        a.updates.forEach((u, i) => expectBitEqual(u, b.updates[i]!));
+        const [clip, opt, momentum] = b.states[b.states.length - 1] as unknown[];
+        expect(a.states[a.states.length - 1]).toEqual({ clip, adam: opt, momentum });
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it("refuses pairs that are not [name, transformation], repeated names, and a lookahead before the end", () => {
+    const refused = (message: RegExp) =>
+      expect.objectContaining({ code: "INVALID_HYPERPARAMETER", message: expect.stringMatching(message) });
+    expect(() => namedChain(["a", sgd(0.1)], [1, sgd(0.1)] as never)).toThrow(refused(/argument 1 must be a \[name/));
+    expect(() => namedChain(["a", sgd(0.1)], ["a", scale(2)])).toThrow(refused(/"a" is given twice/));
+    expect(() => namedChain(["a", {} as never])).toThrow(refused(/argument 0: expected a GradientTransformation/));
+    expect(() => namedChain(["slow", lookahead(sgd(0.1))], ["after", scale(2)])).toThrow(refused(/must be the last/));
+  });
+
+  it("checks its state: a missing name, and a broken part, are BAD_STATE with their paths", () => {
+    const tx = chain(scale(1), namedChain(["opt", adam(0.1)], ["half", scale(0.5)]));
+    const p = Float64Array.of(1);
+    const [s0, s1] = tx.init(p);
+    expect(() => tx.update(p, [s0, { opt: s1.opt }] as never, p)).toThrow(badState("[1]"));
+    expect(() => tx.update(p, [s0, { ...s1, opt: [{}, s1.opt[1]] }] as never, p)).toThrow(badState("[1].opt[0]"));
+  });
+
+  it("compiles as chain does, and its state checkpoints", () => {
+    const tx = namedChain(["clip", clipByGlobalNorm(1)], ["opt", sgd(0.5)]);
+    const run = compile(tx, Float64Array.of(1));
+    run.step(Float64Array.of(4));
+    expect(Array.from(run.params)).toEqual([0.5]); // 1 - 0.5 * clip(4) = 1 - 0.5
+    expect(run.reason).toBeUndefined();
+    run.dispose();
+    const [, state] = tx.update(Float64Array.of(4), tx.init(Float64Array.of(1)), Float64Array.of(1));
+    expect(roundTrip(tx, Float64Array.of(1), state)).toEqual(state);
   });
 });

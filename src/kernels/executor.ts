@@ -89,8 +89,11 @@ export function initNode(node: Node, params: PyTree): unknown {
       if (kernel.slotNames.length === 0) state.shapes = shapesOf(flat);
       return state;
     }
-    case "chain":
-      return node.parts.map((part) => initNode(part, params));
+    case "chain": {
+      const states = node.parts.map((part) => initNode(part, params));
+      const { names } = node;
+      return names === undefined ? states : Object.fromEntries(names.map((name, i) => [name, states[i]]));
+    }
     case "lookahead": {
       const flat = flatten(params);
       const slow = copyTree(flat);
@@ -309,14 +312,27 @@ function plan(
     }
     case "chain": {
       const n = node.parts.length;
-      if (!Array.isArray(state) || state.length !== n)
-        throw new GradTxError(
-          "BAD_STATE",
-          `chain: expected an array of ${n} states, got ${Array.isArray(state) ? `an array of ${state.length}` : typeof state}`,
-          at === "" ? undefined : at,
-        );
-      const parts = node.parts.map((part, i) => plan(part, (state as unknown[])[i], step, view, owned, `${at}[${i}]`));
-      return () => parts.map((finish) => finish());
+      const { names } = node;
+      let states: readonly unknown[];
+      if (names === undefined) {
+        if (!Array.isArray(state) || state.length !== n)
+          throw new GradTxError(
+            "BAD_STATE",
+            `chain: expected an array of ${n} states, got ${Array.isArray(state) ? `an array of ${state.length}` : typeof state}`,
+            at === "" ? undefined : at,
+          );
+        states = state;
+      } else {
+        const s = stateRecord<Record<string, unknown>>("namedChain", state, names, at);
+        states = names.map((name) => s[name]);
+      }
+      const parts = node.parts.map((part, i) =>
+        plan(part, states[i], step, view, owned, names === undefined ? `${at}[${i}]` : `${at}.${names[i]!}`),
+      );
+      return () => {
+        const next = parts.map((finish) => finish());
+        return names === undefined ? next : Object.fromEntries(names.map((name, i) => [name, next[i]]));
+      };
     }
     case "lookahead": {
       const s = stateRecord<{

@@ -22,7 +22,15 @@ export type SyncPolicy = "keep" | "reset" | "interpolate";
 /** A transformation, as the executor sees it. */
 export type Node =
   | { readonly kind: "kernel"; readonly kernel: Kernel }
-  | { readonly kind: "chain"; readonly parts: readonly Node[] }
+  | {
+      /**
+       * The parts in order. The state is the array of their states, or, with `names` (one per
+       * part: optax's `named_chain`), the record of name -> that part's state.
+       */
+      readonly kind: "chain";
+      readonly parts: readonly Node[];
+      readonly names?: readonly string[] | undefined;
+    }
   | {
       /**
        * The state is `{ count, slow, inner }`, with `innerAtSync` under `"interpolate"` and

@@ -7,9 +7,12 @@ import {
   masked,
   multiSteps,
   multiTransform,
+  namedChain,
   reduceOnPlateau,
   sgd,
   type ExtraArgsNeeded,
+  type ReduceOnPlateauState,
+  type ScaleByAdamState,
 } from "gradtx";
 
 /** True exactly when A and B are the same type. */
@@ -60,3 +63,18 @@ const plain = multiTransform({ a: adam(0.1), b: sgd(0.1) }, () => "a");
 plain.update(g, plain.init(g), g);
 const plainMask = masked(adam(0.1), true);
 plainMask.update(g, plainMask.init(g));
+
+// namedChain: the state keyed by the names, each with its part's type.
+const named = namedChain(["opt", adam(0.1)], ["plateau", reduceOnPlateau()]);
+const namedState = named.init(g);
+export type NamedTypes = [
+  Assert<Equal<ExtraArgsNeeded<typeof named>, "value">>,
+  Assert<Equal<typeof namedState.plateau, ReduceOnPlateauState>>,
+  Assert<Equal<(typeof namedState.opt)[0], ScaleByAdamState>>,
+  Assert<Equal<ExtraArgsNeeded<ReturnType<typeof namedChain<[["a", ReturnType<typeof sgd>]]>>>, never>>,
+];
+named.update(g, namedState, g, extra);
+// @ts-expect-error ...and namedChain
+named.update(g, namedState, g);
+// @ts-expect-error the state has the parts' names only
+export const noSuchPart: unknown = namedState.other;
