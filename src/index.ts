@@ -143,6 +143,13 @@ export { applyIfFinite, type ApplyIfFiniteState } from "./combinators/finite.js"
 export { multiSteps, type MultiStepsState } from "./combinators/multi-steps.js";
 export { freeze } from "./combinators/freeze.js";
 export { stateless, statelessWithTreeMap } from "./combinators/stateless.js";
+export {
+  conditionallyMask,
+  conditionallyTransform,
+  type ConditionFn,
+  type ConditionallyOptions,
+  type ConditionallyState,
+} from "./combinators/conditionally.js";
 export type { PerLeaf, PrefixTree } from "./partition.js";
 
 // Schedules.

@@ -46,6 +46,9 @@ import {
   statelessWithTreeMap,
   applyEvery,
   namedChain,
+  conditionallyMask,
+  conditionallyTransform,
+  scale,
   type ExtraArgs,
   type GradientTransformation,
   type PyTree,
@@ -438,6 +441,22 @@ export const catalogue: readonly Entry[] = [
         x,
         g.map((gi) => gi / norm(g)),
       ),
+  },
+  {
+    name: "chain(conditionallyTransform(scale), conditionallyMask(sgd))",
+    make: (lr) =>
+      chain(
+        conditionallyTransform(scale(0.5), (step) => step % 2 === 0),
+        conditionallyMask(sgd(lr), (step) => step % 3 !== 2),
+      ),
+    lr: 0.2,
+    defaults: () =>
+      chain(
+        conditionallyTransform(scale(0.5), (step) => step % 2 === 0),
+        conditionallyMask(sgd(0.1), (step) => step % 3 !== 2),
+      ),
+    // Step 0 runs both: the halving, then sgd: x - 0.1 (0.5 g).
+    firstStep: descent(0.05),
   },
 ];
 

@@ -16,6 +16,8 @@ import {
   lookahead,
   namedChain,
   compile,
+  conditionallyMask,
+  conditionallyTransform,
   deserializeState,
   freeze,
   identity,
@@ -27,6 +29,7 @@ import {
   statelessWithTreeMap,
   trace,
   tree,
+  zeroNans,
   type GradientTransformation,
   type PyTree,
 } from "../src/index.js";
@@ -362,5 +365,125 @@ describe("namedChain", () => {
     run.dispose();
     const [, state] = tx.update(Float64Array.of(4), tx.init(Float64Array.of(1)), Float64Array.of(1));
     expect(roundTrip(tx, Float64Array.of(1), state)).toEqual(state);
+  });
+});
+
+describe("conditionallyTransform and conditionallyMask", () => {
+  // optax transforms/_conditionality_test.py: ConditionallyTransformTest, ConditionallyMaskTest.
+  const NUM_STEPS = 3;
+  const shouldUpdate = (step: number) => step < NUM_STEPS;
+  const run = (tx: GradientTransformation, grads: readonly number[]) => {
+    let state = tx.init(Float64Array.of(0));
+    return grads.map((g) => {
+      const [u, next] = tx.update(Float64Array.of(g), state);
+      state = next;
+      return { u: (u as Float64Array)[0], state: next as { step: number; innerState: unknown } };
+    });
+  };
+
+  it("stateless inner: scale(2) for 3 steps, then the updates as they are, or zeros", () => {
+    const ones = new Array<number>(8).fill(1);
+    expect(run(conditionallyTransform(scale(2), shouldUpdate), ones).map((r) => r.u)).toEqual([2, 2, 2, 1, 1, 1, 1, 1]);
+    expect(run(conditionallyMask(scale(2), shouldUpdate), ones).map((r) => r.u)).toEqual([2, 2, 2, 0, 0, 0, 0, 0]);
+  });
+
+  it("stateful inner: zeroNans' flag moves only while it runs", () => {
+    const grads = [NaN, NaN, 1, NaN, NaN, NaN, NaN, NaN];
+    const foundNan = (r: { state: { innerState: unknown } }) =>
+      (r.state.innerState as { foundNan: boolean[] }).foundNan[0];
+    const t = run(conditionallyTransform(zeroNans(), shouldUpdate), grads);
+    expect(t.map((r) => r.u)).toEqual([0, 0, 1, NaN, NaN, NaN, NaN, NaN]); // passed through: NaN
+    expect(t.map(foundNan)).toEqual([true, true, false, false, false, false, false, false]);
+    const m = run(conditionallyMask(zeroNans(), shouldUpdate), grads);
+    expect(m.map((r) => r.u)).toEqual([0, 0, 1, 0, 0, 0, 0, 0]);
+    expect(m.map(foundNan)).toEqual([true, true, false, false, false, false, false, false]);
+    expect(m.map((r) => r.state.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it("forwards extra to the condition only with forwardExtraArgs, and always to the inner transformation", () => {
+    const seen: unknown[][] = [];
+    const cond = (...args: unknown[]) => (seen.push(args), true);
+    const g = Float64Array.of(1);
+    const plain = conditionallyMask(scale(1), cond);
+    plain.update(g, plain.init(g), undefined, { value: 3 });
+    const forwarded = conditionallyMask(scale(1), cond, { forwardExtraArgs: true });
+    forwarded.update(g, forwarded.init(g), undefined, { value: 3 });
+    forwarded.update(g, forwarded.init(g));
+    expect(seen).toEqual([[0], [0, { value: 3 }], [0, {}]]);
+  });
+
+  it("law: an always-true condition is the inner transformation, bit for bit, states included", () => {
+    const inner = chain(clipByGlobalNorm(1), adam(0.1));
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 4 }), fc.boolean(), (problem, mask) => {
+        const tx = (mask ? conditionallyMask : conditionallyTransform)(inner, () => true);
+        const a = runProblem(tx, problem);
+        const b = runProblem(inner, problem);
+        a.updates.forEach((u, i) => expectBitEqual(u, b.updates[i]!));
+        a.states.forEach((st, i) => expect((st as { innerState: unknown }).innerState).toEqual(b.states[i]));
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it("law: an always-false condition is the identity (transform) or zeros (mask), and the inner state stands still", () => {
+    fc.assert(
+      fc.property(arbitraryProblem({ maxSteps: 3 }), (problem) => {
+        const t = runProblem(
+          conditionallyTransform(adam(0.1), () => false),
+          problem,
+        );
+        const same = runProblem(identity(), problem);
+        t.updates.forEach((u, i) => expectBitEqual(u, same.updates[i]!));
+        const m = runProblem(
+          conditionallyMask(adam(0.1), () => false),
+          problem,
+        );
+        for (const u of m.updates) expect(values(u).every((x) => x === 0)).toBe(true);
+        const init = adam(0.1).init(problem.params);
+        for (const st of m.states) expect((st as { innerState: unknown }).innerState).toEqual(init);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it("keeps the transformation laws, fuses and compiles (no plain TypeScript), and checkpoints", () => {
+    const every2 = (step: number) => step % 2 === 0;
+    checkTransformationLaws(conditionallyMask(adam(0.1), every2), { numRuns: 10 });
+    const tx = chain(scale(2), conditionallyMask(sgd(0.5), every2));
+    const c = compile(tx, Float64Array.of(1));
+    c.step(Float64Array.of(1)); // step 0 runs: 1 - 0.5 * 2
+    c.step(Float64Array.of(1)); // step 1 is masked
+    expect(Array.from(c.params)).toEqual([0]);
+    expect(c.reason).toBeUndefined();
+    c.dispose();
+    const [, state] = tx.update(Float64Array.of(1), tx.init(Float64Array.of(1)), Float64Array.of(1));
+    expect(roundTrip(tx, Float64Array.of(1), state)).toEqual(state);
+  });
+
+  it("refuses bad arguments, a condition that gives no boolean, and a foreign state, naming the path", () => {
+    const refused = (message: RegExp) =>
+      expect.objectContaining({ code: "INVALID_HYPERPARAMETER", message: expect.stringMatching(message) });
+    expect(() => conditionallyMask({} as never, () => true)).toThrow(refused(/conditionallyMask: expected a Gradient/));
+    expect(() => conditionallyTransform(sgd(1), 1 as never)).toThrow(refused(/shouldTransform must be a function/));
+    expect(() => conditionallyTransform(sgd(1), () => true, { forwardExtraArgs: 1 as never })).toThrow(
+      refused(/forwardExtraArgs must be a boolean/),
+    );
+    expect(() => conditionallyTransform(sgd(1), () => true, { forwardExtra: true } as never)).toThrow(
+      refused(/forwardExtraArgs/),
+    );
+    const g = Float64Array.of(1);
+    const odd = conditionallyTransform(scale(1), () => 1 as never);
+    expect(() => odd.update(g, odd.init(g))).toThrow(refused(/shouldTransform gave number at step 0, not a boolean/));
+    const tx = chain(
+      scale(1),
+      conditionallyMask(adam(0.1), () => true),
+    );
+    const [s0, s1] = tx.init(g);
+    expect(() => tx.update(g, [s0, { innerState: s1.innerState }] as never, g)).toThrow(badState("[1]"));
+    expect(() => tx.update(g, [s0, { ...s1, step: -1 }], g)).toThrow(badState());
+    expect(() => tx.update(g, [s0, { ...s1, innerState: [{}, s1.innerState[1]] }] as never, g)).toThrow(
+      badState("[1].innerState[0]"),
+    );
   });
 });

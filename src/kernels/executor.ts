@@ -149,6 +149,8 @@ export function initNode(node: Node, params: PyTree): unknown {
       };
     case "stateScalars":
       return { ...node.initial, shapes: shapesOf(flatten(params)) };
+    case "conditional":
+      return { step: 0, innerState: initNode(node.inner, params) };
     case "opaque":
       return node.tx.init(params);
   }
@@ -590,6 +592,20 @@ function plan(
       const hyper = Object.fromEntries(Object.keys(kernel.spec.hyper).map((name) => [name, next[name]!]));
       step.ops.push(elementOp({ ...kernel, spec: { ...kernel.spec, hyper } }, 0, [], view, owned));
       return () => ({ ...next, shapes: s.shapes });
+    }
+    case "conditional": {
+      const s = stateRecord<{ step: unknown; innerState: unknown }>(node.name, state, ["step", "innerState"], at);
+      const count = stateCount(node.name, s.step);
+      if (node.when(count, step.extra)) {
+        const inner = plan(node.inner, s.innerState, step, view, owned && !isShared(s.innerState), `${at}.innerState`);
+        return () => ({ step: increment(count), innerState: inner() });
+      }
+      if (node.otherwise !== undefined) step.ops.push(elementOp(node.otherwise, 0, [], view, owned));
+      return () => {
+        // The inner state stands still, shared with the state given unless that was donated.
+        if (!donated()) share(s.innerState);
+        return { step: increment(count), innerState: s.innerState };
+      };
     }
     case "opaque": {
       // Inside a view, the barrier sees the view's leaves only (the others are null).

@@ -143,6 +143,21 @@ export type Node =
         extra: ExtraArgs | undefined,
       ) => Readonly<Record<string, number>>;
     }
+  | {
+      /**
+       * optax's `conditionally_transform` and `conditionally_mask`: `when` (a host function of the
+       * step count and the step's extra arguments) picks, a real branch, between the inner node
+       * and `otherwise` (a kernel without slots, such as zeros; none: the updates pass through),
+       * and the inner state stands still on the steps it does not run. The state is
+       * `{ step, innerState }`.
+       */
+      readonly kind: "conditional";
+      /** The combinator's name, for errors. */
+      readonly name: string;
+      readonly inner: Node;
+      readonly when: (step: number, extra: ExtraArgs | undefined) => boolean;
+      readonly otherwise: Kernel | undefined;
+    }
   | { readonly kind: "opaque"; readonly tx: GradientTransformation<unknown> };
 
 /** The nodes directly inside `node`. */
@@ -167,5 +182,7 @@ export function childrenOf(node: Node): readonly Node[] {
       return [{ kind: "kernel", kernel: node.flush }, node.inner];
     case "stateScalars":
       return [{ kind: "kernel", kernel: node.kernel }];
+    case "conditional":
+      return node.otherwise === undefined ? [node.inner] : [node.inner, { kind: "kernel", kernel: node.otherwise }];
   }
 }

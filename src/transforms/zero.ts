@@ -8,6 +8,9 @@ import { elementwise } from "../kernels/executor.js";
 import { constant } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
 
+/** Zeros for every update: the declaration of {@link setToZero}, which conditionallyMask runs too. */
+export const ZEROS = declare({ name: "setToZero", body: () => ({ update: constant(0) }) });
+
 /**
  * Maps every update to zero, as optax's `set_to_zero`: applied, the updates leave the params
  * where they are. On its own it freezes everything; inside {@link masked} (that is,
@@ -30,5 +33,5 @@ import { declare } from "../kernels/kernel.js";
  * @since 0.3.0
  */
 export function setToZero(): GradientTransformation<ShapesState> {
-  return elementwise<ShapesState>(declare({ name: "setToZero", body: () => ({ update: constant(0) }) }));
+  return elementwise<ShapesState>(ZEROS);
 }

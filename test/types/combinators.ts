@@ -3,6 +3,8 @@
 import {
   adam,
   applyIfFinite,
+  conditionallyMask,
+  conditionallyTransform,
   injectHyperparams,
   masked,
   multiSteps,
@@ -78,3 +80,18 @@ named.update(g, namedState, g, extra);
 named.update(g, namedState, g);
 // @ts-expect-error the state has the parts' names only
 export const noSuchPart: unknown = namedState.other;
+
+// conditionallyTransform and conditionallyMask.
+const sometimes = conditionallyTransform(reduceOnPlateau(), (step) => step < 3);
+const masking = conditionallyMask(reduceOnPlateau(), (step) => step < 3, { forwardExtraArgs: true });
+export type ConditionalTypes = [
+  Assert<Equal<ExtraArgsNeeded<typeof sometimes>, "value">>,
+  Assert<Equal<ExtraArgsNeeded<typeof masking>, "value">>,
+  Assert<Equal<ReturnType<typeof sometimes.init>["innerState"], ReduceOnPlateauState>>,
+  Assert<Equal<ExtraArgsNeeded<ReturnType<typeof conditionallyMask<ReturnType<typeof sgd>>>>, never>>,
+];
+sometimes.update(g, sometimes.init(g), g, extra);
+// @ts-expect-error ...and conditionallyTransform
+sometimes.update(g, sometimes.init(g), g);
+// @ts-expect-error ...and conditionallyMask
+masking.update(g, masking.init(g), g, {});
