@@ -150,6 +150,7 @@ export {
   type ConditionallyOptions,
   type ConditionallyState,
 } from "./combinators/conditionally.js";
+export { snapshot, type SnapshotState } from "./combinators/monitor.js";
 export type { PerLeaf, PrefixTree } from "./partition.js";
 
 // Schedules.

@@ -49,6 +49,7 @@ import {
   conditionallyMask,
   conditionallyTransform,
   scale,
+  snapshot,
   type ExtraArgs,
   type GradientTransformation,
   type PyTree,
@@ -457,6 +458,22 @@ export const catalogue: readonly Entry[] = [
       ),
     // Step 0 runs both: the halving, then sgd: x - 0.1 (0.5 g).
     firstStep: descent(0.05),
+  },
+  {
+    name: "chain(sgd, snapshot)",
+    make: (lr) =>
+      chain(
+        sgd(lr),
+        snapshot("norm", (u) => tree.norm(u)),
+      ),
+    lr: 0.2,
+    defaults: () =>
+      chain(
+        sgd(0.1),
+        snapshot("norm", (u) => tree.norm(u)),
+      ),
+    // The snapshot only records: sgd's step.
+    firstStep: descent(0.1),
   },
 ];
 

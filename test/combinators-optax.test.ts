@@ -25,6 +25,7 @@ import {
   serializeState,
   setToZero,
   sgd,
+  snapshot,
   stateless,
   statelessWithTreeMap,
   trace,
@@ -485,5 +486,80 @@ describe("conditionallyTransform and conditionallyMask", () => {
     expect(() => tx.update(g, [s0, { ...s1, innerState: [{}, s1.innerState[1]] }] as never, g)).toThrow(
       badState("[1].innerState[0]"),
     );
+  });
+});
+
+describe("snapshot", () => {
+  it("records the norm before the clip (optax transforms/_monitoring_test.py: test_snapshot, and its doctest)", () => {
+    const opt = chain(
+      sgd(0.1, { momentum: 0.9 }),
+      snapshot("normBeforeClip", (u) => tree.norm(u)),
+      clipByGlobalNorm(0.05),
+    );
+    const x0 = [1, 2, 3];
+    let params = Float64Array.from(x0);
+    let state = opt.init(params);
+    const norms: number[] = [];
+    for (let step = 0; step < 2; step++) {
+      const [u, next] = opt.update(
+        params.map((x) => 2 * x),
+        state,
+        params,
+      );
+      params = tree.add(params, u);
+      state = next;
+      norms.push(tree.get(state, "normBeforeClip") as number);
+    }
+    // By hand: step 1's update is -0.1 g1, g1 = 2 x0, of norm 0.2 |x0|; the clip makes it
+    // -0.05 x0 / |x0|. Step 2: g2 = 2 x1, the trace g2 + 0.9 g1, the update -0.1 of it.
+    const n0 = Math.sqrt(14);
+    const x1 = x0.map((x) => x - (0.05 * x) / n0);
+    const u2 = x1.map((x, i) => -0.1 * (2 * x + 0.9 * 2 * x0[i]!));
+    expect(norms[0]).toBeCloseTo(0.2 * n0, 12); // 7.48e-1 in optax's doctest
+    expect(norms[1]).toBeCloseTo(Math.hypot(...u2), 12); // 1.41e+0
+  });
+
+  it("passes the updates through as the very same tree, measures the params at init, and owns what it keeps", () => {
+    const tx = snapshot("copy", (u) => u);
+    const p = { w: Float64Array.of(1, 2) };
+    const s0 = tx.init(p);
+    expect(s0.measurement.copy).toEqual(p);
+    expect((s0.measurement.copy as typeof p).w).not.toBe(p.w);
+    const g = { w: Float64Array.of(3, 4) };
+    const [u, s1] = tx.update(g, s0, p);
+    expect(u).toBe(g);
+    g.w[0] = 99; // the caller reuses its buffer
+    expect(values(s1.measurement.copy as PyTree)).toEqual([3, 4]);
+  });
+
+  it("runs as a barrier in a compiled loop, and its state checkpoints", () => {
+    const tx = chain(
+      sgd(0.5),
+      snapshot("sum", (u) => tree.sum(u)),
+    );
+    const run = compile(tx, Float64Array.of(1, 2));
+    run.step(Float64Array.of(2, 4));
+    expect(Array.from(run.params)).toEqual([0, 0]);
+    expect(tree.get(run.state(), "sum")).toBe(-3); // -0.5 * (2 + 4)
+    expect(run.reason).toMatch(/plain TypeScript/);
+    run.dispose();
+    const p = Float64Array.of(1, 2);
+    const [, state] = tx.update(Float64Array.of(2, 4), tx.init(p), p);
+    expect(roundTrip(tx, p, state)).toEqual(state);
+  });
+
+  it("refuses a bad name or measure, a measurement that is no number or pytree, and a foreign state", () => {
+    const refused = (message: RegExp) =>
+      expect.objectContaining({ code: "INVALID_HYPERPARAMETER", message: expect.stringMatching(message) });
+    expect(() => snapshot("", () => 1)).toThrow(refused(/measureName must be a non-empty string/));
+    expect(() => snapshot("n", "norm" as never)).toThrow(refused(/measure must be a function/));
+    const g = Float64Array.of(1);
+    expect(() => snapshot("n", () => "big" as never).init(g)).toThrow(refused(/number or a pytree, got string/));
+    const tx = chain(
+      scale(1),
+      snapshot("n", () => 1),
+    );
+    const [s0] = tx.init(g);
+    expect(() => tx.update(g, [s0, { shapes: s0.shapes }] as never, g)).toThrow(badState());
   });
 });
