@@ -151,6 +151,7 @@ export {
   type ConditionallyState,
 } from "./combinators/conditionally.js";
 export { snapshot, type SnapshotState } from "./combinators/monitor.js";
+export { monitor, type Measure, type MonitorState } from "./combinators/monitor.js";
 export type { PerLeaf, PrefixTree } from "./partition.js";
 
 // Schedules.

@@ -50,6 +50,7 @@ import {
   conditionallyTransform,
   scale,
   snapshot,
+  monitor,
   type ExtraArgs,
   type GradientTransformation,
   type PyTree,
@@ -473,6 +474,14 @@ export const catalogue: readonly Entry[] = [
         snapshot("norm", (u) => tree.norm(u)),
       ),
     // The snapshot only records: sgd's step.
+    firstStep: descent(0.1),
+  },
+  {
+    name: "chain(sgd, monitor)",
+    make: (lr) => chain(sgd(lr), monitor({ norm: (u) => tree.norm(u), average: ema(0.9) })),
+    lr: 0.2,
+    defaults: () => chain(sgd(0.1), monitor({ norm: (u) => tree.norm(u), average: ema(0.9) })),
+    // The monitor only records: sgd's step.
     firstStep: descent(0.1),
   },
 ];

@@ -16,6 +16,8 @@ import {
   lookahead,
   namedChain,
   compile,
+  ema,
+  monitor,
   conditionallyMask,
   conditionallyTransform,
   deserializeState,
@@ -561,5 +563,87 @@ describe("snapshot", () => {
     );
     const [s0] = tx.init(g);
     expect(() => tx.update(g, [s0, { shapes: s0.shapes }] as never, g)).toThrow(badState());
+  });
+});
+
+describe("monitor", () => {
+  /** optax's measure_with_ema, written from its formula: a debiased moving average of a measure. */
+  const measureWithEma = (
+    measure: (u: PyTree) => number,
+    decay: number,
+  ): GradientTransformation<{ count: number; ema: number }> => ({
+    init: () => ({ count: 0, ema: 0 }),
+    update: (u, st) => {
+      const next = { count: st.count + 1, ema: decay * st.ema + (1 - decay) * measure(u) };
+      return [(next.ema / (1 - decay ** next.count)) as never, next];
+    },
+  });
+
+  it("records a norm and its moving average before the clip (optax transforms/_monitoring_test.py: test_monitor)", () => {
+    const decay = 0.9;
+    const norm = (u: PyTree) => tree.norm(u);
+    const opt = chain(
+      sgd(0.1, { momentum: 0.9 }),
+      monitor({ normBeforeClip: norm, normBeforeClipEma: measureWithEma(norm, decay) }),
+      clipByGlobalNorm(0.05),
+    );
+    const before = sgd(0.1, { momentum: 0.9 });
+    let params: PyTree = Float64Array.of(1, 2, 3);
+    let state = opt.init(params);
+    let aux = before.init(params);
+    let emaNorm = 0;
+    for (let step = 1; step <= 3; step++) {
+      const grads: PyTree = tree.scale(2, params);
+      const [beforeClip, auxNext] = before.update(grads, aux, params);
+      aux = auxNext;
+      const [u, next]: readonly [PyTree, typeof state] = opt.update(grads, state, params);
+      params = tree.add(params, u);
+      state = next;
+      const n = tree.norm(beforeClip);
+      emaNorm = decay * emaNorm + (1 - decay) * n;
+      expect(tree.get(state, "normBeforeClip")).toBe(n);
+      expect(tree.get(state, "normBeforeClipEma")).toBeCloseTo(emaNorm / (1 - decay ** step), 12);
+    }
+    // optax's doctest, for the steps it prints: the first norm is 0.2 sqrt(14) = 7.48e-1.
+  });
+
+  it("hands params and extra to the measures, passes the updates through, and keeps the measures' order", () => {
+    const seen: unknown[] = [];
+    const spy: GradientTransformation<Record<string, never>> = {
+      init: () => ({}),
+      update: (u, st, p, extra) => (seen.push([p, extra]), [u, st]),
+    };
+    const tx = monitor({ z: (u) => tree.sum(u), a: spy });
+    const p = Float64Array.of(1);
+    const s0 = tx.init(p);
+    expect(Object.keys(s0.measurements)).toEqual(["z", "a"]);
+    expect(s0.measurements).toEqual({ z: 1, a: Float64Array.of(0) });
+    const g = Float64Array.of(2);
+    const [u, s1] = tx.update(g, s0, p, { value: 7 });
+    expect(u).toBe(g);
+    expect(seen).toEqual([[p, { value: 7 }]]);
+    expect(s1.measurements).toEqual({ z: 2, a: Float64Array.of(2) });
+    expect((s1.measurements.a as Float64Array) === g).toBe(false); // copied into the state
+  });
+
+  it("checkpoints against a fresh init with gradtx measures, and against a later state with a number measure", () => {
+    const tx = chain(sgd(0.5), monitor({ norm: (u) => tree.norm(u), avg: ema(0.9) }));
+    const p = Float64Array.of(3, 4);
+    const [, state] = tx.update(Float64Array.of(6, 8), tx.init(p), p);
+    expect(roundTrip(tx, p, state)).toEqual(state);
+    const counted = monitor({ ema: measureWithEma((u) => tree.norm(u), 0.5) });
+    const [, s1] = counted.update(p, counted.init(p), p);
+    const [, s2] = counted.update(p, s1, p);
+    expect(deserializeState(serializeState(s2), s1)).toEqual(s2);
+  });
+
+  it("refuses measures that are neither functions nor transformations, and a foreign state", () => {
+    expect(() => monitor([] as never)).toThrow(expect.objectContaining({ code: "INVALID_HYPERPARAMETER" }));
+    expect(() => monitor({ n: 1 } as never)).toThrow(/monitor: measures\["n"\]: expected a GradientTransformation/);
+    const tx = monitor({ avg: ema(0.9) });
+    const g = Float64Array.of(1);
+    const s0 = tx.init(g);
+    expect(() => tx.update(g, { ...s0, measureStates: [] }, g)).toThrow(badState());
+    expect(() => tx.update(g, { shapes: s0.shapes } as never, g)).toThrow(badState());
   });
 });

@@ -1,13 +1,14 @@
 /**
- * Recording measurements of the updates in the state: `snapshot`.
+ * Recording measurements of the updates in the state: `snapshot`, `monitor`.
  *
  * @module
  */
-import type { GradientTransformation, ShapesState } from "../base.js";
+import type { ExtraArgsNeeded, GradientTransformation, ShapesState, WithExtraArgs } from "../base.js";
 import { GradTxError } from "../errors.js";
 import { Transformation } from "../kernels/executor.js";
 import { flatten, shapesOf, type PyTree } from "../pytree.js";
-import { checkShapes, copyTree, stateRecord } from "../state.js";
+import { checkShapes, copyTree, stateRecord, zerosTree } from "../state.js";
+import { checkTransformation } from "../validate.js";
 import { checkCallback } from "./stateless.js";
 
 /** The state of {@link snapshot} (optax's `SnapshotState`), with the params' shapes. @since 0.3.0 */
@@ -91,4 +92,98 @@ export function snapshot<M = number | PyTree>(
       },
     },
   });
+}
+
+/** The state of {@link monitor} (optax's `MonitorState`), with the params' shapes. @since 0.3.0 */
+export interface MonitorState extends ShapesState {
+  /** Name -> the last measurement. */
+  readonly measurements: Readonly<Record<string, unknown>>;
+  /** The states of the measures, in the order of the names given (a function's is `{}`). */
+  readonly measureStates: readonly unknown[];
+}
+
+/** A measure of {@link monitor}: a function of the updates, or a transformation whose updates are the measurement. @since 0.3.0 */
+export type Measure = GradientTransformation<unknown> | ((updates: PyTree) => unknown);
+
+/**
+ * Records several measurements of the updates in the state and passes the updates on
+ * untouched, as optax's `monitor`: a measure is a function of the updates (as in
+ * {@link snapshot}), or a transformation, whose state carries over from step to step (a moving
+ * average, say) and whose updates are the measurement. Every measure gets the step's params and
+ * `extra`. The measures run as plain TypeScript (a barrier: the kernels before and after it
+ * still fuse), in the order given; measurements are copied into the state.
+ *
+ * ```
+ * u' = u;  measurements'[name] = measure(u)  or  measurement, measureState' = measure.update(u, measureState, params, extra)
+ * ```
+ *
+ * Where gradtx must differ: optax's `init` leaves `measurements` empty, so its first state has
+ * another structure than the later ones; gradtx's `init` measures the params with the functions
+ * and gives each transformation's measurement as zeros like the params (what its updates look
+ * like before a step), so that a state checkpoints against a fresh `init` (a transformation whose
+ * measurement is not shaped like the params, a number say, checkpoints against a state after a
+ * step instead). gradtx also keeps the params' shapes. The type needs the `extra` fields the measure transformations' types need.
+ *
+ * @param measures Name -> {@link Measure}.
+ * @example
+ * ```ts
+ * import { chain, ema, monitor, sgd, tree } from "gradtx";
+ * const opt = chain(sgd(0.1), monitor({ norm: (u) => tree.norm(u), smoothed: ema(0.5, { debias: false }) }));
+ * const p = Float64Array.of(3, 4);
+ * let state = opt.init(p);
+ * // sgd's updates are [-3, -4]:
+ * [, state] = opt.update(Float64Array.of(30, 40), state, p);
+ * tree.get(state, "norm"); // 5
+ * tree.get(state, "smoothed"); // Float64Array.of(-1.5, -2): 0.5 * 0 + 0.5 * u
+ * ```
+ * @since 0.3.0
+ */
+export function monitor<const T extends Readonly<Record<string, Measure>>>(
+  measures: T,
+): WithExtraArgs<MonitorState, ExtraArgsNeeded<Extract<T[keyof T], GradientTransformation<unknown>>>> {
+  const where = "monitor";
+  if (typeof measures !== "object" || measures === null || Array.isArray(measures))
+    throw new GradTxError("INVALID_HYPERPARAMETER", `${where}: measures must be an object of name -> measure`);
+  // Each measure is read once (a getter runs once): the one checked is the one used.
+  const parts = Object.keys(measures).map((name) => {
+    const measure: unknown = measures[name];
+    if (typeof measure !== "function") checkTransformation(`${where}: measures["${name}"]`, measure);
+    return [name, measure as Measure] as const;
+  });
+  const record = (values: readonly unknown[]) => Object.fromEntries(parts.map(([name], i) => [name, values[i]]));
+  return new Transformation<MonitorState>({
+    kind: "opaque",
+    tx: {
+      init(params) {
+        const flat = flatten(params);
+        return {
+          shapes: shapesOf(flat),
+          measurements: record(
+            parts.map(([, m]) => (typeof m === "function" ? measured(where, m, params) : zerosTree(flat))),
+          ),
+          measureStates: parts.map(([, m]) => (typeof m === "function" ? {} : m.init(params))),
+        };
+      },
+      update(updates, state, params, extra) {
+        const s = stateRecord<MonitorState>(where, state, ["shapes", "measurements", "measureStates"]);
+        checkShapes(`${where}.shapes`, s.shapes, flatten(updates));
+        if (!Array.isArray(s.measureStates) || s.measureStates.length !== parts.length)
+          throw new GradTxError(
+            "BAD_STATE",
+            `${where}: measureStates must be an array of ${parts.length} states, one per measure`,
+          );
+        const values: unknown[] = [];
+        const states = parts.map(([, m], i) => {
+          if (typeof m === "function") {
+            values.push(measured(where, m, updates));
+            return {};
+          }
+          const [measurement, next] = m.update(updates, s.measureStates[i], params, extra);
+          values.push(measured(where, () => measurement, updates));
+          return next;
+        });
+        return [updates, { shapes: s.shapes, measurements: record(values), measureStates: states }];
+      },
+    },
+  }) as never;
 }

@@ -7,6 +7,7 @@ import {
   conditionallyTransform,
   injectHyperparams,
   masked,
+  monitor,
   multiSteps,
   multiTransform,
   namedChain,
@@ -95,3 +96,15 @@ sometimes.update(g, sometimes.init(g), g, extra);
 sometimes.update(g, sometimes.init(g), g);
 // @ts-expect-error ...and conditionallyMask
 masking.update(g, masking.init(g), g, {});
+
+// monitor: a measure that is a transformation brings its needs; a function brings none.
+const watched = monitor({ norm: (u) => u, plateau: reduceOnPlateau() });
+const unwatched = monitor({ norm: (u) => u, average: adam(0.1) });
+export type MonitorTypes = [
+  Assert<Equal<ExtraArgsNeeded<typeof watched>, "value">>,
+  Assert<Equal<ExtraArgsNeeded<typeof unwatched>, never>>,
+];
+watched.update(g, watched.init(g), g, extra);
+unwatched.update(g, unwatched.init(g), g);
+// @ts-expect-error ...and monitor with such a measure
+watched.update(g, watched.init(g), g);
