@@ -140,11 +140,21 @@ describe("freeze", () => {
     );
   });
 
-  it("keeps the transformation laws", () => {
+  it("keeps the transformation laws, compiles as a kernel, and checks its state with paths", () => {
     checkTransformationLaws(
       freeze((path) => path.length % 2 === 0),
       { numRuns: 10 },
     );
+    const tx = chain(sgd(0.5), freeze({ a: true, b: false }));
+    const p = { a: Float64Array.of(1), b: Float64Array.of(1) };
+    const run = compile(tx, p);
+    run.step({ a: Float64Array.of(2), b: Float64Array.of(2) });
+    expect(values(run.params)).toEqual([1, 0]); // a frozen; b = 1 - 0.5 * 2
+    expect(run.reason).toBeUndefined();
+    run.dispose();
+    const [s0, s1] = tx.init(p);
+    expect(() => tx.update(p, [s0, { inner: {} }] as never, p)).toThrow(badState("[1].inner"));
+    expect(roundTrip(tx, p, [s0, s1])).toEqual([s0, s1]);
   });
 });
 

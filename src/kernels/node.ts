@@ -2,8 +2,8 @@
  * What the executor runs: a transformation as a small tree of nodes. A kernel is an elementwise
  * declaration; a chain runs its parts in order; Lookahead runs its inner node and, on a sync
  * step, a sync kernel behind a real branch on its count; the combinators (masked,
- * multiTransform, injectHyperparams, applyIfFinite, multiSteps) run their inner nodes on a part
- * of the leaves, with other numbers, or behind a check; anything else (a user's own
+ * multiTransform, injectHyperparams, applyIfFinite, multiSteps, conditional) run their inner
+ * nodes on a part of the leaves, with other numbers, or behind a check; anything else (a user's own
  * `{ init, update }`, or a transformation that is not elementwise) is an opaque barrier that the
  * kernels before and after it still fuse around.
  *
