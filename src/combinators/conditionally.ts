@@ -44,6 +44,7 @@ const ZERO_KERNEL = buildKernel(ZEROS);
 /** The node both combinators build. */
 function conditional(
   where: string,
+  optaxName: string,
   inner: unknown,
   shouldTransform: unknown,
   options: ConditionallyOptions | null | undefined,
@@ -54,7 +55,10 @@ function conditional(
   const forward = checkBoolean(
     where,
     "forwardExtraArgs",
-    readOptions(where, options, ["forwardExtraArgs"]).forwardExtraArgs ?? false,
+    readOptions(where, options, ["forwardExtraArgs"], {
+      hint: `optax's ${optaxName}(inner, should_transform_fn, forward_extra_args) is ${where}(inner, shouldTransform, { forwardExtraArgs: true })`,
+      aliases: { forward_extra_args: "forwardExtraArgs" },
+    }).forwardExtraArgs ?? false,
   );
   const fn = shouldTransform as ConditionFn;
   return new Transformation({
@@ -113,7 +117,14 @@ export function conditionallyTransform<T extends GradientTransformation<unknown>
   shouldTransform: ConditionFn,
   options?: ConditionallyOptions | null,
 ): WithExtraArgs<ConditionallyState<StateOf<T>>, ExtraArgsNeeded<T>> {
-  return conditional("conditionallyTransform", inner, shouldTransform, options, undefined) as never;
+  return conditional(
+    "conditionallyTransform",
+    "conditionally_transform",
+    inner,
+    shouldTransform,
+    options,
+    undefined,
+  ) as never;
 }
 
 /**
@@ -150,5 +161,5 @@ export function conditionallyMask<T extends GradientTransformation<unknown>>(
   shouldTransform: ConditionFn,
   options?: ConditionallyOptions | null,
 ): WithExtraArgs<ConditionallyState<StateOf<T>>, ExtraArgsNeeded<T>> {
-  return conditional("conditionallyMask", inner, shouldTransform, options, ZERO_KERNEL) as never;
+  return conditional("conditionallyMask", "conditionally_mask", inner, shouldTransform, options, ZERO_KERNEL) as never;
 }
