@@ -113,8 +113,8 @@ export interface GradientTransformation<S = unknown> {
  * A transformation that needs the fields `Needs` of {@link ExtraArgs} at every step (optax's
  * `GradientTransformationExtraArgs`, with the need in the type): `update` without them is a type
  * error, and at run time `MISSING_EXTRA_ARG`. It is a {@link GradientTransformation}, so `chain`
- * and the combinators take it; what they build needs the same fields where the types can tell
- * ({@link chain} and {@link lookahead} say so in theirs).
+ * and the combinators take it; what they build needs the same fields in its type ({@link chain},
+ * {@link lookahead} and every combinator say so in theirs).
  *
  * @example
  * ```ts

@@ -42,7 +42,16 @@ import { childrenOf, type Node } from "./kernels/node.js";
 export function chain<const T extends readonly GradientTransformation<unknown>[]>(
   ...transforms: T
 ): WithExtraArgs<{ -readonly [K in keyof T]: StateOf<T[K]> }, ExtraArgsNeeded<T[number]>> {
-  transforms.forEach((tx, i) => checkTransformation(`chain: argument ${i}`, tx));
+  return chainOf("chain", transforms, undefined) as never;
+}
+
+/** The chain node of `transforms` (state keyed by `names` when given), checked as `chain` documents. */
+function chainOf(
+  where: string,
+  transforms: readonly unknown[],
+  names: readonly string[] | undefined,
+): Transformation<unknown> {
+  transforms.forEach((tx, i) => checkTransformation(`${where}: argument ${i}`, tx));
   const parts = (transforms as readonly GradientTransformation<unknown>[]).map(nodeOf);
   // Lookahead's update lands the params on its slow weights at a sync; a later part would move
   // them off again, so that the params and slowParams would differ.
@@ -50,10 +59,56 @@ export function chain<const T extends readonly GradientTransformation<unknown>[]
     if (holdsLookahead(part) && !parts.slice(i + 1).every(leavesAsIs))
       throw new GradTxError(
         "INVALID_HYPERPARAMETER",
-        `chain: argument ${i} is (or holds) a lookahead, which must be the last part of a chain: a part after it would move the params off the slow weights at every sync (put it before the lookahead, or inside it)`,
+        `${where}: argument ${i} is (or holds) a lookahead, which must be the last part of a chain: a part after it would move the params off the slow weights at every sync (put it before the lookahead, or inside it)`,
       );
   });
-  return new Transformation({ kind: "chain", parts }) as never;
+  return new Transformation({ kind: "chain", parts, names });
+}
+
+/**
+ * {@link chain} with a name for each part, as optax's `named_chain`: the state is a record of
+ * name -> that part's state (in the order given), so `state.clip` reads the part named `clip`.
+ * The updates are `chain`'s, bit for bit: it is the same fused node, with the states keyed by
+ * name instead of by position. Names must be distinct strings (`INVALID_HYPERPARAMETER`
+ * otherwise); a state without one of them is `BAD_STATE`, naming it.
+ *
+ * ```
+ * u_0 = g;  u_i, state'[name_i] = tx_i.update(u_{i-1}, state[name_i], params, extra);  result u_n
+ * ```
+ *
+ * The type needs the `extra` fields any part's type needs, as `chain`'s.
+ *
+ * @param pairs `[name, transformation]` pairs, applied in order.
+ * @example
+ * ```ts
+ * import { clipByGlobalNorm, namedChain, scale } from "gradtx";
+ * const tx = namedChain(["clip", clipByGlobalNorm(1)], ["half", scale(0.5)]);
+ * const g = Float64Array.of(3, 4);
+ * const [u, state] = tx.update(g, tx.init(g));
+ * Object.keys(state); // ["clip", "half"]
+ * u; // Float64Array.of(0.3, 0.4): clipped to norm 1 ([0.6, 0.8]), then halved
+ * ```
+ * @since 0.3.0
+ */
+export function namedChain<const T extends readonly (readonly [string, GradientTransformation<unknown>])[]>(
+  ...pairs: T
+): WithExtraArgs<{ -readonly [P in T[number] as P[0]]: StateOf<P[1]> }, ExtraArgsNeeded<T[number][1]>> {
+  const where = "namedChain";
+  const names: string[] = [];
+  const transforms: unknown[] = [];
+  pairs.forEach((pair: unknown, i) => {
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string")
+      throw new GradTxError("INVALID_HYPERPARAMETER", `${where}: argument ${i} must be a [name, transformation] pair`);
+    const [name, tx] = pair as [string, unknown];
+    if (names.includes(name))
+      throw new GradTxError(
+        "INVALID_HYPERPARAMETER",
+        `${where}: names must be distinct, but ${JSON.stringify(name)} is given twice (names: ${[...names, name].join(", ")})`,
+      );
+    names.push(name);
+    transforms.push(tx);
+  });
+  return chainOf(where, transforms, names) as never;
 }
 
 const holdsLookahead = (node: Node): boolean => node.kind === "lookahead" || childrenOf(node).some(holdsLookahead);

@@ -33,6 +33,7 @@ export {
 export { applyUpdates, incrementalUpdate, periodicUpdate } from "./apply.js";
 export { donate } from "./donate.js";
 export { chain, identity } from "./combine.js";
+export { namedChain } from "./combine.js";
 
 // Transforms, by family.
 export {
@@ -105,6 +106,8 @@ export {
   type ProdigyOptions,
   type ProdigyState,
 } from "./transforms/dadapt.js";
+export { setToZero } from "./transforms/zero.js";
+export { applyEvery, type ApplyEveryState } from "./transforms/apply-every.js";
 
 // Optimizers.
 export {
@@ -171,6 +174,17 @@ export { multiTransform, type MultiTransformState } from "./combinators/multi-tr
 export { injectHyperparams, type InjectHyperparamsState } from "./combinators/inject.js";
 export { applyIfFinite, type ApplyIfFiniteState } from "./combinators/finite.js";
 export { multiSteps, type MultiStepsState } from "./combinators/multi-steps.js";
+export { freeze } from "./combinators/freeze.js";
+export { stateless, statelessWithTreeMap } from "./combinators/stateless.js";
+export {
+  conditionallyMask,
+  conditionallyTransform,
+  type ConditionFn,
+  type ConditionallyOptions,
+  type ConditionallyState,
+} from "./combinators/conditionally.js";
+export { snapshot, type SnapshotState } from "./combinators/monitor.js";
+export { monitor, type Measure, type MonitorState } from "./combinators/monitor.js";
 export type { PerLeaf, PrefixTree } from "./partition.js";
 
 // Schedules.

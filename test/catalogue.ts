@@ -50,6 +50,15 @@ import {
   mechanize,
   scheduleFreeAdamw,
   scheduleFreeSgd,
+  freeze,
+  statelessWithTreeMap,
+  applyEvery,
+  namedChain,
+  conditionallyMask,
+  conditionallyTransform,
+  scale,
+  snapshot,
+  monitor,
   type ExtraArgs,
   type GradientTransformation,
   type PyTree,
@@ -479,6 +488,87 @@ export const catalogue: readonly Entry[] = [
     defaults: () => mechanize(sgd(0.1)),
     // At x0, h = 0: each of the 6 scales is 1e-6 / 6, so the step is 1e-6 times sgd's.
     firstStep: (x, g) => x.map((v, i) => v - 1e-7 * g[i]!),
+  },
+  // The combinators ported from optax's combine, wrappers, freezing, conditionality and
+  // monitoring modules, around sgd (learning rate 0.1 in the first steps).
+  {
+    name: "chain(freeze(false), statelessWithTreeMap, sgd)",
+    make: (lr) =>
+      chain(
+        freeze(false),
+        statelessWithTreeMap((u) => tree.scale(0.5, u)),
+        sgd(lr),
+      ),
+    lr: 0.4,
+    defaults: () =>
+      chain(
+        freeze(false),
+        statelessWithTreeMap((u) => tree.scale(0.5, u)),
+        sgd(0.1),
+      ),
+    // freeze(false) passes g through; the callback halves it: x - 0.1 (0.5 g).
+    firstStep: descent(0.05),
+  },
+  {
+    name: "chain(applyEvery(2), sgd)",
+    make: (lr) => chain(applyEvery(2), sgd(lr)),
+    lr: 0.1,
+    defaults: () => chain(applyEvery(2), sgd(0.1)),
+    // Step 1 of each round of 2 only accumulates: the update is 0.
+    firstStep: (x) => [...x],
+    firstStepStandsStill: "applyEvery(2) emits zeros on the first step of each round and the sum on the second",
+  },
+  {
+    name: "namedChain(clip, adam)",
+    make: (lr) => namedChain(["clip", clipByGlobalNorm(1)], ["adam", adam(lr)]),
+    lr: 0.05,
+    defaults: () => namedChain(["clip", clipByGlobalNorm(1)], ["adam", adam(0.1)]),
+    // As chain(clipByGlobalNorm(1), adam): c = g / ||g||, then -0.1 c / (|c| + eps).
+    firstStep: (x, g) =>
+      adamFirst(0.1)(
+        x,
+        g.map((gi) => gi / norm(g)),
+      ),
+  },
+  {
+    name: "chain(conditionallyTransform(scale), conditionallyMask(sgd))",
+    make: (lr) =>
+      chain(
+        conditionallyTransform(scale(0.5), (step) => step % 2 === 0),
+        conditionallyMask(sgd(lr), (step) => step % 3 !== 2),
+      ),
+    lr: 0.2,
+    defaults: () =>
+      chain(
+        conditionallyTransform(scale(0.5), (step) => step % 2 === 0),
+        conditionallyMask(sgd(0.1), (step) => step % 3 !== 2),
+      ),
+    // Step 0 runs both: the halving, then sgd: x - 0.1 (0.5 g).
+    firstStep: descent(0.05),
+  },
+  {
+    name: "chain(sgd, snapshot)",
+    make: (lr) =>
+      chain(
+        sgd(lr),
+        snapshot("norm", (u) => tree.norm(u)),
+      ),
+    lr: 0.2,
+    defaults: () =>
+      chain(
+        sgd(0.1),
+        snapshot("norm", (u) => tree.norm(u)),
+      ),
+    // The snapshot only records: sgd's step.
+    firstStep: descent(0.1),
+  },
+  {
+    name: "chain(sgd, monitor)",
+    make: (lr) => chain(sgd(lr), monitor({ norm: (u) => tree.norm(u), average: ema(0.9) })),
+    lr: 0.2,
+    defaults: () => chain(sgd(0.1), monitor({ norm: (u) => tree.norm(u), average: ema(0.9) })),
+    // The monitor only records: sgd's step.
+    firstStep: descent(0.1),
   },
 ];
 

@@ -331,7 +331,8 @@ describe("non-finite gradients", () => {
         }, tree.zerosLike(params));
         const [u] = tx.update(poisoned, tx.init(params), params);
         // The two guards are the documented exceptions: zeroNans zeroes NaNs, applyIfFinite skips the step.
-        const guarded = /zeroNans|applyIfFinite/.test(name);
+        // applyEvery(2) defers it: its first step emits zeros, the NaN comes out at the round's end.
+        const guarded = /zeroNans|applyIfFinite|applyEvery\(2\)/.test(name);
         expect(tree.allFinite(u)).toBe(guarded);
       }),
       { numRuns: 10 },

@@ -781,6 +781,24 @@ const factories: readonly Factory[] = [
     unknown: ["s_init", "sInit"],
     instead: "optax's mechanize(base_optimizer, weight_decay, eps, s_init, num_betas)",
   },
+  {
+    name: "conditionallyTransform",
+    call: (o) => any(gradtx.conditionallyTransform)(sgd(lr), () => true, o),
+    good: ["forwardExtraArgs", true],
+    bad: ["forwardExtraArgs", 1],
+    unknown: ["forward_extra_args", "forwardExtraArgs"],
+    instead:
+      "optax's conditionally_transform(inner, should_transform_fn, forward_extra_args) is conditionallyTransform(inner, shouldTransform, { forwardExtraArgs: true })",
+  },
+  {
+    name: "conditionallyMask",
+    call: (o) => any(gradtx.conditionallyMask)(sgd(lr), () => true, o),
+    good: ["forwardExtraArgs", true],
+    bad: ["forwardExtraArgs", "yes"],
+    unknown: ["forwardExtra", "forwardExtraArgs"],
+    instead:
+      "optax's conditionally_mask(inner, should_transform_fn, forward_extra_args) is conditionallyMask(inner, shouldTransform, { forwardExtraArgs: true })",
+  },
 ];
 
 /** What a call did: "ok", or the GradTxError's code and message. */

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
+import type { ExtraArgsNeeded, GradientTransformation, StateOf, WithExtraArgs } from "../base.js";
 import { nodeOf, Transformation } from "../kernels/executor.js";
 import { constant } from "../kernels/expr.js";
 import { buildKernel, declare } from "../kernels/kernel.js";
@@ -48,6 +48,8 @@ export interface ApplyIfFiniteState<S> {
  * otherwise:                                            u' = 0,  inner' = inner
  * ```
  *
+ * The result needs the `extra` fields `inner` needs.
+ *
  * Around Lookahead this also keeps a NaN out of the slow weights at a sync step:
  * `applyIfFinite(lookahead(adam(1e-3)), 5)`.
  *
@@ -63,6 +65,10 @@ export interface ApplyIfFiniteState<S> {
  * ```
  * @since 0.1.0
  */
+export function applyIfFinite<T extends GradientTransformation<unknown>>(
+  inner: T,
+  maxConsecutiveErrors: number,
+): WithExtraArgs<ApplyIfFiniteState<StateOf<T>>, ExtraArgsNeeded<T>>;
 export function applyIfFinite<S>(
   inner: GradientTransformation<S>,
   maxConsecutiveErrors: number,

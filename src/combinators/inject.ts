@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { GradientTransformation, Schedule } from "../base.js";
+import type { ExtraArgsNeeded, GradientTransformation, Schedule, StateOf, WithExtraArgs } from "../base.js";
 import { GradTxError } from "../errors.js";
 import { nodeOf, Transformation } from "../kernels/executor.js";
 import { checkTransformation } from "../validate.js";
@@ -56,8 +56,15 @@ export interface InjectHyperparamsState<S> {
  * // From the next step on:
  * state = { ...state, hyperparams: { ...state.hyperparams, alpha: 0.8 } };
  * ```
+ *
+ * The result needs the `extra` fields the factory's transformations need.
+ *
  * @since 0.1.0
  */
+export function injectHyperparams<K extends string, T extends GradientTransformation<unknown>>(
+  factory: (hyperparams: Readonly<Record<K, number>>) => T,
+  hyperparams: Readonly<Record<K, number | Schedule>>,
+): WithExtraArgs<InjectHyperparamsState<StateOf<T>>, ExtraArgsNeeded<T>>;
 export function injectHyperparams<K extends string, S>(
   factory: (hyperparams: Readonly<Record<K, number>>) => GradientTransformation<S>,
   hyperparams: Readonly<Record<K, number | Schedule>>,

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
+import type { ExtraArgsNeeded, GradientTransformation, StateOf, WithExtraArgs } from "../base.js";
 import { isBoolean } from "../partition.js";
 import { nodeOf, Transformation } from "../kernels/executor.js";
 import { resolveMask, type Mask } from "../transforms/adding.js";
@@ -50,8 +50,15 @@ export interface MaskedState<S> {
  * // u.layer.w ≈ [-1e-3, -1e-3, -1e-3]: Adam's first step
  * (u as typeof grads).layer.b === grads.layer.b; // true: the very same array
  * ```
+ *
+ * The result needs the `extra` fields `inner` needs (`masked(reduceOnPlateau(), mask)` needs `{ value }`).
+ *
  * @since 0.1.0
  */
+export function masked<T extends GradientTransformation<unknown>>(
+  inner: T,
+  mask: Mask,
+): WithExtraArgs<MaskedState<StateOf<T>>, ExtraArgsNeeded<T>>;
 export function masked<S>(inner: GradientTransformation<S>, mask: Mask): GradientTransformation<MaskedState<S>> {
   checkTransformation("masked", inner);
   checkPerLeafSpec("masked", mask, isBoolean, "a mask: a tree of booleans or a predicate (path, leaf) => boolean");

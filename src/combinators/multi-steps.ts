@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { GradientTransformation, Schedule } from "../base.js";
+import type { ExtraArgsNeeded, GradientTransformation, Schedule, StateOf, WithExtraArgs } from "../base.js";
 import { GradTxError } from "../errors.js";
 import { nodeOf, Transformation } from "../kernels/executor.js";
 import { add, asUpdate, constant, div, sub, type Expr } from "../kernels/expr.js";
@@ -59,7 +59,9 @@ export interface MultiStepsState<S> {
  * miniStep + 1 = k:  u', inner' = inner.update(acc', inner, params);  acc' = 0, miniStep' = 0
  * ```
  *
- * The mean is handed to `inner` in the updates' dtype and leaf kind.
+ * The mean is handed to `inner` in the updates' dtype and leaf kind. Its type needs the
+ * `extra` fields `inner`'s type needs, at every mini-step (at run time only the steps `inner`
+ * runs on read them).
  *
  * @param inner The optimizer of the accumulated steps.
  * @param everyKSteps `k`: an integer >= 1, or a schedule of `gradientStep` giving one.
@@ -80,6 +82,10 @@ export interface MultiStepsState<S> {
  * ```
  * @since 0.1.0
  */
+export function multiSteps<T extends GradientTransformation<unknown>>(
+  inner: T,
+  everyKSteps: number | Schedule,
+): WithExtraArgs<MultiStepsState<StateOf<T>>, ExtraArgsNeeded<T>>;
 export function multiSteps<S>(
   inner: GradientTransformation<S>,
   everyKSteps: number | Schedule,

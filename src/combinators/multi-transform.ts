@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
+import type { ExtraArgsNeeded, GradientTransformation, WithExtraArgs } from "../base.js";
 import { GradTxError } from "../errors.js";
 import { nodeOf, Transformation } from "../kernels/executor.js";
 import { isString, resolvePerLeaf, type PerLeaf } from "../partition.js";
@@ -42,8 +42,15 @@ export interface MultiTransformState {
  * const state = tx.init(params);
  * Object.keys(state.inner); // ["body", "head"]: sgd's state and adam's
  * ```
+ *
+ * The result needs the `extra` fields any of `transforms` needs.
+ *
  * @since 0.1.0
  */
+export function multiTransform<const T extends Readonly<Record<string, GradientTransformation<unknown>>>>(
+  transforms: T,
+  labels: PerLeaf<string>,
+): WithExtraArgs<MultiTransformState, ExtraArgsNeeded<T[keyof T]>>;
 export function multiTransform(
   transforms: Readonly<Record<string, GradientTransformation>>,
   labels: PerLeaf<string>,

@@ -92,8 +92,11 @@ export function initNode(node: Node, params: PyTree): unknown {
         state[name] = typeof value === "number" ? value : value(flat);
       return state;
     }
-    case "chain":
-      return node.parts.map((part) => initNode(part, params));
+    case "chain": {
+      const states = node.parts.map((part) => initNode(part, params));
+      const { names } = node;
+      return names === undefined ? states : Object.fromEntries(names.map((name, i) => [name, states[i]]));
+    }
     case "lookahead": {
       const flat = flatten(params);
       const slow = copyTree(flat);
@@ -149,6 +152,8 @@ export function initNode(node: Node, params: PyTree): unknown {
       };
     case "stateScalars":
       return { ...node.initial, shapes: shapesOf(flatten(params)) };
+    case "conditional":
+      return { step: 0, innerState: initNode(node.inner, params) };
     case "opaque":
       return node.tx.init(params);
   }
@@ -325,14 +330,27 @@ function plan(
     }
     case "chain": {
       const n = node.parts.length;
-      if (!Array.isArray(state) || state.length !== n)
-        throw new GradTxError(
-          "BAD_STATE",
-          `chain: expected an array of ${n} states, got ${Array.isArray(state) ? `an array of ${state.length}` : typeof state}`,
-          at === "" ? undefined : at,
-        );
-      const parts = node.parts.map((part, i) => plan(part, (state as unknown[])[i], step, view, owned, `${at}[${i}]`));
-      return () => parts.map((finish) => finish());
+      const { names } = node;
+      let states: readonly unknown[];
+      if (names === undefined) {
+        if (!Array.isArray(state) || state.length !== n)
+          throw new GradTxError(
+            "BAD_STATE",
+            `chain: expected an array of ${n} states, got ${Array.isArray(state) ? `an array of ${state.length}` : typeof state}`,
+            at === "" ? undefined : at,
+          );
+        states = state;
+      } else {
+        const s = stateRecord<Record<string, unknown>>("namedChain", state, names, at);
+        states = names.map((name) => s[name]);
+      }
+      const parts = node.parts.map((part, i) =>
+        plan(part, states[i], step, view, owned, names === undefined ? `${at}[${i}]` : `${at}.${names[i]!}`),
+      );
+      return () => {
+        const next = parts.map((finish) => finish());
+        return names === undefined ? next : Object.fromEntries(names.map((name, i) => [name, next[i]]));
+      };
     }
     case "lookahead": {
       const s = stateRecord<{
@@ -580,6 +598,20 @@ function plan(
       const hyper = Object.fromEntries(Object.keys(kernel.spec.hyper).map((name) => [name, next[name]!]));
       step.ops.push(elementOp({ ...kernel, spec: { ...kernel.spec, hyper } }, 0, [], view, owned));
       return () => ({ ...next, shapes: s.shapes });
+    }
+    case "conditional": {
+      const s = stateRecord<{ step: unknown; innerState: unknown }>(node.name, state, ["step", "innerState"], at);
+      const count = stateCount(node.name, s.step);
+      if (node.when(count, step.extra)) {
+        const inner = plan(node.inner, s.innerState, step, view, owned && !isShared(s.innerState), `${at}.innerState`);
+        return () => ({ step: increment(count), innerState: inner() });
+      }
+      if (node.otherwise !== undefined) step.ops.push(elementOp(node.otherwise, 0, [], view, owned));
+      return () => {
+        // The inner state stands still, shared with the state given unless that was donated.
+        if (!donated()) share(s.innerState);
+        return { step: increment(count), innerState: s.innerState };
+      };
     }
     case "opaque": {
       // Inside a view, the barrier sees the view's leaves only (the others are null).

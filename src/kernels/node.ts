@@ -2,8 +2,8 @@
  * What the executor runs: a transformation as a small tree of nodes. A kernel is an elementwise
  * declaration; a chain runs its parts in order; Lookahead runs its inner node and, on a sync
  * step, a sync kernel behind a real branch on its count; the combinators (masked,
- * multiTransform, injectHyperparams, applyIfFinite, multiSteps) run their inner nodes on a part
- * of the leaves, with other numbers, or behind a check; anything else (a user's own
+ * multiTransform, injectHyperparams, applyIfFinite, multiSteps, conditional) run their inner
+ * nodes on a part of the leaves, with other numbers, or behind a check; anything else (a user's own
  * `{ init, update }`, or a transformation that is not elementwise) is an opaque barrier that the
  * kernels before and after it still fuse around.
  *
@@ -22,7 +22,15 @@ export type SyncPolicy = "keep" | "reset" | "interpolate";
 /** A transformation, as the executor sees it. */
 export type Node =
   | { readonly kind: "kernel"; readonly kernel: Kernel }
-  | { readonly kind: "chain"; readonly parts: readonly Node[] }
+  | {
+      /**
+       * The parts in order. The state is the array of their states, or, with `names` (one per
+       * part: optax's `named_chain`), the record of name -> that part's state.
+       */
+      readonly kind: "chain";
+      readonly parts: readonly Node[];
+      readonly names?: readonly string[] | undefined;
+    }
   | {
       /**
        * The state is `{ count, slow, inner }`, with `innerAtSync` under `"interpolate"` and
@@ -135,6 +143,21 @@ export type Node =
         extra: ExtraArgs | undefined,
       ) => Readonly<Record<string, number>>;
     }
+  | {
+      /**
+       * optax's `conditionally_transform` and `conditionally_mask`: `when` (a host function of the
+       * step count and the step's extra arguments) picks, a real branch, between the inner node
+       * and `otherwise` (a kernel without slots, such as zeros; none: the updates pass through),
+       * and the inner state stands still on the steps it does not run. The state is
+       * `{ step, innerState }`.
+       */
+      readonly kind: "conditional";
+      /** The combinator's name, for errors. */
+      readonly name: string;
+      readonly inner: Node;
+      readonly when: (step: number, extra: ExtraArgs | undefined) => boolean;
+      readonly otherwise: Kernel | undefined;
+    }
   | { readonly kind: "opaque"; readonly tx: GradientTransformation<unknown> };
 
 /** The nodes directly inside `node`. */
@@ -159,5 +182,7 @@ export function childrenOf(node: Node): readonly Node[] {
       return [{ kind: "kernel", kernel: node.flush }, node.inner];
     case "stateScalars":
       return [{ kind: "kernel", kernel: node.kernel }];
+    case "conditional":
+      return node.otherwise === undefined ? [node.inner] : [node.inner, { kind: "kernel", kernel: node.otherwise }];
   }
 }
