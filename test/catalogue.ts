@@ -50,6 +50,7 @@ import {
   mechanize,
   scheduleFreeAdamw,
   scheduleFreeSgd,
+  scaleByDistanceOverGradients,
   freeze,
   statelessWithTreeMap,
   applyEvery,
@@ -410,6 +411,14 @@ export const catalogue: readonly Entry[] = [
     defaults: () => ademamix(0.1),
     // m1^ = g, m2 = (1 - 0.9999) g (not corrected), nu^ = g^2, alpha 5.
     firstStep: (x, g) => x.map((v, i) => v - (0.1 * (g[i]! + 5 * (1 - 0.9999) * g[i]!)) / (Math.abs(g[i]!) + 1e-8)),
+  },
+  {
+    name: "chain(scaleByDistanceOverGradients, scale(-lr))",
+    make: (lr) => chain(scaleByDistanceOverGradients(), scale(-lr)),
+    lr: 1,
+    defaults: () => chain(scaleByDistanceOverGradients(), scale(-0.1)),
+    // One leaf, the params not moved: r = 1e-6 (1 + ||x||), G = ||g||^2, u = -0.1 r / sqrt(G + 1e-8) g.
+    firstStep: (x, g) => x.map((v, i) => v - ((0.1 * 1e-6 * (1 + norm(x))) / Math.sqrt(norm(g) ** 2 + 1e-8)) * g[i]!),
   },
   // optax.contrib's parameter-free optimizers: learning rate 1 (a multiplier) is their default.
   {
