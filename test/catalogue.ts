@@ -1,4 +1,5 @@
 /** The catalogue as one table: every optimizer gradtx ships, for the tests that run over all of them. */
+import { readFileSync } from "node:fs";
 import {
   adabelief,
   adadelta,
@@ -10,6 +11,7 @@ import {
   fromage,
   lars,
   nadamw,
+  noisySgd,
   novograd,
   optimisticAdam,
   optimisticGradientDescent,
@@ -87,6 +89,12 @@ const adamFirst =
 /** Plain gradient descent: x - lr g. */
 const descent = (lr: number) => (x: readonly number[], g: readonly number[]) => x.map((v, i) => v - lr * g[i]!);
 const norm = (v: readonly number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+/** The first three normals of addNoise with seed 0 at step 0, from test/fixtures/noise.json. */
+const noiseFirstStep = (
+  JSON.parse(readFileSync(new URL("fixtures/noise.json", import.meta.url), "utf8")) as {
+    readonly noisySgdFirstStep: { readonly normals: readonly number[] };
+  }
+).noisySgdFirstStep.normals;
 
 export const catalogue: readonly Entry[] = [
   { name: "sgd", make: (lr) => sgd(lr), lr: 0.2, defaults: () => sgd(0.1), firstStep: descent(0.1) },
@@ -393,6 +401,15 @@ export const catalogue: readonly Entry[] = [
     defaults: () => ademamix(0.1),
     // m1^ = g, m2 = (1 - 0.9999) g (not corrected), nu^ = g^2, alpha 5.
     firstStep: (x, g) => x.map((v, i) => v - (0.1 * (g[i]! + 5 * (1 - 0.9999) * g[i]!)) / (Math.abs(g[i]!) + 1e-8)),
+  },
+  {
+    name: "noisySgd",
+    make: (lr) => noisySgd(lr, { seed: 3 }),
+    lr: 0.2,
+    defaults: () => noisySgd(0.1),
+    // x - 0.1 (g + sqrt(0.01) z), z the standard normals of seed 0, step 0, worked out
+    // independently in Python (test/fixtures/noise.py, its numbers in noise.json).
+    firstStep: (x, g) => x.map((v, i) => v - 0.1 * (g[i]! + 0.1 * noiseFirstStep[i]!)),
   },
 ];
 
