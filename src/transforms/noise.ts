@@ -219,21 +219,22 @@ class AddNoise implements GradientTransformation<AddNoiseState> {
  * @param options `eta` and `gamma` are required; see {@link AddNoiseOptions}.
  * @example
  * ```ts
- * import { addNoise, chain, scale, tree } from "gradtx";
+ * import { addNoise, tree } from "gradtx";
  * const zeros = Float64Array.of(0, 0, 0, 0);
  * // With eta = 1 and gamma = 0 the noise is standard normal; with eta = 4 it is twice that.
  * const unit = addNoise({ eta: 1, gamma: 0, seed: 7 });
  * const four = addNoise({ eta: 4, gamma: 0, seed: 7 });
  * const [z] = unit.update(zeros, unit.init(zeros));
  * const [w, state] = four.update(zeros, four.init(zeros));
+ * const unitNoise = Array.from(z as Float64Array);
  * tree.allFinite(z); // true
- * Array.from(w as Float64Array); // Array.from(z as Float64Array, (v) => 2 * v)
+ * Array.from(w as Float64Array); // unitNoise.map((v) => 2 * v)
  * state.count; // 1
  * // The same seed gives the same noise; the next step's differs.
  * const [again] = unit.update(zeros, unit.init(zeros));
- * Array.from(again as Float64Array); // Array.from(z as Float64Array)
+ * Array.from(again as Float64Array); // unitNoise
  * const [next] = unit.update(zeros, { ...unit.init(zeros), count: 1 });
- * (next as Float64Array)[0] === (z as Float64Array)[0]; // false
+ * (next as Float64Array)[0] === unitNoise[0]; // false
  * ```
  * @since 0.3.0
  */
