@@ -85,6 +85,12 @@ export { scaleByAdopt, type AdoptOptions } from "./transforms/adopt.js";
 export { scaleByAdemamix, type AdemamixOptions, type ScaleByAdemamixState } from "./transforms/ademamix.js";
 export { reduceOnPlateau, type ReduceOnPlateauOptions, type ReduceOnPlateauState } from "./transforms/plateau.js";
 export { addNoise, type AddNoiseOptions, type AddNoiseState } from "./transforms/noise.js";
+export {
+  normalizeByUpdateNorm,
+  scaleByPolyak,
+  type NormalizeByUpdateNormOptions,
+  type PolyakOptions,
+} from "./transforms/norm-scaling.js";
 
 // Optimizers.
 export {
@@ -124,7 +130,7 @@ export {
 export { rprop, signSgd, signum } from "./alias-sign.js";
 export { fromage, lars, type LarsOptions } from "./alias-layerwise.js";
 export { optimisticAdam, optimisticGradientDescent, type OptimisticAdamOptions } from "./alias-optimistic.js";
-export { noisySgd } from "./alias-sgd.js";
+export { noisySgd, polyakSgd, type PolyakSgdOptions } from "./alias-sgd.js";
 export {
   lookahead,
   slowParams,

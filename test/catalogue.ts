@@ -15,6 +15,7 @@ import {
   novograd,
   optimisticAdam,
   optimisticGradientDescent,
+  polyakSgd,
   rprop,
   signSgd,
   signum,
@@ -425,6 +426,15 @@ export const needsExtra: readonly Entry[] = [
     defaults: () => chain(sgd(0.1), reduceOnPlateau()),
     // The first loss improves on Infinity, and the scale starts at 1: SGD's step.
     firstStep: descent(0.1),
+    extra: sumOfSquares,
+  },
+  {
+    name: "polyakSgd",
+    make: (lr) => polyakSgd({ maxLearningRate: lr }),
+    lr: 0.5,
+    defaults: () => polyakSgd(),
+    // The step is f / ||g||^2 = sum(x^2) / sum(4 x^2) = 1/4 (below maxLearningRate 1): x - g / 4 = x / 2.
+    firstStep: (x) => x.map((v) => v / 2),
     extra: sumOfSquares,
   },
 ];
