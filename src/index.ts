@@ -91,6 +91,7 @@ export {
   type NormalizeByUpdateNormOptions,
   type PolyakOptions,
 } from "./transforms/norm-scaling.js";
+export { adaptiveGradClip, type AdaptiveGradClipOptions } from "./transforms/adaptive-clipping.js";
 
 // Optimizers.
 export {

@@ -23,6 +23,7 @@ import {
   adam,
   adamax,
   adamw,
+  adaptiveGradClip,
   amsgrad,
   applyIfFinite,
   chain,
@@ -411,6 +412,14 @@ export const catalogue: readonly Entry[] = [
     // x - 0.1 (g + sqrt(0.01) z), z the standard normals of seed 0, step 0, worked out
     // independently in Python (test/fixtures/noise.py, its numbers in noise.json).
     firstStep: (x, g) => x.map((v, i) => v - 0.1 * (g[i]! + 0.1 * noiseFirstStep[i]!)),
+  },
+  {
+    name: "chain(adaptiveGradClip, sgd)",
+    make: (lr) => chain(adaptiveGradClip(1), sgd(lr)),
+    lr: 0.2,
+    defaults: () => chain(adaptiveGradClip(1), sgd(0.1)),
+    // One leaf, one unit: ||g|| = 2 ||x|| > 1 * ||x||, so g is cut to norm ||x||: g / 2 = x.
+    firstStep: (x) => x.map((v) => v - 0.1 * v),
   },
 ];
 
