@@ -147,6 +147,7 @@ export { multiTransform, type MultiTransformState } from "./combinators/multi-tr
 export { injectHyperparams, type InjectHyperparamsState } from "./combinators/inject.js";
 export { applyIfFinite, type ApplyIfFiniteState } from "./combinators/finite.js";
 export { multiSteps, type MultiStepsState } from "./combinators/multi-steps.js";
+export { sam, type SamOptions, type SamState } from "./combinators/sam.js";
 export type { PerLeaf, PrefixTree } from "./partition.js";
 
 // Schedules.

@@ -12,6 +12,7 @@ import {
   lars,
   nadamw,
   noisySgd,
+  normalizeByUpdateNorm,
   novograd,
   optimisticAdam,
   optimisticGradientDescent,
@@ -43,6 +44,7 @@ import {
   radam,
   ranger,
   rmsprop,
+  sam,
   sgd,
   tree,
   zeroNans,
@@ -420,6 +422,14 @@ export const catalogue: readonly Entry[] = [
     defaults: () => chain(adaptiveGradClip(1), sgd(0.1)),
     // One leaf, one unit: ||g|| = 2 ||x|| > 1 * ||x||, so g is cut to norm ||x||: g / 2 = x.
     firstStep: (x) => x.map((v) => v - 0.1 * v),
+  },
+  {
+    name: "sam(sgd, normalized sgd)",
+    make: (lr) => sam(sgd(lr), chain(normalizeByUpdateNorm(), sgd(0.05))),
+    lr: 0.2,
+    defaults: () => sam(sgd(0.1), chain(normalizeByUpdateNorm(), sgd(0.05))),
+    // The first step of a round is adversarial: up the loss by 0.05 g / (||g|| + 1e-6).
+    firstStep: (x, g) => x.map((v, i) => v + (0.05 * g[i]!) / (norm(g) + 1e-6)),
   },
 ];
 

@@ -7,9 +7,9 @@ import { readFileSync } from "node:fs";
 import * as fc from "fast-check";
 import ndarray from "ndarray";
 import { describe, expect, it } from "vitest";
-import { adaptiveGradClip, applyUpdates, chain, compile, sgd, type FloatArray, type PyTree } from "../../src/index.js";
+import { adaptiveGradClip, chain, compile, sgd, type FloatArray, type PyTree } from "../../src/index.js";
 import { dataOf, flatten } from "../../src/pytree.js";
-import { caught, expectBitEqual, values } from "../helpers.js";
+import { caught, expectBitEqual, trajectory, values } from "../helpers.js";
 
 const fixture = JSON.parse(readFileSync(new URL("../fixtures/agc.json", import.meta.url), "utf8")) as {
   readonly cases: {
@@ -88,15 +88,10 @@ describe("adaptiveGradClip's promises (optax's _clipping_test.py, test_adaptive_
       return { w: ndarray(Float32Array.from(w!), [3, 2]) as PyTree, b: Float64Array.from(b!) };
     };
     const run = compile(tx, x0);
-    let p: PyTree = x0;
-    let s = tx.init(x0);
-    for (let t = 0; t < 4; t++) {
-      const [u, next]: readonly [PyTree, typeof s] = tx.update(grad(p), s, p);
-      p = applyUpdates(p, u);
-      s = next;
+    trajectory(tx, x0, grad, 4).forEach((point, t) => {
       run.step(grad(run.params));
-      expectBitEqual(run.params, p, `step ${t + 1}`);
-    }
+      expectBitEqual(run.params, point.params, `step ${t + 1}`);
+    });
     expect(run.reason).toMatch(/plain TypeScript.*AdaptiveGradClip/);
     run.dispose();
   });
