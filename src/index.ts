@@ -108,6 +108,14 @@ export {
 } from "./transforms/dadapt.js";
 export { setToZero } from "./transforms/zero.js";
 export { applyEvery, type ApplyEveryState } from "./transforms/apply-every.js";
+export { addNoise, type AddNoiseOptions, type AddNoiseState } from "./transforms/noise.js";
+export {
+  normalizeByUpdateNorm,
+  scaleByPolyak,
+  type NormalizeByUpdateNormOptions,
+  type PolyakOptions,
+} from "./transforms/norm-scaling.js";
+export { adaptiveGradClip, type AdaptiveGradClipOptions } from "./transforms/adaptive-clipping.js";
 
 // Optimizers.
 export {
@@ -159,6 +167,7 @@ export {
   type ScheduleFreeState,
 } from "./schedule-free.js";
 export { mechanize, type MechanicState, type MechanizeOptions } from "./mechanic.js";
+export { noisySgd, polyakSgd, type PolyakSgdOptions } from "./alias-sgd.js";
 export {
   lookahead,
   slowParams,
@@ -185,6 +194,7 @@ export {
 } from "./combinators/conditionally.js";
 export { snapshot, type SnapshotState } from "./combinators/monitor.js";
 export { monitor, type Measure, type MonitorState } from "./combinators/monitor.js";
+export { sam, type SamOptions, type SamState } from "./combinators/sam.js";
 export type { PerLeaf, PrefixTree } from "./partition.js";
 
 // Schedules.

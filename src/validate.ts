@@ -259,3 +259,14 @@ export function readExtraArgs(where: string, extra: unknown): ExtraArgs | undefi
       invalid(where, `extra.${name} must be a function of the params, got ${kind(read[name])}`);
   return read;
 }
+
+/** The loss `extra.value` of a step, or `MISSING_EXTRA_ARG` saying that `where` reads it and how to pass it. */
+export function extraValue(where: string, extra: ExtraArgs | undefined): number {
+  const value = extra?.value;
+  if (value === undefined)
+    throw new GradTxError(
+      "MISSING_EXTRA_ARG",
+      `${where} reads the loss: pass it as extra.value, the fourth argument of update (update(grads, state, params, { value: loss }))`,
+    );
+  return value;
+}

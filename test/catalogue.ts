@@ -1,4 +1,5 @@
 /** The catalogue as one table: every optimizer gradtx ships, for the tests that run over all of them. */
+import { readFileSync } from "node:fs";
 import {
   adabelief,
   adadelta,
@@ -10,9 +11,12 @@ import {
   fromage,
   lars,
   nadamw,
+  noisySgd,
+  normalizeByUpdateNorm,
   novograd,
   optimisticAdam,
   optimisticGradientDescent,
+  polyakSgd,
   rprop,
   signSgd,
   signum,
@@ -20,6 +24,7 @@ import {
   adam,
   adamax,
   adamw,
+  adaptiveGradClip,
   amsgrad,
   applyIfFinite,
   chain,
@@ -39,6 +44,7 @@ import {
   radam,
   ranger,
   rmsprop,
+  sam,
   sgd,
   tree,
   zeroNans,
@@ -105,6 +111,12 @@ const adamFirst =
 /** Plain gradient descent: x - lr g. */
 const descent = (lr: number) => (x: readonly number[], g: readonly number[]) => x.map((v, i) => v - lr * g[i]!);
 const norm = (v: readonly number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+/** The first three normals of addNoise with seed 0 at step 0, from test/fixtures/noise.json. */
+const noiseFirstStep = (
+  JSON.parse(readFileSync(new URL("fixtures/noise.json", import.meta.url), "utf8")) as {
+    readonly noisySgdFirstStep: { readonly normals: readonly number[] };
+  }
+).noisySgdFirstStep.normals;
 
 export const catalogue: readonly Entry[] = [
   { name: "sgd", make: (lr) => sgd(lr), lr: 0.2, defaults: () => sgd(0.1), firstStep: descent(0.1) },
@@ -579,6 +591,31 @@ export const catalogue: readonly Entry[] = [
     // The monitor only records: sgd's step.
     firstStep: descent(0.1),
   },
+  {
+    name: "noisySgd",
+    make: (lr) => noisySgd(lr, { seed: 3 }),
+    lr: 0.2,
+    defaults: () => noisySgd(0.1),
+    // x - 0.1 (g + sqrt(0.01) z), z the standard normals of seed 0, step 0, worked out
+    // independently in Python (test/fixtures/noise.py, its numbers in noise.json).
+    firstStep: (x, g) => x.map((v, i) => v - 0.1 * (g[i]! + 0.1 * noiseFirstStep[i]!)),
+  },
+  {
+    name: "chain(adaptiveGradClip, sgd)",
+    make: (lr) => chain(adaptiveGradClip(1), sgd(lr)),
+    lr: 0.2,
+    defaults: () => chain(adaptiveGradClip(1), sgd(0.1)),
+    // One leaf, one unit: ||g|| = 2 ||x|| > 1 * ||x||, so g is cut to norm ||x||: g / 2 = x.
+    firstStep: (x) => x.map((v) => v - 0.1 * v),
+  },
+  {
+    name: "sam(sgd, normalized sgd)",
+    make: (lr) => sam(sgd(lr), chain(normalizeByUpdateNorm(), sgd(0.05))),
+    lr: 0.2,
+    defaults: () => sam(sgd(0.1), chain(normalizeByUpdateNorm(), sgd(0.05))),
+    // The first step of a round is adversarial: up the loss by 0.05 g / (||g|| + 1e-6).
+    firstStep: (x, g) => x.map((v, i) => v + (0.05 * g[i]!) / (norm(g) + 1e-6)),
+  },
 ];
 
 /** A loss for the entries that need one: the sum of squares of the params. */
@@ -593,6 +630,15 @@ export const needsExtra: readonly Entry[] = [
     defaults: () => chain(sgd(0.1), reduceOnPlateau()),
     // The first loss improves on Infinity, and the scale starts at 1: SGD's step.
     firstStep: descent(0.1),
+    extra: sumOfSquares,
+  },
+  {
+    name: "polyakSgd",
+    make: (lr) => polyakSgd({ maxLearningRate: lr }),
+    lr: 0.5,
+    defaults: () => polyakSgd(),
+    // The step is f / ||g||^2 = sum(x^2) / sum(4 x^2) = 1/4 (below maxLearningRate 1): x - g / 4 = x / 2.
+    firstStep: (x) => x.map((v) => v / 2),
     extra: sumOfSquares,
   },
 ];

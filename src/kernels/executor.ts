@@ -595,7 +595,8 @@ function plan(
       const next = node.advance(current, step.extra);
       // The kernel of the declaration, with this step's numbers as its hyperparameters: the same
       // code, so the same passes, fused with its neighbours.
-      const hyper = Object.fromEntries(Object.keys(kernel.spec.hyper).map((name) => [name, next[name]!]));
+      const given = node.hyper?.(next, step.extra) ?? next;
+      const hyper = Object.fromEntries(Object.keys(kernel.spec.hyper).map((name) => [name, given[name]!]));
       step.ops.push(elementOp({ ...kernel, spec: { ...kernel.spec, hyper } }, 0, [], view, owned));
       return () => ({ ...next, shapes: s.shapes });
     }

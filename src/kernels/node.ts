@@ -142,6 +142,15 @@ export type Node =
         current: Readonly<Record<string, number>>,
         extra: ExtraArgs | undefined,
       ) => Readonly<Record<string, number>>;
+      /**
+       * The kernel's hyperparameters for this step, from the next numbers and the extra
+       * arguments, where they are not all numbers of the state (scaleByPolyak's loss, which it
+       * does not keep); without it, the next numbers of the hyperparameters' names.
+       */
+      readonly hyper?: (
+        next: Readonly<Record<string, number>>,
+        extra: ExtraArgs | undefined,
+      ) => Readonly<Record<string, number>>;
     }
   | {
       /**

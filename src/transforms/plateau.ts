@@ -10,7 +10,7 @@ import { Transformation } from "../kernels/executor.js";
 import { mul } from "../kernels/expr.js";
 import { buildKernel, declare } from "../kernels/kernel.js";
 import { increment } from "../state.js";
-import { checkNumber, invalid, readOptions } from "../validate.js";
+import { checkNumber, extraValue, invalid, readOptions } from "../validate.js";
 
 /** The options of {@link reduceOnPlateau}: optax's keyword arguments, camelCased. @since 0.3.0 */
 export interface ReduceOnPlateauOptions {
@@ -134,12 +134,7 @@ export function reduceOnPlateau(
   const minScale = checkNumber(where, "minScale", options.minScale ?? 0, { min: 0 });
 
   const advance = (s: Readonly<Record<string, number>>, extra: ExtraArgs | undefined): Record<string, number> => {
-    const value = extra?.value;
-    if (value === undefined)
-      throw new GradTxError(
-        "MISSING_EXTRA_ARG",
-        `${where} reads the loss: pass it as extra.value, the fourth argument of update (update(grads, state, params, { value: loss }))`,
-      );
+    const value = extraValue(where, extra);
     const count = counter("count", s.count!);
     const plateauCount = counter("plateauCount", s.plateauCount!);
     const cooldownCount = counter("cooldownCount", s.cooldownCount!);
