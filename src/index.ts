@@ -84,6 +84,9 @@ export { keepParamsNonnegative } from "./transforms/constrain.js";
 export { scaleByAdopt, type AdoptOptions } from "./transforms/adopt.js";
 export { scaleByAdemamix, type AdemamixOptions, type ScaleByAdemamixState } from "./transforms/ademamix.js";
 export { reduceOnPlateau, type ReduceOnPlateauOptions, type ReduceOnPlateauState } from "./transforms/plateau.js";
+export { scaleByFactoredRms, type FactoredRmsOptions, type FactoredState } from "./transforms/factored.js";
+export { scaleBySm3, type ScaleBySm3State, type Sm3Options } from "./transforms/sm3.js";
+export { centralize } from "./transforms/centralize.js";
 
 // Optimizers.
 export {
@@ -123,6 +126,7 @@ export {
 export { rprop, signSgd, signum } from "./alias-sign.js";
 export { fromage, lars, type LarsOptions } from "./alias-layerwise.js";
 export { optimisticAdam, optimisticGradientDescent, type OptimisticAdamOptions } from "./alias-optimistic.js";
+export { adafactor, sm3, type AdafactorOptions } from "./alias-factored.js";
 export {
   lookahead,
   slowParams,

@@ -1,6 +1,7 @@
 /** The catalogue as one table: every optimizer gradtx ships, for the tests that run over all of them. */
 import {
   adabelief,
+  adafactor,
   adadelta,
   adagrad,
   adamaxw,
@@ -16,12 +17,14 @@ import {
   rprop,
   signSgd,
   signum,
+  sm3,
   yogi,
   adam,
   adamax,
   adamw,
   amsgrad,
   applyIfFinite,
+  centralize,
   chain,
   clip,
   clipByBlockRms,
@@ -393,6 +396,42 @@ export const catalogue: readonly Entry[] = [
     defaults: () => ademamix(0.1),
     // m1^ = g, m2 = (1 - 0.9999) g (not corrected), nu^ = g^2, alpha 5.
     firstStep: (x, g) => x.map((v, i) => v - (0.1 * (g[i]! + 5 * (1 - 0.9999) * g[i]!)) / (Math.abs(g[i]!) + 1e-8)),
+  },
+  // The transformations that read a leaf's shape. The catalogue's leaves are mostly vectors (not
+  // factored); the random trees of the catalogue-wide tests hold 2-D ndarrays too, which
+  // minDimSizeToFactor 2 factors.
+  {
+    name: "adafactor",
+    make: (lr) => adafactor(lr),
+    lr: 0.1,
+    defaults: () => adafactor(0.1),
+    // A vector: v = g^2 + 1e-30 at decay 0, so u = g / sqrt(g^2 + 1e-30); its rms 1 passes the
+    // clip; the step is 0.1 rms(x) u, rms(x) = sqrt(14 / 3).
+    firstStep: (x, g) => x.map((v, i) => v - 0.1 * Math.sqrt(14 / 3) * (g[i]! / Math.sqrt(g[i]! ** 2 + 1e-30))),
+  },
+  {
+    name: "adafactor factored, momentum",
+    make: (lr) => adafactor(lr, { minDimSizeToFactor: 2, momentum: 0.5 }),
+    lr: 0.1,
+    defaults: () => adafactor(0.1, { minDimSizeToFactor: 2, momentum: 0.5 }),
+    // As adafactor, then the undebiased average 0.5 u.
+    firstStep: (x, g) => x.map((v, i) => v - 0.5 * 0.1 * Math.sqrt(14 / 3) * (g[i]! / Math.sqrt(g[i]! ** 2 + 1e-30))),
+  },
+  {
+    name: "sm3",
+    make: (lr) => sm3(lr),
+    lr: 1,
+    defaults: () => sm3(0.1),
+    // The accumulators start at 0: accum = g^2, nu = (1 - 0.9) g / sqrt(g^2 + 1e-8).
+    firstStep: (x, g) => x.map((v, i) => v - 0.1 * 0.1 * (g[i]! / Math.sqrt(g[i]! ** 2 + 1e-8))),
+  },
+  {
+    name: "chain(centralize, sgd)",
+    make: (lr) => chain(centralize(), sgd(lr)),
+    lr: 0.2,
+    defaults: () => chain(centralize(), sgd(0.1)),
+    // A vector is not centralized: SGD's step.
+    firstStep: descent(0.1),
   },
 ];
 
