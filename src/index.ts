@@ -87,6 +87,13 @@ export { reduceOnPlateau, type ReduceOnPlateauOptions, type ReduceOnPlateauState
 export { scaleByFactoredRms, type FactoredRmsOptions, type FactoredState } from "./transforms/factored.js";
 export { scaleBySm3, type ScaleBySm3State, type Sm3Options } from "./transforms/sm3.js";
 export { centralize } from "./transforms/centralize.js";
+export {
+  MUON_NS_COEFFS,
+  scaleByMuon,
+  type NsCoeffs,
+  type ScaleByMuonOptions,
+  type ScaleByMuonState,
+} from "./transforms/muon.js";
 
 // Optimizers.
 export {
@@ -126,7 +133,14 @@ export {
 export { rprop, signSgd, signum } from "./alias-sign.js";
 export { fromage, lars, type LarsOptions } from "./alias-layerwise.js";
 export { optimisticAdam, optimisticGradientDescent, type OptimisticAdamOptions } from "./alias-optimistic.js";
-export { adafactor, sm3, type AdafactorOptions } from "./alias-factored.js";
+export {
+  adafactor,
+  muon,
+  sm3,
+  type AdafactorOptions,
+  type MuonOptimizerState,
+  type MuonOptions,
+} from "./alias-factored.js";
 export {
   lookahead,
   slowParams,

@@ -37,6 +37,7 @@ import {
   masked,
   multiSteps,
   multiTransform,
+  muon,
   nadam,
   reduceOnPlateau,
   radam,
@@ -432,6 +433,15 @@ export const catalogue: readonly Entry[] = [
     defaults: () => chain(centralize(), sgd(0.1)),
     // A vector is not centralized: SGD's step.
     firstStep: descent(0.1),
+  },
+  {
+    name: "muon",
+    make: (lr) => muon(lr, { weightDecay: 0.01 }),
+    lr: 0.05,
+    defaults: () => muon(0.1),
+    // A vector goes to AdamW with Nesterov momentum (weight decay 0): NAdam's first step,
+    // (0.09 / 0.19 + 1) g / (|g| + eps). The random trees' 2-D ndarrays take Muon's.
+    firstStep: (x, g) => x.map((v, i) => v - (0.1 * (0.09 / 0.19 + 1) * g[i]!) / (Math.abs(g[i]!) + 1e-8)),
   },
 ];
 

@@ -17,7 +17,7 @@
 import ndarray from "ndarray";
 import { GradTxError } from "../errors.js";
 import { Transformation } from "../kernels/executor.js";
-import type { GradientTransformation } from "../base.js";
+import type { ExtraArgs, GradientTransformation } from "../base.js";
 import {
   asLeafLike,
   ctorOf,
@@ -47,7 +47,7 @@ export const ctorOfArray = (a: FloatArray): FloatCtor => (a instanceof Float32Ar
 export function barrier<S>(
   name: string,
   init: (params: PyTree) => S,
-  update: (updates: PyTree, state: S) => readonly [PyTree, S],
+  update: (updates: PyTree, state: S, params?: PyTree, extra?: ExtraArgs) => readonly [PyTree, S],
 ): GradientTransformation<S> {
   const Named = {
     [name]: class {

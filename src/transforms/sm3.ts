@@ -6,6 +6,7 @@
  */
 import type { GradientTransformation, ShapesState } from "../base.js";
 import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type FloatArray, type Leaf, type PyTree } from "../pytree.js";
+import { zerosTree } from "../state.js";
 import { checkNumber, readOptions } from "../validate.js";
 import {
   barrier,
@@ -165,10 +166,7 @@ export function scaleBySm3(options: Sm3Options | null = {}): GradientTransformat
         flat.def,
         dims.map((axes, i) => axes.map((n) => new (ctorOf(flat.leaves[i]!))(n))),
       ),
-      nu: unflatten(
-        flat.def,
-        flat.leaves.map((leaf) => asLeafLike(leaf, new (ctorOf(leaf))(dataOf(leaf).length))),
-      ),
+      nu: zerosTree(flat),
       shapes,
     };
   };

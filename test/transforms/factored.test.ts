@@ -12,7 +12,9 @@ import {
   centralize,
   chain,
   GradTxError,
+  muon,
   scaleByFactoredRms,
+  scaleByMuon,
   scaleBySm3,
   sgd,
   sm3,
@@ -345,5 +347,151 @@ describe("centralize", () => {
 
   it("is pure, deterministic and keeps structure in a chain over trees with 2-D ndarray leaves", () => {
     checkTransformationLaws(chain(centralize(), sgd(0.1)), { numRuns: 10 });
+  });
+});
+
+const muonFixture = JSON.parse(readFileSync(new URL("../fixtures/factored.json", import.meta.url), "utf8")) as {
+  readonly muon: Record<string, Trajectory & { readonly nesterov?: boolean; readonly adaptive?: boolean }>;
+  readonly muonAlias: {
+    readonly lr: number;
+    readonly weightDecay: number;
+    readonly w: { shape: number[]; x0: number[]; grads: number[][]; params: number[][] };
+    readonly b: { shape: number[]; x0: number[]; grads: number[][]; params: number[][] };
+    readonly wConsistentRms: number[][];
+  };
+};
+
+/** The largest |(X^T X - I)_ij| of a rows by cols matrix with rows >= cols (or of X X^T otherwise). */
+function orthogonalityError(x: readonly number[], rows: number, cols: number): number {
+  const k = Math.min(rows, cols);
+  let worst = 0;
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j < k; j++) {
+      let dot = 0;
+      if (rows >= cols) for (let r = 0; r < rows; r++) dot += x[r * cols + i]! * x[r * cols + j]!;
+      else for (let c = 0; c < cols; c++) dot += x[i * cols + c]! * x[j * cols + c]!;
+      worst = Math.max(worst, Math.abs(dot - (i === j ? 1 : 0)));
+    }
+  return worst;
+}
+
+describe("scaleByMuon: three steps follow optax's formulas, worked out with numpy", () => {
+  it.each(Object.keys(muonFixture.muon))("%s, float64 and float32", (name) => {
+    const c = muonFixture.muon[name]!;
+    const options = {
+      ...(c.nesterov === undefined ? {} : { nesterov: c.nesterov }),
+      ...(c.adaptive === undefined ? {} : { adaptive: c.adaptive }),
+    };
+    // Five Newton–Schulz steps amplify the roundings of the products a little.
+    updatesOf(scaleByMuon(options), c.grads, c.shape).forEach((u, t) => expectNear(u, c.updates[t]!, "float64", 4096));
+    updatesOf(scaleByMuon(options), c.grads, c.shape, "float32").forEach((u, t) =>
+      u.forEach((x, e) => expect(Math.abs(x - c.updates[t]![e]!)).toBeLessThan(1e-4)),
+    );
+  });
+
+  it("Newton–Schulz with optax's test coefficients (2, -1.5, 0.5) and 20 steps makes X^T X = I", () => {
+    // optax/contrib/_muon_test.py, test_newton_schulz: a 4 by 3 matrix, coefficients (2, -1.5, 0.5), 20 steps, eps 1e-12.
+    const g = [0.3, -1.2, 0.8, 1.5, 0.1, -0.4, -0.7, 0.9, 1.1, 0.2, -1.3, 0.6];
+    const tx = scaleByMuon({ nsCoeffs: [2, -1.5, 0.5], nsSteps: 20, eps: 1e-12, nesterov: false, beta: 0 });
+    const [u] = updatesOf(tx, [g], [4, 3]);
+    expect(orthogonalityError(u!, 4, 3)).toBeLessThan(1e-5);
+    // The same, wide: X X^T = I.
+    const [v] = updatesOf(tx, [g], [3, 4]);
+    expect(orthogonalityError(v!, 3, 4)).toBeLessThan(1e-5);
+  });
+
+  it("optax's test_orthogonality: muon's update of 2 I (8 by 8) has X^T X near a multiple of I", () => {
+    const eye = Array.from({ length: 64 }, (_, i) => (i % 9 === 0 ? 2 : 0));
+    const opt = muon(0.1);
+    const p = { w: shaped(eye, [8, 8]) };
+    const [u] = opt.update(p, opt.init(p), p);
+    const x = numbers(u);
+    // gram / max(gram), then its distance to I (Frobenius), below 1e-3 as in optax's test.
+    const gram: number[] = [];
+    for (let i = 0; i < 8; i++)
+      for (let j = 0; j < 8; j++) {
+        let dot = 0;
+        for (let r = 0; r < 8; r++) dot += x[r * 8 + i]! * x[r * 8 + j]!;
+        gram.push(dot);
+      }
+    const top = Math.max(...gram);
+    const error = Math.sqrt(gram.reduce((s, v, k) => s + (v / top - (k % 9 === 0 ? 1 : 0)) ** 2, 0));
+    expect(error).toBeLessThan(1e-3);
+  });
+
+  it("with the default coefficients the singular values land near 1 (optax's iteration is fast, not exact)", () => {
+    const c = muonFixture.muon["scaleByMuon [3, 4]"]!;
+    const [u] = updatesOf(scaleByMuon(), c.grads, c.shape);
+    // X X^T's diagonal is within [0.3, 1.6] and its off-diagonal small next to it.
+    expect(orthogonalityError(u!, 3, 4)).toBeLessThan(0.7);
+  });
+
+  it("a leaf that is not a 2-D ndarray is SHAPE_MISMATCH at its path, at init", () => {
+    const tx = scaleByMuon();
+    expect(() => tx.init({ b: new Float64Array(3) })).toThrowError(
+      expect.objectContaining({ code: "SHAPE_MISMATCH", path: "b" }),
+    );
+  });
+
+  it("bad options are INVALID_HYPERPARAMETER naming them", () => {
+    expect(() => scaleByMuon({ nsCoeffs: [1, 2] as never })).toThrowError(/nsCoeffs must be a triple/);
+    expect(() =>
+      scaleByMuon({
+        nsCoeffs: [
+          [1, 2, 3],
+          [1, 2, 3],
+        ],
+        nsSteps: 1,
+      }),
+    ).toThrowError(/more than nsSteps/);
+    expect(() => scaleByMuon({ preconditioning: "aol" as never })).toThrowError(/preconditioning must be "frobenius"/);
+    expect(() => muon(0.1, { nsCoeffs: "polar" as never })).toThrowError(/"standard" or "dion"/);
+  });
+});
+
+describe("muon", () => {
+  const c = muonFixture.muonAlias;
+  const run = (opt: GradientTransformation): { w: number[]; b: number[] }[] => {
+    let p: PyTree = { w: shaped(c.w.x0, c.w.shape), b: shaped(c.b.x0, c.b.shape) };
+    let state = opt.init(p);
+    return c.w.grads.map((gw, t) => {
+      const [u, next] = opt.update({ w: shaped(gw, c.w.shape), b: shaped(c.b.grads[t]!, c.b.shape) }, state, p);
+      p = applyUpdates(p, u);
+      state = next;
+      const q = p as { w: PyTree; b: PyTree };
+      return { w: numbers(q.w), b: numbers(q.b) };
+    });
+  };
+
+  it("the matrix takes Muon's steps with width scaling and weight decay, the vector AdamW's with Nesterov", () => {
+    run(muon(c.lr, { weightDecay: c.weightDecay })).forEach((p, t) => {
+      expectNear(p.w, c.w.params[t]!, "float64", 4096);
+      expectNear(p.b, c.b.params[t]!, "float64", 64);
+    });
+  });
+
+  it("consistentRms scales by sqrt(max(fanIn, fanOut)) * consistentRms instead", () => {
+    run(muon(c.lr, { weightDecay: c.weightDecay, consistentRms: 0.2 })).forEach((p, t) =>
+      expectNear(p.w, c.wConsistentRms[t]!, "float64", 4096),
+    );
+  });
+
+  it("labels by the params' shapes at init: a flat gradient of a matrix still takes Muon's step", () => {
+    const opt = muon(c.lr);
+    const p = { w: shaped(c.w.x0, c.w.shape), b: shaped(c.b.x0, c.b.shape) };
+    const shapedGrads = { w: shaped(c.w.grads[0]!, c.w.shape), b: shaped(c.b.grads[0]!, c.b.shape) };
+    const flatGrads = { w: Float64Array.from(c.w.grads[0]!), b: shaped(c.b.grads[0]!, c.b.shape) };
+    const [want] = opt.update(shapedGrads, opt.init(p), p);
+    const [got] = opt.update(flatGrads, opt.init(p), p);
+    expect(numbers(got)).toEqual(numbers(want));
+    // And a matrix whose shape changed is SHAPE_MISMATCH at its path.
+    const turned = { ...shapedGrads, w: shaped(c.w.grads[0]!, [4, 3]) };
+    expect(() => opt.update(turned, opt.init(p))).toThrowError(
+      expect.objectContaining({ code: "SHAPE_MISMATCH", path: "w" }),
+    );
+  });
+
+  it("is pure, deterministic, keeps structure and dtypes and maps finite to finite over trees with 2-D ndarray leaves", () => {
+    checkTransformationLaws(muon(0.02, { weightDecay: 0.01 }), { numRuns: 10 });
   });
 });
