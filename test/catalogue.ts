@@ -400,23 +400,15 @@ export const catalogue: readonly Entry[] = [
   },
   // The transformations that read a leaf's shape. The catalogue's leaves are mostly vectors (not
   // factored); the random trees of the catalogue-wide tests hold 2-D ndarrays too, which
-  // minDimSizeToFactor 2 factors.
+  // minDimSizeToFactor 2 factors and Muon orthogonalizes.
   {
-    name: "adafactor",
-    make: (lr) => adafactor(lr),
+    name: "adafactor (factored from 2, momentum 0.5)",
+    make: (lr) => adafactor(lr, { minDimSizeToFactor: 2, momentum: 0.5 }),
     lr: 0.1,
     defaults: () => adafactor(0.1),
     // A vector: v = g^2 + 1e-30 at decay 0, so u = g / sqrt(g^2 + 1e-30); its rms 1 passes the
     // clip; the step is 0.1 rms(x) u, rms(x) = sqrt(14 / 3).
     firstStep: (x, g) => x.map((v, i) => v - 0.1 * Math.sqrt(14 / 3) * (g[i]! / Math.sqrt(g[i]! ** 2 + 1e-30))),
-  },
-  {
-    name: "adafactor factored, momentum",
-    make: (lr) => adafactor(lr, { minDimSizeToFactor: 2, momentum: 0.5 }),
-    lr: 0.1,
-    defaults: () => adafactor(0.1, { minDimSizeToFactor: 2, momentum: 0.5 }),
-    // As adafactor, then the undebiased average 0.5 u.
-    firstStep: (x, g) => x.map((v, i) => v - 0.5 * 0.1 * Math.sqrt(14 / 3) * (g[i]! / Math.sqrt(g[i]! ** 2 + 1e-30))),
   },
   {
     name: "sm3",
