@@ -88,24 +88,59 @@ export function nsSchedule(where: string, coeffs: unknown, steps: number): (read
   return invalid(where, "nsCoeffs must be a triple [a, b, c] of finite numbers, or a non-empty array of such triples");
 }
 
-/** `c[i][j] = sum_k a[i][k] b[j][k]`: rows of `a` (r by k) against rows of `b` (s by k), each sum in float64, rounded once to `c`'s dtype. */
-function rowsTimesRows(a: FloatArray, b: FloatArray, r: number, s: number, k: number, c: FloatArray): void {
+/**
+ * `c = a a^T` for `a` (r by k, row-major): each element the float64 dot product of two rows
+ * (four partial sums, added in a fixed order), rounded once to `c`'s dtype. The result is
+ * symmetric, so only the upper triangle is summed.
+ */
+function gram(a: FloatArray, r: number, k: number, c: FloatArray): void {
   for (let i = 0; i < r; i++)
-    for (let j = 0; j < s; j++) {
-      let sum = 0;
-      for (let q = 0; q < k; q++) sum += a[i * k + q]! * b[j * k + q]!;
-      c[i * s + j] = sum;
+    for (let j = i; j < r; j++) {
+      const x = i * k;
+      const y = j * k;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let q = 0;
+      for (; q + 3 < k; q += 4) {
+        s0 += a[x + q]! * a[y + q]!;
+        s1 += a[x + q + 1]! * a[y + q + 1]!;
+        s2 += a[x + q + 2]! * a[y + q + 2]!;
+        s3 += a[x + q + 3]! * a[y + q + 3]!;
+      }
+      for (; q < k; q++) s0 += a[x + q]! * a[y + q]!;
+      c[i * r + j] = s0 + s1 + (s2 + s3);
+      c[j * r + i] = c[i * r + j]!;
     }
 }
 
-/** `c = a b` for `a` (r by k) and `b` (k by s), row by row in float64, each element rounded once. */
+/**
+ * `c = a b` for `a` (r by k) and `b` (k by s), row-major: each row of `c` summed in float64 over
+ * the rows of `b`, four at a time (in a fixed order), each element rounded once to `c`'s dtype.
+ */
 function matmul(a: FloatArray, b: FloatArray, r: number, k: number, s: number, c: FloatArray): void {
   const acc = new Float64Array(s);
   for (let i = 0; i < r; i++) {
     acc.fill(0);
-    for (let q = 0; q < k; q++) {
-      const x = a[i * k + q]!;
-      for (let j = 0; j < s; j++) acc[j] = acc[j]! + x * b[q * s + j]!;
+    const row = i * k;
+    let q = 0;
+    for (; q + 3 < k; q += 4) {
+      const x0 = a[row + q]!;
+      const x1 = a[row + q + 1]!;
+      const x2 = a[row + q + 2]!;
+      const x3 = a[row + q + 3]!;
+      const b0 = q * s;
+      const b1 = b0 + s;
+      const b2 = b1 + s;
+      const b3 = b2 + s;
+      for (let j = 0; j < s; j++)
+        acc[j] = acc[j]! + (x0 * b[b0 + j]! + x1 * b[b1 + j]!) + (x2 * b[b2 + j]! + x3 * b[b3 + j]!);
+    }
+    for (; q < k; q++) {
+      const x = a[row + q]!;
+      const b0 = q * s;
+      for (let j = 0; j < s; j++) acc[j] = acc[j]! + x * b[b0 + j]!;
     }
     for (let j = 0; j < s; j++) c[i * s + j] = acc[j]!;
   }
@@ -141,9 +176,9 @@ export function newtonSchulz(
   const BX = new C(m * n);
   for (const triple of coeffs) {
     const [a, b, c] = C.from(triple);
-    rowsTimesRows(X, X, m, m, n, A);
-    // A is symmetric: A A is its rows against its rows.
-    rowsTimesRows(A, A, m, m, m, AA);
+    gram(X, m, n, A);
+    // A is symmetric, so A A is A A^T.
+    gram(A, m, m, AA);
     for (let e = 0; e < A.length; e++) {
       r[0] = b! * A[e]!;
       r[1] = c! * AA[e]!;
