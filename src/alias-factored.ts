@@ -184,9 +184,10 @@ export function sm3(
 ): GradientTransformation<[ScaleBySm3State, ShapesState]> {
   options = readOptions("sm3", options, ["momentum"], {
     hint: positional("sm3", "momentum", "momentum: 0.9"),
+    aliases: { b1: "momentum" },
   });
   checkNumber("sm3", "learningRate", learningRate, { min: 0 });
-  const momentum = options.momentum ?? 0.9;
+  const momentum = checkNumber("sm3", "momentum", options.momentum ?? 0.9, { min: 0, max: 1, maxExclusive: true });
   return asFactory("sm3", () => chain(scaleBySm3({ b1: momentum }), scale(-learningRate)));
 }
 
