@@ -116,6 +116,16 @@ export {
   type PolyakOptions,
 } from "./transforms/norm-scaling.js";
 export { adaptiveGradClip, type AdaptiveGradClipOptions } from "./transforms/adaptive-clipping.js";
+export { scaleByFactoredRms, type FactoredRmsOptions, type FactoredState } from "./transforms/factored.js";
+export { scaleBySm3, type ScaleBySm3State, type Sm3Options } from "./transforms/sm3.js";
+export { centralize } from "./transforms/centralize.js";
+export {
+  MUON_NS_COEFFS,
+  scaleByMuon,
+  type NsCoeffs,
+  type ScaleByMuonOptions,
+  type ScaleByMuonState,
+} from "./transforms/muon.js";
 
 // Optimizers.
 export {
@@ -168,6 +178,14 @@ export {
 } from "./schedule-free.js";
 export { mechanize, type MechanicState, type MechanizeOptions } from "./mechanic.js";
 export { noisySgd, polyakSgd, type PolyakSgdOptions } from "./alias-sgd.js";
+export {
+  adafactor,
+  muon,
+  sm3,
+  type AdafactorOptions,
+  type MuonOptimizerState,
+  type MuonOptions,
+} from "./alias-factored.js";
 export {
   lookahead,
   slowParams,

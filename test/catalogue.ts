@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import {
   adabelief,
+  adafactor,
   adadelta,
   adagrad,
   adamaxw,
@@ -20,6 +21,7 @@ import {
   rprop,
   signSgd,
   signum,
+  sm3,
   yogi,
   adam,
   adamax,
@@ -27,6 +29,7 @@ import {
   adaptiveGradClip,
   amsgrad,
   applyIfFinite,
+  centralize,
   chain,
   clip,
   clipByBlockRms,
@@ -39,6 +42,7 @@ import {
   masked,
   multiSteps,
   multiTransform,
+  muon,
   nadam,
   reduceOnPlateau,
   radam,
@@ -615,6 +619,43 @@ export const catalogue: readonly Entry[] = [
     defaults: () => sam(sgd(0.1), chain(normalizeByUpdateNorm(), sgd(0.05))),
     // The first step of a round is adversarial: up the loss by 0.05 g / (||g|| + 1e-6).
     firstStep: (x, g) => x.map((v, i) => v + (0.05 * g[i]!) / (norm(g) + 1e-6)),
+  },
+  // The transformations that read a leaf's shape. The catalogue's leaves are mostly vectors (not
+  // factored); the random trees of the catalogue-wide tests hold 2-D ndarrays too, which
+  // minDimSizeToFactor 2 factors and Muon orthogonalizes.
+  {
+    name: "adafactor (factored from 2, momentum 0.5)",
+    make: (lr) => adafactor(lr, { minDimSizeToFactor: 2, momentum: 0.5 }),
+    lr: 0.1,
+    defaults: () => adafactor(0.1),
+    // A vector: v = g^2 + 1e-30 at decay 0, so u = g / sqrt(g^2 + 1e-30); its rms 1 passes the
+    // clip; the step is 0.1 rms(x) u, rms(x) = sqrt(14 / 3).
+    firstStep: (x, g) => x.map((v, i) => v - 0.1 * Math.sqrt(14 / 3) * (g[i]! / Math.sqrt(g[i]! ** 2 + 1e-30))),
+  },
+  {
+    name: "sm3",
+    make: (lr) => sm3(lr),
+    lr: 1,
+    defaults: () => sm3(0.1),
+    // The accumulators start at 0: accum = g^2, nu = (1 - 0.9) g / sqrt(g^2 + 1e-8).
+    firstStep: (x, g) => x.map((v, i) => v - 0.1 * 0.1 * (g[i]! / Math.sqrt(g[i]! ** 2 + 1e-8))),
+  },
+  {
+    name: "chain(centralize, sgd)",
+    make: (lr) => chain(centralize(), sgd(lr)),
+    lr: 0.2,
+    defaults: () => chain(centralize(), sgd(0.1)),
+    // A vector is not centralized: SGD's step.
+    firstStep: descent(0.1),
+  },
+  {
+    name: "muon",
+    make: (lr) => muon(lr, { weightDecay: 0.01 }),
+    lr: 0.05,
+    defaults: () => muon(0.1),
+    // A vector goes to AdamW with Nesterov momentum (weight decay 0): NAdam's first step,
+    // (0.09 / 0.19 + 1) g / (|g| + eps). The random trees' 2-D ndarrays take Muon's.
+    firstStep: (x, g) => x.map((v, i) => v - (0.1 * (0.09 / 0.19 + 1) * g[i]!) / (Math.abs(g[i]!) + 1e-8)),
   },
 ];
 

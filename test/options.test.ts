@@ -857,6 +857,55 @@ const factories: readonly Factory[] = [
     unknown: ["sync_period", "syncPeriod"],
     instead: "optax's sam(optimizer, adv_optimizer, sync_period) is sam(optimizer, advOptimizer, { syncPeriod: 2 })",
   },
+  // The transformations that read a leaf's shape.
+  {
+    name: "scaleByFactoredRms",
+    call: (o) => any(gradtx.scaleByFactoredRms)(o),
+    good: ["decayRate", 0.5],
+    bad: ["decayRate", 0],
+    unknown: ["min_dim_size_to_factor", "minDimSizeToFactor"],
+    instead: "optax's scale_by_factored_rms(factored, decay_rate, step_offset, min_dim_size_to_factor, epsilon)",
+  },
+  {
+    name: "adafactor",
+    call: (o) => any(gradtx.adafactor)(lr, o),
+    good: ["momentum", 0.9],
+    bad: ["clippingThreshold", 0],
+    unknown: ["decay_offset", "decayOffset"],
+    instead: "optax's adafactor(lr, min_dim_size_to_factor, decay_rate",
+  },
+  {
+    name: "scaleBySm3",
+    call: (o) => any(gradtx.scaleBySm3)(o),
+    good: ["b1", 0.5],
+    bad: ["b2", 1.5],
+    unknown: ["epsilon", "eps"],
+    instead: "optax's scale_by_sm3(b1, b2, eps)",
+  },
+  {
+    name: "sm3",
+    call: (o) => any(gradtx.sm3)(lr, o),
+    good: ["momentum", 0.5],
+    bad: ["momentum", 1],
+    unknown: ["b1", "momentum"],
+    instead: "optax's sm3(lr, momentum)",
+  },
+  {
+    name: "scaleByMuon",
+    call: (o) => any(gradtx.scaleByMuon)(o),
+    good: ["nsSteps", 3],
+    bad: ["nsSteps", 0],
+    unknown: ["ns_steps", "nsSteps"],
+    instead: "optax's scale_by_muon(ns_coeffs, ns_steps, beta, eps)",
+  },
+  {
+    name: "muon",
+    call: (o) => any(gradtx.muon)(lr, o),
+    good: ["beta", 0.9],
+    bad: ["beta", 1],
+    unknown: ["adam_b1", "adamB1"],
+    instead: "optax's muon(lr, ns_coeffs, ns_steps, beta, eps, weight_decay)",
+  },
 ];
 
 /** What a call did: "ok", or the GradTxError's code and message. */
