@@ -700,6 +700,14 @@ const factories: readonly Factory[] = [
     instead: "optax's scale_by_dowg(init_estim_sq_dist, eps)",
   },
   {
+    name: "scaleByDistanceOverGradients",
+    call: (o) => any(gradtx.scaleByDistanceOverGradients)(o),
+    good: ["repsRel", 1e-4],
+    bad: ["repsRel", 0],
+    unknown: ["reps_rel", "repsRel"],
+    instead: "optax's scale_by_distance_over_gradients(reps_rel, eps, param_dtype, global_scale)",
+  },
+  {
     name: "scaleByCocob",
     call: (o) => any(gradtx.scaleByCocob)(o),
     good: ["alpha", 10],
