@@ -84,6 +84,19 @@ export { keepParamsNonnegative } from "./transforms/constrain.js";
 export { scaleByAdopt, type AdoptOptions } from "./transforms/adopt.js";
 export { scaleByAdemamix, type AdemamixOptions, type ScaleByAdemamixState } from "./transforms/ademamix.js";
 export { reduceOnPlateau, type ReduceOnPlateauOptions, type ReduceOnPlateauState } from "./transforms/plateau.js";
+export { scaleByLbfgs, type LbfgsOptions, type ScaleByLbfgsState } from "./transforms/lbfgs.js";
+export {
+  scaleByBacktrackingLinesearch,
+  scaleByZoomLinesearch,
+  type BacktrackingLinesearchInfo,
+  type BacktrackingLinesearchNeeds,
+  type BacktrackingLinesearchOptions,
+  type ScaleByBacktrackingLinesearchState,
+  type ScaleByZoomLinesearchState,
+  type ZoomLinesearchInfo,
+  type ZoomLinesearchNeeds,
+  type ZoomLinesearchOptions,
+} from "./transforms/linesearch.js";
 
 // Optimizers.
 export {
@@ -123,6 +136,7 @@ export {
 export { rprop, signSgd, signum } from "./alias-sign.js";
 export { fromage, lars, type LarsOptions } from "./alias-layerwise.js";
 export { optimisticAdam, optimisticGradientDescent, type OptimisticAdamOptions } from "./alias-optimistic.js";
+export { lbfgs, type DefaultLbfgsLinesearch, type LbfgsOptimizerOptions, type LbfgsState } from "./alias-lbfgs.js";
 export {
   lookahead,
   slowParams,

@@ -6,6 +6,8 @@ import {
   adamaxw,
   ademamix,
   adan,
+  lbfgs,
+  scaleByBacktrackingLinesearch,
   adopt,
   fromage,
   lars,
@@ -399,6 +401,14 @@ export const catalogue: readonly Entry[] = [
 /** A loss for the entries that need one: the sum of squares of the params. */
 const sumOfSquares = (params: PyTree): ExtraArgs => ({ value: tree.vdot(params, params) });
 
+/** What a line search reads, for f(x) = sum(x^2): the loss and its gradient, at the params and as functions. */
+const lineSearchArgs = (params: PyTree): ExtraArgs => ({
+  value: tree.vdot(params, params),
+  grad: tree.scale(2, params),
+  valueFn: (p) => tree.vdot(p, p),
+  gradFn: (p) => tree.scale(2, p),
+});
+
 /** The entries whose update needs extra arguments, which the tables that take them run. */
 export const needsExtra: readonly Entry[] = [
   {
@@ -409,6 +419,35 @@ export const needsExtra: readonly Entry[] = [
     // The first loss improves on Infinity, and the scale starts at 1: SGD's step.
     firstStep: descent(0.1),
     extra: sumOfSquares,
+  },
+  {
+    name: "lbfgs",
+    overflows:
+      "its weight 1 / <du, dw> is near the largest float64 for subnormal differences, and its products overflow, in optax as here",
+    make: (lr) => lbfgs({ learningRate: lr }),
+    lr: 1,
+    defaults: () => lbfgs(),
+    // gamma_0 = min(1, 1 / ||g||) and the zoom line search's first guess, 1, meets both Wolfe
+    // conditions on sum(x^2) from [1, 2, 3] (slope -||g|| at 0, -0.73 ||g|| at 1): x - g / ||g||.
+    firstStep: (x, g) => x.map((v, i) => v - g[i]! / norm(g)),
+    notContinuous: "the line search branches on its conditions",
+    extra: lineSearchArgs,
+  },
+  {
+    name: "lbfgs with a backtracking line search",
+    overflows:
+      "its weight 1 / <du, dw> is near the largest float64 for subnormal differences, and its products overflow, in optax as here",
+    make: (lr) =>
+      lbfgs({
+        learningRate: lr,
+        linesearch: scaleByBacktrackingLinesearch({ maxBacktrackingSteps: 15, storeGrad: true }),
+      }),
+    lr: 1,
+    defaults: () => lbfgs({ linesearch: scaleByBacktrackingLinesearch({ maxBacktrackingSteps: 15 }) }),
+    // The first guess, min(1.5 * 1, 1) = 1, decreases sum(x^2) enough: x - g / ||g||, as above.
+    firstStep: (x, g) => x.map((v, i) => v - g[i]! / norm(g)),
+    notContinuous: "the line search branches on its condition",
+    extra: lineSearchArgs,
   },
 ];
 
