@@ -79,6 +79,12 @@ export interface Entry {
    * (a loss of the params: any deterministic function of them will do for the laws).
    */
   readonly extra?: (params: PyTree) => ExtraArgs;
+  /**
+   * Why the laws run this entry over problems whose tiny elements (below 1e-8 in magnitude) are
+   * 0, where they must: L-BFGS's weights 1 / <du, dw> come from differences of the params and
+   * grads, and the laws' subnormal ones make its direction overflow, in optax as here.
+   */
+  readonly flushesTiny?: string;
 }
 
 /** Adam's (and AMSGrad's, Adamax's) first step at learning rate `lr`: m^ = g, v^ = g^2, so -lr g / (|g| + eps). */
@@ -422,8 +428,7 @@ export const needsExtra: readonly Entry[] = [
   },
   {
     name: "lbfgs",
-    overflows:
-      "its weight 1 / <du, dw> is near the largest float64 for subnormal differences, and its products overflow, in optax as here",
+    flushesTiny: "subnormal differences make the direction overflow float32 (see the field)",
     make: (lr) => lbfgs({ learningRate: lr }),
     lr: 1,
     defaults: () => lbfgs(),
@@ -435,8 +440,7 @@ export const needsExtra: readonly Entry[] = [
   },
   {
     name: "lbfgs with a backtracking line search",
-    overflows:
-      "its weight 1 / <du, dw> is near the largest float64 for subnormal differences, and its products overflow, in optax as here",
+    flushesTiny: "subnormal differences make the direction overflow float32 (see the field)",
     make: (lr) =>
       lbfgs({
         learningRate: lr,

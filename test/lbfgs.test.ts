@@ -265,11 +265,11 @@ describe("dtypes", () => {
     // Squares that sum exactly: ||g|| = sqrt(0.5625 + 2.25 + 0.25) = 1.75.
     const grads = { w: Float32Array.of(0.75, -1.5), b: Float64Array.of(0.5) };
     const [d, state] = tx.update(grads, tx.init(params), params);
-    // gamma_0 = min(1, 1 / ||g||), rounded once to float32 for the float32 leaf.
-    const g32 = Math.fround(1 / 1.75);
+    // gamma_0 = min(1, 1 / ||g||), a float64 number; each product is rounded to float32.
+    const gamma = 1 / 1.75;
     expect((d as typeof grads).w).toBeInstanceOf(Float32Array);
-    expect(Array.from((d as typeof grads).w)).toEqual([Math.fround(g32 * 0.75), Math.fround(g32 * -1.5)]);
-    expect(Array.from((d as typeof grads).b)).toEqual([(1 / 1.75) * 0.5]);
+    expect(Array.from((d as typeof grads).w)).toEqual([Math.fround(gamma * 0.75), Math.fround(gamma * -1.5)]);
+    expect(Array.from((d as typeof grads).b)).toEqual([gamma * 0.5]);
     expect((state.params as typeof params).w).toBeInstanceOf(Float32Array);
     expect((state.updates as typeof params).w).toBeInstanceOf(Float32Array);
     expect((state.diffParamsMemory[0] as typeof params).w).toBeInstanceOf(Float32Array);

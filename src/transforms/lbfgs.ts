@@ -126,7 +126,9 @@ function precondition(
  * barrier (kernels before and after it still fuse). It reads the params (`MISSING_PARAMS`
  * without them). The memories are in the params' dtypes and a float32 leaf's arithmetic is
  * float32, as in optax. Where gradtx differs: the inner products are float64 sums (optax's are in
- * the leaves' dtype), `weightsMemory` holds float64 numbers, and a weight whose reciprocal
+ * the leaves' dtype), the scalars they make are float64 and multiply a float32 leaf's elements
+ * before the product is rounded (they can lie beyond float32's range when the steps are tiny,
+ * where optax's overflow), `weightsMemory` holds float64 numbers, and a weight whose reciprocal
  * `<du, dw>` is so small (subnormal, near convergence) that it overflows is 0, not optax's
  * infinity, which would turn the direction into NaN (`Infinity * 0`) once the steps underflow.
  *

@@ -9,7 +9,7 @@ import { GradTxError } from "../errors.js";
 import { Transformation } from "../kernels/executor.js";
 import { ctorOf, dataOf, flattenLike, sizeOf, type Flat, type FloatArray, type PyTree } from "../pytree.js";
 import { stateRecord, stateTree } from "../state.js";
-import { addScale, vdot } from "../tree.js";
+import { vdot } from "../tree.js";
 
 /** Dense leaves: one row-major array per leaf, in a tree's canonical order. */
 export type Vector = readonly FloatArray[];
@@ -30,18 +30,26 @@ export function dot(x: Vector, y: Vector): number {
   return vdot(x as FloatArray[], y as FloatArray[]);
 }
 
-/** `x + s * y`, in `x`'s dtypes (a float32 leaf rounds `s` once and every operation to float32). */
+/**
+ * `x + s * y`, in `x`'s dtypes: a float32 leaf rounds the product, then the sum, to float32. The
+ * scalar is not rounded to float32 first: L-BFGS's scalars (`rho <dw, v>`) are beyond float32's
+ * range when the differences are tiny, though their products with those differences are not.
+ */
 export function axpy(x: Vector, s: number, y: Vector): FloatArray[] {
-  return addScale(x as FloatArray[], s, y as FloatArray[]);
+  return x.map((a, i) => {
+    const b = y[i]!;
+    const out = new (a instanceof Float32Array ? Float32Array : Float64Array)(a.length);
+    if (out instanceof Float32Array) for (let j = 0; j < a.length; j++) out[j] = a[j]! + Math.fround(s * b[j]!);
+    else for (let j = 0; j < a.length; j++) out[j] = a[j]! + s * b[j]!;
+    return out;
+  });
 }
 
-/** `s * x`, in `x`'s dtypes (a float32 leaf rounds `s` once, then each product). */
+/** `s * x`, in `x`'s dtypes (a float32 leaf rounds each product to float32). */
 export function scaled(s: number, x: Vector): FloatArray[] {
-  const s32 = Math.fround(s);
   return x.map((leaf) => {
     const out = new (leaf instanceof Float32Array ? Float32Array : Float64Array)(leaf.length);
-    const f = leaf instanceof Float32Array ? s32 : s;
-    for (let j = 0; j < leaf.length; j++) out[j] = f * leaf[j]!;
+    for (let j = 0; j < leaf.length; j++) out[j] = s * leaf[j]!;
     return out;
   });
 }
