@@ -464,7 +464,7 @@ export function scaleByBacktrackingLinesearch<const O extends BacktrackingLinese
   options: O,
 ): GradientTransformationExtraArgs<
   ScaleByBacktrackingLinesearchState,
-  BacktrackingLinesearchNeeds | (O extends { readonly storeGrad: true } ? "gradFn" : never)
+  BacktrackingLinesearchNeeds | (O["storeGrad"] extends true ? "gradFn" : never)
 > {
   const where = "scaleByBacktrackingLinesearch";
   const o = readOptions<BacktrackingLinesearchOptions, readonly (keyof BacktrackingLinesearchOptions)[]>(
