@@ -126,6 +126,19 @@ export {
   type ScaleByMuonOptions,
   type ScaleByMuonState,
 } from "./transforms/muon.js";
+export { scaleByLbfgs, type LbfgsOptions, type ScaleByLbfgsState } from "./transforms/lbfgs.js";
+export {
+  scaleByBacktrackingLinesearch,
+  scaleByZoomLinesearch,
+  type BacktrackingLinesearchInfo,
+  type BacktrackingLinesearchNeeds,
+  type BacktrackingLinesearchOptions,
+  type ScaleByBacktrackingLinesearchState,
+  type ScaleByZoomLinesearchState,
+  type ZoomLinesearchInfo,
+  type ZoomLinesearchNeeds,
+  type ZoomLinesearchOptions,
+} from "./transforms/linesearch.js";
 
 // Optimizers.
 export {
@@ -186,6 +199,7 @@ export {
   type MuonOptimizerState,
   type MuonOptions,
 } from "./alias-factored.js";
+export { lbfgs, type DefaultLbfgsLinesearch, type LbfgsOptimizerOptions, type LbfgsState } from "./alias-lbfgs.js";
 export {
   lookahead,
   slowParams,

@@ -8,6 +8,8 @@ import {
   adamaxw,
   ademamix,
   adan,
+  lbfgs,
+  scaleByBacktrackingLinesearch,
   adopt,
   fromage,
   lars,
@@ -105,6 +107,12 @@ export interface Entry {
    * (a loss of the params: any deterministic function of them will do for the laws).
    */
   readonly extra?: (params: PyTree) => ExtraArgs;
+  /**
+   * Why the laws run this entry over problems whose tiny elements (below 1e-8 in magnitude) are
+   * 0, where they must: L-BFGS's weights 1 / <du, dw> come from differences of the params and
+   * grads, and the laws' subnormal ones make its direction overflow, in optax as here.
+   */
+  readonly flushesTiny?: string;
 }
 
 /** Adam's (and AMSGrad's, Adamax's) first step at learning rate `lr`: m^ = g, v^ = g^2, so -lr g / (|g| + eps). */
@@ -662,6 +670,14 @@ export const catalogue: readonly Entry[] = [
 /** A loss for the entries that need one: the sum of squares of the params. */
 const sumOfSquares = (params: PyTree): ExtraArgs => ({ value: tree.vdot(params, params) });
 
+/** What a line search reads, for f(x) = sum(x^2): the loss and its gradient, at the params and as functions. */
+const lineSearchArgs = (params: PyTree): ExtraArgs => ({
+  value: tree.vdot(params, params),
+  grad: tree.scale(2, params),
+  valueFn: (p) => tree.vdot(p, p),
+  gradFn: (p) => tree.scale(2, p),
+});
+
 /** The entries whose update needs extra arguments, which the tables that take them run. */
 export const needsExtra: readonly Entry[] = [
   {
@@ -681,6 +697,33 @@ export const needsExtra: readonly Entry[] = [
     // The step is f / ||g||^2 = sum(x^2) / sum(4 x^2) = 1/4 (below maxLearningRate 1): x - g / 4 = x / 2.
     firstStep: (x) => x.map((v) => v / 2),
     extra: sumOfSquares,
+  },
+  {
+    name: "lbfgs",
+    flushesTiny: "subnormal differences make the direction overflow float32 (see the field)",
+    make: (lr) => lbfgs({ learningRate: lr }),
+    lr: 1,
+    defaults: () => lbfgs(),
+    // gamma_0 = min(1, 1 / ||g||) and the zoom line search's first guess, 1, meets both Wolfe
+    // conditions on sum(x^2) from [1, 2, 3] (slope -||g|| at 0, -0.73 ||g|| at 1): x - g / ||g||.
+    firstStep: (x, g) => x.map((v, i) => v - g[i]! / norm(g)),
+    notContinuous: "the line search branches on its conditions",
+    extra: lineSearchArgs,
+  },
+  {
+    name: "lbfgs with a backtracking line search",
+    flushesTiny: "subnormal differences make the direction overflow float32 (see the field)",
+    make: (lr) =>
+      lbfgs({
+        learningRate: lr,
+        linesearch: scaleByBacktrackingLinesearch({ maxBacktrackingSteps: 15, storeGrad: true }),
+      }),
+    lr: 1,
+    defaults: () => lbfgs({ linesearch: scaleByBacktrackingLinesearch({ maxBacktrackingSteps: 15 }) }),
+    // The first guess, min(1.5 * 1, 1) = 1, decreases sum(x^2) enough: x - g / ||g||, as above.
+    firstStep: (x, g) => x.map((v, i) => v - g[i]! / norm(g)),
+    notContinuous: "the line search branches on its condition",
+    extra: lineSearchArgs,
   },
 ];
 

@@ -28,6 +28,11 @@ describe("README", () => {
     expect(block).toBe(read("docs/examples/extra-args.test.ts"));
   });
 
+  it("docs/extra-args.md shows exactly the lbfgs example file npm test runs", () => {
+    const block = read("docs/extra-args.md").match(/gradtx's test\nsuite too:\n\n```ts\n([\s\S]*?)```/)![1];
+    expect(block).toBe(read("docs/examples/lbfgs.test.ts"));
+  });
+
   it("keeps CI running exactly the README's test command", () => {
     expect(read(".ci/run")).toContain("npm ci && npm test");
   });
