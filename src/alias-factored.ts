@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { barrier } from "./kernels/executor.js";
 import type { ExtraArgs, GradientTransformation, ScalarOrSchedule, ShapesState } from "./base.js";
 import { chain } from "./combine.js";
 import { positional } from "./alias.js";
@@ -15,7 +16,7 @@ import { scaleByFactoredRms } from "./transforms/factored.js";
 import { scaleBySm3, type ScaleBySm3State } from "./transforms/sm3.js";
 import { scaleByMuon, scaleByShape, SCALE_BY_MUON_KEYS, type NsCoeffs } from "./transforms/muon.js";
 import { multiTransform, type MultiTransformState } from "./combinators/multi-transform.js";
-import { barrier, leafOfShape, readShaped, shapesRecord } from "./transforms/shaped.js";
+import { leafOfShape, readShaped, shapesRecord } from "./transforms/shaped.js";
 import { dataOf, flatten, unflatten, type Flat, type PyTree } from "./pytree.js";
 import { adamw } from "./alias.js";
 import { scaleByParamBlockRms } from "./transforms/param-block.js";

@@ -1,5 +1,6 @@
 /** compile: the executor's plan on resident buffers, with the pure path's bits on any number of threads. */
 import * as fc from "fast-check";
+import * as gradtx from "../src/index.js";
 import { describe, expect, it } from "vitest";
 import {
   adam,
@@ -73,6 +74,20 @@ describe("compile: the same bits as the pure path", () => {
       if (run.reason !== undefined) expect(run.reason, entry.name).toMatch(/plain TypeScript/);
     }
     expect(compile(chain(clipByGlobalNorm(1), lookahead(adam(0.1))), Float64Array.of(1)).reason).toBeUndefined();
+  });
+
+  it("names each barrier in run.reason: gradtx's own by what they are, a user's plain object generically", () => {
+    const own: GradientTransformation<Record<string, never>> = { init: () => ({}), update: (u) => [u, {}] };
+    const tx = chain(
+      clipByGlobalNorm(1),
+      gradtx.scaleByLbfgs(),
+      gradtx.stateless((u) => u),
+      own,
+      sgd(0.1),
+    );
+    expect(compile(tx, Float64Array.of(1, 2)).reason).toBe(
+      "runs as plain TypeScript between the compiled passes: ScaleByLbfgs, stateless, a transformation that is not elementwise",
+    );
   });
 
   it("a user's own transformation is a barrier: the kernels around it compile, and the views stay live", () => {

@@ -83,6 +83,7 @@ export function snapshot<M = number | PyTree>(
   const record = (m: M) => Object.fromEntries([[measureName, m]]) as Readonly<Record<string, M>>;
   return new Transformation<SnapshotState<M>>({
     kind: "opaque",
+    name: where,
     tx: {
       init: (params) => ({ shapes: shapesOf(flatten(params)), measurement: record(measured(where, measure, params)) }),
       update(updates, state) {
@@ -153,6 +154,7 @@ export function monitor<const T extends Readonly<Record<string, Measure>>>(
   const record = (values: readonly unknown[]) => Object.fromEntries(parts.map(([name], i) => [name, values[i]]));
   return new Transformation<MonitorState>({
     kind: "opaque",
+    name: where,
     tx: {
       init(params) {
         const flat = flatten(params);

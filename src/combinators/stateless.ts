@@ -26,6 +26,7 @@ export function shapesBarrier(
 ): GradientTransformation<ShapesState> {
   return new Transformation<ShapesState>({
     kind: "opaque",
+    name: where,
     tx: {
       init: (params) => ({ shapes: shapesOf(flatten(params)) }),
       update(updates, state, params) {

@@ -160,7 +160,10 @@ function mapArrays(
 /** The names of the parts that run as plain TypeScript. */
 function barriers(node: Node): string[] {
   if (node.kind === "opaque")
-    return [node.tx.constructor === Object ? "a transformation that is not elementwise" : node.tx.constructor.name];
+    return [
+      node.name ??
+        (node.tx.constructor === Object ? "a transformation that is not elementwise" : node.tx.constructor.name),
+    ];
   return childrenOf(node).flatMap(barriers);
 }
 

@@ -63,6 +63,19 @@ export class Transformation<S = unknown> implements GradientTransformation<S> {
   }
 }
 
+/**
+ * A plain `init` and `update` as one of gradtx's own transformations: the executor checks its
+ * inputs (structures, `extra`) and runs it as a barrier, with the kernels around it fused;
+ * `compile` reports it by `name`.
+ */
+export function barrier<S>(
+  name: string,
+  init: (params: PyTree) => S,
+  update: (updates: PyTree, state: S, params?: PyTree, extra?: ExtraArgs) => readonly [PyTree, S],
+): Transformation<S> {
+  return new Transformation<S>({ kind: "opaque", name, tx: { init, update } as GradientTransformation<unknown> });
+}
+
 /** The node of any transformation: its own for gradtx's, an opaque barrier for a user's. */
 export function nodeOf(tx: GradientTransformation<unknown>): Node {
   return tx instanceof Transformation ? tx.node : { kind: "opaque", tx };

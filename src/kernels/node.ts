@@ -167,7 +167,12 @@ export type Node =
       readonly when: (step: number, extra: ExtraArgs | undefined) => boolean;
       readonly otherwise: Kernel | undefined;
     }
-  | { readonly kind: "opaque"; readonly tx: GradientTransformation<unknown> };
+  | {
+      readonly kind: "opaque";
+      readonly tx: GradientTransformation<unknown>;
+      /** What `compile` calls it in `run.reason` (otherwise, the class of `tx`). */
+      readonly name?: string;
+    };
 
 /** The nodes directly inside `node`. */
 export function childrenOf(node: Node): readonly Node[] {

@@ -4,9 +4,10 @@
  *
  * @module
  */
+import { barrier } from "../kernels/executor.js";
 import type { GradientTransformation, ShapesState } from "../base.js";
 import { ctorOf, dataOf, flatten, unflatten, type PyTree } from "../pytree.js";
-import { barrier, meanMiddle, readShaped, shapesRecord, sizeBetween, updateLeaf } from "./shaped.js";
+import { meanMiddle, readShaped, shapesRecord, sizeBetween, updateLeaf } from "./shaped.js";
 
 /**
  * Centralizes gradients (Yong et al., 2020, "Gradient Centralization: A New Optimization

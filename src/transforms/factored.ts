@@ -4,13 +4,13 @@
  *
  * @module
  */
+import { barrier } from "../kernels/executor.js";
 import type { GradientTransformation, ShapesState } from "../base.js";
 import { GradTxError } from "../errors.js";
 import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type FloatArray, type Leaf, type PyTree } from "../pytree.js";
 import { increment, stateCount } from "../state.js";
 import { checkBoolean, checkNumber, invalid, readOptions } from "../validate.js";
 import {
-  barrier,
   inDtypeOf,
   leafOfShape,
   meanMiddle,

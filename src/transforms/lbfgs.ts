@@ -5,23 +5,13 @@
  *
  * @module
  */
+import { barrier } from "../kernels/executor.js";
 import type { GradientTransformation } from "../base.js";
 import { GradTxError } from "../errors.js";
 import { flatten, type Flat, type FloatArray, type PyTree } from "../pytree.js";
 import { increment, paramsFlat, stateCount, stateRecord, treeLike, zerosTree } from "../state.js";
 import { checkBoolean, checkNumber, readOptions } from "../validate.js";
-import {
-  axpy,
-  barrier,
-  dot,
-  inDtypesOf,
-  minus,
-  scaled,
-  stateVector,
-  vectorOf,
-  zerosOf,
-  type Vector,
-} from "./vectors.js";
+import { axpy, dot, inDtypesOf, minus, scaled, stateVector, vectorOf, zerosOf, type Vector } from "./vectors.js";
 
 /** The options of {@link scaleByLbfgs}: optax's keyword arguments, camelCased. @since 0.3.0 */
 export interface LbfgsOptions {
@@ -215,5 +205,5 @@ export function scaleByLbfgs(options: LbfgsOptions | null = {}): GradientTransfo
     ];
   };
 
-  return barrier(init, update);
+  return barrier("ScaleByLbfgs", init, update);
 }

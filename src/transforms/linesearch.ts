@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { barrier } from "../kernels/executor.js";
 import type { ExtraArgName, ExtraArgs, GradientTransformationExtraArgs } from "../base.js";
 import { GradTxError } from "../errors.js";
 import { flatten, type Flat, type FloatArray, type PyTree } from "../pytree.js";
@@ -13,7 +14,6 @@ import { paramsFlat, stateRecord, treeLike, zerosTree } from "../state.js";
 import { checkBoolean, checkNumber, invalid, readOptions } from "../validate.js";
 import {
   axpy,
-  barrier,
   dot,
   gradAt,
   inDtypesOf,
@@ -376,7 +376,7 @@ export function scaleByZoomLinesearch(
     ];
   };
 
-  return barrier(init, update) as never;
+  return barrier("ScaleByZoomLinesearch", init, update) as never;
 }
 
 /** The options of {@link scaleByBacktrackingLinesearch}: optax's keyword arguments, camelCased. @since 0.3.0 */
@@ -546,5 +546,5 @@ export function scaleByBacktrackingLinesearch<const O extends BacktrackingLinese
     ];
   };
 
-  return barrier(init, update) as never;
+  return barrier("ScaleByBacktrackingLinesearch", init, update) as never;
 }

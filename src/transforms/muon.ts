@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { barrier } from "../kernels/executor.js";
 import type { GradientTransformation, ShapesState } from "../base.js";
 import { GradTxError } from "../errors.js";
 import {
@@ -21,7 +22,6 @@ import { biasCorrection, increment, stateCount, zerosTree } from "../state.js";
 import { globalNormOf } from "../tree.js";
 import { checkBoolean, checkNumber, invalid, readOptions } from "../validate.js";
 import {
-  barrier,
   inDtypeOf,
   oneDtype,
   perDtype,

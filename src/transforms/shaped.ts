@@ -16,8 +16,6 @@
  */
 import ndarray from "ndarray";
 import { GradTxError } from "../errors.js";
-import { Transformation } from "../kernels/executor.js";
-import type { ExtraArgs, GradientTransformation } from "../base.js";
 import {
   asLeafLike,
   ctorOf,
@@ -38,25 +36,6 @@ export type FloatCtor = Float32ArrayConstructor | Float64ArrayConstructor;
 
 /** The constructor of `a`'s dtype. */
 export const ctorOfArray = (a: FloatArray): FloatCtor => (a instanceof Float32Array ? Float32Array : Float64Array);
-
-/**
- * A plain `init` and `update` as one of gradtx's own transformations: the executor checks the
- * grads against the params, reads `extra`, and runs it as a barrier between fused passes.
- * `compile` reports it by `name` (the class of the object it runs).
- */
-export function barrier<S>(
-  name: string,
-  init: (params: PyTree) => S,
-  update: (updates: PyTree, state: S, params?: PyTree, extra?: ExtraArgs) => readonly [PyTree, S],
-): GradientTransformation<S> {
-  const Named = {
-    [name]: class {
-      readonly init = init;
-      readonly update = update;
-    },
-  }[name]!;
-  return new Transformation<S>({ kind: "opaque", tx: new Named() as GradientTransformation<unknown> });
-}
 
 /** `make(C)` for each dtype `C` a step meets, computed once per step and dtype (the per-step numbers, rounded to it). */
 export function perDtype<T>(make: (C: FloatCtor) => T): (C: FloatCtor) => T {

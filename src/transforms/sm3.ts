@@ -4,12 +4,12 @@
  *
  * @module
  */
+import { barrier } from "../kernels/executor.js";
 import type { GradientTransformation, ShapesState } from "../base.js";
 import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type FloatArray, type Leaf, type PyTree } from "../pytree.js";
 import { zerosTree } from "../state.js";
 import { checkNumber, readOptions } from "../validate.js";
 import {
-  barrier,
   inDtypeOf,
   oneDtype,
   perDtype,

@@ -4,26 +4,13 @@
  *
  * @module
  */
-import type { ExtraArgs, GradientTransformation } from "../base.js";
 import { GradTxError } from "../errors.js";
-import { Transformation } from "../kernels/executor.js";
 import { ctorOf, dataOf, flattenLike, sizeOf, type Flat, type FloatArray, type PyTree } from "../pytree.js";
 import { stateRecord, stateTree } from "../state.js";
 import { vdot } from "../tree.js";
 
 /** Dense leaves: one row-major array per leaf, in a tree's canonical order. */
 export type Vector = readonly FloatArray[];
-
-/**
- * A transformation of plain TypeScript from its `init` and `update`: the executor checks its
- * inputs (structures, `extra`) and runs it as a barrier, with the kernels around it fused.
- */
-export function barrier<S>(
-  init: (params: PyTree) => S,
-  update: (updates: PyTree, state: S, params?: PyTree, extra?: ExtraArgs) => readonly [PyTree, S],
-): Transformation<S> {
-  return new Transformation<S>({ kind: "opaque", tx: { init, update } as GradientTransformation<unknown> });
-}
 
 /** `sum(x * y)` over every element, summed in float64 with compensation. */
 export function dot(x: Vector, y: Vector): number {
