@@ -9,6 +9,7 @@
  */
 import type { ExtraArgs, GradientTransformation } from "./base.js";
 import { GradTxError } from "./errors.js";
+import { barrier } from "./kernels/executor.js";
 import { asLeafLike, dataOf, flatten, unflatten, type FloatArray, type PyTree } from "./pytree.js";
 import { copyTree, increment, paramsFlat, stateCount, stateRecord, stateTree } from "./state.js";
 import { globalNormOf } from "./tree.js";
@@ -133,8 +134,9 @@ export function mechanize<S>(
   const sInit = checkNumber(where, "sInit", options.sInit ?? 1e-6, { min: 0, minExclusive: true });
   const n = checkNumber(where, "numBetas", options.numBetas ?? 6, { min: 1, max: 16, integer: true });
   const betas = Array.from({ length: n }, (_, k) => 1 - 0.1 ** (k + 1));
-  return {
-    init: (params) => ({
+  return barrier<MechanicState<S>>(
+    "Mechanize",
+    (params) => ({
       baseOptimizerState: baseOptimizer.init(params),
       count: 0,
       r: new Array<number>(n).fill(0),
@@ -143,7 +145,7 @@ export function mechanize<S>(
       s: new Array<number>(n).fill(sInit),
       x0: copyTree(flatten(params)),
     }),
-    update(updates: PyTree, state: MechanicState<S>, params?: PyTree, extra?: ExtraArgs) {
+    (updates: PyTree, state: MechanicState<S>, params?: PyTree, extra?: ExtraArgs) => {
       const st = stateRecord<MechanicState<S>>(where, state, ["baseOptimizerState", "count", "r", "m", "v", "s", "x0"]);
       const count = stateCount(where, st.count);
       const [r, m, v, s] = (["r", "m", "v", "s"] as const).map((name) => numbers(name, st[name], n));
@@ -186,5 +188,5 @@ export function mechanize<S>(
       };
       return [out, next] as const;
     },
-  };
+  );
 }
