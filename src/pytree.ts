@@ -256,6 +256,12 @@ function badLayout(x: FloatNdArray): string | undefined {
   return undefined;
 }
 
+/** Whether `keys` are in the order `Array.prototype.sort` gives (UTF-16 code units). */
+function inOrder(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return false;
+  return true;
+}
+
 function walk(x: unknown, leaves: Leaf[], path: Segment[]): TreeDef {
   if (x === null) return NULL;
   if (x === undefined) return UNDEFINED;
@@ -283,7 +289,10 @@ function walk(x: unknown, leaves: Leaf[], path: Segment[]): TreeDef {
     return LEAF;
   }
   if (!isPlainObject(x)) throw notAPyTree(x, path);
-  const keys = Object.keys(x).sort();
+  const keys = Object.keys(x);
+  // Trees gradtx builds, and most users', list their keys in order already: one linear check
+  // spares a sort of a thousand keys on every flatten.
+  if (!inOrder(keys)) keys.sort();
   const children = new Array<TreeDef>(keys.length);
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;

@@ -18,6 +18,16 @@ describe("pytrees: the data model", () => {
     },
   );
 
+  test.prop([fc.uniqueArray(fc.oneof(fc.string({ maxLength: 3 }), fc.nat(20).map(String)), { maxLength: 12 })])(
+    "leaves come in the order of the keys sorted by code unit, whatever order the object lists them in",
+    (keys) => {
+      const obj = Object.fromEntries(keys.map((k, i) => [k, Float64Array.of(i)])) as PyTree;
+      const byKey = new Map(keys.map((k, i) => [k, i]));
+      const expected = [...keys].sort().map((k) => byKey.get(k));
+      expect(tree.leaves(obj).map((l) => (l as Float64Array)[0])).toEqual(expected);
+    },
+  );
+
   it("visits object keys in sorted order, so insertion order changes nothing", () => {
     const a = { w: Float64Array.of(1), b: Float64Array.of(2), a: Float64Array.of(3) };
     const b = { a: Float64Array.of(3), b: Float64Array.of(2), w: Float64Array.of(1) };
