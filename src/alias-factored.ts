@@ -21,7 +21,15 @@ import { dataOf, flatten, unflatten, type Flat, type PyTree } from "./pytree.js"
 import { adamw } from "./alias.js";
 import { scaleByParamBlockRms } from "./transforms/param-block.js";
 import { scale, scaleByLearningRate } from "./transforms/scaling.js";
-import { asFactory, checkBoolean, checkNumber, checkScalarOrSchedule, invalid, readOptions } from "./validate.js";
+import {
+  DECAY,
+  asFactory,
+  checkBoolean,
+  checkNumber,
+  checkScalarOrSchedule,
+  invalid,
+  readOptions,
+} from "./validate.js";
 
 /** Options of {@link adafactor}: optax's keyword arguments, camelCased. @since 0.3.0 */
 export interface AdafactorOptions {
@@ -188,7 +196,7 @@ export function sm3(
     aliases: { b1: "momentum" },
   });
   checkNumber("sm3", "learningRate", learningRate, { min: 0 });
-  const momentum = checkNumber("sm3", "momentum", options.momentum ?? 0.9, { min: 0, max: 1, maxExclusive: true });
+  const momentum = checkNumber("sm3", "momentum", options.momentum ?? 0.9, DECAY);
   return asFactory("sm3", () => chain(scaleBySm3({ b1: momentum }), scale(-learningRate)));
 }
 

@@ -10,7 +10,7 @@ import { positional } from "./alias.js";
 import { ema, type EmaState } from "./transforms/accumulation.js";
 import { scale, scaleByLearningRate, type ScaleByScheduleState } from "./transforms/scaling.js";
 import { RPROP_KEYS, scaleByRprop, scaleBySign, type RpropOptions, type ScaleByRpropState } from "./transforms/sign.js";
-import { asFactory, checkNumber, checkScalarOrSchedule, readOptions } from "./validate.js";
+import { DECAY, asFactory, checkNumber, checkScalarOrSchedule, readOptions } from "./validate.js";
 
 /**
  * signSGD (Bernstein et al., 2018; Balles et al., 2020): {@link scaleBySign} then the learning
@@ -57,7 +57,7 @@ export function signum(
 ): GradientTransformation<[EmaState, ShapesState, ShapesState | ScaleByScheduleState]> {
   options = readOptions("signum", options, ["beta"], { hint: positional("signum", "beta", "beta: 0.9") });
   checkScalarOrSchedule("signum", "learningRate", learningRate);
-  const beta = checkNumber("signum", "beta", options.beta ?? 0.9, { min: 0, max: 1, maxExclusive: true });
+  const beta = checkNumber("signum", "beta", options.beta ?? 0.9, DECAY);
   return asFactory("signum", () =>
     chain(ema(beta, { debias: false }), scaleBySign(), scaleByLearningRate(learningRate)),
   );

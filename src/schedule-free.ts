@@ -19,7 +19,7 @@ import { addDecayedWeights } from "./transforms/adding.js";
 import { scaleByRms, type ScaleByRmsState } from "./transforms/rms.js";
 import { scaleByLearningRate, type ScaleByScheduleState } from "./transforms/scaling.js";
 import { increment, paramsFlat } from "./state.js";
-import { asFactory, checkNumber, checkScalarOrSchedule, checkTransformation, readOptions } from "./validate.js";
+import { DECAY, asFactory, checkNumber, checkScalarOrSchedule, checkTransformation, readOptions } from "./validate.js";
 
 /**
  * The state of schedule-free's own step: optax's `ScheduleFreeState` without the base
@@ -310,7 +310,7 @@ export function scheduleFreeAdamw(
   });
   checkNumber(where, "learningRate", learningRate);
   // Checked here, under optax's names (scaleByRms calls them decay and eps).
-  const b2 = checkNumber(where, "b2", o.b2 ?? 0.999, { min: 0, max: 1, maxExclusive: true });
+  const b2 = checkNumber(where, "b2", o.b2 ?? 0.999, DECAY);
   const eps = checkNumber(where, "eps", o.eps ?? 1e-8, { min: 0 });
   return asFactory(where, () => {
     const lr = warmedUp(learningRate, o.warmupSteps);

@@ -32,6 +32,9 @@ function describeRange(r: Range): string {
   return parts.length ? `${kind} ${parts.join(" and ")}` : kind;
 }
 
+/** The range of a decay rate (a moment's `b1`, `b2`, an EMA's `decay`): [0, 1). */
+export const DECAY = { min: 0, max: 1, maxExclusive: true } as const;
+
 /** Throws `INVALID_HYPERPARAMETER` unless `value` is a number in `range`; returns it. */
 export function checkNumber(where: string, name: string, value: unknown, range: Range = {}): number {
   const ok =

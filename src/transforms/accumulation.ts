@@ -6,7 +6,7 @@
 import type { GradientTransformation } from "../base.js";
 import type { PyTree } from "../pytree.js";
 import { biasCorrection, increment } from "../state.js";
-import { checkBoolean, checkNumber, readOptions } from "../validate.js";
+import { DECAY, checkBoolean, checkNumber, readOptions } from "../validate.js";
 import { elementwise } from "../kernels/executor.js";
 import { add, div, mul } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
@@ -93,7 +93,7 @@ export function ema(
   options = readOptions("ema", options, ["debias"], {
     hint: "optax's ema(decay, debias) is ema(decay, { debias: false })",
   });
-  checkNumber("ema", "decay", decay, { min: 0, max: 1, maxExclusive: true });
+  checkNumber("ema", "decay", decay, DECAY);
   const debias = checkBoolean("ema", "debias", options.debias ?? true);
   return elementwise<EmaState>(
     declare({

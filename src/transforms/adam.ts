@@ -12,7 +12,7 @@ import { abs, add, div, gt, max, mul, select, sqrt } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
 import type { PyTree } from "../pytree.js";
 import { biasCorrection, increment } from "../state.js";
-import { checkBoolean, checkNumber, readOptions } from "../validate.js";
+import { DECAY, checkBoolean, checkNumber, readOptions } from "../validate.js";
 
 /** The state of {@link scaleByAdam}. @since 0.1.0 */
 export interface ScaleByAdamState {
@@ -41,8 +41,8 @@ export interface AdamOptions {
 /** Validates Adam's options and fills in optax's defaults. */
 export function adamOptions(where: string, options: AdamOptions): Required<AdamOptions> {
   return {
-    b1: checkNumber(where, "b1", options.b1 ?? 0.9, { min: 0, max: 1, maxExclusive: true }),
-    b2: checkNumber(where, "b2", options.b2 ?? 0.999, { min: 0, max: 1, maxExclusive: true }),
+    b1: checkNumber(where, "b1", options.b1 ?? 0.9, DECAY),
+    b2: checkNumber(where, "b2", options.b2 ?? 0.999, DECAY),
     eps: checkNumber(where, "eps", options.eps ?? 1e-8, { min: 0 }),
     epsRoot: checkNumber(where, "epsRoot", options.epsRoot ?? 0, { min: 0 }),
     nesterov: checkBoolean(where, "nesterov", options.nesterov ?? false),

@@ -11,7 +11,7 @@ import { add, div, gt, mul, select, sqrt, sub } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
 import type { PyTree } from "../pytree.js";
 import { biasCorrection, increment } from "../state.js";
-import { checkNumber, readOptions } from "../validate.js";
+import { DECAY, checkNumber, readOptions } from "../validate.js";
 
 /** The state of {@link scaleByAdan}. @since 0.3.0 */
 export interface ScaleByAdanState {
@@ -73,10 +73,9 @@ export function scaleByAdan(options: AdanOptions | null = {}): GradientTransform
     hint: "optax's scale_by_adan(b1, b2, b3, eps) is scaleByAdan({ b1: 0.98, b2: 0.92, b3: 0.99, eps: 1e-8 })",
   });
   const where = "scaleByAdan";
-  const decay = { min: 0, max: 1, maxExclusive: true } as const;
-  const b1 = checkNumber(where, "b1", options.b1 ?? 0.98, decay);
-  const b2 = checkNumber(where, "b2", options.b2 ?? 0.92, decay);
-  const b3 = checkNumber(where, "b3", options.b3 ?? 0.99, decay);
+  const b1 = checkNumber(where, "b1", options.b1 ?? 0.98, DECAY);
+  const b2 = checkNumber(where, "b2", options.b2 ?? 0.92, DECAY);
+  const b3 = checkNumber(where, "b3", options.b3 ?? 0.99, DECAY);
   const eps = checkNumber(where, "eps", options.eps ?? 1e-8, { min: 0 });
   const epsRoot = checkNumber(where, "epsRoot", options.epsRoot ?? 0, { min: 0 });
   return elementwise<ScaleByAdanState>(

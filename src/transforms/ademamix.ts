@@ -11,7 +11,7 @@ import { add, div, mul, sqrt } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
 import type { PyTree } from "../pytree.js";
 import { biasCorrection, increment } from "../state.js";
-import { checkNumber, readOptions } from "../validate.js";
+import { DECAY, checkNumber, readOptions } from "../validate.js";
 
 /** The state of {@link scaleByAdemamix}. @since 0.3.0 */
 export interface ScaleByAdemamixState {
@@ -75,12 +75,11 @@ export function scaleByAdemamix(options: AdemamixOptions | null = {}): GradientT
     hint: "optax's scale_by_ademamix(b1, b2, b3, alpha) is scaleByAdemamix({ b1: 0.9, b2: 0.999, b3: 0.9999, alpha: 6 })",
   });
   const where = "scaleByAdemamix";
-  const decay = { min: 0, max: 1, maxExclusive: true } as const;
-  const b1 = checkNumber(where, "b1", options.b1 ?? 0.9, decay);
-  const b2 = checkNumber(where, "b2", options.b2 ?? 0.999, decay);
+  const b1 = checkNumber(where, "b1", options.b1 ?? 0.9, DECAY);
+  const b2 = checkNumber(where, "b2", options.b2 ?? 0.999, DECAY);
   const b3 = options.b3 ?? 0.9999;
   const alpha = options.alpha ?? 6;
-  if (typeof b3 !== "function") checkNumber(where, "b3", b3, decay);
+  if (typeof b3 !== "function") checkNumber(where, "b3", b3, DECAY);
   if (typeof alpha !== "function") checkNumber(where, "alpha", alpha);
   const eps = checkNumber(where, "eps", options.eps ?? 1e-8, { min: 0 });
   const epsRoot = checkNumber(where, "epsRoot", options.epsRoot ?? 0, { min: 0 });

@@ -13,7 +13,7 @@ import { declare, type Inputs, type Scalars } from "../kernels/kernel.js";
 import type { PyTree } from "../pytree.js";
 import { biasCorrection, increment } from "../state.js";
 import { resolveMask, type Mask } from "./adding.js";
-import { checkBoolean, checkNumber, checkScalarOrSchedule, invalid, readOptions } from "../validate.js";
+import { DECAY, checkBoolean, checkNumber, checkScalarOrSchedule, invalid, readOptions } from "../validate.js";
 
 /** The state of {@link dadaptAdamw}: optax's `DAdaptAdamWState`. @since 0.3.0 */
 export interface DAdaptAdamWState {
@@ -72,8 +72,7 @@ function readBetas(where: string, betas: unknown): readonly [number, number] {
   if (betas === undefined) return [0.9, 0.999];
   if (!Array.isArray(betas) || betas.length !== 2)
     invalid(where, `betas must be a pair [b1, b2], got ${JSON.stringify(betas)}`);
-  const decay = { min: 0, max: 1, maxExclusive: true } as const;
-  return [checkNumber(where, "betas[0]", betas[0], decay), checkNumber(where, "betas[1]", betas[1], decay)];
+  return [checkNumber(where, "betas[0]", betas[0], DECAY), checkNumber(where, "betas[1]", betas[1], DECAY)];
 }
 
 /** D-Adaptation's and Prodigy's common options, checked. */
@@ -231,8 +230,7 @@ export function prodigy(
     },
   );
   const { b1, b2, eps, estimLr0, weightDecay } = readCommon(where, learningRate, options);
-  const decay = { min: 0, max: 1, maxExclusive: true } as const;
-  const beta3 = checkNumber(where, "beta3", options.beta3 ?? Math.sqrt(b2), decay);
+  const beta3 = checkNumber(where, "beta3", options.beta3 ?? Math.sqrt(b2), DECAY);
   const coef = checkNumber(where, "estimLrCoef", options.estimLrCoef ?? 1, { min: 0, minExclusive: true });
   const safeguard = checkBoolean(where, "safeguardWarmup", options.safeguardWarmup ?? false);
   const mask = options.weightDecayMask;

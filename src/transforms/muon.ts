@@ -20,7 +20,7 @@ import {
 } from "../pytree.js";
 import { biasCorrection, increment, stateCount, zerosTree } from "../state.js";
 import { globalNormOf } from "../tree.js";
-import { checkBoolean, checkNumber, invalid, readOptions } from "../validate.js";
+import { DECAY, checkBoolean, checkNumber, invalid, readOptions } from "../validate.js";
 import {
   inDtypeOf,
   oneDtype,
@@ -265,7 +265,7 @@ export function scaleByMuon(options: ScaleByMuonOptions | null = {}): GradientTr
   });
   const steps = checkNumber(where, "nsSteps", options.nsSteps ?? 5, { min: 1, integer: true });
   const coeffs = nsSchedule(where, options.nsCoeffs ?? MUON_NS_COEFFS, steps);
-  const beta = checkNumber(where, "beta", options.beta ?? 0.95, { min: 0, max: 1, maxExclusive: true });
+  const beta = checkNumber(where, "beta", options.beta ?? 0.95, DECAY);
   const eps = checkNumber(where, "eps", options.eps ?? 1e-8, { min: 0 });
   const nesterov = checkBoolean(where, "nesterov", options.nesterov ?? true);
   const adaptive = checkBoolean(where, "adaptive", options.adaptive ?? false);

@@ -10,7 +10,7 @@ import { elementwise } from "../kernels/executor.js";
 import { add, div, gt, mul, select, sqrt, type Expr } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
 import type { PyTree } from "../pytree.js";
-import { checkNumber, readOptions } from "../validate.js";
+import { DECAY, checkNumber, readOptions } from "../validate.js";
 
 /** The state of {@link scaleByNovograd}. @since 0.3.0 */
 export interface ScaleByNovogradState {
@@ -78,8 +78,8 @@ export function scaleByNovograd(options: NovogradOptions | null = {}): GradientT
     hint: "optax's scale_by_novograd(b1, b2, eps, eps_root, weight_decay) is scaleByNovograd({ b1: 0.9, b2: 0.25, eps: 1e-8 })",
   });
   const where = "scaleByNovograd";
-  const b1 = checkNumber(where, "b1", options.b1 ?? 0.9, { min: 0, max: 1, maxExclusive: true });
-  const b2 = checkNumber(where, "b2", options.b2 ?? 0.25, { min: 0, max: 1, maxExclusive: true });
+  const b1 = checkNumber(where, "b1", options.b1 ?? 0.9, DECAY);
+  const b2 = checkNumber(where, "b2", options.b2 ?? 0.25, DECAY);
   const eps = checkNumber(where, "eps", options.eps ?? 1e-8, { min: 0 });
   const epsRoot = checkNumber(where, "epsRoot", options.epsRoot ?? 0, { min: 0 });
   const weightDecay = checkNumber(where, "weightDecay", options.weightDecay ?? 0, { min: 0 });

@@ -12,10 +12,9 @@ import { add, div, gt, max, mul, select, sqrt, sub } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
 import type { PyTree } from "../pytree.js";
 import { biasCorrection, increment } from "../state.js";
-import { checkBoolean, checkNumber, readOptions } from "../validate.js";
+import { DECAY, checkBoolean, checkNumber, readOptions } from "../validate.js";
 
 /** A decay rate in [0, 1). */
-const decayRange = { min: 0, max: 1, maxExclusive: true } as const;
 
 /** The state of {@link scaleByRms}. @since 0.1.0 */
 export interface ScaleByRmsState {
@@ -66,7 +65,7 @@ export function scaleByRms(options: RmsOptions | null = {}): GradientTransformat
     hint: "optax's scale_by_rms(decay, eps) is scaleByRms({ decay: 0.9, eps: 1e-8 })",
   });
   const where = "scaleByRms";
-  const decay = checkNumber(where, "decay", options.decay ?? 0.9, decayRange);
+  const decay = checkNumber(where, "decay", options.decay ?? 0.9, DECAY);
   const eps = checkNumber(where, "eps", options.eps ?? 1e-8, { min: 0 });
   const initialScale = checkNumber(where, "initialScale", options.initialScale ?? 0, { min: 0 });
   const inSqrt = checkBoolean(where, "epsInSqrt", options.epsInSqrt ?? true);
@@ -126,7 +125,7 @@ export function scaleByStddev(options: RmsOptions | null = {}): GradientTransfor
     hint: "optax's scale_by_stddev(decay, eps) is scaleByStddev({ decay: 0.9, eps: 1e-8 })",
   });
   const where = "scaleByStddev";
-  const decay = checkNumber(where, "decay", options.decay ?? 0.9, decayRange);
+  const decay = checkNumber(where, "decay", options.decay ?? 0.9, DECAY);
   const eps = checkNumber(where, "eps", options.eps ?? 1e-8, { min: 0 });
   const initialScale = checkNumber(where, "initialScale", options.initialScale ?? 0, { min: 0 });
   const inSqrt = checkBoolean(where, "epsInSqrt", options.epsInSqrt ?? true);

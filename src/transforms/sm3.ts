@@ -8,7 +8,7 @@ import { barrier } from "../kernels/executor.js";
 import type { GradientTransformation, ShapesState } from "../base.js";
 import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type FloatArray, type Leaf, type PyTree } from "../pytree.js";
 import { zerosTree } from "../state.js";
-import { checkNumber, readOptions } from "../validate.js";
+import { DECAY, checkNumber, readOptions } from "../validate.js";
 import {
   inDtypeOf,
   oneDtype,
@@ -153,7 +153,7 @@ export function scaleBySm3(options: Sm3Options | null = {}): GradientTransformat
   options = readOptions(where, options, ["b1", "b2", "eps"], {
     hint: "optax's scale_by_sm3(b1, b2, eps) is scaleBySm3({ b1: 0.9, b2: 1, eps: 1e-8 })",
   });
-  const b1 = checkNumber(where, "b1", options.b1 ?? 0.9, { min: 0, max: 1, maxExclusive: true });
+  const b1 = checkNumber(where, "b1", options.b1 ?? 0.9, DECAY);
   const b2 = checkNumber(where, "b2", options.b2 ?? 1, { min: 0, max: 1 });
   const eps = checkNumber(where, "eps", options.eps ?? 1e-8, { min: 0 });
 

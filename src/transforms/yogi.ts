@@ -10,7 +10,7 @@ import { elementwise } from "../kernels/executor.js";
 import { add, div, mul, sign, sqrt, sub } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
 import { biasCorrection, increment } from "../state.js";
-import { checkNumber, readOptions } from "../validate.js";
+import { DECAY, checkNumber, readOptions } from "../validate.js";
 import type { ScaleByAdamState } from "./adam.js";
 
 /** Options of {@link scaleByYogi} (optax's names, camelCased). @since 0.3.0 */
@@ -56,8 +56,8 @@ export function scaleByYogi(options: YogiOptions | null = {}): GradientTransform
     hint: "optax's scale_by_yogi(b1, b2, eps) is scaleByYogi({ b1: 0.9, b2: 0.999, eps: 1e-3 })",
   });
   const where = "scaleByYogi";
-  const b1 = checkNumber(where, "b1", options.b1 ?? 0.9, { min: 0, max: 1, maxExclusive: true });
-  const b2 = checkNumber(where, "b2", options.b2 ?? 0.999, { min: 0, max: 1, maxExclusive: true });
+  const b1 = checkNumber(where, "b1", options.b1 ?? 0.9, DECAY);
+  const b2 = checkNumber(where, "b2", options.b2 ?? 0.999, DECAY);
   const eps = checkNumber(where, "eps", options.eps ?? 1e-3, { min: 0 });
   const epsRoot = checkNumber(where, "epsRoot", options.epsRoot ?? 0, { min: 0 });
   const initial = checkNumber(where, "initialAccumulatorValue", options.initialAccumulatorValue ?? 1e-6, {
