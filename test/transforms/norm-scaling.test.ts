@@ -159,7 +159,6 @@ describe("polyakSgd", () => {
     const opt = polyakSgd({ scaling: 2 });
     const g = Float64Array.of(3, 4);
     const [u] = opt.update(g, opt.init(g), g, { value: 10 });
-    expect(values(u)).toEqual([-0.6000000000000001, -0.8]);
     expect(values(u)).toEqual([0.1 * -6, 0.1 * -8]);
   });
 });
