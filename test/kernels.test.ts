@@ -3,11 +3,11 @@ import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { chain, clipByGlobalNorm, lookahead, type GradientTransformation, type PyTree } from "../src/index.js";
 import { arbitraryProblem } from "../src/laws/index.js";
-import { withBackend } from "../src/kernels/backend.js";
+import { runnerOf, withBackend } from "../src/kernels/backend.js";
 import { elementwise } from "../src/kernels/executor.js";
 import * as e from "../src/kernels/expr.js";
 import { declare } from "../src/kernels/kernel.js";
-import { BLOCK, sumBlocks } from "../src/kernels/pass.js";
+import { BLOCK, sumBlocks, type Pass } from "../src/kernels/pass.js";
 import { catalogue } from "./catalogue.js";
 import { expectBitEqual, trajectory } from "./helpers.js";
 
@@ -99,6 +99,73 @@ describe("the WebAssembly and JavaScript backends give the same bits", () => {
 });
 
 describe("reductions", () => {
+  /** A pass summing x * x and x * y, over `n` elements from `start`; the block sums per backend. */
+  const blockSums = (dtype: "f32" | "f64", x: number[], y: number[], start: number) => {
+    const [a, b] = [e.input("x"), e.input("y")];
+    const pass: Pass = {
+      dtype,
+      buffers: ["x", "y"],
+      scalars: [],
+      stores: [],
+      reductions: [
+        { a, b: a },
+        { a, b },
+      ],
+    };
+    const Float = dtype === "f32" ? Float32Array : Float64Array;
+    const n = x.length - start;
+    return backends.map((backend) =>
+      withBackend(backend, () => {
+        const results = new Float64Array(2 * Math.ceil(n / BLOCK));
+        runnerOf(pass)([Float.from(x), Float.from(y)], start, n, [], results, 0);
+        return results;
+      }),
+    );
+  };
+  // Lengths on both sides of a whole vector, of a whole unrolled group and of a block.
+  const length = fc.oneof(fc.integer({ min: 0, max: 70 }), fc.integer({ min: BLOCK - 20, max: BLOCK + 40 }));
+
+  it("both backends add each block's products in the same order, for any length and dtype", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("f32" as const, "f64" as const),
+        length.chain((n) =>
+          fc.tuple(
+            fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: n, maxLength: n }),
+            fc.array(fc.double({ min: -1e-3, max: 1e9, noNaN: true }), { minLength: n, maxLength: n }),
+          ),
+        ),
+        (dtype, [x, y]) => {
+          const [wasm, js] = blockSums(dtype, x, y, 0);
+          expectBitEqual(wasm, js, `${dtype}, ${x.length} elements`);
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
+  it("every element is summed once: small integers, whose sums are exact in any order", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("f32" as const, "f64" as const),
+        length.chain((n) => fc.array(fc.integer({ min: -1000, max: 1000 }), { minLength: n, maxLength: n })),
+        (dtype, x) => {
+          const y = x.map((v, j) => (j % 5) - v);
+          const exact = [0, 0];
+          x.forEach((v, j) => {
+            exact[0]! += v * v;
+            exact[1]! += v * y[j]!;
+          });
+          for (const sums of blockSums(dtype, x, y, 0)) {
+            const total = [0, 1].map((r) => sums.filter((_, k) => k % 2 === r).reduce((s, v) => s + v, 0));
+            expect(total).toEqual(exact);
+          }
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
   it("block sums add up in order, compensated: 1e16 + 1 - 1e16 keeps the 1", () => {
     expect(sumBlocks([1e16, 1, -1e16])).toBe(1);
     expect(sumBlocks([1, 2, 3], 1, 3)).toBe(5);

@@ -11,7 +11,7 @@
  * @module
  */
 import { isCondition, type Condition, type Expr } from "./expr.js";
-import { BLOCK, type Pass } from "./pass.js";
+import { BLOCK, UNROLL, type Pass } from "./pass.js";
 import { passRoots, topologicalOrder } from "./wasm.js";
 
 /** An array a pass reads or writes (already in the pass's dtype). */
@@ -139,30 +139,28 @@ function binary(op: string, a: PassArray, b: PassArray, out: Chunk, n: number): 
   }
 }
 
+/** The partial sums of {@link dot}: one per lane of the WebAssembly loop's unrolled vectors. */
+const partial = new Float64Array(4 * UNROLL);
+
 /**
- * `sum(a * b)` in float64, in the WebAssembly backend's order: one partial sum per vector lane
- * (float32's lanes 0 and 2, then 1 and 3, paired), then the elements past the last whole vector.
+ * `sum(a * b)` in float64, in the WebAssembly backend's order: one partial sum per lane of its
+ * {@link UNROLL} vectors (element j adds to sum j mod `lanes * UNROLL`); per vector c, lanes 0 and 2
+ * then 1 and 3 paired (float32), the vectors' pairs added pairwise, the two lanes added, then the
+ * elements past the last whole group of vectors.
  */
 function dot(a: PassArray, b: PassArray, n: number, lanes: number): number {
-  const whole = n - (n % lanes);
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
+  const group = lanes * UNROLL;
+  const whole = n - (n % group);
+  const s = partial.fill(0, 0, group);
+  for (let j = 0; j < whole; j += group) for (let l = 0; l < group; l++) s[l]! += a[j + l]! * b[j + l]!;
   let tail = 0;
-  if (lanes === 4) {
-    for (let j = 0; j < whole; j += 4) {
-      s0 += a[j]! * b[j]!;
-      s1 += a[j + 1]! * b[j + 1]!;
-      s2 += a[j + 2]! * b[j + 2]!;
-      s3 += a[j + 3]! * b[j + 3]!;
-    }
-  } else {
-    for (let j = 0; j < whole; j += 2) {
-      s0 += a[j]! * b[j]!;
-      s1 += a[j + 1]! * b[j + 1]!;
-    }
-  }
   for (let j = whole; j < n; j++) tail += a[j]! * b[j]!;
-  return s0 + s2 + (s1 + s3) + tail;
+  // t[c] per lane, then pairwise over the copies.
+  const lane = (l: number): number => {
+    const t = (c: number): number => (lanes === 4 ? s[4 * c + l]! + s[4 * c + l + 2]! : s[2 * c + l]!);
+    const tree = (from: number, to: number): number =>
+      to - from === 1 ? t(from) : tree(from, (from + to) / 2) + tree((from + to) / 2, to);
+    return tree(0, UNROLL);
+  };
+  return lane(0) + lane(1) + tail;
 }

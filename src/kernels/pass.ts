@@ -9,7 +9,7 @@
  * (in place, element by element).
  *
  * Reductions are summed in blocks of {@link BLOCK} elements, each block in a fixed lane order
- * (four float64 partial sums for float32, two for float64, then the tail), so that every
+ * (one float64 partial sum per lane of {@link UNROLL} vectors, then the tail), so that every
  * backend and every split of the work over threads gives the same block sums; the executor adds
  * the blocks in order.
  *
@@ -19,6 +19,13 @@ import { exprKey, type Expr } from "./expr.js";
 
 /** Elements per reduction block. A multiple of every vector width. */
 export const BLOCK = 4096;
+
+/**
+ * 16-byte vectors per iteration of a pass's main loop. A reduction keeps one set of partial sums
+ * per vector of the iteration, so that its float64 additions run as independent chains (a single
+ * chain is bound by the addition's latency, not by memory).
+ */
+export const UNROLL = 4;
 
 /** The float types a pass computes in. */
 export type Dtype = "f32" | "f64";

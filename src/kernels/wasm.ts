@@ -12,7 +12,7 @@
  * @module
  */
 import { isCondition, type Condition, type Expr } from "./expr.js";
-import { BLOCK, type Dtype, type Pass } from "./pass.js";
+import { BLOCK, UNROLL, type Dtype, type Pass } from "./pass.js";
 
 const I32 = 0x7f;
 const F32 = 0x7d;
@@ -59,8 +59,9 @@ interface Lanes {
   readonly type: number;
   /** Bytes per iteration. */
   readonly bytes: number;
-  readonly load: number[];
-  readonly store: number[];
+  /** A load or store, `at` bytes past the address on the stack. */
+  readonly load: (at: number) => number[];
+  readonly store: (at: number) => number[];
   readonly ops: Readonly<Record<Op, number[]>>;
   readonly select: number[];
   /** Turns an f64 on the stack into this lane type. */
@@ -103,8 +104,8 @@ const LANES: Record<Dtype, { readonly vector: Lanes; readonly scalar: Lanes; rea
     vector: {
       type: V128,
       bytes: 16,
-      load: [...simd(0x00), 4, 0],
-      store: [...simd(0x0b), 4, 0],
+      load: (at) => [...simd(0x00), 4, ...uleb(at)],
+      store: (at) => [...simd(0x0b), 4, ...uleb(at)],
       ops: opTable(vectorOps([], [0xe1, 0xe0, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7, 0xe8, 0xe9], 0x41)),
       select: simd(0x52),
       fromF64: [0xb6, ...simd(0x13)],
@@ -113,8 +114,8 @@ const LANES: Record<Dtype, { readonly vector: Lanes; readonly scalar: Lanes; rea
     scalar: {
       type: F32,
       bytes: 4,
-      load: [0x2a, 2, 0],
-      store: [0x38, 2, 0],
+      load: (at) => [0x2a, 2, ...uleb(at)],
+      store: (at) => [0x38, 2, ...uleb(at)],
       ops: opTable([
         [],
         ...[0x8c, 0x8b, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f, 0x60].map(one),
@@ -129,8 +130,8 @@ const LANES: Record<Dtype, { readonly vector: Lanes; readonly scalar: Lanes; rea
     vector: {
       type: V128,
       bytes: 16,
-      load: [...simd(0x00), 4, 0],
-      store: [...simd(0x0b), 4, 0],
+      load: (at) => [...simd(0x00), 4, ...uleb(at)],
+      store: (at) => [...simd(0x0b), 4, ...uleb(at)],
       ops: opTable(
         vectorOps([...simd(0x5e), ...simd(0x5f)], [0xed, 0xec, 0xef, 0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5], 0x47),
       ),
@@ -141,8 +142,8 @@ const LANES: Record<Dtype, { readonly vector: Lanes; readonly scalar: Lanes; rea
     scalar: {
       type: F64,
       bytes: 8,
-      load: [0x2b, 3, 0],
-      store: [0x39, 3, 0],
+      load: (at) => [0x2b, 3, ...uleb(at)],
+      store: (at) => [0x39, 3, ...uleb(at)],
       ops: opTable([
         [0xb6, 0xbb],
         ...[0x9a, 0x99, 0x9f, 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66].map(one),
@@ -200,14 +201,15 @@ function functionBody(pass: Pass): number[] {
   const conditions = order.filter(isCondition);
   const flagOf = new Map(conditions.map((c) => [c, next++]));
   const vectorOf = new Map(order.map((e) => [e, next++]));
-  const accumulators = reductions.map(() => [next++, next++] as const);
+  // Per reduction, per unrolled copy: lanes 0-1 and (float32) lanes 2-3 of that copy's vector.
+  const accumulators = reductions.map(() => Array.from({ length: UNROLL }, () => [next++, next++] as const));
   const shuffled = next++;
   const values = order.filter((e) => !isCondition(e));
   const scalarOf = new Map(values.map((e) => [e, next++]));
   const tails = reductions.map(() => next++);
   const locals: number[][] = [
     [...uleb(4 + conditions.length), I32],
-    [...uleb(order.length + 2 * reductions.length + 1), V128],
+    [...uleb(order.length + 2 * UNROLL * reductions.length + 1), V128],
     [...uleb(values.length), lanes.scalar.type],
     [...uleb(reductions.length), F64],
   ].filter((group) => group[0] !== 0);
@@ -240,13 +242,24 @@ function functionBody(pass: Pass): number[] {
   emit(0x41, ...sleb(-16), 0x71);
   local(LOCAL_SET, vecEnd);
 
-  const loop = (vector: boolean, limit: number) => {
+  // A loop runs `unroll` copies of the body per iteration, copy j at j vectors past `offset`,
+  // while whole iterations fit below `limit`.
+  const loop = (vector: boolean, limit: number, unroll = 1) => {
     const l = vector ? lanes.vector : lanes.scalar;
     const slotOf = (e: Node) => (vector ? vectorOf.get(e)! : isCondition(e) ? flagOf.get(e)! : scalarOf.get(e)!);
     emit(0x02, 0x40, 0x03, 0x40); // block, loop
     local(LOCAL_GET, offset);
+    emit(0x41, ...sleb(l.bytes * unroll), 0x6a);
     local(LOCAL_GET, limit);
-    emit(0x4f, 0x0d, 1); // i32.ge_u, br_if 1
+    emit(0x4b, 0x0d, 1); // i32.gt_u, br_if 1
+    for (let copy = 0; copy < unroll; copy++) element(vector, l, slotOf, copy);
+    local(LOCAL_GET, offset);
+    emit(0x41, ...sleb(l.bytes * unroll), 0x6a);
+    local(LOCAL_SET, offset);
+    emit(0x0c, 0, 0x0b, 0x0b); // br 0, end loop, end block
+  };
+  const element = (vector: boolean, l: Lanes, slotOf: (e: Node) => number, copy: number) => {
+    const at = copy * l.bytes;
     for (const e of order) {
       switch (e.op) {
         case "scalar":
@@ -257,7 +270,7 @@ function functionBody(pass: Pass): number[] {
           if (b === undefined) throw new Error(`pass reads an undeclared buffer ${e.name}`);
           local(LOCAL_GET, b);
           local(LOCAL_GET, offset);
-          emit(0x6a, ...l.load);
+          emit(0x6a, ...l.load(at));
           break;
         }
         case "asUpdate":
@@ -281,10 +294,10 @@ function functionBody(pass: Pass): number[] {
       local(LOCAL_GET, offset);
       emit(0x6a);
       local(LOCAL_GET, slotOf(s.value));
-      emit(...l.store);
+      emit(...l.store(at));
     }
     reductions.forEach((r, k) => {
-      const [acc, acc2] = accumulators[k]!;
+      const [acc, acc2] = accumulators[k]![copy]!;
       if (!vector) {
         local(LOCAL_GET, slotOf(r.a));
         if (dtype === "f32") emit(0xbb);
@@ -315,12 +328,9 @@ function functionBody(pass: Pass): number[] {
       // Float32's lanes 2 and 3, moved down and promoted, go to a second accumulator.
       if (dtype === "f32") product(false, acc2);
     });
-    local(LOCAL_GET, offset);
-    emit(0x41, ...sleb(l.bytes), 0x6a);
-    local(LOCAL_SET, offset);
-    emit(0x0c, 0, 0x0b, 0x0b); // br 0, end loop, end block
   };
   if (reductions.length === 0) {
+    loop(true, vecEnd, UNROLL);
     loop(true, vecEnd);
     loop(false, end);
     emit(0x0b);
@@ -333,7 +343,7 @@ function functionBody(pass: Pass): number[] {
   local(LOCAL_GET, offset);
   local(LOCAL_GET, end);
   emit(0x4f, 0x0d, 1); // offset >= end: done
-  // blockEnd = min(offset + BLOCK * size, end); vecEnd = offset + ((blockEnd - offset) & -16)
+  // blockEnd = min(offset + BLOCK * size, end); vecEnd = offset + ((blockEnd - offset) & -group)
   local(LOCAL_GET, offset);
   emit(0x41, ...sleb(BLOCK * lanes.size), 0x6a);
   local(LOCAL_TEE, blockEnd);
@@ -344,28 +354,39 @@ function functionBody(pass: Pass): number[] {
   emit(0x1b); // select
   local(LOCAL_TEE, blockEnd);
   local(LOCAL_GET, offset);
-  emit(0x6b, 0x41, ...sleb(-16), 0x71);
+  emit(0x6b, 0x41, ...sleb(-16 * UNROLL), 0x71);
   local(LOCAL_GET, offset);
   emit(0x6a);
   local(LOCAL_SET, vecEnd);
   reductions.forEach((_, k) => {
-    const [acc, acc2] = accumulators[k]!;
-    for (const a of [acc, acc2]) {
+    for (const a of accumulators[k]!.flat()) {
       emit(...simd(0x0c), ...Array<number>(16).fill(0));
       local(LOCAL_SET, a);
     }
     emit(0x44, ...f64Bytes(0));
     local(LOCAL_SET, tails[k]!);
   });
-  loop(true, vecEnd);
+  loop(true, vecEnd, UNROLL);
   loop(false, blockEnd);
-  // sum = ((acc[0] + acc2[0]) + (acc[1] + acc2[1])) + tail.
-  reductions.forEach((_, k) => {
-    const [acc, acc2] = accumulators[k]!;
-    local(LOCAL_GET, resultsParam);
-    local(LOCAL_GET, acc);
-    local(LOCAL_GET, acc2);
+  // Per copy c, t_c = acc_c + acc2_c (float32) or acc_c (float64); T = (t_0 + t_1) + (t_2 + t_3),
+  // lane by lane; sum = T[0] + T[1] + tail.
+  const pairwise = (terms: readonly (() => void)[]): void => {
+    if (terms.length === 1) return terms[0]!();
+    pairwise(terms.slice(0, terms.length / 2));
+    pairwise(terms.slice(terms.length / 2));
     emit(...simd(0xf0));
+  };
+  reductions.forEach((_, k) => {
+    local(LOCAL_GET, resultsParam);
+    pairwise(
+      accumulators[k]!.map(([acc, acc2]) => () => {
+        local(LOCAL_GET, acc);
+        if (dtype === "f32") {
+          local(LOCAL_GET, acc2);
+          emit(...simd(0xf0));
+        }
+      }),
+    );
     local(LOCAL_TEE, shuffled);
     emit(...simd(0x21), 0);
     local(LOCAL_GET, shuffled);
