@@ -424,6 +424,29 @@ describe("applyIfFinite as an executor node", () => {
     expect(s2.inner).toBe(s1.inner);
   });
 
+  it("a donated skipped step runs in place: the inner state keeps its very arrays, and their bits", () => {
+    const tx = applyIfFinite(chain(clipByGlobalNorm(1), lookahead(adam(0.1), { syncPeriod: 2 })), 2);
+    const p = Float32Array.of(1, -2, 0.5);
+    const [, s1] = tx.update(Float32Array.of(0.5, -0.5, 3), tx.init(p), p);
+    // Every typed array in a state, in key order (the state holds numbers too).
+    const arrays = (tree: unknown): unknown[] =>
+      isFloatArray(tree)
+        ? [tree]
+        : typeof tree === "object" && tree !== null
+          ? Object.keys(tree)
+              .sort()
+              .flatMap((k) => arrays((tree as Record<string, unknown>)[k]))
+          : [];
+    const before = arrays(s1.inner);
+    const bits = fingerprint(s1.inner);
+    const [u, s2] = tx.update(Float32Array.of(NaN, 1, 1), donate(s1), p);
+    expect(values(u)).toEqual([0, 0, 0]);
+    expect(s2.notFiniteCount).toBe(1);
+    expect(fingerprint(s2.inner)).toBe(bits);
+    expect(before.length).toBe(5); // two shape records, the slow weights and Adam's two moments
+    arrays(s2.inner).forEach((a, i) => expect(a, `array ${i}`).toBe(before[i]));
+  });
+
   it("a donated state whose inner state a skipped step shared with an older one leaves the older one intact", () => {
     const tx = applyIfFinite(adam(0.1), 1);
     const p = Float64Array.of(1, 2);

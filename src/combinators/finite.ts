@@ -5,8 +5,8 @@
  */
 import type { ExtraArgsNeeded, GradientTransformation, StateOf, WithExtraArgs } from "../base.js";
 import { nodeOf, Transformation } from "../kernels/executor.js";
-import { constant } from "../kernels/expr.js";
-import { buildKernel, declare } from "../kernels/kernel.js";
+import { constant, gt, select } from "../kernels/expr.js";
+import { buildKernel, declare, GATE } from "../kernels/kernel.js";
 import { checkNumber, checkTransformation } from "../validate.js";
 
 /**
@@ -21,6 +21,18 @@ const CHECK = buildKernel(
     scalars: (_, __, reduced) => ({ finite: Number.isNaN(reduced.zeros) ? 0 : 1 }),
     identity: () => true,
     body: ({ x }) => ({ update: x }),
+  }),
+);
+
+/**
+ * The updates on a step the check may skip: zeros where the executor's gate is 0 (no finite
+ * updates), the updates as they are (no pass of its own) where it is 1.
+ */
+const SKIP = buildKernel(
+  declare<never, never, typeof GATE>({
+    name: "applyIfFinite",
+    identity: (s) => s[GATE] === 1,
+    body: ({ x }, s) => ({ update: select(gt(s[GATE], 0), x, 0) }),
   }),
 );
 
@@ -80,5 +92,6 @@ export function applyIfFinite<S>(
     inner: nodeOf(inner as GradientTransformation<unknown>),
     maxConsecutiveErrors,
     check: CHECK,
+    skip: SKIP,
   });
 }

@@ -41,8 +41,8 @@ import { readExtraArgs } from "../validate.js";
 import { flush, runnerOf } from "./backend.js";
 import { fuse, type LeafTypes } from "./fuse.js";
 import { interpolateState } from "./interpolate.js";
-import { buildKernel, X, type Kernel, type KernelSpec } from "./kernel.js";
-import type { Node } from "./node.js";
+import { buildKernel, GATE, gated, X, type Kernel, type KernelSpec } from "./kernel.js";
+import { childrenOf, type Node } from "./node.js";
 import { BLOCK, sumBlocks, type Dtype, type Pass } from "./pass.js";
 import { gather, narrow, onView, overlaps, spread, wholeView, zerosOnView, type View } from "./views.js";
 
@@ -175,7 +175,8 @@ export function initNode(node: Node, params: PyTree): unknown {
 /** An elementwise kernel to run this step, with its state read. */
 interface ElementOp {
   readonly kind: "element";
-  readonly kernel: Kernel;
+  /** What runs (a node may gate it after planning: applyIfFinite, to keep its slots on a skipped step). */
+  kernel: Kernel;
   readonly count: number;
   /** Whether the slots may be written in place (the state was donated and shares them with no other). */
   readonly inPlace: boolean;
@@ -196,6 +197,8 @@ interface ElementOp {
   readonly perLeaf?: readonly ({ readonly [name: string]: number | undefined } | undefined)[] | undefined;
   /** The numbers the kernel's state carries (see `KernelSpec.carry`), as this step read them. */
   readonly carried: Readonly<Record<string, number>>;
+  /** For a gated kernel: its {@link GATE}, read when its stage starts (after the passes before it). */
+  gate: (() => boolean) | undefined;
 }
 
 /** An opaque transformation to run this step. */
@@ -256,6 +259,7 @@ function elementOp(
     onScalars,
     perLeaf: perLeaf === undefined ? undefined : spread(view, perLeaf(view.params ?? view.tree)),
     carried,
+    gate: undefined,
   };
 }
 
@@ -538,12 +542,32 @@ function plan(
       const seen = { finite: true };
       step.ops.push(elementOp(node.check, 0, [], view, owned, (values) => (seen.finite = values.finite === 1)));
       // After more than maxConsecutiveErrors bad steps in a row the step is applied whatever the
-      // updates hold; otherwise the inner node runs into fresh arrays, and its results are taken
-      // or not once the check has run: zeros for the updates, the old state kept.
+      // updates hold. Otherwise, where the inner node is all kernels, they run gated by the check
+      // (in place when donated: a skipped step writes each slot's old value back) and a last kernel
+      // gives zeros for the updates of a skipped step. An inner node with a barrier runs into fresh
+      // arrays instead, and its results are taken or not once the check has run.
       const applied = increment(notFinite) > node.maxConsecutiveErrors;
+      const gates = !applied && kernelsOnly(node.inner);
       const from = step.ops.length;
-      const inner = plan(node.inner, s.inner, step, view, owned && applied && !isShared(s.inner), `${at}.inner`);
-      if (!applied) {
+      const inner = plan(
+        node.inner,
+        s.inner,
+        step,
+        view,
+        owned && (applied || gates) && !isShared(s.inner),
+        `${at}.inner`,
+      );
+      if (gates) {
+        const gate = () => seen.finite;
+        for (const op of step.ops.slice(from))
+          if (op.kind === "element") {
+            op.kernel = gated(op.kernel);
+            op.gate = gate;
+          }
+        const skip = elementOp(node.skip, 0, [], view, owned);
+        skip.gate = gate;
+        step.ops.push(skip);
+      } else if (!applied) {
         // An opaque transformation inside is not called on a step the check skips (it could
         // throw on the values that made the check fail); what it would return is not used.
         for (const op of step.ops.slice(from))
@@ -635,6 +659,11 @@ function plan(
       return () => op.next;
     }
   }
+}
+
+/** Whether a node is kernels all through: no opaque transformation anywhere inside it. */
+function kernelsOnly(node: Node): boolean {
+  return node.kind !== "opaque" && childrenOf(node).every(kernelsOnly);
 }
 
 /** The numbers `names` of a state record, or `BAD_STATE` naming the first that is not a number. */
@@ -993,6 +1022,18 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     const from = starts[s]!;
     const to = s + 1 < starts.length ? starts[s + 1]! : ops.length;
     const lastStage = to === ops.length;
+    // A gate is known once the passes before its stage have run (the check it reads reduces there).
+    for (let k = from; k < to; k++) {
+      const gate = ops[k]!.gate;
+      if (gate === undefined) continue;
+      const value = gate() ? 1 : 0;
+      const merged = new Map<ScalarValues, ScalarValues>();
+      scalars[k] = scalars[k]!.map((values) => {
+        let out = merged.get(values);
+        if (out === undefined) merged.set(values, (out = { ...values, [GATE]: value }));
+        return out;
+      });
+    }
     const active: number[] = [];
     const outs: FloatArray[] = [];
     for (let i = 0; i < leaves; i++) {

@@ -24,7 +24,7 @@
  * @module
  */
 import type { Flat } from "../pytree.js";
-import { exprKey, input, scalar, type Expr } from "./expr.js";
+import { exprKey, gt, input, scalar, select, type Expr } from "./expr.js";
 
 /** The per-element values a body reads: the update `x`, the params `p` and the slots, by name. */
 export type Inputs<Slot extends string> = { readonly x: Expr; readonly p: Expr } & { readonly [K in Slot]: Expr };
@@ -207,14 +207,45 @@ export function buildKernel(spec: KernelSpec): Kernel {
     next: Object.fromEntries(slotNames.map((n) => [n, body[n]!])),
     reductions,
   };
-  const key = codeKey(code);
-  let id = codeIds.get(key);
-  if (id === undefined) codeIds.set(key, (id = codeIds.size));
-  return { id, spec, reductionNames, ...code };
+  return { id: idOf(code), spec, reductionNames, ...code };
 }
 
 /** Kernel ids by code (see {@link Kernel.id}). */
 const codeIds = new Map<string, number>();
+
+/** The id of what a kernel computes. */
+function idOf(code: Pick<Kernel, "update" | "slotNames" | "readNames" | "next" | "reductions">): number {
+  const key = codeKey(code);
+  let id = codeIds.get(key);
+  if (id === undefined) codeIds.set(key, (id = codeIds.size));
+  return id;
+}
+
+/** The scalar a {@link gated} kernel reads: 1 to move its slots on, 0 to keep them. */
+export const GATE = "gate";
+
+/** The gated code of each kernel code, by id: built once. */
+const gatedCode = new Map<number, Pick<Kernel, "id" | "next">>();
+
+/**
+ * `kernel` with its slots behind the scalar {@link GATE}: each slot's next value is
+ * `gate > 0 ? next : slot`, element by element in the kernel's own pass, so that a step that must
+ * not move the state (applyIfFinite's skipped step) still runs in place and leaves every slot's
+ * bits as they were. The update is the kernel's either way; the executor supplies the gate.
+ */
+export function gated(kernel: Kernel): Kernel {
+  if (kernel.slotNames.length === 0) return kernel;
+  let code = gatedCode.get(kernel.id);
+  if (code === undefined) {
+    const on = gt(scalar(GATE), 0);
+    const next = Object.fromEntries(
+      kernel.slotNames.map((name) => [name, select(on, kernel.next[name]!, input(slotInput(name)))]),
+    );
+    code = { id: idOf({ ...kernel, next }), next };
+    gatedCode.set(kernel.id, code);
+  }
+  return { ...kernel, ...code };
+}
 
 /**
  * A text key of what a kernel computes: its slots, its reads and the expressions of its body and

@@ -106,6 +106,8 @@ export type Node =
       readonly inner: Node;
       readonly maxConsecutiveErrors: number;
       readonly check: Kernel;
+      /** The updates, or zeros on a skipped step: a kernel without slots that reads the `gate` scalar. */
+      readonly skip: Kernel;
     }
   | {
       /**
@@ -191,7 +193,7 @@ export function childrenOf(node: Node): readonly Node[] {
     case "inject":
       return [node.template];
     case "applyIfFinite":
-      return [{ kind: "kernel", kernel: node.check }, node.inner];
+      return [{ kind: "kernel", kernel: node.check }, node.inner, { kind: "kernel", kernel: node.skip }];
     case "multiSteps":
       return [{ kind: "kernel", kernel: node.flush }, node.inner];
     case "stateScalars":
