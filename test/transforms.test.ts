@@ -194,6 +194,20 @@ describe("clip, clipByBlockRms, zeroNans", () => {
     );
     expect(values(u)).toEqual([0, Infinity, 1, 2]);
     expect(s.foundNan).toEqual([true, false]);
+    // The next step's flags are its own: b's NaN now, none in a.
+    const [u2, s2] = tx.update({ a: Float64Array.of(1, -0), b: ndarray(Float64Array.of(NaN, NaN), [1, 2]) }, s);
+    expect(values(u2)).toEqual([1, -0, 0, 0]);
+    expect(s2.foundNan).toEqual([false, true]);
+    expect(s.foundNan).toEqual([true, false]);
+  });
+
+  it("zeroNans refuses flags that are not one per leaf, naming them", () => {
+    const tx = zeroNans();
+    const g = { a: Float64Array.of(1), b: Float64Array.of(2) };
+    for (const foundNan of [[false], [false, false, false], "no"])
+      expect(() => tx.update(g, { foundNan } as never)).toThrow(
+        expect.objectContaining({ code: "BAD_STATE", message: expect.stringContaining("zeroNans.foundNan") }),
+      );
   });
 });
 

@@ -99,8 +99,10 @@ export function initNode(node: Node, params: PyTree): unknown {
       const { kernel } = node;
       const state: Record<string, unknown> = kernel.spec.counted ? { count: 0 } : {};
       for (const slot of kernel.slotNames) state[slot] = filled(flat, kernel.spec.slots[slot]!);
-      // A kernel with no slots remembers the params' shapes, to check the updates with.
-      if (kernel.slotNames.length === 0) state.shapes = shapesOf(flat);
+      // A kernel with no slots remembers the params' shapes, to check the updates with (or its record).
+      const { record } = kernel.spec;
+      if (record !== undefined) state[record.name] = flat.leaves.map(() => record.initial);
+      else if (kernel.slotNames.length === 0) state.shapes = shapesOf(flat);
       for (const [name, value] of Object.entries(kernel.spec.carry ?? {}))
         state[name] = typeof value === "number" ? value : value(flat);
       return state;
@@ -191,8 +193,11 @@ interface ElementOp {
   next: FloatArray[][];
   /** The leaves the kernel runs on (undefined: all); it keeps no slots for the others. */
   readonly active?: readonly boolean[] | undefined;
-  /** Called with the kernel's scalars once they are known (a node reads a reduction's outcome this way). */
-  readonly onScalars?: ((values: Readonly<Record<string, number>>) => void) | undefined;
+  /**
+   * Called with the kernel's scalars once they are known (a node reads a reduction's outcome this
+   * way): once for all leaves, or per leaf (its index in the step) when a sum is per leaf.
+   */
+  readonly onScalars?: ((values: Readonly<Record<string, number>>, leaf: number | undefined) => void) | undefined;
   /** The kernel's `perLeaf` scalars, when a view computed them over its own leaves. */
   readonly perLeaf?: readonly ({ readonly [name: string]: number | undefined } | undefined)[] | undefined;
   /** The numbers the kernel's state carries (see `KernelSpec.carry`), as this step read them. */
@@ -319,27 +324,43 @@ function plan(
     case "kernel": {
       const { kernel } = node;
       const where = kernel.spec.name;
-      const slotless = kernel.slotNames.length === 0;
+      const { record } = kernel.spec;
+      const shapes = kernel.slotNames.length === 0 && record === undefined;
       const carry = Object.keys(kernel.spec.carry ?? {});
-      const keys = [...(kernel.spec.counted ? ["count"] : []), ...(slotless ? ["shapes"] : kernel.slotNames), ...carry];
+      const keys = [
+        ...(kernel.spec.counted ? ["count"] : []),
+        ...(shapes ? ["shapes"] : kernel.slotNames),
+        ...(record === undefined ? [] : [record.name]),
+        ...carry,
+      ];
       const s = stateRecord<Record<string, unknown>>(where, state, keys, at);
       if (kernel.spec.readsParams && step.params === undefined) throw missingParams(where);
       const count = kernel.spec.counted ? stateCount(where, s.count) : 0;
-      if (slotless) checkShapes(`${where}.shapes`, s.shapes, view.tree);
+      if (shapes) checkShapes(`${where}.shapes`, s.shapes, view.tree);
+      if (record !== undefined) checkRecord(`${where}.${record.name}`, s[record.name], view.tree.leaves.length, at);
       const slots = kernel.slotNames.map((slot) => stateTree(`${where}.${slot}`, s[slot], view.tree));
       const carried = stateNumbers(where, s, carry, at);
       // The next carried numbers are among the step's scalars (unchanged if they never run: no leaves).
       const carriedNext: Record<string, number> = { ...carried };
+      // The record's next values, per leaf of the step.
+      const recorded = new Array<unknown>(record === undefined ? 0 : step.updates.leaves.length);
       const onScalars =
-        carry.length === 0
+        carry.length === 0 && record === undefined
           ? undefined
-          : (values: Readonly<Record<string, number>>) => carry.forEach((name) => (carriedNext[name] = values[name]!));
+          : (values: Readonly<Record<string, number>>, leaf: number | undefined) => {
+              carry.forEach((name) => (carriedNext[name] = values[name]!));
+              if (record === undefined) return;
+              const value = record.of(values);
+              if (leaf === undefined) recorded.fill(value);
+              else recorded[leaf] = value;
+            };
       const op = elementOp(kernel, count, slots.map(leavesOf), view, owned, onScalars, [], carried);
       step.ops.push(op);
       return () => {
         // A fresh record even when nothing changed: a donated state is spent.
         const next: Record<string, unknown> = kernel.spec.counted ? { count: increment(count) } : {};
-        if (slotless) next.shapes = s.shapes;
+        if (shapes) next.shapes = s.shapes;
+        if (record !== undefined) next[record.name] = gather(view, recorded);
         Object.assign(next, carriedNext);
         kernel.slotNames.forEach((slot, k) => (next[slot] = treeLike(slots[k]!, gather(view, op.next[k]!))));
         return next;
@@ -659,6 +680,16 @@ function plan(
       return () => op.next;
     }
   }
+}
+
+/** A kernel's record (see `KernelSpec.record`): an array of one value per leaf, or `BAD_STATE`. */
+function checkRecord(where: string, record: unknown, leaves: number, at: string): void {
+  if (!Array.isArray(record) || record.length !== leaves)
+    throw new GradTxError(
+      "BAD_STATE",
+      `${where}: expected an array of one value per leaf (${leaves}), got ${Array.isArray(record) ? `an array of ${record.length}` : typeof record}`,
+      at === "" ? undefined : at,
+    );
 }
 
 /** Whether a node is kernels all through: no opaque transformation anywhere inside it. */
@@ -1101,10 +1132,10 @@ function beforeOf(op: ElementOp): Record<string, number> {
 }
 
 /** A kernel's scalars: its hyperparameters and its per-step scalars. */
-function scalarsOf(op: ElementOp, reduced: Record<string, number>): Record<string, number> {
+function scalarsOf(op: ElementOp, reduced: Record<string, number>, leaf?: number): Record<string, number> {
   const { spec } = op.kernel;
   const values = { ...beforeOf(op), ...spec.scalars(spec.hyper, op.count, reduced, op.carried) };
-  op.onScalars?.(values);
+  op.onScalars?.(values, leaf);
   return values;
 }
 
@@ -1147,7 +1178,7 @@ function reducedScalars(
       }),
     );
   if (!reductions.some((red) => red.over === "leaf")) return scalarsOf(op, reducedFor(undefined));
-  return blocksBefore.map((_, i) => scalarsOf(op, reducedFor(i)));
+  return blocksBefore.map((_, i) => scalarsOf(op, reducedFor(i), i));
 }
 
 /** The transformation an elementwise declaration describes. */

@@ -112,6 +112,17 @@ export interface KernelSpec<
    * as the very same leaf (a clip below its threshold, a leaf a mask leaves out).
    */
   readonly identity?: (s: { readonly [K in Hyper | Scalar]: number }) => boolean;
+  /**
+   * Per-leaf values the state keeps as a plain array in leaf order (zeroNans' `foundNan`): each
+   * `initial` at init, then after every step each leaf's value from that leaf's scalars. They are
+   * written, never read back; the array's length is checked against the leaves, and a kernel
+   * without slots that keeps a record keeps no `shapes`.
+   */
+  readonly record?: {
+    readonly name: string;
+    readonly initial: unknown;
+    readonly of: (s: { readonly [K in Hyper | Scalar]: number }) => unknown;
+  };
   /** The per-element body. */
   readonly body: (v: Inputs<Slot | Read>, s: Scalars<Hyper | Scalar>) => Body<Slot>;
 }

@@ -4,9 +4,9 @@
  * @module
  */
 import type { GradientTransformation } from "../base.js";
-import { GradTxError } from "../errors.js";
-import { flatten, mapLeaves } from "../pytree.js";
-import { stateRecord } from "../state.js";
+import { elementwise } from "../kernels/executor.js";
+import { constant, ne, select } from "../kernels/expr.js";
+import { declare } from "../kernels/kernel.js";
 
 /** The state of {@link zeroNans}. @since 0.1.0 */
 export interface ZeroNansState {
@@ -31,28 +31,15 @@ export interface ZeroNansState {
  * @since 0.1.0
  */
 export function zeroNans(): GradientTransformation<ZeroNansState> {
-  return {
-    init: (params) => ({ foundNan: flatten(params).leaves.map(() => false) }),
-    update(updates, state) {
-      const { foundNan } = stateRecord<ZeroNansState>("zeroNans", state, ["foundNan"]);
-      const g = flatten(updates);
-      if (!Array.isArray(foundNan) || foundNan.length !== g.leaves.length)
-        throw new GradTxError(
-          "BAD_STATE",
-          `zeroNans: the state has flags for ${String(foundNan?.length)} leaves, the updates ${g.leaves.length}`,
-        );
-      const found = g.leaves.map(() => false);
-      const out = mapLeaves(updates, (x, o, i) => {
-        let any = false;
-        for (let j = 0; j < x.length; j++) {
-          const v = x[j]!;
-          const nan = v !== v;
-          any ||= nan;
-          o[j] = nan ? 0 : v;
-        }
-        found[i] = any;
-      });
-      return [out, { foundNan: found }];
-    },
-  };
+  return elementwise<ZeroNansState>(
+    declare({
+      name: "zeroNans",
+      // Per leaf, the number of NaNs (a sum of ones, exact): a leaf without any passes as it is.
+      reductions: { nans: { over: "leaf", of: ({ x }) => [select(ne(x, x), 1, 0), constant(1)] } },
+      scalars: (_, __, { nans }) => ({ nans }),
+      identity: (s) => s.nans === 0,
+      record: { name: "foundNan", initial: false, of: (s) => s.nans > 0 },
+      body: ({ x }) => ({ update: select(ne(x, x), 0, x) }),
+    }),
+  );
 }
