@@ -398,6 +398,13 @@ function compareDefs(expected: TreeDef, actual: TreeDef, path: Segment[]): void 
   }
 }
 
+/**
+ * The last structure each structure was found equal to: a memo of a comparison of values that do
+ * not change (a `TreeDef` is never modified), so that the state trees of one step, which share a
+ * structure, are compared with the step's updates once. Weak: it keeps no tree alive.
+ */
+const equalDefs = new WeakMap<TreeDef, TreeDef>();
+
 /** The shape of a leaf: an ndarray's shape, or `[length]` for a typed array. */
 export function shapeOf(leaf: Leaf): readonly number[] {
   return isFloatArray(leaf) ? [leaf.length] : leaf.shape;
@@ -419,7 +426,10 @@ export function sizeOf(leaf: Leaf): number {
  * `STRUCTURE_MISMATCH` or `SHAPE_MISMATCH` with the path of the first difference.
  */
 export function assertSameStructure(expected: Flat, actual: Flat): void {
-  compareDefs(expected.def, actual.def, []);
+  if (equalDefs.get(expected.def) !== actual.def) {
+    compareDefs(expected.def, actual.def, []);
+    equalDefs.set(expected.def, actual.def);
+  }
   const e = expected.leaves;
   const a = actual.leaves;
   for (let i = 0; i < e.length; i++) {

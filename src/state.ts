@@ -13,8 +13,11 @@ import {
   ctorOf,
   dataOf,
   flatten,
+  isFloatArray,
   unflatten,
   type Flat,
+  type Leaf,
+  type TreeDef,
   type FloatArray,
   sizeOf,
   type PyTree,
@@ -73,9 +76,66 @@ export function biasCorrection(decay: number, count: number): number {
  * not a pytree is `BAD_STATE`; one of another structure is a mismatch.
  */
 export function stateTree(where: string, tree: unknown, updates: Flat): Flat {
-  const flat = flattenState(where, tree);
+  const flat = builtFlat(tree) ?? flattenState(where, tree);
   assertSameStructure(flat, updates);
   return flat;
+}
+
+/**
+ * The flat forms of the state trees the executor built, by tree: a memo of values that cannot
+ * change, since {@link frozenTree} freezes those trees (a state is immutable). Weak: a state no
+ * one holds any more is not kept alive by it.
+ */
+const builtFlats = new WeakMap<object, Flat>();
+
+/** The flat form of a tree {@link frozenTree} built, if it is one. */
+function builtFlat(tree: unknown): Flat | undefined {
+  return typeof tree === "object" && tree !== null ? builtFlats.get(tree) : undefined;
+}
+
+/** Freezes what `def` says is a container of `tree` (and its ndarray leaves), all the way down. */
+function freeze(def: TreeDef, tree: unknown): void {
+  if (def.kind === "none") return;
+  if (def.kind === "leaf") {
+    if (!isFloatArray(tree)) {
+      const nd = tree as { shape: number[]; stride: number[] };
+      Object.freeze(nd.shape);
+      Object.freeze(nd.stride);
+      Object.freeze(nd);
+    }
+    return;
+  }
+  const children = def.children;
+  const at = def.kind === "object" ? def.keys : undefined;
+  for (let i = 0; i < children.length; i++)
+    freeze(children[i]!, (tree as Record<string, unknown>)[at === undefined ? i : at[i]!]);
+  Object.freeze(tree);
+}
+
+/**
+ * A state tree of structure `def` over `leaves`, frozen (its containers and ndarray leaves; the
+ * typed arrays stay writable, as the executor writes them in place when a state is donated), and
+ * remembered with its flat form, so that the next step's {@link stateTree} need not walk it.
+ */
+export function frozenTree(def: TreeDef, leaves: readonly Leaf[]): PyTree {
+  const tree = unflatten(def, leaves);
+  freeze(def, tree);
+  if (typeof tree === "object" && tree !== null) builtFlats.set(tree, { def, leaves });
+  return tree;
+}
+
+/**
+ * The next state tree over `arrays`, of `like`'s structure and leaf kinds, frozen (see
+ * {@link frozenTree}): `current` itself when it is the tree `like` came from and holds these very
+ * arrays (a kernel that wrote in place).
+ */
+export function nextStateTree(like: Flat, arrays: readonly FloatArray[], current: unknown): PyTree {
+  if (builtFlat(current) === like && like.leaves.every((leaf, i) => dataOf(leaf) === arrays[i]))
+    return current as PyTree;
+  return frozenTree(
+    like.def,
+    like.leaves.map((leaf, i) => asLeafLike(leaf, arrays[i]!)),
+  );
 }
 
 /** A tree held in a state, flattened: one that is not a pytree is `BAD_STATE`. */
@@ -99,7 +159,7 @@ export function stateLeaves(where: string, tree: unknown, updates: Flat): FloatA
  * what a transformation that keeps no tree like the params checks them with.
  */
 export function checkShapes(where: string, record: unknown, updates: Flat): void {
-  assertShapes(flattenState(where, record), updates, where);
+  assertShapes(builtFlat(record) ?? flattenState(where, record), updates, where);
 }
 
 /** A tree of `like`'s structure and leaf kinds (ndarrays of its shapes) over `arrays`. */

@@ -93,6 +93,20 @@ describe("the state remembers the params' structure and shapes, and every step c
     expect([error.code, error.path, error.message]).toEqual(["SHAPE_MISMATCH", "b", "b: expected length 3, got 4"]);
   });
 
+  it.each(everything)(
+    "%s: after a step too, when the state's trees are the executor's own (remembered, frozen)",
+    (_, make) => {
+      const tx = make();
+      const [, state] = tx.update(grads(), tx.init(params()), params());
+      const keys = { grads: { v: grads().w, b: grads().b }, params: { v: params().w, b: params().b } };
+      expect(caught(() => tx.update(keys.grads, state, keys.params)).code).toBe("STRUCTURE_MISMATCH");
+      const longer = { grads: { ...grads(), b: new Float32Array(4) }, params: { ...params(), b: new Float32Array(4) } };
+      expect(caught(() => tx.update(longer.grads, state, longer.params)).code).toBe("SHAPE_MISMATCH");
+      // The same step again still runs: a refused call leaves the state as it was.
+      expect(() => tx.update(grads(), state, params())).not.toThrow();
+    },
+  );
+
   it("without the params too: a stateless transformation checks the grads against its record", () => {
     for (const tx of [G(scale(2)), G(clipByGlobalNorm(1)), G(sgd(0.1)), G(adam(0.1))]) {
       const state = tx.init(params());

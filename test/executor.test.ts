@@ -862,6 +862,27 @@ describe("the executor's core: checks, the very same arrays, barriers, and apply
     expect([...values(u1), ...values(u2)]).toEqual([1, 1 + 0.9 * 1]);
   });
 
+  it("freezes the trees of a state, and a donated step carries a tree it wrote in place into the next state", () => {
+    const tx = adam(0.1);
+    const p = { w: Float32Array.of(1, 2), m: ndarray(new Float64Array(4), [2, 2]) };
+    const g = { w: Float32Array.of(0.5, -1), m: ndarray(Float64Array.of(1, 2, 3, 4), [2, 2]) };
+    const [, s1] = tx.update(g, tx.init(p), p);
+    const mu = (s: unknown) => (s as [{ mu: { w: Float32Array; m: { shape: number[] } } }])[0].mu;
+    expect(Object.isFrozen(mu(s1))).toBe(true);
+    expect(Object.isFrozen(mu(s1).m)).toBe(true);
+    expect(Object.isFrozen(mu(s1).m.shape)).toBe(true);
+    expect(() => {
+      (mu(s1) as { w: unknown }).w = new Float32Array(2);
+    }).toThrow(TypeError);
+    const [, s2] = tx.update(g, donate(s1), p);
+    expect(mu(s2)).toBe(mu(s1));
+    // Not donated: a new tree over new arrays, the old one untouched.
+    const before = fingerprint(s2);
+    const [, s3] = tx.update(g, s2, p);
+    expect(mu(s3)).not.toBe(mu(s2));
+    expect(fingerprint(s2)).toBe(before);
+  });
+
   it("gives a stateless kernel a fresh record of the same shapes each step (a donated state is spent)", () => {
     const tx = scale(2);
     const g = Float64Array.of(1);

@@ -15,9 +15,11 @@ import { GradTxError } from "../errors.js";
 import {
   asLeafLike,
   assertSameStructure,
+  ctorOf,
   dataOf,
   flatten,
   shapesOf,
+  sizeOf,
   unflatten,
   type Flat,
   type FloatArray,
@@ -27,14 +29,13 @@ import { selectLeaves } from "../partition.js";
 import { globalNormOf } from "../tree.js";
 import {
   checkShapes,
-  copyTree,
+  frozenTree,
   increment,
+  nextStateTree,
   stateCount,
   stateLeaves,
   stateRecord,
   stateTree,
-  treeLike,
-  zerosTree,
 } from "../state.js";
 import { checkNotSpent, claim, isShared, rememberUpdates, share, updatesOf } from "../donate.js";
 import { readExtraArgs } from "../validate.js";
@@ -83,10 +84,18 @@ export function nodeOf(tx: GradientTransformation<unknown>): Node {
 
 /** A tree like `params` (their structure, dtypes and shapes) filled with `value`, or a copy of them. */
 function filled(params: Flat, value: number | "params"): PyTree {
-  if (value === "params") return copyTree(params);
-  const zeros = zerosTree(params);
-  if (value !== 0) for (const leaf of flatten(zeros).leaves) dataOf(leaf).fill(value);
-  return zeros;
+  return nextStateTree(
+    params,
+    params.leaves.map((leaf) =>
+      value === "params" ? new (ctorOf(leaf))(dataOf(leaf)) : new (ctorOf(leaf))(sizeOf(leaf)).fill(value),
+    ),
+    undefined,
+  );
+}
+
+/** The params' shapes (see `shapesOf`), as a frozen state tree. */
+function shapesRecord(params: Flat): PyTree {
+  return frozenTree(params.def, flatten(shapesOf(params)).leaves);
 }
 
 const leavesOf = (flat: Flat): FloatArray[] => flat.leaves.map(dataOf);
@@ -102,7 +111,7 @@ export function initNode(node: Node, params: PyTree): unknown {
       // A kernel with no slots remembers the params' shapes, to check the updates with (or its record).
       const { record } = kernel.spec;
       if (record !== undefined) state[record.name] = flat.leaves.map(() => record.initial);
-      else if (kernel.slotNames.length === 0) state.shapes = shapesOf(flat);
+      else if (kernel.slotNames.length === 0) state.shapes = shapesRecord(flat);
       for (const [name, value] of Object.entries(kernel.spec.carry ?? {}))
         state[name] = typeof value === "number" ? value : value(flat);
       return state;
@@ -114,7 +123,7 @@ export function initNode(node: Node, params: PyTree): unknown {
     }
     case "lookahead": {
       const flat = flatten(params);
-      const slow = copyTree(flat);
+      const slow = filled(flat, "params");
       const inner = initNode(node.inner, params);
       // States are not mutated (the inner ops of "interpolate" never write in place), so the
       // state after the last sync may be the inner state itself.
@@ -127,7 +136,7 @@ export function initNode(node: Node, params: PyTree): unknown {
           ? {
               adaptive: {
                 count: 0,
-                nu: node.curvature === undefined ? zerosTree(flat) : null,
+                nu: node.curvature === undefined ? filled(flat, 0) : null,
                 alpha: NaN,
                 estimate: NaN,
               },
@@ -162,11 +171,11 @@ export function initNode(node: Node, params: PyTree): unknown {
       return {
         miniStep: 0,
         gradientStep: 0,
-        accGrads: zerosTree(flatten(params)),
+        accGrads: filled(flatten(params), 0),
         inner: initNode(node.inner, params),
       };
     case "stateScalars":
-      return { ...node.initial, shapes: shapesOf(flatten(params)) };
+      return { ...node.initial, shapes: shapesRecord(flatten(params)) };
     case "conditional":
       return { step: 0, innerState: initNode(node.inner, params) };
     case "opaque":
@@ -362,7 +371,9 @@ function plan(
         if (shapes) next.shapes = s.shapes;
         if (record !== undefined) next[record.name] = gather(view, recorded);
         Object.assign(next, carriedNext);
-        kernel.slotNames.forEach((slot, k) => (next[slot] = treeLike(slots[k]!, gather(view, op.next[k]!))));
+        kernel.slotNames.forEach(
+          (slot, k) => (next[slot] = nextStateTree(slots[k]!, gather(view, op.next[k]!), s[slot])),
+        );
         return next;
       };
     }
@@ -439,7 +450,8 @@ function plan(
       // Under "interpolate" the inner state after a sync is also the one interpolation starts
       // from next time, so the inner kernels never write in place (as before).
       const inner = plan(node.inner, s.inner, step, view, owned && !interpolate, `${at}.inner`);
-      const nuOf = (op: ElementOp) => treeLike(nuTree!, gather(view, op.next[op.kernel.slotNames.indexOf("nu")]!));
+      const nuOf = (op: ElementOp) =>
+        nextStateTree(nuTree!, gather(view, op.next[op.kernel.slotNames.indexOf("nu")]!), adaptive?.nu);
       const rest = (inner: unknown, alpha: number, estimate: number, nuNext: unknown) => ({
         inner,
         ...(interpolate ? { innerAtSync: syncs ? inner : s.innerAtSync } : {}),
@@ -481,7 +493,7 @@ function plan(
       step.ops.push(sync);
       return () => {
         const slows = gather(view, sync.next[node.sync.slotNames.indexOf("slow")]!);
-        const slowNext = treeLike(slowTree, slows);
+        const slowNext = nextStateTree(slowTree, slows, s.slow);
         const nuNext = nu === undefined ? adaptive?.nu : nuOf(sync);
         if (node.policy === "keep")
           return { count, slow: slowNext, ...rest(inner(), chosen.alpha, chosen.estimate, nuNext) };
@@ -628,7 +640,7 @@ function plan(
       const k = node.everyKSteps(gradientStep);
       const accTree = stateTree(`${where}.accGrads`, s.accGrads, view.tree);
       const acc = [leavesOf(accTree)];
-      const accGrads = (op: ElementOp) => treeLike(accTree, gather(view, op.next[0]!));
+      const accGrads = (op: ElementOp) => nextStateTree(accTree, gather(view, op.next[0]!), s.accGrads);
       if (miniStep + 1 < k) {
         const op = elementOp(node.accumulate, miniStep, acc, view, owned);
         step.ops.push(op);
