@@ -40,6 +40,7 @@ import {
 import { checkNotSpent, claim, isShared, rememberUpdates, share, updatesOf } from "../donate.js";
 import { readExtraArgs } from "../validate.js";
 import { flush, runnerOf } from "./backend.js";
+import type { PassRunner } from "./js.js";
 import { fuse, type LeafTypes } from "./fuse.js";
 import { interpolateState } from "./interpolate.js";
 import { buildKernel, GATE, gated, X, type Kernel, type KernelSpec } from "./kernel.js";
@@ -864,6 +865,9 @@ function bufferCode(name: string, kernelOf: (k: number) => Kernel): number[] {
   return [written ? 5 : 4, k, s >= 0 ? s : slotNames.length + readNames.indexOf(slot)];
 }
 
+/** A runner that is never called (a leaf with nothing to run). */
+const noRun: PassRunner = () => undefined;
+
 /** Fused passes, by run (its kernels), then by stage, dtypes and apply, then by active kernels. */
 const passCache = new Map<string, Map<number, Planned | null>[]>();
 
@@ -1006,34 +1010,40 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       blocks += Math.ceil(x[i]!.length / BLOCK);
     }
     const sums = reduce === undefined ? undefined : new Float64Array(blocks * reduce.kernel.reductions.length);
+    // Neighbouring leaves mostly share a plan and their scalars: the last leaf's are kept.
+    let last: { cache: Map<number, Planned | null>; mask: number; plan: Planned | null; run: PassRunner } | undefined;
+    let lastValues: { i: number; values: number[] } | undefined;
     for (let i = 0; i < leaves; i++) {
       const n = x[i]!.length;
       if (n === 0) continue;
       const t = types[i]!;
       const mask = active[i]!;
-      const members = () => {
-        const out: Member[] = [];
-        for (let k = from, bit = 1; bit <= mask; k++, bit *= 2) if (mask & bit) out.push({ k, kernel: ops[k]!.kernel });
-        return out;
-      };
       // A leaf outside the reducing kernel's view adds nothing to its sums.
       const reducing = reduce !== undefined && ops[reduce.k]!.active?.[i] !== false ? reduce : undefined;
-      const plan = planned(
-        cacheOf(stage, t, apply, reducing !== undefined),
-        mask,
-        members,
-        reducing,
-        t,
-        apply,
-        kernelOf,
-      );
+      const cache = cacheOf(stage, t, apply, reducing !== undefined);
+      if (last === undefined || last.cache !== cache || last.mask !== mask) {
+        const members = () => {
+          const out: Member[] = [];
+          for (let k = from, bit = 1; bit <= mask; k++, bit *= 2)
+            if (mask & bit) out.push({ k, kernel: ops[k]!.kernel });
+          return out;
+        };
+        const plan = planned(cache, mask, members, reducing, t, apply, kernelOf);
+        last = { cache, mask, plan, run: plan === null ? noRun : runnerOf(plan.pass) };
+        lastValues = undefined;
+      }
+      const { plan, run } = last;
       if (plan === null) continue;
       const { pass, refs, buffers } = plan;
       const input = inputs[i]!;
       const output = outputs[i]!;
       const arrays = buffers.map((code) => arrayFor(code, i, input, output));
-      const values = refs.map(([k, name]) => scalars[k]![i]![name]!);
-      const run = runnerOf(pass);
+      const before = lastValues?.i;
+      const values =
+        before !== undefined && refs.every(([k]) => scalars[k]![i] === scalars[k]![before])
+          ? lastValues!.values
+          : refs.map(([k, name]) => scalars[k]![i]![name]!);
+      lastValues = { i, values };
       if (sums === undefined) {
         run(arrays, 0, n, values);
         continue;
