@@ -162,6 +162,17 @@ export function checkShapes(where: string, record: unknown, updates: Flat): void
   assertShapes(builtFlat(record) ?? flattenState(where, record), updates, where);
 }
 
+/**
+ * A shapes record checked by {@link checkShapes}, to carry into the next state: the record
+ * itself when the executor built it, else a frozen one over the same leaves (a record a
+ * checkpoint or `compile` copied), which the steps after this one need not walk.
+ */
+export function keptShapes(record: unknown): unknown {
+  if (builtFlat(record) !== undefined) return record;
+  const flat = flatten(record);
+  return frozenTree(flat.def, flat.leaves);
+}
+
 /** A tree of `like`'s structure and leaf kinds (ndarrays of its shapes) over `arrays`. */
 export function treeLike(like: Flat, arrays: readonly FloatArray[]): PyTree {
   return unflatten(

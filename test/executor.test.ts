@@ -881,6 +881,13 @@ describe("the executor's core: checks, the very same arrays, barriers, and apply
     const [, s3] = tx.update(g, s2, p);
     expect(mu(s3)).not.toBe(mu(s2));
     expect(fingerprint(s2)).toBe(before);
+    // A state the executor did not build (a copy, as a checkpoint gives) comes back frozen.
+    const copy = structuredClone(s3);
+    const [, s4] = tx.update(g, copy, p);
+    const shapes = (s: unknown) => (s as [unknown, { shapes: unknown }])[1].shapes;
+    expect(Object.isFrozen(copy[1])).toBe(false);
+    expect(Object.isFrozen(shapes(s4))).toBe(true);
+    expect(fingerprint(shapes(s4))).toBe(fingerprint(shapes(copy)));
   });
 
   it("gives a stateless kernel a fresh record of the same shapes each step (a donated state is spent)", () => {

@@ -31,6 +31,7 @@ import {
   checkShapes,
   frozenTree,
   increment,
+  keptShapes,
   nextStateTree,
   stateCount,
   stateLeaves,
@@ -369,7 +370,7 @@ function plan(
       return () => {
         // A fresh record even when nothing changed: a donated state is spent.
         const next: Record<string, unknown> = kernel.spec.counted ? { count: increment(count) } : {};
-        if (shapes) next.shapes = s.shapes;
+        if (shapes) next.shapes = keptShapes(s.shapes);
         if (record !== undefined) next[record.name] = gather(view, recorded);
         Object.assign(next, carriedNext);
         kernel.slotNames.forEach(
@@ -669,7 +670,7 @@ function plan(
       const given = node.hyper?.(next, step.extra) ?? next;
       const hyper = Object.fromEntries(Object.keys(kernel.spec.hyper).map((name) => [name, given[name]!]));
       step.ops.push(elementOp({ ...kernel, spec: { ...kernel.spec, hyper } }, 0, [], view, owned));
-      return () => ({ ...next, shapes: s.shapes });
+      return () => ({ ...next, shapes: keptShapes(s.shapes) });
     }
     case "conditional": {
       const s = stateRecord<{ step: unknown; innerState: unknown }>(node.name, state, ["step", "innerState"], at);
