@@ -14,6 +14,7 @@ import {
   type PyTreeLike,
 } from "./pytree.js";
 import { claim, release } from "./donate.js";
+import { addInto } from "./kernels/executor.js";
 import { checkNumber } from "./validate.js";
 
 /**
@@ -45,27 +46,13 @@ export function applyUpdates<P extends PyTree | PyTreeLike<P>, U = PyTree>(
 }
 
 /**
- * `out = x + y`. The loop is written once per combination of array types a training loop meets
- * (all float32, all float64, mixed): V8 compiles a loop that has seen both kinds of typed array at
- * less than half the speed of one that has seen one kind (77 against 31 ms for 1e7 float32
- * elements, in place).
+ * `out = x + y`: the executor's apply pass where the params and the updates have one dtype (the
+ * one a compiled step fuses into its last pass), else one rounding of the float64 sum into the
+ * params' dtype.
  */
 function sum(x: FloatArray, y: FloatArray, out: FloatArray): void {
-  if (x instanceof Float32Array && y instanceof Float32Array && out instanceof Float32Array) sum32(x, y, out);
-  else if (x instanceof Float64Array && y instanceof Float64Array && out instanceof Float64Array) sum64(x, y, out);
-  else sumMixed(x, y, out);
-}
-
-function sum32(x: Float32Array, y: Float32Array, out: Float32Array): void {
-  for (let j = 0; j < x.length; j++) out[j] = x[j]! + y[j]!;
-}
-
-function sum64(x: Float64Array, y: Float64Array, out: Float64Array): void {
-  for (let j = 0; j < x.length; j++) out[j] = x[j]! + y[j]!;
-}
-
-function sumMixed(x: FloatArray, y: FloatArray, out: FloatArray): void {
-  for (let j = 0; j < x.length; j++) out[j] = x[j]! + y[j]!;
+  if (x.constructor === y.constructor) addInto(x, y, out);
+  else for (let j = 0; j < x.length; j++) out[j] = x[j]! + y[j]!;
 }
 
 /**

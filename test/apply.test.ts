@@ -5,7 +5,8 @@
 import * as fc from "fast-check";
 import ndarray from "ndarray";
 import { describe, expect, it } from "vitest";
-import { incrementalUpdate, periodicUpdate, tree, type PyTree } from "../src/index.js";
+import { applyUpdates, donate, incrementalUpdate, periodicUpdate, tree, type PyTree } from "../src/index.js";
+import { withBackend } from "../src/kernels/backend.js";
 import { arbitraryLike, arbitraryTree } from "../src/laws/index.js";
 import { codeOf, values } from "./helpers.js";
 
@@ -63,5 +64,38 @@ describe("periodicUpdate", () => {
     expect(codeOf(() => periodicUpdate(twos, ones, 3, 0))).toBe("INVALID_HYPERPARAMETER");
     expect(codeOf(() => periodicUpdate(twos, ones, 1.5, 2))).toBe("INVALID_HYPERPARAMETER");
     expect(codeOf(() => periodicUpdate(twos, [Float64Array.of(1)] as never, 1, 2))).toBe("STRUCTURE_MISMATCH");
+  });
+});
+
+describe("applyUpdates runs the executor's apply pass", () => {
+  const lengths = fc.oneof(fc.integer({ min: 0, max: 80 }), fc.integer({ min: 16384 - 20, max: 16384 + 40 }));
+  const pairs = fc.constantFrom("f32", "f64", "f64+f32", "f32+f64").chain((kind) =>
+    lengths.chain((n) => {
+      const arr = fc.array(fc.double({ noNaN: false }), { minLength: n, maxLength: n });
+      return fc.tuple(fc.constant(kind), arr, arr);
+    }),
+  );
+
+  it("gives params + updates rounded once to the params' dtype, on both backends, fresh or donated", () => {
+    fc.assert(
+      fc.property(pairs, ([kind, xs, ys]) => {
+        const [pk, uk] = kind.includes("+") ? kind.split("+") : [kind, kind];
+        const make = (k: string | undefined, v: number[]) =>
+          k === "f32" ? Float32Array.from(v) : Float64Array.from(v);
+        // The definition: the float64 sum of the two (exact for float32 inputs), rounded once.
+        const u = make(uk, ys);
+        const expected = Array.from(make(pk, xs), (x, j) => x + u[j]!).map((v) => (pk === "f32" ? Math.fround(v) : v));
+        for (const backend of ["wasm", "js"] as const)
+          withBackend(backend, () => {
+            const p = make(pk, xs);
+            const fresh = applyUpdates(p, make(uk, ys));
+            expect(Array.from(fresh), `${kind} ${backend}`).toEqual(expected);
+            const inPlace = applyUpdates(donate(p), make(uk, ys));
+            expect(inPlace).toBe(p);
+            expect(Array.from(p), `${kind} ${backend}, donated`).toEqual(expected);
+          });
+      }),
+      { numRuns: 60 },
+    );
   });
 });

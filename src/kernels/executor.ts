@@ -44,7 +44,7 @@ import { flush, runnerOf } from "./backend.js";
 import type { PassRunner } from "./js.js";
 import { fuse, type LeafTypes } from "./fuse.js";
 import { interpolateState } from "./interpolate.js";
-import { buildKernel, GATE, gated, X, type Kernel, type KernelSpec } from "./kernel.js";
+import { buildKernel, GATE, gated, P, X, type Kernel, type KernelSpec } from "./kernel.js";
 import { childrenOf, type Node } from "./node.js";
 import { BLOCK, sumBlocks, type Dtype, type Pass } from "./pass.js";
 import { gather, narrow, onView, overlaps, spread, wholeView, zerosOnView, type View } from "./views.js";
@@ -1202,6 +1202,22 @@ function reducedScalars(
     );
   if (!reductions.some((red) => red.over === "leaf")) return scalarsOf(op, reducedFor(undefined));
   return blocksBefore.map((_, i) => scalarsOf(op, reducedFor(i), i));
+}
+
+/** The pass `p' = p + in` in each dtype: the addition a compiled step fuses into its last pass. */
+const applyPasses = {
+  f32: fuse([], undefined, { compute: "f32", update: "f32" }, true)!,
+  f64: fuse([], undefined, { compute: "f64", update: "f64" }, true)!,
+};
+
+/**
+ * `out = x + y` for arrays of one dtype (`out` may be `x`), as the pass a compiled step applies
+ * its updates with, on the current backend: `applyUpdates` itself.
+ */
+export function addInto(x: FloatArray, y: FloatArray, out: FloatArray): void {
+  const pass = applyPasses[dtypeOf(x)];
+  const arrays = pass.buffers.map((name) => (name === P ? x : name === "in" ? y : out));
+  runnerOf(pass)(arrays, 0, x.length, []);
 }
 
 /** The transformation an elementwise declaration describes. */
