@@ -14,13 +14,15 @@ import {
   type PyTreeLike,
 } from "./pytree.js";
 import { claim, release } from "./donate.js";
-import { addInto } from "./kernels/executor.js";
+import { addInto, applyTarget } from "./kernels/executor.js";
 import { checkNumber } from "./validate.js";
 
 /**
  * Adds updates to params, leaf by leaf, into new arrays of the params' dtype and kind; with
  * donated params (`applyUpdates(donate(params), updates)`), into the params' own arrays (typed
- * arrays and contiguous ndarrays; a strided ndarray leaf still gets a new array).
+ * arrays and contiguous ndarrays; a strided ndarray leaf still gets a new array), or, where the
+ * updates came from a donated step and live in its WebAssembly memory, into new arrays there
+ * (once: the next donated steps then write them in place).
  *
  * The result has the params' structure, dtypes and kinds, so it is typed as the params are: a
  * `Float64Array` gives a `Float64Array`, params of your own `Params` type (an `interface` too)
@@ -39,7 +41,7 @@ export function applyUpdates<P extends PyTree | PyTreeLike<P>, U = PyTree>(
   params: P,
   updates: PyTree | AsPyTree<U>,
 ): P {
-  const result = zipLeaves(params, updates, sum, claim("applyUpdates", params));
+  const result = zipLeaves(params, updates, sum, claim("applyUpdates", params), applyTarget);
   // A tree that is a single leaf comes back as itself: it is the result now, not spent.
   if (result === params) release(result);
   return result as P;

@@ -579,15 +579,16 @@ export function flattenLike(expected: Flat, tree: unknown): Flat {
 
 /**
  * Leaf by leaf `kernel(x, y, out)` over two trees of one structure, in `a`'s dtypes and kinds.
- * `out` is a fresh array, or with `inPlace` `a`'s own elements (a kernel may then write element j
- * of `out` after reading element j of `x`); a strided ndarray leaf of `a` is gathered first, and
- * the result wraps the gathered array.
+ * `out` is a fresh array, or with `inPlace` what `target` gives, by default `a`'s own elements (a
+ * kernel may then write element j of `out` after reading element j of `x`); a strided ndarray
+ * leaf of `a` is gathered first, and the result wraps the gathered array.
  */
 export function zipLeaves(
   a: PyTree,
   b: PyTree,
   kernel: (x: FloatArray, y: FloatArray, out: FloatArray) => void,
   inPlace = false,
+  target: (x: FloatArray, y: FloatArray) => FloatArray = (x) => x,
 ): PyTree {
   const fa = flatten(a);
   const fb = flatten(b);
@@ -596,9 +597,10 @@ export function zipLeaves(
     fa.def,
     fa.leaves.map((leaf, i) => {
       const x = dataOf(leaf);
-      const out = inPlace ? x : new (ctorOf(leaf))(x.length);
-      kernel(x, dataOf(fb.leaves[i]!), out);
-      const own = inPlace && (isFloatArray(leaf) || x.buffer === leaf.data.buffer);
+      const y = dataOf(fb.leaves[i]!);
+      const out = inPlace ? target(x, y) : new (ctorOf(leaf))(x.length);
+      kernel(x, y, out);
+      const own = inPlace && out === x && (isFloatArray(leaf) || x.buffer === leaf.data.buffer);
       return own ? leaf : asLeafLike(leaf, out);
     }),
   );

@@ -14,7 +14,7 @@ import {
   type GradientTransformation,
   type PyTree,
 } from "../src/index.js";
-import { arbitraryProblem } from "../src/laws/index.js";
+import { arbitraryProblem, fingerprint } from "../src/laws/index.js";
 import { dataOf, flatten } from "../src/pytree.js";
 import { catalogue } from "./catalogue.js";
 import { expectBitEqual, expectClose, snapshot, stateTree } from "./helpers.js";
@@ -102,6 +102,27 @@ describe("donate: buffers are reused", () => {
     // step with the same step one sync period (3 steps) later, once both buffers exist.
     for (let t = 6; t < 12; t++)
       seen[t]!.forEach((a, i) => expect(a, `array ${i} at step ${t + 1}`).toBe(seen[t - 3]![i]));
+  });
+
+  it("on WebAssembly, donated steps move those arrays into one memory, whose clones are copies", () => {
+    let params = { w: Float32Array.of(1, 2, 3, 4), b: [Float32Array.of(0, 0)] };
+    let state = tx.init(params);
+    // Step 3 is a sync, which moves the slow weights too.
+    for (let t = 0; t < 3; t++) {
+      const [updates, next] = tx.update(grad, donate(state), params);
+      params = applyUpdates(donate(params), updates);
+      state = next;
+    }
+    const [, la] = state as [unknown, { slow: PyTree; inner: [{ mu: PyTree; nu: PyTree }, unknown] }];
+    const arrays = [...leavesOf(params), ...leavesOf(la.slow), ...leavesOf(la.inner[0].mu)];
+    const memory = arrays[0]!.buffer;
+    expect(memory).not.toBeInstanceOf(SharedArrayBuffer);
+    arrays.forEach((a, i) => expect(a.buffer === memory, `array ${i}`).toBe(true));
+    // A structured clone (a snapshot, a message to a worker) copies them: the next step does not reach it.
+    const copy = structuredClone(state);
+    const before = fingerprint(copy);
+    tx.update(grad, donate(state), params);
+    expect(fingerprint(copy)).toBe(before);
   });
 
   it("an older state that shares the slow weights keeps them when a newer one is donated", () => {

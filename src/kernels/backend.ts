@@ -235,34 +235,110 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
       }
       return;
     }
-    const s = scratchOf(api, bytes);
+    // Streamed through a scratch area: an arena's, where some arrays live in one (those are read
+    // and written where they are), else the shared scratch memory.
+    const arena = arenaOfAny(arrays);
+    const s = arena !== undefined && bytes <= arena.scratchBytes ? arena : scratchOf(api, bytes);
+    const base = s === arena ? arena.scratchAt : 0;
     const run = runOn(s.memory, s.shared);
     const view: PassArray = pass.dtype === "f32" ? s.f32 : s.f64;
-    const per = slot / size;
-    for (let k = 0; k < nb; k++) args[k] = k * slot;
-    if (r > 0) args[nb + 1 + pass.scalars.length] = resultsAt;
+    const direct = arrays.map((a) => s === arena && a.buffer === arena.buffer);
+    for (let k = 0; k < nb; k++) args[k] = base + k * slot;
+    if (r > 0) args[nb + 1 + pass.scalars.length] = base + resultsAt;
+    /** Copies elements [at, at + len) of buffer k between its array and its scratch slot. */
+    const copy = (k: number, at: number, len: number, into: boolean) => {
+      const a = arrays[k]!;
+      const o = (base + k * slot) / size;
+      const [from, to, f, t] = into ? [a, view, at, o] : [view, a, o, at];
+      // A short stretch is copied element by element: cheaper than a subarray to copy it with.
+      if (len <= 64) for (let j = 0; j < len; j++) to[t + j] = from[f + j]!;
+      else to.set(from.subarray(f, f + len), t);
+    };
     for (let from = 0; from < n; from += CHUNK) {
       const len = Math.min(CHUNK, n - from);
       const at = start + from;
-      // A short stretch is copied element by element: cheaper than a subarray to copy it with.
-      if (len <= 64) {
-        for (const k of inputs) {
-          const a = arrays[k]!;
-          for (let j = 0, o = k * per; j < len; j++) view[o + j] = a[at + j]!;
-        }
-      } else for (const k of inputs) view.set(arrays[k]!.subarray(at, at + len), k * per);
+      for (const k of inputs) if (!direct[k]) copy(k, at, len, true);
+      for (let k = 0; k < nb; k++) if (direct[k]) args[k] = arrays[k]!.byteOffset + at * size;
       args[nb] = len;
       run(...args);
-      if (len <= 64) {
-        for (const k of outputs) {
-          const a = arrays[k]!;
-          for (let j = 0, o = k * per; j < len; j++) a[at + j] = view[o + j]!;
-        }
-      } else for (const k of outputs) arrays[k]!.set(view.subarray(k * per, k * per + len), at);
+      for (const k of outputs) if (!direct[k]) copy(k, at, len, false);
       if (r > 0) {
         const count = r * Math.ceil(len / BLOCK);
-        results!.set(s.f64.subarray(resultsAt / 8, resultsAt / 8 + count), resultAt + (from / BLOCK) * r);
+        const o = (base + resultsAt) / 8;
+        results!.set(s.f64.subarray(o, o + count), resultAt + (from / BLOCK) * r);
       }
     }
   };
+}
+
+/**
+ * A memory that a donated state's arrays move into on its first donated step, so that the steps
+ * after it run their passes on them where they are: the arrays it holds (`keep`, a bump region
+ * that never frees) and a scratch area for the arrays that live elsewhere (the gradients, say).
+ * It never grows, so its views stay valid, and it goes when no array in it is held any more.
+ */
+export interface Arena extends Scratch {
+  readonly buffer: ArrayBufferLike;
+  /** The next free byte of the kept region, and its end (the scratch area's start). */
+  next: number;
+  readonly scratchAt: number;
+  readonly scratchBytes: number;
+}
+
+/** The arena each memory buffer belongs to: value bookkeeping, weak so that an arena can go. */
+const arenas = new WeakMap<ArrayBufferLike, Arena>();
+
+/** Passes of at most this many buffers stream through an arena's scratch (others, the shared one). */
+const ARENA_BUFFERS = 32;
+
+/** The arena holding one of `arrays`, if any does. */
+function arenaOfAny(arrays: readonly PassArray[]): Arena | undefined {
+  for (let k = 0; k < arrays.length; k++) {
+    const arena = arenas.get(arrays[k]!.buffer);
+    if (arena !== undefined) return arena;
+  }
+  return undefined;
+}
+
+/** The arena `a` lives in, if it lives in one. */
+export function arenaOf(a: PassArray): Arena | undefined {
+  return arenas.get(a.buffer);
+}
+
+const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
+
+/** A new arena that keeps up to `keepBytes`; none on the JavaScript backend or past 4 GiB. */
+export function newArena(keepBytes: number): Arena | undefined {
+  const api = wasmApi;
+  if (api === undefined || backend !== "wasm") return undefined;
+  const scratchAt = align16(keepBytes);
+  const scratchBytes = ARENA_BUFFERS * CHUNK * 8 + 8 * ARENA_BUFFERS * (CHUNK / BLOCK);
+  const pages = Math.ceil((scratchAt + scratchBytes) / PAGE);
+  if (pages > 65536) return undefined;
+  // Not shared: a state's arrays live here, and a structured clone of a view of shared memory
+  // would alias the live arrays where it must copy them.
+  const memory = new api.Memory({ initial: pages, maximum: pages });
+  const { buffer } = memory;
+  const arena: Arena = {
+    memory,
+    buffer,
+    shared: false,
+    f32: new Float32Array(buffer),
+    f64: new Float64Array(buffer),
+    next: 0,
+    scratchAt,
+    scratchBytes,
+  };
+  arenas.set(buffer, arena);
+  return arena;
+}
+
+/** An array of `n` elements in the arena's kept region, if it has room. */
+export function arenaAlloc(arena: Arena, dtype: "f32" | "f64", n: number): PassArray | undefined {
+  const size = dtype === "f32" ? 4 : 8;
+  const bytes = align16(n * size);
+  if (arena.next + bytes > arena.scratchAt) return undefined;
+  const at = arena.next;
+  arena.next += bytes;
+  return dtype === "f32" ? new Float32Array(arena.buffer, at, n) : new Float64Array(arena.buffer, at, n);
 }

@@ -17,6 +17,7 @@ import {
   assertSameStructure,
   ctorOf,
   dataOf,
+  MAX_DEPTH,
   flatten,
   shapesOf,
   sizeOf,
@@ -40,7 +41,7 @@ import {
 } from "../state.js";
 import { checkNotSpent, claim, isShared, rememberUpdates, share, updatesOf } from "../donate.js";
 import { readExtraArgs } from "../validate.js";
-import { flush, runnerOf } from "./backend.js";
+import { arenaAlloc, arenaOf, flush, newArena, runnerOf, type Arena } from "./backend.js";
 import type { PassRunner } from "./js.js";
 import { fuse, type LeafTypes } from "./fuse.js";
 import { interpolateState } from "./interpolate.js";
@@ -244,7 +245,12 @@ interface Step {
   /** With a donated state: the arrays of the updates the call that made it returned. */
   spare: readonly FloatArray[] | undefined;
   /** Where new arrays come from: kept ones outlive the call (states, updates), others do not. */
-  readonly alloc: Allocator;
+  alloc: Allocator;
+  /**
+   * The array a donated call writes in place of `current` (a slot, or the spare updates): itself,
+   * or one of its dtype and length in the call's arena, where the state's arrays are moving to.
+   */
+  keep: (current: FloatArray) => FloatArray;
   /** Whether to add the updates to the params in place, in the last pass (a compiled step). */
   readonly apply: boolean;
   readonly ops: Op[];
@@ -777,6 +783,7 @@ export function updateNode(
     inPlace: false,
     spare: undefined,
     alloc: options.alloc ?? fresh,
+    keep: (current) => current,
     apply,
     ops: [],
   };
@@ -786,6 +793,7 @@ export function updateNode(
   if (node.kind !== "opaque" && claim("update", state)) {
     step.inPlace = true;
     step.spare = updatesOf(state);
+    if (options.alloc === undefined) useArena(step, state);
   }
   const input = flat.leaves.map(dataOf);
   let x: FloatArray[] = input;
@@ -828,6 +836,55 @@ export function updateNode(
 }
 
 const dtypeOf = (a: FloatArray): Dtype => (a instanceof Float32Array ? "f32" : "f64");
+
+/**
+ * Gives a donated call an arena (see backend.ts): the one its state's arrays live in, or, on the
+ * first donated call, a new one with room for the state's slots, the updates and the params (which
+ * `applyUpdates(donate(params), updates)` moves there). Kept arrays come from it while it has
+ * room, and the slots and spare updates move into it; from the next donated call on, the passes
+ * read and write them where they are, and copy only what lives elsewhere.
+ */
+function useArena(step: Step, state: unknown): void {
+  const slots = step.ops.flatMap((op) => (op.kind === "element" ? op.slots.flat() : []));
+  let arena: Arena | undefined;
+  for (const a of slots) if ((arena = arenaOf(a)) !== undefined) break;
+  if (arena === undefined) {
+    const bytes = (arrays: Iterable<FloatArray>) =>
+      [...arrays].reduce((n, a) => n + Math.ceil((a.length * (dtypeOf(a) === "f32" ? 4 : 8)) / 16) * 16, 0);
+    arena = newArena(bytes(arraysIn(state)) + 2 * bytes(step.updates.leaves.map(dataOf)));
+  }
+  if (arena === undefined) return;
+  const home = arena;
+  const moved = new Map<FloatArray, FloatArray>();
+  step.alloc = (dtype, n, kept) =>
+    kept ? (arenaAlloc(home, dtype, n) ?? fresh(dtype, n, kept)) : fresh(dtype, n, kept);
+  step.keep = (current) => {
+    if (arenaOf(current) === home) return current;
+    let to = moved.get(current);
+    if (to === undefined) moved.set(current, (to = arenaAlloc(home, dtypeOf(current), current.length) ?? current));
+    return to;
+  };
+}
+
+/** The typed arrays a state holds (an ndarray leaf's data included), each once. */
+function arraysIn(state: unknown, out = new Set<FloatArray>(), depth = 0): Set<FloatArray> {
+  if (depth > MAX_DEPTH || typeof state !== "object" || state === null) return out;
+  if (state instanceof Float32Array || state instanceof Float64Array) out.add(state);
+  else if (Array.isArray(state)) for (const x of state) arraysIn(x, out, depth + 1);
+  else if (!ArrayBuffer.isView(state)) for (const x of Object.values(state)) arraysIn(x, out, depth + 1);
+  return out;
+}
+
+/**
+ * Where `applyUpdates(donate(params), updates)` writes a leaf: into the params' own array, or,
+ * where the updates live in an arena the params do not, into a new array there (so that the
+ * next steps read and write the params where they are too).
+ */
+export function applyTarget(params: FloatArray, updates: FloatArray): FloatArray {
+  const arena = arenaOf(updates);
+  if (arena === undefined || arenaOf(params) === arena) return params;
+  return arenaAlloc(arena, dtypeOf(params), params.length) ?? params;
+}
 const arrayOf = (dtype: Dtype, n: number): FloatArray => (dtype === "f32" ? new Float32Array(n) : new Float64Array(n));
 /** `a` in `dtype`: itself, or a converted copy. */
 const inDtype = (a: FloatArray, dtype: Dtype, alloc: Allocator = fresh): FloatArray => {
@@ -941,7 +998,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       op.kernel.slotNames.forEach((_, s) => {
         const current = op.slots[s]![i]!;
         slotRead[k]![s]![i] = inDtype(current, compute, step.alloc);
-        const target = step.inPlace && op.inPlace ? current : step.alloc(dtypeOf(current), n, true);
+        const target = step.inPlace && op.inPlace ? step.keep(current) : step.alloc(dtypeOf(current), n, true);
         const write = dtypeOf(target) === compute ? target : step.alloc(compute, n, false);
         slotWrite[k]![s]![i] = write;
         if (write !== target) after.push(() => target.set(write));
@@ -1121,7 +1178,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       const update = types[i]!.update;
       const out =
         spare !== undefined && spare !== x[i] && spare.length === n && dtypeOf(spare) === update
-          ? spare
+          ? step.keep(spare)
           : step.alloc(update, n, true);
       finals[i] = out;
       const write = update === compute ? out : step.alloc(compute, n, false);
