@@ -125,6 +125,16 @@ describe("donate: buffers are reused", () => {
     expect(fingerprint(copy)).toBe(before);
   });
 
+  it("a state that outgrows its arena (a reset inner state every step) stays in place where it is, with the same numbers", () => {
+    const reset = lookahead(adam(0.01), { syncPeriod: 1, innerState: "reset" });
+    const params = { w: Float32Array.of(1, 2, 3, 4), b: [Float32Array.of(0, 0)] };
+    const steps = bothLoops(reset, params, new Array<PyTree>(20).fill(grad));
+    steps.forEach((step, t) => {
+      expectBitEqual(step.donated, step.plain, `params after step ${t + 1}`);
+      expectBitEqual(stateTree(step.donatedState), stateTree(step.plainState), `state after ${t + 1}`);
+    });
+  });
+
   it("an older state that shares the slow weights keeps them when a newer one is donated", () => {
     const params = { w: Float32Array.of(1, 2, 3, 4), b: [Float32Array.of(0, 0)] };
     const s0 = tx.init(params);
