@@ -1,5 +1,5 @@
 import * as fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   adam,
   applyUpdates,
@@ -133,6 +133,24 @@ describe("donate: buffers are reused", () => {
       expectBitEqual(step.donated, step.plain, `params after step ${t + 1}`);
       expectBitEqual(stateTree(step.donatedState), stateTree(step.plainState), `state after ${t + 1}`);
     });
+  });
+
+  it("a host that cannot give an arena's memory leaves the arrays where they are, with the same numbers", () => {
+    const params = { w: Float32Array.of(1, 2, 3, 4), b: [Float32Array.of(0, 0)] };
+    tx.update(grad, tx.init(params), params); // the shared scratch memory exists already
+    const memory = vi.spyOn(WebAssembly, "Memory").mockImplementation(() => {
+      throw new RangeError("out of memory");
+    });
+    try {
+      const steps = bothLoops(tx, params, [grad, grad, grad, grad]);
+      steps.forEach((step, t) => {
+        expectBitEqual(step.donated, step.plain, `params after step ${t + 1}`);
+        expectBitEqual(stateTree(step.donatedState), stateTree(step.plainState), `state after ${t + 1}`);
+      });
+      expect(memory).toHaveBeenCalled();
+    } finally {
+      memory.mockRestore();
+    }
   });
 
   it("an older state that shares the slow weights keeps them when a newer one is donated", () => {

@@ -307,7 +307,10 @@ export function arenaOf(a: PassArray): Arena | undefined {
 
 const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
 
-/** A new arena that keeps up to `keepBytes`; none on the JavaScript backend or past 4 GiB. */
+/**
+ * A new arena that keeps up to `keepBytes`, with a scratch area of about 4 MiB; none on the
+ * JavaScript backend, past 4 GiB, or when the host cannot give the memory.
+ */
 export function newArena(keepBytes: number): Arena | undefined {
   const api = wasmApi;
   if (api === undefined || backend !== "wasm") return undefined;
@@ -316,8 +319,14 @@ export function newArena(keepBytes: number): Arena | undefined {
   const pages = Math.ceil((scratchAt + scratchBytes) / PAGE);
   if (pages > 65536) return undefined;
   // Not shared: a state's arrays live here, and a structured clone of a view of shared memory
-  // would alias the live arrays where it must copy them.
-  const memory = new api.Memory({ initial: pages, maximum: pages });
+  // would alias the live arrays where it must copy them. A host that cannot give the memory
+  // leaves the arrays where they are.
+  let memory: Memory;
+  try {
+    memory = new api.Memory({ initial: pages, maximum: pages });
+  } catch {
+    return undefined;
+  }
   const { buffer } = memory;
   const arena: Arena = {
     memory,
