@@ -22,8 +22,8 @@ import {
 } from "../pytree.js";
 import { checkNumber, checkTransformation, invalid, readOptions } from "../validate.js";
 import { donate } from "../donate.js";
-import { currentBackend, withResident, type Memory, type Resident } from "../kernels/backend.js";
-import { nodeOf, updateNode, type Allocator } from "../kernels/executor.js";
+import { align16, currentBackend, withResident, type Memory, type Resident } from "../kernels/backend.js";
+import { arraysIn, bytesOf, nodeOf, updateNode, type Allocator } from "../kernels/executor.js";
 import { childrenOf, type Node } from "../kernels/node.js";
 import { BLOCK, type Dtype } from "../kernels/pass.js";
 import { startPool, threadHost, type Pool } from "../kernels/threads.js";
@@ -110,18 +110,6 @@ export interface CompiledOptimizer<S = unknown, P = PyTree> {
 
 const SIZE: Record<Dtype, number> = { f32: 4, f64: 8 };
 const dtypeOf = (a: FloatArray): Dtype => (a instanceof Float32Array ? "f32" : "f64");
-const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
-
-/** The typed arrays of a state, each once (a state may share an array between two places). */
-function arraysOf(state: unknown, out = new Set<FloatArray>(), depth = 0): Set<FloatArray> {
-  if (depth > 1000) return out;
-  if (state instanceof Float32Array || state instanceof Float64Array) out.add(state);
-  else if (isLeaf(state)) out.add(dataOf(state));
-  else if (Array.isArray(state)) for (const x of state) arraysOf(x, out, depth + 1);
-  else if (typeof state === "object" && state !== null && !ArrayBuffer.isView(state))
-    for (const x of Object.values(state)) arraysOf(x, out, depth + 1);
-  return out;
-}
 
 /**
  * `state` with each typed array replaced by `copy(array)` (shared arrays stay shared). A state
@@ -267,8 +255,8 @@ export function compile<S, P extends PyTree | PyTreeLike<P>>(
 
   // One memory that never grows (views stay valid): the params, the grads, the state, the
   // updates and what a step needs for a while; the work table and the block sums for threads.
-  const paramBytes = leaves.reduce((n, a) => n + align16(a.length * SIZE[dtypeOf(a)]), 0);
-  const stateBytes = [...arraysOf(start)].reduce((n, a) => n + align16(a.length * SIZE[dtypeOf(a)]), 0);
+  const paramBytes = bytesOf(leaves);
+  const stateBytes = bytesOf(arraysIn(start));
   const elements = leaves.reduce((n, a) => n + a.length, 0);
   const sumsBytes = align16(8 * 4 * (Math.ceil(elements / BLOCK) + leaves.length)) * (reducingKernels(node) + 1);
   const tableBytes = shared ? 1 << 20 : 0;

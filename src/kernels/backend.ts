@@ -305,7 +305,8 @@ export function arenaOf(a: PassArray): Arena | undefined {
   return arenas.get(a.buffer);
 }
 
-const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
+/** `bytes` rounded up to whole 16-byte vectors: how much room an array takes in a memory. */
+export const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
 
 /**
  * A new arena that keeps up to `keepBytes`, with a scratch area of about 4 MiB; none on the

@@ -17,6 +17,7 @@ import {
   assertSameStructure,
   ctorOf,
   dataOf,
+  isLeaf,
   MAX_DEPTH,
   flatten,
   shapesOf,
@@ -41,7 +42,7 @@ import {
 } from "../state.js";
 import { checkNotSpent, claim, isShared, rememberUpdates, share, updatesOf } from "../donate.js";
 import { readExtraArgs } from "../validate.js";
-import { arenaAlloc, arenaOf, flush, newArena, runnerOf, type Arena } from "./backend.js";
+import { align16, arenaAlloc, arenaOf, flush, newArena, runnerOf, type Arena } from "./backend.js";
 import type { PassRunner } from "./js.js";
 import { fuse, type LeafTypes } from "./fuse.js";
 import { interpolateState } from "./interpolate.js";
@@ -849,9 +850,7 @@ function useArena(step: Step, state: unknown): void {
   let arena: Arena | undefined;
   for (const a of slots) if ((arena = arenaOf(a)) !== undefined) break;
   if (arena === undefined) {
-    const bytes = (arrays: Iterable<FloatArray>) =>
-      [...arrays].reduce((n, a) => n + Math.ceil((a.length * (dtypeOf(a) === "f32" ? 4 : 8)) / 16) * 16, 0);
-    arena = newArena(bytes(arraysIn(state)) + 2 * bytes(step.updates.leaves.map(dataOf)));
+    arena = newArena(bytesOf(arraysIn(state)) + 2 * bytesOf(step.updates.leaves.map(dataOf)));
   }
   if (arena === undefined) return;
   const home = arena;
@@ -866,14 +865,20 @@ function useArena(step: Step, state: unknown): void {
   };
 }
 
-/** The typed arrays a state holds (an ndarray leaf's data included), each once. */
-function arraysIn(state: unknown, out = new Set<FloatArray>(), depth = 0): Set<FloatArray> {
-  if (depth > MAX_DEPTH || typeof state !== "object" || state === null) return out;
+/** The typed arrays a state holds (an ndarray leaf's data), each once (a state may share one). */
+export function arraysIn(state: unknown, out = new Set<FloatArray>(), depth = 0): Set<FloatArray> {
+  if (depth > MAX_DEPTH) return out;
   if (state instanceof Float32Array || state instanceof Float64Array) out.add(state);
+  else if (isLeaf(state)) out.add(dataOf(state));
   else if (Array.isArray(state)) for (const x of state) arraysIn(x, out, depth + 1);
-  else if (!ArrayBuffer.isView(state)) for (const x of Object.values(state)) arraysIn(x, out, depth + 1);
+  else if (typeof state === "object" && state !== null && !ArrayBuffer.isView(state))
+    for (const x of Object.values(state)) arraysIn(x, out, depth + 1);
   return out;
 }
+
+/** The bytes `arrays` take in a memory, each rounded up to whole vectors. */
+export const bytesOf = (arrays: Iterable<FloatArray>): number =>
+  [...arrays].reduce((n, a) => n + align16(a.length * (dtypeOf(a) === "f32" ? 4 : 8)), 0);
 
 /**
  * Where `applyUpdates(donate(params), updates)` writes a leaf: into the params' own array, or,
