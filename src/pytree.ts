@@ -482,19 +482,29 @@ export function shapesOf(flat: Flat): PyTree {
  * dimensions.
  */
 export function assertShapes(recorded: Flat, actual: Flat, where: string): void {
-  compareDefs(recorded.def, actual.def, []);
+  if (equalDefs.get(recorded.def) !== actual.def) {
+    compareDefs(recorded.def, actual.def, []);
+    equalDefs.set(recorded.def, actual.def);
+  }
   for (let i = 0; i < recorded.leaves.length; i++) {
     const dims = recorded.leaves[i]!;
-    if (!(dims instanceof Float64Array) || !dims.every((n) => Number.isSafeInteger(n) && n >= 0))
+    let size = 1;
+    let valid = dims instanceof Float64Array;
+    for (let d = 0; valid && d < (dims as Float64Array).length; d++) {
+      const n = (dims as Float64Array)[d]!;
+      valid = Number.isSafeInteger(n) && n >= 0;
+      size *= n;
+    }
+    if (!(dims instanceof Float64Array) || !valid)
       throw new GradTxError(
         "BAD_STATE",
         `${where}: expected the dimensions of a leaf, got ${describe(dims)}`,
         leafPaths(recorded.def)[i],
       );
     const y = actual.leaves[i]!;
-    const size = dims.reduce((a, b) => a * b, 1);
     const shaped = dims.length > 1 && !isFloatArray(y);
-    const same = shaped ? y.shape.length === dims.length && y.shape.every((n, j) => n === dims[j]) : sizeOf(y) === size;
+    let same = shaped ? y.shape.length === dims.length : sizeOf(y) === size;
+    if (shaped) for (let d = 0; same && d < dims.length; d++) same = y.shape[d] === dims[d];
     if (!same)
       throw new GradTxError(
         "SHAPE_MISMATCH",

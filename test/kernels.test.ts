@@ -99,10 +99,9 @@ describe("the WebAssembly and JavaScript backends give the same bits", () => {
 });
 
 describe("reductions", () => {
-  /** A pass summing x * x and x * y, over `n` elements from `start`; the block sums per backend. */
-  const blockSums = (dtype: "f32" | "f64", x: number[], y: number[], start: number) => {
+  const sumPass = (dtype: "f32" | "f64"): Pass => {
     const [a, b] = [e.input("x"), e.input("y")];
-    const pass: Pass = {
+    return {
       dtype,
       buffers: ["x", "y"],
       scalars: [],
@@ -112,16 +111,36 @@ describe("reductions", () => {
         { a, b },
       ],
     };
+  };
+  /**
+   * A pass summing x * x and x * y over leaves `[x, y]`, run in one call: the block sums per
+   * backend, leaf after leaf.
+   */
+  const blockSumsOf = (dtype: "f32" | "f64", leaves: readonly (readonly [number[], number[]])[]) => {
+    const pass = sumPass(dtype);
     const Float = dtype === "f32" ? Float32Array : Float64Array;
-    const n = x.length - start;
+    const at: number[] = [];
+    let blocks = 0;
+    for (const [x] of leaves) {
+      at.push(2 * blocks);
+      blocks += Math.ceil(x.length / BLOCK);
+    }
     return backends.map((backend) =>
       withBackend(backend, () => {
-        const results = new Float64Array(2 * Math.ceil(n / BLOCK));
-        runnerOf(pass)([Float.from(x), Float.from(y)], start, n, [], results, 0);
+        const results = new Float64Array(2 * blocks);
+        const columns = [leaves.map(([x]) => Float.from(x)), leaves.map(([, y]) => Float.from(y))];
+        runnerOf(pass)(
+          columns,
+          leaves.map((_, i) => i),
+          [],
+          results,
+          at,
+        );
         return results;
       }),
     );
   };
+  const blockSums = (dtype: "f32" | "f64", x: number[], y: number[]) => blockSumsOf(dtype, [[x, y]]);
   // Lengths on both sides of a whole vector, of a whole unrolled group and of a block.
   const length = fc.oneof(fc.integer({ min: 0, max: 70 }), fc.integer({ min: BLOCK - 20, max: BLOCK + 40 }));
 
@@ -136,7 +155,7 @@ describe("reductions", () => {
           ),
         ),
         (dtype, [x, y]) => {
-          const [wasm, js] = blockSums(dtype, x, y, 0);
+          const [wasm, js] = blockSums(dtype, x, y);
           expectBitEqual(wasm, js, `${dtype}, ${x.length} elements`);
         },
       ),
@@ -156,13 +175,37 @@ describe("reductions", () => {
             exact[0]! += v * v;
             exact[1]! += v * y[j]!;
           });
-          for (const sums of blockSums(dtype, x, y, 0)) {
+          for (const sums of blockSums(dtype, x, y)) {
             const total = [0, 1].map((r) => sums.filter((_, k) => k % 2 === r).reduce((s, v) => s + v, 0));
             expect(total).toEqual(exact);
           }
         },
       ),
       { numRuns: 80 },
+    );
+  });
+
+  it("leaves run in one call sum as each leaf alone, on both backends: packing moves no block", () => {
+    const leaf = length.chain((n) =>
+      fc.tuple(
+        fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: n, maxLength: n }),
+        fc.array(fc.double({ min: -1e3, max: 1e3, noNaN: true }), { minLength: n, maxLength: n }),
+      ),
+    );
+    fc.assert(
+      fc.property(
+        fc.constantFrom("f32" as const, "f64" as const),
+        fc.array(leaf, { minLength: 1, maxLength: 12 }),
+        (dtype, leaves) => {
+          const together = blockSumsOf(dtype, leaves);
+          const alone = leaves.map(([x, y]) => blockSums(dtype, x, y));
+          for (const b of [0, 1]) {
+            const expected = Float64Array.from(alone.flatMap((sums) => [...sums[b]!]));
+            expectBitEqual(together[b]!, expected, `${dtype}, ${leaves.length} leaves, backend ${b}`);
+          }
+        },
+      ),
+      { numRuns: 60 },
     );
   });
 

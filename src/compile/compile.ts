@@ -260,9 +260,11 @@ export function compile<S, P extends PyTree | PyTreeLike<P>>(
   const elements = leaves.reduce((n, a) => n + a.length, 0);
   const sumsBytes = align16(8 * 4 * (Math.ceil(elements / BLOCK) + leaves.length)) * (reducingKernels(node) + 1);
   const tableBytes = shared ? 1 << 20 : 0;
+  // The tables of leaves a call runs on this thread (see entryWords): a few hundred entries.
+  const batchBytes = 1 << 16;
   const keepBytes = 2 * paramBytes + stateBytes + 2 * paramBytes;
   const stepBytes = (reducingKernels(node) + 2) * 2 * paramBytes;
-  const total = keepBytes + stepBytes + sumsBytes + tableBytes + 64;
+  const total = keepBytes + stepBytes + sumsBytes + tableBytes + batchBytes + 64;
   const pages = Math.max(1, Math.ceil(total / PAGE));
   if (api !== undefined && pages > 65536)
     throw new GradTxError(
@@ -287,7 +289,8 @@ export function compile<S, P extends PyTree | PyTreeLike<P>>(
         const instance = new api.Instance(module, { env: { memory: mem } });
         return instance.exports.run as (...args: number[]) => void;
       });
-    resident = { memory: mem, buffer: mem.buffer, results: sumsAt, resultBytes: sumsBytes, pool };
+    const table = new Int32Array(mem.buffer, tableAt + tableBytes, batchBytes / 4);
+    resident = { memory: mem, buffer: mem.buffer, results: sumsAt, resultBytes: sumsBytes, pool, table };
   }
   const place = (a: FloatArray): FloatArray => {
     const view =

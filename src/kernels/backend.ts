@@ -9,7 +9,7 @@
  */
 import { jsRunner, type PassArray, type PassRunner } from "./js.js";
 import { BLOCK, passKey, type Pass } from "./pass.js";
-import { PAGE, passModule, wasmApi, type WasmApi } from "./wasm.js";
+import { entryWords, PAGE, passModule, wasmApi, type WasmApi } from "./wasm.js";
 import type { PassCode, Pool } from "./threads.js";
 
 /** Which runner passes over JavaScript arrays use. */
@@ -50,6 +50,8 @@ export interface Resident {
   readonly resultBytes: number;
   /** Worker threads that share the memory, if more than one thread runs. */
   readonly pool: Pool | undefined;
+  /** A region for the tables of leaves that one call runs (see {@link entryWords}). */
+  readonly table: Int32Array;
 }
 
 let resident: Resident | undefined;
@@ -113,6 +115,7 @@ interface Scratch {
   shared: boolean;
   f32: Float32Array;
   f64: Float64Array;
+  i32: Int32Array;
 }
 let scratch: Scratch | undefined;
 
@@ -135,7 +138,8 @@ function newScratch(api: WasmApi, pages: number): Scratch {
     shared = false;
     memory = new api.Memory({ initial: pages });
   }
-  return { memory, shared, f32: new Float32Array(memory.buffer), f64: new Float64Array(memory.buffer) };
+  const { buffer } = memory;
+  return { memory, shared, f32: new Float32Array(buffer), f64: new Float64Array(buffer), i32: new Int32Array(buffer) };
 }
 
 /** The scratch memory, grown to at least `bytes`. */
@@ -149,14 +153,9 @@ function scratchOf(api: WasmApi, bytes: number): Scratch {
   if (scratch.f64.buffer !== scratch.memory.buffer) {
     scratch.f32 = new Float32Array(scratch.memory.buffer);
     scratch.f64 = new Float64Array(scratch.memory.buffer);
+    scratch.i32 = new Int32Array(scratch.memory.buffer);
   }
   return scratch;
-}
-
-/** Whether every array lives in `buffer`. */
-function inside(arrays: readonly PassArray[], buffer: ArrayBufferLike): boolean {
-  for (let k = 0; k < arrays.length; k++) if (arrays[k]!.buffer !== buffer) return false;
-  return true;
 }
 
 /** The names a pass reads. */
@@ -172,20 +171,37 @@ function readsOf(pass: Pass): Set<string> {
   return reads;
 }
 
+/** Leaf segments one `runs` call of a streamed pass takes at most. */
+const SEGMENTS = 256;
+
+/** Copies elements `[f, f + len)` of `from` to `[t, t + len)` of `to`. */
+function copy(from: PassArray, f: number, to: PassArray, t: number, len: number): void {
+  // A short stretch is copied element by element: cheaper than a subarray to copy it with.
+  if (len <= 64) for (let j = 0; j < len; j++) to[t + j] = from[f + j]!;
+  else to.set(from.subarray(f, f + len), t);
+}
+
 /**
- * The WebAssembly runner of a pass: in place over arrays of the resident memory, else streamed
- * through scratch (buffer `k` of a chunk at `k * CHUNK` elements, the block sums after them).
+ * The WebAssembly runner of a pass. A run of leaves goes to the module's `runs` as one table of
+ * entries (see {@link entryWords}): in place over arrays of the resident memory, else streamed
+ * through a scratch area, where the leaves' chunks are packed side by side (buffer `k`'s slot at
+ * `k * CHUNK` elements, then the block sums, then the table) and each copied in and out around
+ * the call.
  */
 function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   const reads = readsOf(pass);
-  const inputs = pass.buffers.flatMap((name, k) => (reads.has(name) ? [k] : []));
-  const outputs = pass.buffers.flatMap((name, k) => (pass.stores.some((s) => s.buffer === name) ? [k] : []));
+  const isInput = pass.buffers.map((name) => reads.has(name));
+  const isOutput = pass.buffers.map((name) => pass.stores.some((s) => s.buffer === name));
   const size = pass.dtype === "f32" ? 4 : 8;
+  /** Elements per 16 bytes: packed segments start at whole vectors. */
+  const vector = 16 / size;
   const r = pass.reductions.length;
-  const slot = CHUNK * 8;
-  const resultsAt = pass.buffers.length * slot;
-  const bytes = resultsAt + 8 * Math.max(1, r * (CHUNK / BLOCK));
   const nb = pass.buffers.length;
+  const words = entryWords(pass);
+  const slot = CHUNK * 8;
+  const resultsAt = nb * slot;
+  const tableAt = resultsAt + 8 * Math.max(1, r * (CHUNK / BLOCK + SEGMENTS));
+  const bytes = tableAt + 4 * words * SEGMENTS;
   const modules: { plain?: PassCode; shared?: PassCode } = {};
   const codeFor = (shared: boolean): PassCode => {
     const which = shared ? "shared" : "plain";
@@ -197,78 +213,193 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   };
   // A WebAssembly instance is bound to its memory: one per memory the pass runs on (the scratch,
   // each compiled optimizer's), dropped with a disposed optimizer's memory.
-  const instances = new WeakMap<Memory, (...a: number[]) => void>();
-  const runOn = (memory: Memory, shared: boolean) => {
+  type Exports = { run: (...a: number[]) => void; runs: (...a: number[]) => void };
+  const instances = new WeakMap<Memory, Exports>();
+  const runOn = (memory: Memory, shared: boolean): Exports => {
     let run = instances.get(memory);
     if (run === undefined) {
       const instance = new api.Instance(codeFor(shared).module, { env: { memory } });
-      instances.set(memory, (run = instance.exports.run as (...a: number[]) => void));
+      instances.set(memory, (run = instance.exports as Exports));
     }
     return run;
   };
   const args = new Array<number>(nb + 1 + pass.scalars.length + (r > 0 ? 1 : 0));
+  const tableArgs = new Array<number>(2 + pass.scalars.length);
+  // The segments of the pending table: leaf, first element, length, packed position, first sum.
+  const segLeaf = new Int32Array(SEGMENTS);
+  const segFrom = new Int32Array(SEGMENTS);
+  const segLen = new Int32Array(SEGMENTS);
+  const segAt = new Int32Array(SEGMENTS);
+  const segSum = new Int32Array(SEGMENTS);
 
-  return (arrays, start, n, scalars, results, resultAt = 0) => {
-    for (let k = 0; k < pass.scalars.length; k++) args[nb + 1 + k] = scalars[k]!;
-    const home = resident;
-    if (home !== undefined && inside(arrays, home.buffer)) {
-      // In place: the arrays' own addresses, and the block sums in the resident region.
-      for (let k = 0; k < nb; k++) args[k] = arrays[k]!.byteOffset + start * size;
+  /** Leaves of a call that live outside the resident memory (streamed after the others). */
+  const strays: number[] = [];
+
+  /** In place, on the resident memory's threads: one queued call per leaf. */
+  const queueOnPool = (
+    home: Resident,
+    pool: Pool,
+    columns: readonly (readonly PassArray[])[],
+    leaves: ArrayLike<number>,
+    results: Float64Array | undefined,
+    at: ArrayLike<number> | undefined,
+  ) => {
+    for (let j = 0; j < leaves.length; j++) {
+      const i = leaves[j]!;
+      if (!residentLeaf(columns, i, home.buffer)) {
+        strays.push(i);
+        continue;
+      }
+      const n = columns[0]![i]!.length;
+      for (let k = 0; k < nb; k++) args[k] = columns[k]![i]!.byteOffset;
       args[nb] = n;
-      const blocks = Math.ceil(n / BLOCK);
-      let sums: Float64Array | undefined;
       if (r > 0) {
-        const at = home.pool === undefined ? 0 : home.pool.reserve(8 * r * blocks);
-        if (at + 8 * r * blocks > home.resultBytes) throw new Error("the resident sums region is too small");
-        args[nb + 1 + pass.scalars.length] = home.results + at;
-        sums = new Float64Array(home.buffer, home.results + at, r * blocks);
+        const blocks = Math.ceil(n / BLOCK);
+        const offset = pool.reserve(8 * r * blocks);
+        if (offset + 8 * r * blocks > home.resultBytes) throw new Error("the resident sums region is too small");
+        args[nb + 1 + pass.scalars.length] = home.results + offset;
+        const view = new Float64Array(home.buffer, home.results + offset, r * blocks);
+        const into = at![i]!;
+        pendingCopies.push(() => results!.set(view, into));
       }
-      if (home.pool !== undefined) {
-        home.pool.queue(codeFor(true), args, nb, size, r, n);
-        if (sums !== undefined) {
-          const view = sums;
-          pendingCopies.push(() => results!.set(view, resultAt));
-        }
-      } else {
-        runOn(home.memory, false)(...args);
-        if (sums !== undefined) results!.set(sums, resultAt);
-      }
-      return;
-    }
-    // Streamed through a scratch area: an arena's, where some arrays live in one (those are read
-    // and written where they are), else the shared scratch memory.
-    const arena = arenaOfAny(arrays);
-    const s = arena !== undefined && bytes <= arena.scratchBytes ? arena : scratchOf(api, bytes);
-    const base = s === arena ? arena.scratchAt : 0;
-    const run = runOn(s.memory, s.shared);
-    const view: PassArray = pass.dtype === "f32" ? s.f32 : s.f64;
-    const direct = arrays.map((a) => s === arena && a.buffer === arena.buffer);
-    for (let k = 0; k < nb; k++) args[k] = base + k * slot;
-    if (r > 0) args[nb + 1 + pass.scalars.length] = base + resultsAt;
-    /** Copies elements [at, at + len) of buffer k between its array and its scratch slot. */
-    const copy = (k: number, at: number, len: number, into: boolean) => {
-      const a = arrays[k]!;
-      const o = (base + k * slot) / size;
-      const [from, to, f, t] = into ? [a, view, at, o] : [view, a, o, at];
-      // A short stretch is copied element by element: cheaper than a subarray to copy it with.
-      if (len <= 64) for (let j = 0; j < len; j++) to[t + j] = from[f + j]!;
-      else to.set(from.subarray(f, f + len), t);
-    };
-    for (let from = 0; from < n; from += CHUNK) {
-      const len = Math.min(CHUNK, n - from);
-      const at = start + from;
-      for (const k of inputs) if (!direct[k]) copy(k, at, len, true);
-      for (let k = 0; k < nb; k++) if (direct[k]) args[k] = arrays[k]!.byteOffset + at * size;
-      args[nb] = len;
-      run(...args);
-      for (const k of outputs) if (!direct[k]) copy(k, at, len, false);
-      if (r > 0) {
-        const count = r * Math.ceil(len / BLOCK);
-        const o = (base + resultsAt) / 8;
-        results!.set(s.f64.subarray(o, o + count), resultAt + (from / BLOCK) * r);
-      }
+      pool.queue(codeFor(true), args, nb, size, r, n);
     }
   };
+
+  /** In place, on this thread: the leaves' entries in the resident memory's table, one call per table. */
+  const runResident = (
+    home: Resident,
+    columns: readonly (readonly PassArray[])[],
+    leaves: ArrayLike<number>,
+    results: Float64Array | undefined,
+    at: ArrayLike<number> | undefined,
+  ) => {
+    const { runs } = runOn(home.memory, false);
+    const { table, buffer } = home;
+    const capacity = Math.min(SEGMENTS, Math.floor(table.length / words));
+    const sums = r > 0 ? new Float64Array(buffer, home.results, home.resultBytes / 8) : undefined;
+    let entries = 0;
+    let used = 0;
+    const runTable = () => {
+      tableArgs[0] = table.byteOffset;
+      tableArgs[1] = entries;
+      Reflect.apply(runs, undefined, tableArgs);
+      if (sums !== undefined)
+        for (let e = 0; e < entries; e++) {
+          const from = segSum[e]!;
+          results!.set(sums.subarray(from, from + r * Math.ceil(segLen[e]! / BLOCK)), at![segLeaf[e]!]!);
+        }
+      entries = used = 0;
+    };
+    for (let j = 0; j < leaves.length; j++) {
+      const i = leaves[j]!;
+      if (!residentLeaf(columns, i, buffer)) {
+        strays.push(i);
+        continue;
+      }
+      const n = columns[0]![i]!.length;
+      const count = r * Math.ceil(n / BLOCK);
+      if (8 * count > home.resultBytes) throw new Error("the resident sums region is too small");
+      if (entries === capacity || 8 * (used + count) > home.resultBytes) runTable();
+      const w = entries * words;
+      for (let k = 0; k < nb; k++) table[w + k] = columns[k]![i]!.byteOffset;
+      table[w + nb] = n;
+      table[w + nb + 1] = home.results + 8 * used;
+      segLeaf[entries] = i;
+      segLen[entries] = n;
+      segSum[entries] = used;
+      entries++;
+      used += count;
+    }
+    if (entries > 0) runTable();
+  };
+
+  /**
+   * Streamed through a scratch area: an arena's, where some arrays live in one (those are read
+   * and written where they are), else the shared scratch memory.
+   */
+  const stream = (
+    columns: readonly (readonly PassArray[])[],
+    leaves: ArrayLike<number>,
+    results: Float64Array | undefined,
+    at: ArrayLike<number> | undefined,
+  ) => {
+    const arena = arenaOfAny(columns, leaves);
+    const s = arena !== undefined && bytes <= arena.scratchBytes ? arena : scratchOf(api, bytes);
+    const base = s === arena ? arena.scratchAt : 0;
+    const { runs } = runOn(s.memory, s.shared);
+    const view: PassArray = pass.dtype === "f32" ? s.f32 : s.f64;
+    const table = (base + tableAt) / 4;
+    const sums = (base + resultsAt) / 8;
+    const direct = (a: PassArray) => s === arena && a.buffer === arena.buffer;
+    let entries = 0;
+    let packed = 0;
+    let used = 0;
+    const runTable = () => {
+      tableArgs[0] = base + tableAt;
+      tableArgs[1] = entries;
+      Reflect.apply(runs, undefined, tableArgs);
+      for (let e = 0; e < entries; e++) {
+        const i = segLeaf[e]!;
+        const len = segLen[e]!;
+        for (let k = 0; k < nb; k++) {
+          const a = columns[k]![i]!;
+          if (isOutput[k] && !direct(a)) copy(view, (base + k * slot) / size + segAt[e]!, a, segFrom[e]!, len);
+        }
+        if (r > 0) {
+          const from = sums + segSum[e]!;
+          results!.set(s.f64.subarray(from, from + r * Math.ceil(len / BLOCK)), at![i]! + (segFrom[e]! / BLOCK) * r);
+        }
+      }
+      entries = packed = used = 0;
+    };
+    for (let j = 0; j < leaves.length; j++) {
+      const i = leaves[j]!;
+      const n = columns[0]![i]!.length;
+      for (let from = 0; from < n; from += CHUNK) {
+        const len = Math.min(CHUNK, n - from);
+        if (entries === SEGMENTS || packed + len > CHUNK) runTable();
+        const w = table + entries * words;
+        for (let k = 0; k < nb; k++) {
+          const a = columns[k]![i]!;
+          if (direct(a)) {
+            s.i32[w + k] = a.byteOffset + from * size;
+            continue;
+          }
+          s.i32[w + k] = base + k * slot + packed * size;
+          if (isInput[k]) copy(a, from, view, (base + k * slot) / size + packed, len);
+        }
+        s.i32[w + nb] = len;
+        s.i32[w + nb + 1] = base + resultsAt + 8 * used;
+        segLeaf[entries] = i;
+        segFrom[entries] = from;
+        segLen[entries] = len;
+        segAt[entries] = packed;
+        segSum[entries] = used;
+        entries++;
+        packed += Math.ceil(len / vector) * vector;
+        used += r * Math.ceil(len / BLOCK);
+      }
+    }
+    if (entries > 0) runTable();
+  };
+
+  return (columns, leaves, scalars, results, at) => {
+    for (let k = 0; k < pass.scalars.length; k++) args[nb + 1 + k] = tableArgs[2 + k] = scalars[k]!;
+    const home = resident;
+    if (home === undefined) return stream(columns, leaves, results, at);
+    if (home.pool !== undefined) queueOnPool(home, home.pool, columns, leaves, results, at);
+    else runResident(home, columns, leaves, results, at);
+    if (strays.length === 0) return;
+    stream(columns, strays, results, at);
+    strays.length = 0;
+  };
+}
+
+/** Whether every array of leaf `i` lives in `buffer`. */
+function residentLeaf(columns: readonly (readonly PassArray[])[], i: number, buffer: ArrayBufferLike): boolean {
+  for (let k = 0; k < columns.length; k++) if (columns[k]![i]!.buffer !== buffer) return false;
+  return true;
 }
 
 /**
@@ -290,13 +421,16 @@ const arenas = new WeakMap<ArrayBufferLike, Arena>();
 
 /** Passes of at most this many buffers stream through an arena's scratch (others, the shared one). */
 const ARENA_BUFFERS = 32;
+/** ...and of at most this many reductions. */
+const ARENA_REDUCTIONS = 4;
 
-/** The arena holding one of `arrays`, if any does. */
-function arenaOfAny(arrays: readonly PassArray[]): Arena | undefined {
-  for (let k = 0; k < arrays.length; k++) {
-    const arena = arenas.get(arrays[k]!.buffer);
-    if (arena !== undefined) return arena;
-  }
+/** The arena holding one of the leaves' arrays, if any does. */
+function arenaOfAny(columns: readonly (readonly PassArray[])[], leaves: ArrayLike<number>): Arena | undefined {
+  for (let j = 0; j < leaves.length; j++)
+    for (let k = 0; k < columns.length; k++) {
+      const arena = arenas.get(columns[k]![leaves[j]!]!.buffer);
+      if (arena !== undefined) return arena;
+    }
   return undefined;
 }
 
@@ -316,7 +450,8 @@ export function newArena(keepBytes: number): Arena | undefined {
   const api = wasmApi;
   if (api === undefined || backend !== "wasm") return undefined;
   const scratchAt = align16(keepBytes);
-  const scratchBytes = ARENA_BUFFERS * CHUNK * 8 + 8 * ARENA_BUFFERS * (CHUNK / BLOCK);
+  const scratchBytes =
+    ARENA_BUFFERS * CHUNK * 8 + 8 * ARENA_REDUCTIONS * (CHUNK / BLOCK + SEGMENTS) + 4 * (ARENA_BUFFERS + 2) * SEGMENTS;
   const pages = Math.ceil((scratchAt + scratchBytes) / PAGE);
   if (pages > 65536) return undefined;
   // Not shared: a state's arrays live here, and a structured clone of a view of shared memory
@@ -335,6 +470,7 @@ export function newArena(keepBytes: number): Arena | undefined {
     shared: false,
     f32: new Float32Array(buffer),
     f64: new Float64Array(buffer),
+    i32: new Int32Array(buffer),
     next: 0,
     scratchAt,
     scratchBytes,

@@ -899,6 +899,12 @@ const inDtype = (a: FloatArray, dtype: Dtype, alloc: Allocator = fresh): FloatAr
   return out;
 };
 
+/** The four kinds of leaf, by compute and update dtype (one object each). */
+const LEAF_TYPES: Record<Dtype, Record<Dtype, LeafTypes>> = {
+  f32: { f32: { compute: "f32", update: "f32" }, f64: { compute: "f32", update: "f64" } },
+  f64: { f32: { compute: "f64", update: "f32" }, f64: { compute: "f64", update: "f64" } },
+};
+
 type Member = { readonly k: number; readonly kernel: Kernel };
 
 /**
@@ -985,12 +991,14 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   for (let i = 0; i < leaves; i++) {
     const input = x[i]!;
     const p = params?.[i];
-    const wide =
-      dtypeOf(input) === "f64" ||
-      (p !== undefined && dtypeOf(p) === "f64") ||
-      ops.some((op) => op.active?.[i] !== false && op.slots.some((slot) => dtypeOf(slot[i]!) === "f64"));
+    let wide = dtypeOf(input) === "f64" || (p !== undefined && dtypeOf(p) === "f64");
+    for (let k = 0; !wide && k < ops.length; k++) {
+      const op = ops[k]!;
+      if (op.active?.[i] === false) continue;
+      for (let s = 0; !wide && s < op.slots.length; s++) wide = dtypeOf(op.slots[s]![i]!) === "f64";
+    }
     const compute: Dtype = wide ? "f64" : "f32";
-    types.push({ compute, update: dtypeOf(input) });
+    types.push(LEAF_TYPES[compute][dtypeOf(input)]);
     if (p !== undefined) pRead.push(inDtype(p, compute, step.alloc));
     if (step.apply && last) {
       const write = dtypeOf(p!) === compute ? p! : step.alloc(compute, p!.length, false);
@@ -998,35 +1006,38 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       if (write !== p) after.push(() => p!.set(write));
     }
     const n = input.length;
-    ops.forEach((op, k) => {
-      if (op.active?.[i] === false) return; // no slots there: the kernel skips the leaf
-      op.kernel.slotNames.forEach((_, s) => {
+    for (let k = 0; k < ops.length; k++) {
+      const op = ops[k]!;
+      if (op.active?.[i] === false) continue; // no slots there: the kernel skips the leaf
+      const slots = op.kernel.slotNames.length;
+      const reads = slotRead[k]!;
+      for (let s = 0; s < slots; s++) {
         const current = op.slots[s]![i]!;
-        slotRead[k]![s]![i] = inDtype(current, compute, step.alloc);
+        reads[s]![i] = inDtype(current, compute, step.alloc);
         const target = step.inPlace && op.inPlace ? step.keep(current) : step.alloc(dtypeOf(current), n, true);
         const write = dtypeOf(target) === compute ? target : step.alloc(compute, n, false);
         slotWrite[k]![s]![i] = write;
         if (write !== target) after.push(() => target.set(write));
         op.next[s]![i] = target;
-      });
-      const slots = op.kernel.slotNames.length;
-      op.reads.forEach((read, r) => (slotRead[k]![slots + r]![i] = inDtype(read[i]!, compute, step.alloc)));
-    });
+      }
+      for (let r = 0; r < op.reads.length; r++) reads[slots + r]![i] = inDtype(op.reads[r]![i]!, compute, step.alloc);
+    }
   }
-  const arrayFor = (code: readonly number[], i: number, input: FloatArray, output: FloatArray): FloatArray => {
+  /** A buffer's array for every leaf, by its {@link Planned} code. */
+  const columnOf = (code: readonly number[], inputs: FloatArray[], outputs: FloatArray[]): FloatArray[] => {
     switch (code[0]) {
       case 0:
-        return input;
+        return inputs;
       case 1:
-        return output;
+        return outputs;
       case 2:
-        return pRead[i]!;
+        return pRead;
       case 3:
-        return pWrite[i]!;
+        return pWrite;
       case 4:
-        return slotRead[code[1]!]![code[2]!]![i]!;
+        return slotRead[code[1]!]![code[2]!]!;
       default:
-        return slotWrite[code[1]!]![code[2]!]![i]!;
+        return slotWrite[code[1]!]![code[2]!]!;
     }
   };
 
@@ -1072,10 +1083,22 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       blocksBefore.push(blocks);
       blocks += Math.ceil(x[i]!.length / BLOCK);
     }
-    const sums = reduce === undefined ? undefined : new Float64Array(blocks * reduce.kernel.reductions.length);
-    // Neighbouring leaves mostly share a plan and their scalars: the last leaf's are kept.
+    const r = reduce === undefined ? 0 : reduce.kernel.reductions.length;
+    const sums = reduce === undefined ? undefined : new Float64Array(blocks * r);
+    const at = reduce === undefined ? undefined : blocksBefore.map((b) => b * r);
+    // Neighbouring leaves mostly share a plan and their scalars: the last leaf's are kept, and
+    // a run of leaves with one plan and one set of scalars goes to the runner in one call.
     let last: { cache: Map<number, Planned | null>; mask: number; plan: Planned | null; run: PassRunner } | undefined;
-    let lastValues: { i: number; values: number[] } | undefined;
+    // The leaf whose scalars `values` are (-1: none yet for this plan).
+    let valuesOf = -1;
+    let values: number[] = [];
+    let columns: FloatArray[][] = [];
+    const group: number[] = [];
+    const runGroup = () => {
+      if (group.length === 0) return;
+      last!.run(columns, group, values, sums, at);
+      group.length = 0;
+    };
     for (let i = 0; i < leaves; i++) {
       const n = x[i]!.length;
       if (n === 0) continue;
@@ -1085,6 +1108,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       const reducing = reduce !== undefined && ops[reduce.k]!.active?.[i] !== false ? reduce : undefined;
       const cache = cacheOf(stage, t, apply, reducing !== undefined);
       if (last === undefined || last.cache !== cache || last.mask !== mask) {
+        runGroup();
         const members = () => {
           const out: Member[] = [];
           for (let k = from, bit = 1; bit <= mask; k++, bit *= 2)
@@ -1093,26 +1117,25 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
         };
         const plan = planned(cache, mask, members, reducing, t, apply, kernelOf);
         last = { cache, mask, plan, run: plan === null ? noRun : runnerOf(plan.pass) };
-        lastValues = undefined;
+        if (plan !== null) columns = plan.buffers.map((code) => columnOf(code, inputs, outputs));
+        valuesOf = -1;
       }
-      const { plan, run } = last;
+      const { plan } = last;
       if (plan === null) continue;
-      const { pass, refs, buffers } = plan;
-      const input = inputs[i]!;
-      const output = outputs[i]!;
-      const arrays = buffers.map((code) => arrayFor(code, i, input, output));
-      const before = lastValues?.i;
-      const values =
-        before !== undefined && refs.every(([k]) => scalars[k]![i] === scalars[k]![before])
-          ? lastValues!.values
-          : refs.map(([k, name]) => scalars[k]![i]![name]!);
-      lastValues = { i, values };
-      if (sums === undefined) {
-        run(arrays, 0, n, values);
-        continue;
+      const { refs } = plan;
+      let same = valuesOf >= 0;
+      for (let k = 0; same && k < refs.length; k++) {
+        const own = scalars[refs[k]![0]]!;
+        same = own[i] === own[valuesOf];
       }
-      run(arrays, 0, n, values, sums, blocksBefore[i]! * pass.reductions.length);
+      if (!same) {
+        runGroup();
+        values = refs.map(([k, name]) => scalars[k]![i]![name]!);
+      }
+      valuesOf = i;
+      group.push(i);
     }
+    runGroup();
     // The next stage reads what this one wrote: wait for any threads.
     flush();
     if (reduce === undefined) return;
@@ -1278,8 +1301,8 @@ const applyPasses = {
  */
 export function addInto(x: FloatArray, y: FloatArray, out: FloatArray): void {
   const pass = applyPasses[dtypeOf(x)];
-  const arrays = pass.buffers.map((name) => (name === P ? x : name === "in" ? y : out));
-  runnerOf(pass)(arrays, 0, x.length, []);
+  const columns = pass.buffers.map((name) => [name === P ? x : name === "in" ? y : out]);
+  runnerOf(pass)(columns, [0], []);
 }
 
 /** The transformation an elementwise declaration describes. */

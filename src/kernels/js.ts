@@ -18,17 +18,19 @@ import { passRoots, topologicalOrder } from "./wasm.js";
 export type PassArray = Float32Array | Float64Array;
 
 /**
- * Runs a pass over elements `[start, start + n)` of `arrays` (in the order of `pass.buffers`),
- * with `scalars` in the order of `pass.scalars`; `start` is a multiple of {@link BLOCK}. With
- * reductions, the sum of reduction `r` over the call's block `b` goes to `results[at + b R + r]`.
+ * Runs a pass over a run of leaves with one set of scalars. `columns[k]` holds buffer k's array
+ * of every leaf (buffers in the order of `pass.buffers`), `leaves` the leaves to run, each over
+ * all of its elements (every buffer of a leaf has its length), and `scalars` the values in the
+ * order of `pass.scalars`. With reductions, the sum of reduction `r` over block `b` of leaf `i`
+ * goes to `results[at[i] + b R + r]`. Each leaf runs as if alone: its blocks start at its first
+ * element.
  */
 export type PassRunner = (
-  arrays: readonly PassArray[],
-  start: number,
-  n: number,
+  columns: readonly (readonly PassArray[])[],
+  leaves: ArrayLike<number>,
   scalars: ArrayLike<number>,
   results?: Float64Array,
-  at?: number,
+  at?: ArrayLike<number>,
 ) => void;
 
 type Node = Expr | Condition;
@@ -45,15 +47,21 @@ export function jsRunner(pass: Pass): PassRunner {
   const at = (e: Node) => chunks[position.get(e)!]!;
   const lanes = pass.dtype === "f32" ? 4 : 2;
 
-  return (arrays, start, n, scalars, results, resultAt = 0) => {
-    for (let from = 0; from < n; from += BLOCK) {
-      const len = Math.min(BLOCK, n - from);
-      const s = start + from;
+  const runLeaf = (
+    columns: readonly (readonly PassArray[])[],
+    leaf: number,
+    scalars: ArrayLike<number>,
+    results: Float64Array | undefined,
+    resultAt: number,
+  ) => {
+    const n = columns[0]![leaf]!.length;
+    for (let s = 0; s < n; s += BLOCK) {
+      const len = Math.min(BLOCK, n - s);
       for (const e of order) {
         const out = at(e);
         switch (e.op) {
           case "input":
-            out.set(arrays[bufferIndex.get(e.name)!]!.subarray(s, s + len));
+            out.set(columns[bufferIndex.get(e.name)!]![leaf]!.subarray(s, s + len));
             break;
           case "scalar":
             out.fill(scalars[scalarIndex.get(e.name)!]!, 0, len);
@@ -78,12 +86,15 @@ export function jsRunner(pass: Pass): PassRunner {
       }
       // Every value is computed before any store: a buffer may be read and written in place.
       for (const store of pass.stores)
-        arrays[bufferIndex.get(store.buffer)!]!.set((at(store.value) as PassArray).subarray(0, len), s);
-      const block = resultAt + (from / BLOCK) * pass.reductions.length;
+        columns[bufferIndex.get(store.buffer)!]![leaf]!.set((at(store.value) as PassArray).subarray(0, len), s);
+      const block = resultAt + (s / BLOCK) * pass.reductions.length;
       pass.reductions.forEach((r, k) => {
         results![block + k] = dot(at(r.a) as PassArray, at(r.b) as PassArray, len, lanes);
       });
     }
+  };
+  return (columns, leaves, scalars, results, at) => {
+    for (let j = 0; j < leaves.length; j++) runLeaf(columns, leaves[j]!, scalars, results, at?.[leaves[j]!] ?? 0);
   };
 }
 

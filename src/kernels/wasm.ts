@@ -1,6 +1,8 @@
 /**
- * The WebAssembly backend: a {@link Pass} becomes a module generated at run time, whose one
- * function runs the pass as a SIMD loop (`f32x4` / `f64x2`) with a scalar loop for the tail.
+ * The WebAssembly backend: a {@link Pass} becomes a module generated at run time, whose function
+ * `run` runs the pass as a SIMD loop (`f32x4` / `f64x2`) with a scalar loop for the tail, and
+ * whose `runs` calls `run` once per entry of a table of leaves, so that a run of many small
+ * leaves costs one call from JavaScript.
  * Nothing is downloaded or committed as a binary: the bytes come from this file.
  *
  * The function is `run(buffers: i32 byte addresses..., n: i32, scalars: f64..., results: i32)`
@@ -414,22 +416,61 @@ function signature(pass: Pass): number[] {
   return [0x60, ...uleb(params.length), ...params, 0];
 }
 
+/** `(i32 table, i32 count, f64 x scalars) -> ()`. */
+function tableSignature(pass: Pass): number[] {
+  const params = [I32, I32, ...Array<number>(pass.scalars.length).fill(F64)];
+  return [0x60, ...uleb(params.length), ...params, 0];
+}
+
+/** The 32-bit words of one leaf's entry in a `runs` table: its buffers' addresses, `n`, `results`. */
+export const entryWords = (pass: Pass): number => pass.buffers.length + 2;
+
+/**
+ * The code of `runs(table, count, scalars...)`: `run` once per entry of the table (see
+ * {@link entryWords}), with the scalars given: one call from JavaScript for a run of leaves.
+ */
+function tableBody(pass: Pass): number[] {
+  const nb = pass.buffers.length;
+  const stride = 4 * entryWords(pass);
+  const end = 2 + pass.scalars.length;
+  const load = (word: number) => [LOCAL_GET, 0, 0x28, 2, ...uleb(4 * word)];
+  const code = [
+    ...[LOCAL_GET, 0, LOCAL_GET, 1, 0x41, ...sleb(stride), 0x6c, 0x6a, LOCAL_SET, ...uleb(end)],
+    ...[0x02, 0x40, 0x03, 0x40], // block, loop
+    ...[LOCAL_GET, 0, LOCAL_GET, ...uleb(end), 0x4f, 0x0d, 1], // table >= end: done
+    ...Array.from({ length: nb + 1 }, (_, k) => load(k)).flat(),
+    ...pass.scalars.flatMap((_, k) => [LOCAL_GET, ...uleb(2 + k)]),
+    ...(pass.reductions.length > 0 ? load(nb + 1) : []),
+    ...[0x10, 0], // call run
+    ...[LOCAL_GET, 0, 0x41, ...sleb(stride), 0x6a, LOCAL_SET, 0],
+    ...[0x0c, 0, 0x0b, 0x0b, 0x0b], // br 0, end loop, end block, end
+  ];
+  const body = [...vec([[1, I32]]), ...code];
+  return [...uleb(body.length), ...body];
+}
+
 /** The most 64 KiB pages a WebAssembly memory can have. */
 const MAX_PAGES = 65536;
 
 /**
  * The bytes of a module that imports its memory as `env.memory` (shared when `shared`, as
- * threads need) and exports the pass as `run`.
+ * threads need) and exports the pass as `run`, and `runs`, which runs it over a table of leaves.
  */
 export function passModule(pass: Pass, shared: boolean): Uint8Array {
   const limits = shared ? [0x03, ...uleb(1), ...uleb(MAX_PAGES)] : [0x00, ...uleb(1)];
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([signature(pass)])),
+    ...section(1, vec([signature(pass), tableSignature(pass)])),
     ...section(2, vec([[...utf8("env"), ...utf8("memory"), 0x02, ...limits]])),
-    ...section(3, vec([uleb(0)])),
-    ...section(7, vec([[...utf8("run"), 0x00, ...uleb(0)]])),
-    ...section(10, vec([functionBody(pass)])),
+    ...section(3, vec([uleb(0), uleb(1)])),
+    ...section(
+      7,
+      vec([
+        [...utf8("run"), 0x00, ...uleb(0)],
+        [...utf8("runs"), 0x00, ...uleb(1)],
+      ]),
+    ),
+    ...section(10, vec([functionBody(pass), tableBody(pass)])),
   ];
   return Uint8Array.from(bytes);
 }
