@@ -8,6 +8,7 @@
  */
 import ndarray from "ndarray";
 import { GradTxError } from "./errors.js";
+import { freshArray } from "./fresh.js";
 
 /** A dense floating-point buffer: the element types gradtx computes with. @since 0.1.0 */
 export type FloatArray = Float32Array | Float64Array;
@@ -608,7 +609,7 @@ export function zipLeaves(
     fa.leaves.map((leaf, i) => {
       const x = dataOf(leaf);
       const y = dataOf(fb.leaves[i]!);
-      const out = inPlace ? target(x, y) : new (ctorOf(leaf))(x.length);
+      const out = inPlace ? target(x, y) : freshArray(ctorOf(leaf), x.length);
       kernel(x, y, out);
       const own = inPlace && out === x && (isFloatArray(leaf) || x.buffer === leaf.data.buffer);
       return own ? leaf : asLeafLike(leaf, out);

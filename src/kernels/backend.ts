@@ -178,6 +178,7 @@ const SEGMENTS = 256;
 function copy(from: PassArray, f: number, to: PassArray, t: number, len: number): void {
   // A short stretch is copied element by element: cheaper than a subarray to copy it with.
   if (len <= 64) for (let j = 0; j < len; j++) to[t + j] = from[f + j]!;
+  else if (f === 0 && len === from.length) to.set(from, t);
   else to.set(from.subarray(f, f + len), t);
 }
 
@@ -212,16 +213,46 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     return (modules[which] ??= make());
   };
   // A WebAssembly instance is bound to its memory: one per memory the pass runs on (the scratch,
-  // each compiled optimizer's), dropped with a disposed optimizer's memory.
+  // each compiled optimizer's, each arena), dropped with the memory. With it, the address of each
+  // array the pass last ran on in that memory, by leaf and buffer: a typed array's `buffer` and
+  // `byteOffset` cost tens of nanoseconds each to read in Node 20, and a step runs on the same
+  // arrays as the one before.
   type Exports = { run: (...a: number[]) => void; runs: (...a: number[]) => void };
-  const instances = new WeakMap<Memory, Exports>();
-  const runOn = (memory: Memory, shared: boolean): Exports => {
-    let run = instances.get(memory);
-    if (run === undefined) {
-      const instance = new api.Instance(codeFor(shared).module, { env: { memory } });
-      instances.set(memory, (run = instance.exports as Exports));
+  interface Bound {
+    /** The instance on this memory (none where the memory's threads run the pass). */
+    exports: Exports | undefined;
+    readonly buffer: ArrayBufferLike;
+    /** At `leaf * buffers + k`: the array last seen there, and its byte address (-1: elsewhere). */
+    readonly arrays: (PassArray | undefined)[];
+    readonly offsets: number[];
+  }
+  const instances = new WeakMap<Memory, Bound>();
+  const boundTo = (memory: Memory): Bound => {
+    let bound = instances.get(memory);
+    if (bound === undefined)
+      instances.set(memory, (bound = { exports: undefined, buffer: memory.buffer, arrays: [], offsets: [] }));
+    return bound;
+  };
+  /** The pass's exports on `memory` (a shared memory needs the module that imports one). */
+  const runOn = (memory: Memory, shared: boolean): Bound => {
+    const bound = boundTo(memory);
+    bound.exports ??= new api.Instance(codeFor(shared).module, { env: { memory } }).exports as Exports;
+    return bound;
+  };
+  /** The byte address of buffer k of leaf i in the bound memory, or -1 where it lives elsewhere. */
+  const addressIn = (bound: Bound, a: PassArray, i: number, k: number): number => {
+    const at = i * nb + k;
+    const { arrays, offsets } = bound;
+    // Grown in order, so that the arrays stay dense (a write far past the end makes a dictionary).
+    while (arrays.length <= at) {
+      arrays.push(undefined);
+      offsets.push(-1);
     }
-    return run;
+    if (arrays[at] === a) return offsets[at]!;
+    const offset = a.buffer === bound.buffer ? a.byteOffset : -1;
+    arrays[at] = a;
+    offsets[at] = offset;
+    return offset;
   };
   const args = new Array<number>(nb + 1 + pass.scalars.length + (r > 0 ? 1 : 0));
   const tableArgs = new Array<number>(2 + pass.scalars.length);
@@ -244,14 +275,16 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     results: Float64Array | undefined,
     at: ArrayLike<number> | undefined,
   ) => {
+    const bound = boundTo(home.memory);
     for (let j = 0; j < leaves.length; j++) {
       const i = leaves[j]!;
-      if (!residentLeaf(columns, i, home.buffer)) {
+      let inside = true;
+      for (let k = 0; inside && k < nb; k++) inside = (args[k] = addressIn(bound, columns[k]![i]!, i, k)) >= 0;
+      if (!inside) {
         strays.push(i);
         continue;
       }
       const n = columns[0]![i]!.length;
-      for (let k = 0; k < nb; k++) args[k] = columns[k]![i]!.byteOffset;
       args[nb] = n;
       if (r > 0) {
         const blocks = Math.ceil(n / BLOCK);
@@ -274,10 +307,11 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     results: Float64Array | undefined,
     at: ArrayLike<number> | undefined,
   ) => {
-    const { runs } = runOn(home.memory, false);
-    const { table, buffer } = home;
+    const bound = runOn(home.memory, false);
+    const { runs } = bound.exports!;
+    const { table } = home;
     const capacity = Math.min(SEGMENTS, Math.floor(table.length / words));
-    const sums = r > 0 ? new Float64Array(buffer, home.results, home.resultBytes / 8) : undefined;
+    const sums = r > 0 ? new Float64Array(home.buffer, home.results, home.resultBytes / 8) : undefined;
     let entries = 0;
     let used = 0;
     const runTable = () => {
@@ -285,24 +319,23 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
       tableArgs[1] = entries;
       Reflect.apply(runs, undefined, tableArgs);
       if (sums !== undefined)
-        for (let e = 0; e < entries; e++) {
-          const from = segSum[e]!;
-          results!.set(sums.subarray(from, from + r * Math.ceil(segLen[e]! / BLOCK)), at![segLeaf[e]!]!);
-        }
+        for (let e = 0; e < entries; e++)
+          copy(sums, segSum[e]!, results!, at![segLeaf[e]!]!, r * Math.ceil(segLen[e]! / BLOCK));
       entries = used = 0;
     };
     for (let j = 0; j < leaves.length; j++) {
       const i = leaves[j]!;
-      if (!residentLeaf(columns, i, buffer)) {
-        strays.push(i);
-        continue;
-      }
       const n = columns[0]![i]!.length;
       const count = r * Math.ceil(n / BLOCK);
       if (8 * count > home.resultBytes) throw new Error("the resident sums region is too small");
       if (entries === capacity || 8 * (used + count) > home.resultBytes) runTable();
       const w = entries * words;
-      for (let k = 0; k < nb; k++) table[w + k] = columns[k]![i]!.byteOffset;
+      let inside = true;
+      for (let k = 0; inside && k < nb; k++) inside = (table[w + k] = addressIn(bound, columns[k]![i]!, i, k)) >= 0;
+      if (!inside) {
+        strays.push(i);
+        continue;
+      }
       table[w + nb] = n;
       table[w + nb + 1] = home.results + 8 * used;
       segLeaf[entries] = i;
@@ -324,14 +357,16 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     results: Float64Array | undefined,
     at: ArrayLike<number> | undefined,
   ) => {
-    const arena = arenaOfAny(columns, leaves);
+    const arena = arenaOfAny(columns, leaves[0]!);
     const s = arena !== undefined && bytes <= arena.scratchBytes ? arena : scratchOf(api, bytes);
     const base = s === arena ? arena.scratchAt : 0;
-    const { runs } = runOn(s.memory, s.shared);
+    const bound = runOn(s.memory, s.shared);
+    const { runs } = bound.exports!;
     const view: PassArray = pass.dtype === "f32" ? s.f32 : s.f64;
     const table = (base + tableAt) / 4;
     const sums = (base + resultsAt) / 8;
-    const direct = (a: PassArray) => s === arena && a.buffer === arena.buffer;
+    /** Buffer k of leaf i's address in the arena, or -1: it is copied through the scratch area. */
+    const direct = (i: number, k: number) => (s === arena ? addressIn(bound, columns[k]![i]!, i, k) : -1);
     let entries = 0;
     let packed = 0;
     let used = 0;
@@ -342,14 +377,11 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
       for (let e = 0; e < entries; e++) {
         const i = segLeaf[e]!;
         const len = segLen[e]!;
-        for (let k = 0; k < nb; k++) {
-          const a = columns[k]![i]!;
-          if (isOutput[k] && !direct(a)) copy(view, (base + k * slot) / size + segAt[e]!, a, segFrom[e]!, len);
-        }
-        if (r > 0) {
-          const from = sums + segSum[e]!;
-          results!.set(s.f64.subarray(from, from + r * Math.ceil(len / BLOCK)), at![i]! + (segFrom[e]! / BLOCK) * r);
-        }
+        for (let k = 0; k < nb; k++)
+          if (isOutput[k] && direct(i, k) < 0)
+            copy(view, (base + k * slot) / size + segAt[e]!, columns[k]![i]!, segFrom[e]!, len);
+        if (r > 0)
+          copy(s.f64, sums + segSum[e]!, results!, at![i]! + (segFrom[e]! / BLOCK) * r, r * Math.ceil(len / BLOCK));
       }
       entries = packed = used = 0;
     };
@@ -361,13 +393,13 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
         if (entries === SEGMENTS || packed + len > CHUNK) runTable();
         const w = table + entries * words;
         for (let k = 0; k < nb; k++) {
-          const a = columns[k]![i]!;
-          if (direct(a)) {
-            s.i32[w + k] = a.byteOffset + from * size;
+          const address = direct(i, k);
+          if (address >= 0) {
+            s.i32[w + k] = address + from * size;
             continue;
           }
           s.i32[w + k] = base + k * slot + packed * size;
-          if (isInput[k]) copy(a, from, view, (base + k * slot) / size + packed, len);
+          if (isInput[k]) copy(columns[k]![i]!, from, view, (base + k * slot) / size + packed, len);
         }
         s.i32[w + nb] = len;
         s.i32[w + nb + 1] = base + resultsAt + 8 * used;
@@ -396,12 +428,6 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   };
 }
 
-/** Whether every array of leaf `i` lives in `buffer`. */
-function residentLeaf(columns: readonly (readonly PassArray[])[], i: number, buffer: ArrayBufferLike): boolean {
-  for (let k = 0; k < columns.length; k++) if (columns[k]![i]!.buffer !== buffer) return false;
-  return true;
-}
-
 /**
  * A memory that a donated state's arrays move into on its first donated step, so that the steps
  * after it run their passes on them where they are: the arrays it holds (`keep`, a bump region
@@ -424,13 +450,15 @@ const ARENA_BUFFERS = 32;
 /** ...and of at most this many reductions. */
 const ARENA_REDUCTIONS = 4;
 
-/** The arena holding one of the leaves' arrays, if any does. */
-function arenaOfAny(columns: readonly (readonly PassArray[])[], leaves: ArrayLike<number>): Arena | undefined {
-  for (let j = 0; j < leaves.length; j++)
-    for (let k = 0; k < columns.length; k++) {
-      const arena = arenas.get(columns[k]![leaves[j]!]!.buffer);
-      if (arena !== undefined) return arena;
-    }
+/**
+ * The arena holding one of leaf i's arrays, if any does: the arena a run streams through (the
+ * leaves of a run share one, or copy what lives elsewhere).
+ */
+function arenaOfAny(columns: readonly (readonly PassArray[])[], i: number): Arena | undefined {
+  for (let k = 0; k < columns.length; k++) {
+    const arena = arenas.get(columns[k]![i]!.buffer);
+    if (arena !== undefined) return arena;
+  }
   return undefined;
 }
 

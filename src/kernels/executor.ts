@@ -11,6 +11,7 @@
  * @module
  */
 import { EMPTY_STATE, type ExtraArgs, type GradientTransformation } from "../base.js";
+import { freshArray } from "../fresh.js";
 import { GradTxError } from "../errors.js";
 import {
   asLeafLike,
@@ -890,7 +891,7 @@ export function applyTarget(params: FloatArray, updates: FloatArray): FloatArray
   if (arena === undefined || arenaOf(params) === arena) return params;
   return arenaAlloc(arena, dtypeOf(params), params.length) ?? params;
 }
-const arrayOf = (dtype: Dtype, n: number): FloatArray => (dtype === "f32" ? new Float32Array(n) : new Float64Array(n));
+const arrayOf = (dtype: Dtype, n: number): FloatArray => freshArray(dtype === "f32" ? Float32Array : Float64Array, n);
 /** `a` in `dtype`: itself, or a converted copy. */
 const inDtype = (a: FloatArray, dtype: Dtype, alloc: Allocator = fresh): FloatArray => {
   if (dtypeOf(a) === dtype) return a;
