@@ -41,20 +41,24 @@ export function applyUpdates<P extends PyTree | PyTreeLike<P>, U = PyTree>(
   params: P,
   updates: PyTree | AsPyTree<U>,
 ): P {
+  // Leaves whose params and updates share a dtype run the executor's apply pass (the one a
+  // compiled step fuses into its last pass), all in one run; others round the float64 sum once
+  // into the params' dtype.
+  const xs: FloatArray[] = [];
+  const ys: FloatArray[] = [];
+  const outs: FloatArray[] = [];
+  const sum = (x: FloatArray, y: FloatArray, out: FloatArray): void => {
+    if (x.constructor === y.constructor) {
+      xs.push(x);
+      ys.push(y);
+      outs.push(out);
+    } else for (let j = 0; j < x.length; j++) out[j] = x[j]! + y[j]!;
+  };
   const result = zipLeaves(params, updates, sum, claim("applyUpdates", params), applyTarget);
+  addInto(xs, ys, outs);
   // A tree that is a single leaf comes back as itself: it is the result now, not spent.
   if (result === params) release(result);
   return result as P;
-}
-
-/**
- * `out = x + y`: the executor's apply pass where the params and the updates have one dtype (the
- * one a compiled step fuses into its last pass), else one rounding of the float64 sum into the
- * params' dtype.
- */
-function sum(x: FloatArray, y: FloatArray, out: FloatArray): void {
-  if (x.constructor === y.constructor) addInto(x, y, out);
-  else for (let j = 0; j < x.length; j++) out[j] = x[j]! + y[j]!;
 }
 
 /**

@@ -1297,13 +1297,18 @@ const applyPasses = {
 };
 
 /**
- * `out = x + y` for arrays of one dtype (`out` may be `x`), as the pass a compiled step applies
- * its updates with, on the current backend: `applyUpdates` itself.
+ * `outs[i] = xs[i] + ys[i]` for arrays of one dtype each (`outs[i]` may be `xs[i]`), as the pass a
+ * compiled step applies its updates with, on the current backend, one run per dtype:
+ * `applyUpdates` itself.
  */
-export function addInto(x: FloatArray, y: FloatArray, out: FloatArray): void {
-  const pass = applyPasses[dtypeOf(x)];
-  const columns = pass.buffers.map((name) => [name === P ? x : name === "in" ? y : out]);
-  runnerOf(pass)(columns, [0], []);
+export function addInto(xs: readonly FloatArray[], ys: readonly FloatArray[], outs: readonly FloatArray[]): void {
+  for (const dtype of ["f32", "f64"] as const) {
+    const leaves = xs.flatMap((x, i) => (dtypeOf(x) === dtype ? [i] : []));
+    if (leaves.length === 0) continue;
+    const pass = applyPasses[dtype];
+    const columns = pass.buffers.map((name) => (name === P ? xs : name === "in" ? ys : outs));
+    runnerOf(pass)(columns, leaves, []);
+  }
 }
 
 /** The transformation an elementwise declaration describes. */
