@@ -854,13 +854,36 @@ describe("many leaves: a run of leaves goes to the backend as one table", () => 
   it("gives the same bits on both backends, donated or not, and compiled", () => {
     expectSameOnBackends(make, problem, "clip + Lookahead(Adam) over 302 leaves");
     const pure = run(make, problem);
-    const compiled = compile(make(), problem.params);
-    problem.grads.forEach((g, t) => {
-      compiled.step(g);
-      expect(fingerprint(flatten(compiled.params).leaves.map(dataOf)), `params at step ${t + 1}`).toBe(
-        pure.steps[t]!.params,
+    for (const threads of [1, 2]) {
+      const compiled = compile(make(), problem.params, { threads });
+      problem.grads.forEach((g, t) => {
+        compiled.step(g);
+        expect(fingerprint(flatten(compiled.params).leaves.map(dataOf)), `${threads} threads: step ${t + 1}`).toBe(
+          pure.steps[t]!.params,
+        );
+      });
+      compiled.dispose();
+    }
+  });
+
+  it("compiled on 2 threads, more tiny leaves than a table region holds keep the pure path's bits", () => {
+    // 3,000 leaves of 1 to 4 elements: more entries than the region's 16,384 words hold.
+    const tiny = (seed: number): PyTree =>
+      Object.fromEntries(
+        Array.from({ length: 3000 }, (_, i) => [
+          `w${String(i).padStart(4, "0")}`,
+          Float32Array.from({ length: 1 + (i % 4) }, (_, j) => Math.sin(seed + 7 * i + j)),
+        ]),
       );
+    const small: Problem = { params: tiny(1), grads: [2, 3, 4].map(tiny) };
+    const make = () => G(chain(clipByGlobalNorm(1), adam(0.01)));
+    const pure = run(make, small);
+    const compiled = compile(make(), small.params, { threads: 2 });
+    small.grads.forEach((g, t) => {
+      compiled.step(g);
+      expect(fingerprint(flatten(compiled.params).leaves.map(dataOf)), `step ${t + 1}`).toBe(pure.steps[t]!.params);
     });
+    compiled.dispose();
   });
 
   it("runs each leaf as if alone: Adam over the tree equals Adam over each leaf by itself", () => {

@@ -1,6 +1,13 @@
 /** The worker pool: how work reaches the threads, and what happens before a worker runs. */
 import { describe, expect, it } from "vitest";
-import { MIN_SPLIT, startPool, threadHost, type PassCode, type ThreadHost } from "../src/kernels/threads.js";
+import {
+  MIN_SPLIT,
+  startPool,
+  threadHost,
+  type PassCode,
+  type PassExports,
+  type ThreadHost,
+} from "../src/kernels/threads.js";
 import type { WorkerInit } from "../src/kernels/serve.js";
 import * as e from "../src/kernels/expr.js";
 import { PAGE, passModule, wasmApi } from "../src/kernels/wasm.js";
@@ -25,7 +32,7 @@ function setup() {
   );
   const code: PassCode = { module: new api.Module(bytes), bytes };
   const instantiate = (module: object) =>
-    new api.Instance(module, { env: { memory } }).exports.run as (...args: number[]) => void;
+    new api.Instance(module, { env: { memory } }).exports as unknown as PassExports;
   return { memory, x, code, instantiate, table: { at: 4 * n, bytes: tableBytes } };
 }
 

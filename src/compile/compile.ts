@@ -26,7 +26,7 @@ import { align16, currentBackend, withResident, type Memory, type Resident } fro
 import { arraysIn, bytesOf, nodeOf, updateNode, type Allocator } from "../kernels/executor.js";
 import { childrenOf, type Node } from "../kernels/node.js";
 import { BLOCK, type Dtype } from "../kernels/pass.js";
-import { startPool, threadHost, type Pool } from "../kernels/threads.js";
+import { startPool, threadHost, type PassExports, type Pool } from "../kernels/threads.js";
 import { PAGE, wasmApi } from "../kernels/wasm.js";
 
 /** Options of {@link compile}. @since 0.2.0 */
@@ -287,10 +287,10 @@ export function compile<S, P extends PyTree | PyTreeLike<P>>(
     if (shared)
       pool = startPool(host!, mem, threads, { at: tableAt, bytes: tableBytes }, sumsBytes, (module) => {
         const instance = new api.Instance(module, { env: { memory: mem } });
-        return instance.exports.run as (...args: number[]) => void;
+        return instance.exports as unknown as PassExports;
       });
     const table = new Int32Array(mem.buffer, tableAt + tableBytes, batchBytes / 4);
-    resident = { memory: mem, buffer: mem.buffer, results: sumsAt, resultBytes: sumsBytes, pool, table };
+    resident = { memory: mem, buffer: mem.buffer, results: sumsAt, resultBytes: sumsBytes, pool, table, tableUsed: 0 };
   }
   const place = (a: FloatArray): FloatArray => {
     const view =

@@ -10,7 +10,7 @@
 import { jsRunner, type PassArray, type PassRunner } from "./js.js";
 import { BLOCK, passKey, type Pass } from "./pass.js";
 import { entryWords, PAGE, passModule, wasmApi, type WasmApi } from "./wasm.js";
-import type { PassCode, Pool } from "./threads.js";
+import { MIN_SPLIT, type PassCode, type Pool } from "./threads.js";
 
 /** Which runner passes over JavaScript arrays use. */
 export type Backend = "wasm" | "js";
@@ -52,6 +52,8 @@ export interface Resident {
   readonly pool: Pool | undefined;
   /** A region for the tables of leaves that one call runs (see {@link entryWords}). */
   readonly table: Int32Array;
+  /** With threads: the words of `table` that queued work holds until the next {@link flush}. */
+  tableUsed: number;
 }
 
 let resident: Resident | undefined;
@@ -78,6 +80,7 @@ export function flush(): void {
   for (const copy of pendingCopies) copy();
   pendingCopies.length = 0;
   pool?.reset();
+  if (resident !== undefined) resident.tableUsed = 0;
 }
 
 const jsRunners = new Map<string, PassRunner>();
@@ -266,7 +269,11 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   /** Leaves of a call that live outside the resident memory (streamed after the others). */
   const strays: number[] = [];
 
-  /** In place, on the resident memory's threads: one queued call per leaf. */
+  /**
+   * In place, on the resident memory's threads: a leaf large enough to split is queued alone, in
+   * parts (see `MIN_SPLIT`); the others go as one table per thread, each a run of neighbouring
+   * leaves with about the same number of elements.
+   */
   const queueOnPool = (
     home: Resident,
     pool: Pool,
@@ -276,6 +283,9 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     at: ArrayLike<number> | undefined,
   ) => {
     const bound = boundTo(home.memory);
+    const code = codeFor(true);
+    const small: number[] = [];
+    let elements = 0;
     for (let j = 0; j < leaves.length; j++) {
       const i = leaves[j]!;
       let inside = true;
@@ -285,18 +295,58 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
         continue;
       }
       const n = columns[0]![i]!.length;
-      args[nb] = n;
-      if (r > 0) {
-        const blocks = Math.ceil(n / BLOCK);
-        const offset = pool.reserve(8 * r * blocks);
-        if (offset + 8 * r * blocks > home.resultBytes) throw new Error("the resident sums region is too small");
-        args[nb + 1 + pass.scalars.length] = home.results + offset;
-        const view = new Float64Array(home.buffer, home.results + offset, r * blocks);
-        const into = at![i]!;
-        pendingCopies.push(() => results!.set(view, into));
+      if (n < MIN_SPLIT) {
+        small.push(i);
+        elements += n;
+        continue;
       }
-      pool.queue(codeFor(true), args, nb, size, r, n);
+      args[nb] = n;
+      if (r > 0) args[nb + 1 + pass.scalars.length] = home.results + reserveSums(home, pool, n, results, at![i]!);
+      pool.queue(code, args, nb, size, r, n);
     }
+    // The small leaves: thread t takes those whose elements start in its share of them.
+    let j = 0;
+    for (let t = 0, before = 0; t < pool.lanes && j < small.length; t++) {
+      const end = ((t + 1) * elements) / pool.lanes;
+      const first = j;
+      let n = 0;
+      while (j < small.length && (before + n < end || t === pool.lanes - 1)) n += columns[0]![small[j++]!]!.length;
+      before += n;
+      // In tables that fit the region: a full region waits for the work queued on it.
+      const capacity = Math.floor(home.table.length / words);
+      for (let from = first; from < j; from += capacity) {
+        const to = Math.min(j, from + capacity);
+        if (home.tableUsed + words * (to - from) > home.table.length) {
+          pool.flush();
+          home.tableUsed = 0;
+        }
+        const w0 = home.tableUsed;
+        let load = 0;
+        for (let e = from; e < to; e++) {
+          const i = small[e]!;
+          const w = home.tableUsed;
+          for (let k = 0; k < nb; k++) home.table[w + k] = bound.offsets[i * nb + k]!;
+          const len = columns[0]![i]!.length;
+          home.table[w + nb] = len;
+          if (r > 0) home.table[w + nb + 1] = home.results + reserveSums(home, pool, len, results, at![i]!);
+          home.tableUsed += words;
+          load += len;
+        }
+        tableArgs[0] = home.table.byteOffset + 4 * w0;
+        tableArgs[1] = to - from;
+        pool.queueRuns(code, tableArgs, t, load);
+      }
+    }
+  };
+
+  /** Room for a leaf's block sums in the resident region, copied into `results` at `into` once the threads are done. */
+  const reserveSums = (home: Resident, pool: Pool, n: number, results: Float64Array | undefined, into: number) => {
+    const count = r * Math.ceil(n / BLOCK);
+    const offset = pool.reserve(8 * count);
+    if (offset + 8 * count > home.resultBytes) throw new Error("the resident sums region is too small");
+    const view = new Float64Array(home.buffer, home.results + offset, count);
+    pendingCopies.push(() => results!.set(view, into));
+    return offset;
   };
 
   /** In place, on this thread: the leaves' entries in the resident memory's table, one call per table. */

@@ -48,7 +48,7 @@ export function serve(init: WorkerInit): void {
     }
   ).WebAssembly;
   const base = 2 + 4 * index;
-  const fns: ((...args: number[]) => void)[] = [];
+  const fns: { run: (...args: number[]) => void; runs: (...args: number[]) => void }[] = [];
   Atomics.store(control, base + 3, 1);
   let seen = 0;
   for (;;) {
@@ -60,15 +60,21 @@ export function serve(init: WorkerInit): void {
     if (Atomics.compareExchange(control, base + 2, seen, -seen) !== seen) continue;
     const table = new Float64Array(memory.buffer, tableAt, tableLength);
     for (let o = control[base]!, end = control[base + 1]!; o < end;) {
-      const id = table[o]!;
+      // The module's id, doubled, plus 1 for a call of `runs` (a table of leaves).
+      const word = table[o]!;
+      const id = Math.floor(word / 2);
       const argc = table[o + 1]!;
-      let run = fns[id];
-      if (run === undefined) {
+      let exports = fns[id];
+      if (exports === undefined) {
         const bytes = new Uint8Array(modules.buffer, modules[1 + 2 * id]!, modules[2 + 2 * id]!).slice();
         const instance = new wasm.Instance(new wasm.Module(bytes), { env: { memory } });
-        run = fns[id] = instance.exports.run as (...args: number[]) => void;
+        exports = fns[id] = instance.exports as (typeof fns)[number];
       }
-      Reflect.apply(run, undefined, Array.from(table.subarray(o + 2, o + 2 + argc)));
+      Reflect.apply(
+        word % 2 === 1 ? exports.runs : exports.run,
+        undefined,
+        Array.from(table.subarray(o + 2, o + 2 + argc)),
+      );
       o += 2 + argc;
     }
     Atomics.add(control, 1, 1);

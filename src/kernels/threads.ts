@@ -51,6 +51,13 @@ export interface Pool {
    * `n`, the scalars, then the sums address when it reduces), split over the threads.
    */
   queue(code: PassCode, args: readonly number[], buffers: number, size: number, reductions: number, n: number): void;
+  /**
+   * Queues `runs(...args)` of `code` (a table address, its entry count, the scalars: see
+   * `entryWords`) on thread `thread` (0 is this one), `n` elements of work.
+   */
+  queueRuns(code: PassCode, args: readonly number[], thread: number, n: number): void;
+  /** How many threads work is queued for: this one and every worker started. */
+  readonly lanes: number;
   /** Runs what is queued on every thread and waits for it. */
   flush(): void;
   /** Frees the sums region (after its sums were read). */
@@ -136,6 +143,14 @@ function canBlock(control: Int32Array): boolean {
 interface Item {
   readonly code: PassCode;
   readonly args: number[];
+  /** Whether the item calls the module's `runs` (a table of leaves), not `run`. */
+  readonly table: boolean;
+}
+
+/** A module's functions, as a thread instantiates them. */
+export interface PassExports {
+  readonly run: (...args: number[]) => void;
+  readonly runs: (...args: number[]) => void;
 }
 
 /**
@@ -148,7 +163,7 @@ export function startPool(
   threads: number,
   table: { readonly at: number; readonly bytes: number },
   sumsBytes: number,
-  instantiate: (module: object) => (...args: number[]) => void,
+  instantiate: (module: object) => PassExports,
 ): Pool {
   const control = new Int32Array(new SharedArrayBuffer(4 * (2 + 4 * threads)));
   const modules = new Int32Array(new SharedArrayBuffer(MODULE_BYTES));
@@ -166,7 +181,7 @@ export function startPool(
   });
   // A module's id in the module area, or -1 where the area is full (this thread then runs it).
   const ids = new Map<PassCode, number>();
-  const own = new Map<object, (...args: number[]) => void>();
+  const own = new Map<object, PassExports>();
   const queues: Item[][] = Array.from({ length: threads }, () => []);
   const load = new Array<number>(threads).fill(0);
   let reserved = 0;
@@ -190,9 +205,9 @@ export function startPool(
   };
   const runHere = (items: readonly Item[]): void => {
     for (const item of items) {
-      let run = own.get(item.code.module);
-      if (run === undefined) own.set(item.code.module, (run = instantiate(item.code.module)));
-      Reflect.apply(run, undefined, item.args);
+      let exports = own.get(item.code.module);
+      if (exports === undefined) own.set(item.code.module, (exports = instantiate(item.code.module)));
+      Reflect.apply(item.table ? exports.runs : exports.run, undefined, item.args);
     }
   };
 
@@ -200,6 +215,7 @@ export function startPool(
     get threads() {
       return threads - failed;
     },
+    lanes: threads,
     reserve(bytes) {
       const at = reserved;
       reserved += Math.ceil(bytes / 16) * 16;
@@ -210,14 +226,14 @@ export function startPool(
       if (queuedArgs + threads * (args.length + 2) > tableLength) pool.flush();
       queuedArgs += threads * (args.length + 2);
       if (idOf(code) < 0) {
-        queues[0]!.push({ code, args: args.slice() });
+        queues[0]!.push({ code, args: args.slice(), table: false });
         load[0]! += n;
         return;
       }
       if (n < MIN_SPLIT) {
         let least = 0;
         for (let t = 1; t < threads; t++) if (load[t]! < load[least]!) least = t;
-        queues[least]!.push({ code, args: args.slice() });
+        queues[least]!.push({ code, args: args.slice(), table: false });
         load[least]! += n;
         return;
       }
@@ -227,9 +243,16 @@ export function startPool(
         for (let k = 0; k < buffers; k++) part[k] = args[k]! + start * size;
         part[buffers] = Math.min(chunk, n - start);
         if (reductions > 0) part[part.length - 1] = args[args.length - 1]! + 8 * reductions * (start / BLOCK);
-        queues[t]!.push({ code, args: part });
+        queues[t]!.push({ code, args: part, table: false });
         load[t]! += part[buffers]!;
       }
+    },
+    queueRuns(code, args, thread, n) {
+      if (queuedArgs + args.length + 2 > tableLength) pool.flush();
+      queuedArgs += args.length + 2;
+      const t = idOf(code) < 0 ? 0 : thread;
+      queues[t]!.push({ code, args: args.slice(), table: true });
+      load[t]! += n;
     },
     flush() {
       if (queues.every((q) => q.length === 0)) return;
@@ -240,7 +263,8 @@ export function startPool(
         const base = 2 + 4 * w;
         control[base] = o;
         for (const item of queues[w + 1]!) {
-          view[o] = idOf(item.code);
+          // The module's id, doubled, plus 1 for a call of `runs`.
+          view[o] = 2 * idOf(item.code) + (item.table ? 1 : 0);
           view[o + 1] = item.args.length;
           view.set(item.args, o + 2);
           o += 2 + item.args.length;
