@@ -28,7 +28,7 @@ export async function probePool(pause) {
     2,
     { at: 4 * n, bytes: tableBytes },
     0,
-    (module) => new WebAssembly.Instance(module, { env: { memory } }).exports.run,
+    (module) => new WebAssembly.Instance(module, { env: { memory } }).exports,
   );
   try {
     for (let tries = 0; Atomics.load(control, 5) === 0 && tries < 100; tries++) await pause();
