@@ -224,6 +224,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   interface Bound {
     /** The instance on this memory (none where the memory's threads run the pass). */
     exports: Exports | undefined;
+    /** The memory's buffer (addresses are kept only in memories that never grow). */
     readonly buffer: ArrayBufferLike;
     /** At `leaf * buffers + k`: the array last seen there, and its byte address (-1: elsewhere). */
     readonly arrays: (PassArray | undefined)[];
@@ -467,6 +468,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   };
 
   return (columns, leaves, scalars, results, at) => {
+    if (leaves.length === 0) return;
     for (let k = 0; k < pass.scalars.length; k++) args[nb + 1 + k] = tableArgs[2 + k] = scalars[k]!;
     const home = resident;
     if (home === undefined) return stream(columns, leaves, results, at);
