@@ -759,6 +759,9 @@ export interface RunOptions {
   readonly extra?: unknown;
 }
 
+/** A call's `keep` where the arrays stay where they are. */
+const sameArray = (current: FloatArray): FloatArray => current;
+
 /** One `update` of a node: check, plan, run, and build the next state. */
 export function updateNode(
   node: Node,
@@ -785,7 +788,7 @@ export function updateNode(
     inPlace: false,
     spare: undefined,
     alloc: options.alloc ?? fresh,
-    keep: (current) => current,
+    keep: sameArray,
     apply,
     ops: [],
   };
@@ -1012,8 +1015,15 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       if (op.active?.[i] === false) continue; // no slots there: the kernel skips the leaf
       const slots = op.kernel.slotNames.length;
       const reads = slotRead[k]!;
+      // A slot written in place in its own dtype (every slot of a compiled step) is read and
+      // written where it is.
+      const where = step.inPlace && op.inPlace && step.keep === sameArray;
       for (let s = 0; s < slots; s++) {
         const current = op.slots[s]![i]!;
+        if (where && dtypeOf(current) === compute) {
+          reads[s]![i] = slotWrite[k]![s]![i] = op.next[s]![i] = current;
+          continue;
+        }
         reads[s]![i] = inDtype(current, compute, step.alloc);
         const target = step.inPlace && op.inPlace ? step.keep(current) : step.alloc(dtypeOf(current), n, true);
         const write = dtypeOf(target) === compute ? target : step.alloc(compute, n, false);
