@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { jsRunner, type PassArray, type PassRunner } from "./js.js";
+import { jsRunner, type Columns, type PassArray, type PassRunner } from "./js.js";
 import { BLOCK, passKey, type Pass } from "./pass.js";
 import { entryWords, PAGE, passModule, wasmApi, type WasmApi } from "./wasm.js";
 import { MIN_SPLIT, type PassCode, type Pool } from "./threads.js";
@@ -267,6 +267,15 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   const segAt = new Int32Array(SEGMENTS);
   const segSum = new Int32Array(SEGMENTS);
 
+  /**
+   * Writes the addresses of leaf i's buffers in the bound memory to `into[at..]`; false (and
+   * the leaf is a stray, streamed after the others) where one lives elsewhere.
+   */
+  const addressesIn = (bound: Bound, columns: Columns, i: number, into: Int32Array | number[], at: number) => {
+    for (let k = 0; k < nb; k++) if ((into[at + k] = addressIn(bound, columns[k]![i]!, i, k)) < 0) return false;
+    return true;
+  };
+
   /** Leaves of a call that live outside the resident memory (streamed after the others). */
   const strays: number[] = [];
 
@@ -278,7 +287,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   const queueOnPool = (
     home: Resident,
     pool: Pool,
-    columns: readonly (readonly PassArray[])[],
+    columns: Columns,
     leaves: ArrayLike<number>,
     results: Float64Array | undefined,
     at: ArrayLike<number> | undefined,
@@ -289,9 +298,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     let elements = 0;
     for (let j = 0; j < leaves.length; j++) {
       const i = leaves[j]!;
-      let inside = true;
-      for (let k = 0; inside && k < nb; k++) inside = (args[k] = addressIn(bound, columns[k]![i]!, i, k)) >= 0;
-      if (!inside) {
+      if (!addressesIn(bound, columns, i, args, 0)) {
         strays.push(i);
         continue;
       }
@@ -353,7 +360,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   /** In place, on this thread: the leaves' entries in the resident memory's table, one call per table. */
   const runResident = (
     home: Resident,
-    columns: readonly (readonly PassArray[])[],
+    columns: Columns,
     leaves: ArrayLike<number>,
     results: Float64Array | undefined,
     at: ArrayLike<number> | undefined,
@@ -381,9 +388,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
       if (8 * count > home.resultBytes) throw new Error("the resident sums region is too small");
       if (entries === capacity || 8 * (used + count) > home.resultBytes) runTable();
       const w = entries * words;
-      let inside = true;
-      for (let k = 0; inside && k < nb; k++) inside = (table[w + k] = addressIn(bound, columns[k]![i]!, i, k)) >= 0;
-      if (!inside) {
+      if (!addressesIn(bound, columns, i, table, w)) {
         strays.push(i);
         continue;
       }
@@ -403,7 +408,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
    * and written where they are), else the shared scratch memory.
    */
   const stream = (
-    columns: readonly (readonly PassArray[])[],
+    columns: Columns,
     leaves: ArrayLike<number>,
     results: Float64Array | undefined,
     at: ArrayLike<number> | undefined,
@@ -506,7 +511,7 @@ const ARENA_REDUCTIONS = 4;
  * The arena holding one of leaf i's arrays, if any does: the arena a run streams through (the
  * leaves of a run share one, or copy what lives elsewhere).
  */
-function arenaOfAny(columns: readonly (readonly PassArray[])[], i: number): Arena | undefined {
+function arenaOfAny(columns: Columns, i: number): Arena | undefined {
   for (let k = 0; k < columns.length; k++) {
     const arena = arenas.get(columns[k]![i]!.buffer);
     if (arena !== undefined) return arena;

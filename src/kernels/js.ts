@@ -17,6 +17,9 @@ import { passRoots, topologicalOrder } from "./wasm.js";
 /** An array a pass reads or writes (already in the pass's dtype). */
 export type PassArray = Float32Array | Float64Array;
 
+/** The arrays of a run of leaves, by buffer: `columns[k][i]` is buffer k of leaf i. */
+export type Columns = readonly (readonly PassArray[])[];
+
 /**
  * Runs a pass over a run of leaves with one set of scalars. `columns[k]` holds buffer k's array
  * of every leaf (buffers in the order of `pass.buffers`), `leaves` the leaves to run, each over
@@ -26,7 +29,7 @@ export type PassArray = Float32Array | Float64Array;
  * element.
  */
 export type PassRunner = (
-  columns: readonly (readonly PassArray[])[],
+  columns: Columns,
   leaves: ArrayLike<number>,
   scalars: ArrayLike<number>,
   results?: Float64Array,
@@ -48,7 +51,7 @@ export function jsRunner(pass: Pass): PassRunner {
   const lanes = pass.dtype === "f32" ? 4 : 2;
 
   const runLeaf = (
-    columns: readonly (readonly PassArray[])[],
+    columns: Columns,
     leaf: number,
     scalars: ArrayLike<number>,
     results: Float64Array | undefined,
