@@ -12,6 +12,7 @@
  */
 import { EMPTY_STATE, type ExtraArgs, type GradientTransformation } from "../base.js";
 import { freshArray } from "../fresh.js";
+import { mapped } from "../lists.js";
 import { GradTxError } from "../errors.js";
 import {
   asLeafLike,
@@ -980,18 +981,17 @@ type ScalarValues = Record<string, number>;
  */
 function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: Step, last: boolean): FloatArray[] {
   const leaves = x.length;
-  const params = step.paramsFlat?.leaves.map(dataOf);
+  const params = step.paramsFlat === undefined ? undefined : mapped(step.paramsFlat.leaves, dataOf);
   const types: LeafTypes[] = [];
   // Conversions back into narrower arrays, once the passes have run (mixed-dtype leaves only).
   const after: (() => void)[] = [];
   // Per leaf: the params read and written, and per kernel and slot, the slot read and written.
   const pRead: FloatArray[] = [];
   const pWrite: FloatArray[] = [];
-  const slotRead = ops.map((op) =>
-    [...op.kernel.slotNames, ...op.kernel.readNames].map(() => new Array<FloatArray>(leaves)),
-  );
-  const slotWrite = ops.map((op) => op.kernel.slotNames.map(() => new Array<FloatArray>(leaves)));
-  ops.forEach((op) => (op.next = op.kernel.slotNames.map(() => new Array<FloatArray>(leaves))));
+  const columnsFor = (names: readonly string[]) => mapped(names, () => new Array<FloatArray>(leaves));
+  const slotRead = mapped(ops, (op) => columnsFor([...op.kernel.slotNames, ...op.kernel.readNames]));
+  const slotWrite = mapped(ops, (op) => columnsFor(op.kernel.slotNames));
+  for (const op of ops) op.next = columnsFor(op.kernel.slotNames);
   for (let i = 0; i < leaves; i++) {
     const input = x[i]!;
     const p = params?.[i];
@@ -1053,18 +1053,19 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   };
 
   // Per-step scalars, per leaf: each kernel's, once its reductions (if any) are known.
-  const perLeaf = ops.map((op) => op.perLeaf ?? op.kernel.spec.perLeaf?.(step.paramsFlat ?? step.updates));
+  const perLeaf = mapped(ops, (op) => op.perLeaf ?? op.kernel.spec.perLeaf?.(step.paramsFlat ?? step.updates));
   const leafScalars = (k: number, s: ScalarValues | ScalarValues[]): ScalarValues[] => {
     const own = perLeaf[k];
     if (own === undefined) return Array.isArray(s) ? s : new Array<ScalarValues>(leaves).fill(s);
-    return x.map((_, i) => ({ ...(Array.isArray(s) ? s[i]! : s), ...own[i] }) as ScalarValues);
+    return mapped(x, (_, i) => ({ ...(Array.isArray(s) ? s[i]! : s), ...own[i] }) as ScalarValues);
   };
   // A kernel that reduces has, until its sums are known, the scalars its reductions may read.
-  const scalars: (ScalarValues[] | undefined)[] = ops.map((op, k) =>
+  const scalars: (ScalarValues[] | undefined)[] = mapped(ops, (op, k) =>
     leafScalars(k, op.kernel.reductions.length > 0 ? beforeOf(op) : scalarsOf(op, {})),
   );
 
-  const runKey = ops.map((op) => op.kernel.id).join(",");
+  let runKey = "";
+  for (const op of ops) runKey += `${op.kernel.id},`;
   let caches = passCache.get(runKey);
   if (caches === undefined) passCache.set(runKey, (caches = []));
   const cacheOf = (stage: number, t: LeafTypes, apply: boolean, reduces: boolean): Map<number, Planned | null> => {
@@ -1096,7 +1097,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     }
     const r = reduce === undefined ? 0 : reduce.kernel.reductions.length;
     const sums = reduce === undefined ? undefined : new Float64Array(blocks * r);
-    const at = reduce === undefined ? undefined : blocksBefore.map((b) => b * r);
+    const at = reduce === undefined ? undefined : mapped(blocksBefore, (b) => b * r);
     // Neighbouring leaves mostly share a plan and their scalars: the last leaf's are kept, and
     // a run of leaves with one plan and one set of scalars goes to the runner in one call.
     let last: { cache: Map<number, Planned | null>; mask: number; plan: Planned | null; run: PassRunner } | undefined;
@@ -1128,7 +1129,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
         };
         const plan = planned(cache, mask, members, reducing, t, apply, kernelOf);
         last = { cache, mask, plan, run: plan === null ? noRun : runnerOf(plan.pass) };
-        if (plan !== null) columns = plan.buffers.map((code) => columnOf(code, inputs, outputs));
+        if (plan !== null) columns = mapped(plan.buffers, (code) => columnOf(code, inputs, outputs));
         valuesOf = -1;
       }
       const { plan } = last;
@@ -1141,7 +1142,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       }
       if (!same) {
         runGroup();
-        values = refs.map(([k, name]) => scalars[k]![i]![name]!);
+        values = mapped(refs, ([k, name]) => scalars[k]![i]![name]!);
       }
       valuesOf = i;
       group.push(i);
@@ -1152,7 +1153,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     if (reduce === undefined) return;
     const op = ops[reduce.k]!;
     const reduced = reducedScalars(op, sums!, blocksBefore, blocks, (input) =>
-      (input === "x" ? outputs : pRead).map((a, i) => (op.active?.[i] === false ? a.subarray(0, 0) : a)),
+      mapped(input === "x" ? outputs : pRead, (a, i) => (op.active?.[i] === false ? a.subarray(0, 0) : a)),
     );
     scalars[reduce.k] = leafScalars(reduce.k, reduced);
   };
@@ -1162,7 +1163,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   const starts = [0];
   for (let k = 1; k < ops.length; k++)
     if (ops[k]!.kernel.reductions.length > 0 || k - starts[starts.length - 1]! >= 30) starts.push(k);
-  const input = x.map((a, i) => inDtype(a, types[i]!.compute, step.alloc));
+  const input = mapped(x, (a, i) => inDtype(a, types[i]!.compute, step.alloc));
   let current = input;
   const finals = new Array<FloatArray | undefined>(leaves);
   // The first kernel's sums are over the run's input itself.
@@ -1178,7 +1179,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       if (gate === undefined) continue;
       const value = gate() ? 1 : 0;
       const merged = new Map<ScalarValues, ScalarValues>();
-      scalars[k] = scalars[k]!.map((values) => {
+      scalars[k] = mapped(scalars[k]!, (values) => {
         let out = merged.get(values);
         if (out === undefined) merged.set(values, (out = { ...values, [GATE]: value }));
         return out;
@@ -1229,7 +1230,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     current = outs;
   }
   after.forEach((f) => f());
-  return current.map((data, i) => {
+  return mapped(current, (data, i) => {
     const final = finals[i];
     if (final !== undefined) return final;
     // A leaf no kernel changed comes back as the very array it came in as.
