@@ -28,6 +28,18 @@ describe("pytrees: the data model", () => {
     },
   );
 
+  test.prop([fc.uniqueArray(fc.string({ maxLength: 3 }), { minLength: 33, maxLength: 80 })])(
+    "a tree rebuilt from a wide object (past 32 keys, built as a dictionary) has exactly its keys, in order, as a plain object",
+    (keys) => {
+      const obj = Object.fromEntries(keys.map((k, i) => [k, Float64Array.of(i)])) as Record<string, PyTree>;
+      const out = applyUpdates(obj, tree.zerosLike(obj)) as Record<string, Float64Array>;
+      expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+      // Keys in sorted order, as an object lists them (integer-like keys first, by the language).
+      expect(Object.keys(out)).toEqual(Object.keys(Object.fromEntries([...keys].sort().map((k) => [k, 0]))));
+      for (const k of keys) expect(out[k]![0]).toBe((obj[k] as Float64Array)[0]);
+    },
+  );
+
   it("visits object keys in sorted order, so insertion order changes nothing", () => {
     const a = { w: Float64Array.of(1), b: Float64Array.of(2), a: Float64Array.of(3) };
     const b = { a: Float64Array.of(3), b: Float64Array.of(2), w: Float64Array.of(1) };
