@@ -429,6 +429,15 @@ function compareDefs(expected: TreeDef, actual: TreeDef, path: Segment[]): void 
  */
 const equalDefs = new WeakMap<TreeDef, TreeDef>();
 
+/**
+ * The last flat form each flat form passed a check against, one memo per check: a compiled step
+ * checks the same state trees against the same updates every step. A `Flat` is never modified,
+ * and its leaves' lengths and shapes do not change (typed arrays, and ndarrays whose shapes the
+ * state trees freeze), so a pair that passed once passes again. Weak: it keeps no tree alive.
+ */
+const agreed = new WeakMap<Flat, Flat>();
+const agreedShapes = new WeakMap<Flat, Flat>();
+
 /** The shape of a leaf: an ndarray's shape, or `[length]` for a typed array. */
 export function shapeOf(leaf: Leaf): readonly number[] {
   return isFloatArray(leaf) ? [leaf.length] : leaf.shape;
@@ -450,6 +459,7 @@ export function sizeOf(leaf: Leaf): number {
  * `STRUCTURE_MISMATCH` or `SHAPE_MISMATCH` with the path of the first difference.
  */
 export function assertSameStructure(expected: Flat, actual: Flat): void {
+  if (agreed.get(expected) === actual) return;
   if (equalDefs.get(expected.def) !== actual.def) {
     compareDefs(expected.def, actual.def, []);
     equalDefs.set(expected.def, actual.def);
@@ -474,6 +484,7 @@ export function assertSameStructure(expected: Flat, actual: Flat): void {
       );
     }
   }
+  agreed.set(expected, actual);
 }
 
 function isContiguous(x: FloatNdArray): boolean {
@@ -506,6 +517,7 @@ export function shapesOf(flat: Flat): PyTree {
  * dimensions.
  */
 export function assertShapes(recorded: Flat, actual: Flat, where: string): void {
+  if (agreedShapes.get(recorded) === actual) return;
   if (equalDefs.get(recorded.def) !== actual.def) {
     compareDefs(recorded.def, actual.def, []);
     equalDefs.set(recorded.def, actual.def);
@@ -538,6 +550,7 @@ export function assertShapes(recorded: Flat, actual: Flat, where: string): void 
         leafPaths(recorded.def)[i],
       );
   }
+  agreedShapes.set(recorded, actual);
 }
 
 /**

@@ -276,6 +276,13 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     return true;
   };
 
+  /** Whether the entry at `w` starts, in every buffer, where the entry at `before` ends. */
+  const follows = (table: Int32Array, before: number, w: number): boolean => {
+    const bytes = size * table[before + nb]!;
+    for (let k = 0; k < nb; k++) if (table[w + k] !== table[before + k]! + bytes) return false;
+    return true;
+  };
+
   /** Leaves of a call that live outside the resident memory (streamed after the others). */
   const strays: number[] = [];
 
@@ -335,13 +342,17 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
           const w = home.tableUsed;
           for (let k = 0; k < nb; k++) home.table[w + k] = bound.offsets[i * nb + k]!;
           const len = columns[0]![i]!.length;
+          load += len;
+          if (r === 0 && w > w0 && follows(home.table, w - words, w)) {
+            home.table[w - words + nb]! += len;
+            continue;
+          }
           home.table[w + nb] = len;
           if (r > 0) home.table[w + nb + 1] = home.results + reserveSums(home, pool, len, results, at![i]!);
           home.tableUsed += words;
-          load += len;
         }
         tableArgs[0] = home.table.byteOffset + 4 * w0;
-        tableArgs[1] = to - from;
+        tableArgs[1] = (home.tableUsed - w0) / words;
         pool.queueRuns(code, tableArgs, t, load);
       }
     }
@@ -390,6 +401,12 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
       const w = entries * words;
       if (!addressesIn(bound, columns, i, table, w)) {
         strays.push(i);
+        continue;
+      }
+      // A pass that does not reduce runs a leaf that starts where the last one ends, in every
+      // buffer, as more of the last one: each element is computed alone, so nothing changes.
+      if (r === 0 && entries > 0 && follows(table, w - words, w)) {
+        table[w - words + nb]! += n;
         continue;
       }
       table[w + nb] = n;
