@@ -130,8 +130,7 @@ export function frozenTree(def: TreeDef, leaves: readonly Leaf[]): PyTree {
  * arrays (a kernel that wrote in place).
  */
 export function nextStateTree(like: Flat, arrays: readonly FloatArray[], current: unknown): PyTree {
-  if (builtFlat(current) === like && like.leaves.every((leaf, i) => dataOf(leaf) === arrays[i]))
-    return current as PyTree;
+  if (builtFlat(current) === like && sameData(like.leaves, arrays)) return current as PyTree;
   return frozenTree(
     like.def,
     like.leaves.map((leaf, i) => asLeafLike(leaf, arrays[i]!)),
@@ -139,6 +138,15 @@ export function nextStateTree(like: Flat, arrays: readonly FloatArray[], current
 }
 
 /** A tree held in a state, flattened: one that is not a pytree is `BAD_STATE`. */
+/** Whether each leaf's data is the array at its index (a typed array leaf is its own data). */
+function sameData(leaves: readonly Leaf[], arrays: readonly FloatArray[]): boolean {
+  for (let i = 0; i < leaves.length; i++) {
+    const leaf = leaves[i]!;
+    if (leaf !== arrays[i] && dataOf(leaf) !== arrays[i]) return false;
+  }
+  return true;
+}
+
 function flattenState(where: string, tree: unknown): Flat {
   try {
     return flatten(tree);

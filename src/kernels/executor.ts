@@ -851,9 +851,19 @@ const dtypeOf = (a: FloatArray): Dtype => (a instanceof Float32Array ? "f32" : "
  * read and write them where they are, and copy only what lives elsewhere.
  */
 function useArena(step: Step, state: unknown): void {
-  const slots = step.ops.flatMap((op) => (op.kind === "element" ? op.slots.flat() : []));
+  // The arena of the first slot that has one (a donated state's arrays all moved to one). A
+  // kernel on a view has no slot at the leaves outside it (holes).
   let arena: Arena | undefined;
-  for (const a of slots) if ((arena = arenaOf(a)) !== undefined) break;
+  for (let k = 0; arena === undefined && k < step.ops.length; k++) {
+    const op = step.ops[k]!;
+    if (op.kind !== "element") continue;
+    for (let s = 0; arena === undefined && s < op.slots.length; s++)
+      for (let i = 0; arena === undefined && i < op.slots[s]!.length; i++) {
+        const a = op.slots[s]![i] as FloatArray | undefined;
+        if (a !== undefined) arena = arenaOf(a);
+      }
+  }
+  const created = arena === undefined;
   if (arena === undefined) {
     arena = newArena(bytesOf(arraysIn(state)) + 2 * bytesOf(step.updates.leaves.map(dataOf)));
   }
@@ -868,6 +878,17 @@ function useArena(step: Step, state: unknown): void {
     if (to === undefined) moved.set(current, (to = arenaAlloc(home, dtypeOf(current), current.length) ?? current));
     return to;
   };
+  if (!created) return;
+  // A new arena places each slot's leaves side by side, slot after slot, as a compiled memory
+  // does, so that a pass's streams run on from one leaf into the next (the run would otherwise
+  // move them leaf by leaf, each leaf's slots together).
+  for (const op of step.ops)
+    if (op.kind === "element" && op.inPlace)
+      for (const leaves of op.slots)
+        for (let i = 0; i < leaves.length; i++) {
+          const a = leaves[i] as FloatArray | undefined;
+          if (a !== undefined) step.keep(a);
+        }
 }
 
 /** The typed arrays a state holds (an ndarray leaf's data), each once (a state may share one). */
