@@ -17,8 +17,9 @@
 // that run as plain TypeScript between compiled passes.
 //
 // Sizes: one leaf of 1e7, one leaf of 1e6, 1,000 leaves of 1,000 (per element, the last should
-// cost what 1e6 in one leaf costs). Times are medians of the timed steps after a warm-up of two
-// Lookahead periods, so a sync step is one step in five of them.
+// cost what 1e6 in one leaf costs). Times are medians of the timed steps after a warm-up of at
+// least two Lookahead periods and half a second, so that every path is timed once the engine has
+// optimized it; a sync step is one step in five of them.
 //
 //   npm run bench              the full run (a few minutes on an idle 2-core machine)
 //   npm run bench -- --quick   fewer steps, for a smoke run
@@ -34,6 +35,7 @@ const quick = process.argv.includes("--quick");
 const here = path.dirname(fileURLToPath(import.meta.url));
 const LR = 1e-3;
 const gc = globalThis.gc ?? (() => undefined);
+const WARMUP_MS = quick ? 100 : 500;
 
 /** Seeded uniform floats in [-1, 1) (mulberry32). */
 function randomLeaf(length, seed) {
@@ -58,9 +60,14 @@ function makeTree(leaves, length, seed) {
   return { tree, list };
 }
 
-/** The median time of `step` over `steps` calls, after `warmup` calls. */
+/**
+ * The median time of `step` over `steps` calls, after a warm-up of at least `warmup` calls and
+ * half a second: the engine optimizes the code of a step over its first calls, and a step over
+ * 1,000 small leaves runs thousands of function calls that take about a hundred steps to settle.
+ */
 function median(step, steps, warmup = 10) {
-  for (let i = 0; i < warmup; i++) step();
+  const until = performance.now() + WARMUP_MS;
+  for (let i = 0; i < warmup || performance.now() < until; i++) step();
   const times = [];
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();
