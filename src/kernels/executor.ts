@@ -925,6 +925,28 @@ const inDtype = (a: FloatArray, dtype: Dtype, alloc: Allocator = fresh): FloatAr
   return out;
 };
 
+/** Whether every array a run reads is float32: its input, the params and each kernel's slots and reads. */
+function allFloat32(
+  x: readonly FloatArray[],
+  params: readonly FloatArray[] | undefined,
+  ops: readonly ElementOp[],
+): boolean {
+  const f32 = (column: readonly FloatArray[]): boolean => {
+    for (let i = 0; i < column.length; i++) {
+      // A kernel on a view has no arrays at the leaves outside it (holes).
+      const a = column[i] as FloatArray | undefined;
+      if (a !== undefined && !(a instanceof Float32Array)) return false;
+    }
+    return true;
+  };
+  if (!f32(x) || (params !== undefined && !f32(params))) return false;
+  for (const op of ops) {
+    for (const column of op.slots) if (!f32(column)) return false;
+    for (const column of op.reads) if (!f32(column)) return false;
+  }
+  return true;
+}
+
 /** The four kinds of leaf, by compute and update dtype (one object each). */
 const LEAF_TYPES: Record<Dtype, Record<Dtype, LeafTypes>> = {
   f32: { f32: { compute: "f32", update: "f32" }, f64: { compute: "f32", update: "f64" } },
@@ -1007,15 +1029,60 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   // Conversions back into narrower arrays, once the passes have run (mixed-dtype leaves only).
   const after: (() => void)[] = [];
   // Per leaf: the params read and written, and per kernel and slot, the slot read and written.
-  const pRead: FloatArray[] = [];
-  const pWrite: FloatArray[] = [];
+  let pRead: FloatArray[] = [];
+  let pWrite: FloatArray[] = [];
   const columnsFor = (names: readonly string[]) => mapped(names, () => new Array<FloatArray>(leaves));
   const slotRead = mapped(ops, (op) => columnsFor([...op.kernel.slotNames, ...op.kernel.readNames]));
   const slotWrite = mapped(ops, (op) => columnsFor(op.kernel.slotNames));
   for (const op of ops) op.next = columnsFor(op.kernel.slotNames);
+  // With every array of the run in float32 (the common case), every leaf computes in float32 and
+  // the params are read and written as they are; a kernel whose slots are written in place
+  // (every kernel of a compiled step) takes its slot and read columns whole, not leaf by leaf.
+  const narrow = allFloat32(x, params, ops);
+  const whole = mapped(ops, (op) => narrow && step.inPlace && op.inPlace && step.keep === sameArray);
+  if (narrow) {
+    for (let i = 0; i < leaves; i++) types.push(LEAF_TYPES.f32.f32);
+    if (params !== undefined) pRead = params;
+    if (step.apply && last) pWrite = params!;
+    ops.forEach((op, k) => {
+      if (!whole[k]) return;
+      const slots = op.kernel.slotNames.length;
+      for (let s = 0; s < slots; s++) slotRead[k]![s] = slotWrite[k]![s] = op.next[s] = op.slots[s]!.slice();
+      for (let r = 0; r < op.reads.length; r++) slotRead[k]![slots + r] = op.reads[r]!.slice();
+    });
+  }
+  /** Kernel k's slot and read arrays at leaf i, computing in `compute`, the leaf of `n` elements. */
+  function leafSlots(k: number, i: number, compute: Dtype, n: number): void {
+    const op = ops[k]!;
+    if (op.active?.[i] === false) return; // no slots there: the kernel skips the leaf
+    const slots = op.kernel.slotNames.length;
+    const reads = slotRead[k]!;
+    // A slot written in place in its own dtype (every slot of a compiled step) is read and
+    // written where it is.
+    const where = step.inPlace && op.inPlace && step.keep === sameArray;
+    for (let s = 0; s < slots; s++) {
+      const current = op.slots[s]![i]!;
+      if (where && dtypeOf(current) === compute) {
+        reads[s]![i] = slotWrite[k]![s]![i] = op.next[s]![i] = current;
+        continue;
+      }
+      reads[s]![i] = inDtype(current, compute, step.alloc);
+      const target = step.inPlace && op.inPlace ? step.keep(current) : step.alloc(dtypeOf(current), n, true);
+      const write = dtypeOf(target) === compute ? target : step.alloc(compute, n, false);
+      slotWrite[k]![s]![i] = write;
+      if (write !== target) after.push(() => target.set(write));
+      op.next[s]![i] = target;
+    }
+    for (let r = 0; r < op.reads.length; r++) reads[slots + r]![i] = inDtype(op.reads[r]![i]!, compute, step.alloc);
+  }
   for (let i = 0; i < leaves; i++) {
     const input = x[i]!;
     const p = params?.[i];
+    if (narrow) {
+      const n = input.length;
+      for (let k = 0; k < ops.length; k++) if (!whole[k]) leafSlots(k, i, "f32", n);
+      continue;
+    }
     let wide = dtypeOf(input) === "f64" || (p !== undefined && dtypeOf(p) === "f64");
     for (let k = 0; !wide && k < ops.length; k++) {
       const op = ops[k]!;
@@ -1031,29 +1098,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       if (write !== p) after.push(() => p!.set(write));
     }
     const n = input.length;
-    for (let k = 0; k < ops.length; k++) {
-      const op = ops[k]!;
-      if (op.active?.[i] === false) continue; // no slots there: the kernel skips the leaf
-      const slots = op.kernel.slotNames.length;
-      const reads = slotRead[k]!;
-      // A slot written in place in its own dtype (every slot of a compiled step) is read and
-      // written where it is.
-      const where = step.inPlace && op.inPlace && step.keep === sameArray;
-      for (let s = 0; s < slots; s++) {
-        const current = op.slots[s]![i]!;
-        if (where && dtypeOf(current) === compute) {
-          reads[s]![i] = slotWrite[k]![s]![i] = op.next[s]![i] = current;
-          continue;
-        }
-        reads[s]![i] = inDtype(current, compute, step.alloc);
-        const target = step.inPlace && op.inPlace ? step.keep(current) : step.alloc(dtypeOf(current), n, true);
-        const write = dtypeOf(target) === compute ? target : step.alloc(compute, n, false);
-        slotWrite[k]![s]![i] = write;
-        if (write !== target) after.push(() => target.set(write));
-        op.next[s]![i] = target;
-      }
-      for (let r = 0; r < op.reads.length; r++) reads[slots + r]![i] = inDtype(op.reads[r]![i]!, compute, step.alloc);
-    }
+    for (let k = 0; k < ops.length; k++) leafSlots(k, i, compute, n);
   }
   /** A buffer's array for every leaf, by its {@link Planned} code. */
   const columnOf = (code: readonly number[], inputs: FloatArray[], outputs: FloatArray[]): FloatArray[] => {
@@ -1126,6 +1171,20 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     let valuesOf = -1;
     let values: number[] = [];
     let columns: FloatArray[][] = [];
+    // Per kernel, whether every leaf has the one object of its scalars (found once a stage); the
+    // kernels of the current plan that do not, whose scalars are compared leaf by leaf.
+    const uniform: (boolean | undefined)[] = [];
+    const isUniform = (k: number): boolean => {
+      let u = uniform[k];
+      if (u === undefined) {
+        const own = scalars[k]!;
+        u = true;
+        for (let i = 1; u && i < own.length; i++) u = own[i] === own[0];
+        uniform[k] = u;
+      }
+      return u;
+    };
+    let varying: number[] = [];
     const group: number[] = [];
     const runGroup = () => {
       if (group.length === 0) return;
@@ -1150,15 +1209,19 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
         };
         const plan = planned(cache, mask, members, reducing, t, apply, kernelOf);
         last = { cache, mask, plan, run: plan === null ? noRun : runnerOf(plan.pass) };
-        if (plan !== null) columns = mapped(plan.buffers, (code) => columnOf(code, inputs, outputs));
+        if (plan !== null) {
+          columns = mapped(plan.buffers, (code) => columnOf(code, inputs, outputs));
+          varying = [];
+          for (const [k] of plan.refs) if (!varying.includes(k) && !isUniform(k)) varying.push(k);
+        }
         valuesOf = -1;
       }
       const { plan } = last;
       if (plan === null) continue;
       const { refs } = plan;
       let same = valuesOf >= 0;
-      for (let k = 0; same && k < refs.length; k++) {
-        const own = scalars[refs[k]![0]]!;
+      for (let j = 0; same && j < varying.length; j++) {
+        const own = scalars[varying[j]!]!;
         same = own[i] === own[valuesOf];
       }
       if (!same) {
