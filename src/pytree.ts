@@ -276,8 +276,14 @@ function walk(x: unknown, leaves: Leaf[], path: Segment[]): TreeDef {
     if (x.length > 0 && typeof x[0] === "number") throw notAPyTree(x, path);
     const children = new Array<TreeDef>(x.length);
     for (let i = 0; i < x.length; i++) {
+      const child: unknown = x[i];
+      if (isFloatArray(child)) {
+        leaves.push(child);
+        children[i] = LEAF;
+        continue;
+      }
       path.push(i);
-      children[i] = walk(x[i], leaves, path);
+      children[i] = walk(child, leaves, path);
       path.pop();
     }
     return { kind: "array", children };
@@ -297,8 +303,15 @@ function walk(x: unknown, leaves: Leaf[], path: Segment[]): TreeDef {
   const children = new Array<TreeDef>(keys.length);
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
+    const child = (x as Record<string, unknown>)[key];
+    // A typed array, the usual child, is taken here: a walk of it would only push it.
+    if (isFloatArray(child)) {
+      leaves.push(child);
+      children[i] = LEAF;
+      continue;
+    }
     path.push(key);
-    children[i] = walk((x as Record<string, unknown>)[key], leaves, path);
+    children[i] = walk(child, leaves, path);
     path.pop();
   }
   return { kind: "object", keys, children };
