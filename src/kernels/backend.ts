@@ -336,7 +336,10 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
           home.tableUsed = 0;
         }
         const w0 = home.tableUsed;
+        // The table's block sums, side by side in one reservation, copied out in one go.
+        const sumsAt = r > 0 ? reserveTableSums(home, pool, columns, small.slice(from, to), results!, at!) : 0;
         let load = 0;
+        let sumsUsed = 0;
         for (let e = from; e < to; e++) {
           const i = small[e]!;
           const w = home.tableUsed;
@@ -348,7 +351,10 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
             continue;
           }
           home.table[w + nb] = len;
-          if (r > 0) home.table[w + nb + 1] = home.results + reserveSums(home, pool, len, results, at![i]!);
+          if (r > 0) {
+            home.table[w + nb + 1] = home.results + sumsAt + 8 * sumsUsed;
+            sumsUsed += r * Math.ceil(len / BLOCK);
+          }
           home.tableUsed += words;
         }
         tableArgs[0] = home.table.byteOffset + 4 * w0;
@@ -356,6 +362,35 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
         pool.queueRuns(code, tableArgs, t, load);
       }
     }
+  };
+
+  /**
+   * Room for the block sums of a table's leaves, side by side in the resident region, copied
+   * into `results` (each leaf's at `at[i]`) once the threads are done; returns its offset.
+   */
+  const reserveTableSums = (
+    home: Resident,
+    pool: Pool,
+    columns: Columns,
+    list: readonly number[],
+    results: Float64Array,
+    at: ArrayLike<number>,
+  ): number => {
+    let count = 0;
+    for (const i of list) count += r * Math.ceil(columns[0]![i]!.length / BLOCK);
+    const offset = pool.reserve(8 * count);
+    if (offset + 8 * count > home.resultBytes) throw new Error("the resident sums region is too small");
+    const lengths = list.map((i) => columns[0]![i]!.length);
+    pendingCopies.push(() => {
+      const sums = new Float64Array(home.buffer, home.results + offset, count);
+      for (let e = 0, o = 0; e < list.length; e++) {
+        const into = at[list[e]!]!;
+        const c = r * Math.ceil(lengths[e]! / BLOCK);
+        for (let q = 0; q < c; q++) results[into + q] = sums[o + q]!;
+        o += c;
+      }
+    });
+    return offset;
   };
 
   /** Room for a leaf's block sums in the resident region, copied into `results` at `into` once the threads are done. */
