@@ -316,7 +316,8 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
         continue;
       }
       args[nb] = n;
-      if (r > 0) args[nb + 1 + pass.scalars.length] = home.results + reserveSums(home, pool, n, results, at![i]!);
+      if (r > 0)
+        args[nb + 1 + pass.scalars.length] = home.results + reserveSums(home, pool, columns, [i], results!, at!);
       pool.queue(code, args, nb, size, r, n);
     }
     // The small leaves: thread t takes those whose elements start in its share of them.
@@ -337,7 +338,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
         }
         const w0 = home.tableUsed;
         // The table's block sums, side by side in one reservation, copied out in one go.
-        const sumsAt = r > 0 ? reserveTableSums(home, pool, columns, small.slice(from, to), results!, at!) : 0;
+        const sumsAt = r > 0 ? reserveSums(home, pool, columns, small.slice(from, to), results!, at!) : 0;
         let load = 0;
         let sumsUsed = 0;
         for (let e = from; e < to; e++) {
@@ -365,10 +366,11 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   };
 
   /**
-   * Room for the block sums of a table's leaves, side by side in the resident region, copied
-   * into `results` (each leaf's at `at[i]`) once the threads are done; returns its offset.
+   * Room for the block sums of `list`'s leaves (a table's, or one split leaf's), side by side in
+   * the resident region, copied into `results` (each leaf's at `at[i]`) once the threads are
+   * done; returns its offset.
    */
-  const reserveTableSums = (
+  const reserveSums = (
     home: Resident,
     pool: Pool,
     columns: Columns,
@@ -390,16 +392,6 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
         o += c;
       }
     });
-    return offset;
-  };
-
-  /** Room for a leaf's block sums in the resident region, copied into `results` at `into` once the threads are done. */
-  const reserveSums = (home: Resident, pool: Pool, n: number, results: Float64Array | undefined, into: number) => {
-    const count = r * Math.ceil(n / BLOCK);
-    const offset = pool.reserve(8 * count);
-    if (offset + 8 * count > home.resultBytes) throw new Error("the resident sums region is too small");
-    const view = new Float64Array(home.buffer, home.results + offset, count);
-    pendingCopies.push(() => results!.set(view, into));
     return offset;
   };
 

@@ -1031,25 +1031,32 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   // Per leaf: the params read and written, and per kernel and slot, the slot read and written.
   let pRead: FloatArray[] = [];
   let pWrite: FloatArray[] = [];
-  const columnsFor = (names: readonly string[]) => mapped(names, () => new Array<FloatArray>(leaves));
-  const slotRead = mapped(ops, (op) => columnsFor([...op.kernel.slotNames, ...op.kernel.readNames]));
-  const slotWrite = mapped(ops, (op) => columnsFor(op.kernel.slotNames));
-  for (const op of ops) op.next = columnsFor(op.kernel.slotNames);
   // With every array of the run in float32 (the common case), every leaf computes in float32 and
   // the params are read and written as they are; a kernel whose slots are written in place
-  // (every kernel of a compiled step) takes its slot and read columns whole, not leaf by leaf.
+  // (every kernel of a compiled step) takes its slot and read columns whole, as they are, not
+  // leaf by leaf. Other kernels fill theirs leaf by leaf.
   const narrow = allFloat32(x, params, ops);
   const whole = mapped(ops, (op) => narrow && step.inPlace && op.inPlace && step.keep === sameArray);
+  const columnsFor = (names: readonly string[]) => mapped(names, () => new Array<FloatArray>(leaves));
+  const slotRead: FloatArray[][][] = [];
+  const slotWrite: FloatArray[][][] = [];
+  ops.forEach((op, k) => {
+    const { slotNames, readNames } = op.kernel;
+    if (!whole[k]) {
+      slotRead.push(columnsFor([...slotNames, ...readNames]));
+      slotWrite.push(columnsFor(slotNames));
+      op.next = columnsFor(slotNames);
+      return;
+    }
+    const slots = mapped(slotNames, (_, s) => op.slots[s]!.slice());
+    slotRead.push([...slots, ...mapped(readNames, (_, r) => op.reads[r]!.slice())]);
+    slotWrite.push(slots);
+    op.next = [...slots];
+  });
   if (narrow) {
     for (let i = 0; i < leaves; i++) types.push(LEAF_TYPES.f32.f32);
     if (params !== undefined) pRead = params;
     if (step.apply && last) pWrite = params!;
-    ops.forEach((op, k) => {
-      if (!whole[k]) return;
-      const slots = op.kernel.slotNames.length;
-      for (let s = 0; s < slots; s++) slotRead[k]![s] = slotWrite[k]![s] = op.next[s] = op.slots[s]!.slice();
-      for (let r = 0; r < op.reads.length; r++) slotRead[k]![slots + r] = op.reads[r]!.slice();
-    });
   }
   /** Kernel k's slot and read arrays at leaf i, computing in `compute`, the leaf of `n` elements. */
   function leafSlots(k: number, i: number, compute: Dtype, n: number): void {
@@ -1057,15 +1064,8 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     if (op.active?.[i] === false) return; // no slots there: the kernel skips the leaf
     const slots = op.kernel.slotNames.length;
     const reads = slotRead[k]!;
-    // A slot written in place in its own dtype (every slot of a compiled step) is read and
-    // written where it is.
-    const where = step.inPlace && op.inPlace && step.keep === sameArray;
     for (let s = 0; s < slots; s++) {
       const current = op.slots[s]![i]!;
-      if (where && dtypeOf(current) === compute) {
-        reads[s]![i] = slotWrite[k]![s]![i] = op.next[s]![i] = current;
-        continue;
-      }
       reads[s]![i] = inDtype(current, compute, step.alloc);
       const target = step.inPlace && op.inPlace ? step.keep(current) : step.alloc(dtypeOf(current), n, true);
       const write = dtypeOf(target) === compute ? target : step.alloc(compute, n, false);
@@ -1398,7 +1398,8 @@ const applyPasses = {
  */
 export function addInto(xs: readonly FloatArray[], ys: readonly FloatArray[], outs: readonly FloatArray[]): void {
   for (const dtype of ["f32", "f64"] as const) {
-    const leaves = xs.flatMap((x, i) => (dtypeOf(x) === dtype ? [i] : []));
+    const leaves: number[] = [];
+    for (let i = 0; i < xs.length; i++) if (dtypeOf(xs[i]!) === dtype) leaves.push(i);
     if (leaves.length === 0) continue;
     const pass = applyPasses[dtype];
     const columns = pass.buffers.map((name) => (name === P ? xs : name === "in" ? ys : outs));
