@@ -162,7 +162,7 @@ export function formatPath(path: readonly Segment[]): string {
 export function isFloatArray(x: unknown): x is FloatArray {
   // ArrayBuffer.isView checks for a real typed array: an object whose prototype is one
   // (Object.create(Float32Array.of(1))) passes instanceof but throws on every read.
-  return (x instanceof Float64Array || x instanceof Float32Array) && ArrayBuffer.isView(x);
+  return (x instanceof Float32Array || x instanceof Float64Array) && ArrayBuffer.isView(x);
 }
 
 function isNdArrayLike(x: object): x is { data: unknown; shape: number[]; stride: number[]; offset: number } {
@@ -418,6 +418,8 @@ function compareDefs(expected: TreeDef, actual: TreeDef, path: Segment[]): void 
     if (expected.children.length !== actual.children.length)
       fail(`expected an array of length ${expected.children.length}, got length ${actual.children.length}`);
     for (let i = 0; i < expected.children.length; i++) {
+      // A leaf's structure is one object: equal children need no call (most are leaves).
+      if (expected.children[i] === actual.children[i]) continue;
       path.push(i);
       compareDefs(expected.children[i]!, actual.children[i]!, path);
       path.pop();
@@ -425,9 +427,11 @@ function compareDefs(expected: TreeDef, actual: TreeDef, path: Segment[]): void 
   } else if (expected.kind === "object" && actual.kind === "object") {
     const e = expected.keys;
     const a = actual.keys;
-    if (e.length !== a.length || e.some((k, i) => k !== a[i]))
-      fail(`expected keys [${e.join(",")}], got [${a.join(",")}]`);
+    let same = e.length === a.length;
+    for (let i = 0; same && i < e.length; i++) same = e[i] === a[i];
+    if (!same) fail(`expected keys [${e.join(",")}], got [${a.join(",")}]`);
     for (let i = 0; i < e.length; i++) {
+      if (expected.children[i] === actual.children[i]) continue;
       path.push(e[i]!);
       compareDefs(expected.children[i]!, actual.children[i]!, path);
       path.pop();
@@ -483,10 +487,12 @@ export function assertSameStructure(expected: Flat, actual: Flat): void {
     const x = e[i]!;
     const y = a[i]!;
     if (x === y) continue;
-    const bothShaped = !isFloatArray(x) && !isFloatArray(y);
+    const xFlat = isFloatArray(x);
+    const yFlat = isFloatArray(y);
+    const bothShaped = !xFlat && !yFlat;
     const same = bothShaped
       ? x.shape.length === y.shape.length && x.shape.every((n, j) => n === y.shape[j])
-      : sizeOf(x) === sizeOf(y);
+      : (xFlat ? x.length : sizeOf(x)) === (yFlat ? y.length : sizeOf(y));
     if (!same) {
       const what = bothShaped ? "shape" : "length";
       const show = (l: Leaf): string => (bothShaped ? `[${shapeOf(l).join(",")}]` : String(sizeOf(l)));

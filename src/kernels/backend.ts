@@ -477,9 +477,13 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
       for (let e = 0; e < entries; e++) {
         const i = segLeaf[e]!;
         const len = segLen[e]!;
-        for (let k = 0; k < nb; k++)
-          if (isOutput[k] && direct(i, k) < 0)
-            copy(view, (base + k * slot) / size + segAt[e]!, columns[k]![i]!, segFrom[e]!, len);
+        const w = table + e * words;
+        // An output went through the scratch area where its entry points there (an arena's own
+        // arrays lie below its scratch area).
+        for (let k = 0; k < nb; k++) {
+          const at = (base + k * slot) / size + segAt[e]!;
+          if (isOutput[k] && s.i32[w + k] === at * size) copy(view, at, columns[k]![i]!, segFrom[e]!, len);
+        }
         if (r > 0)
           copy(s.f64, sums + segSum[e]!, results!, at![i]! + (segFrom[e]! / BLOCK) * r, r * Math.ceil(len / BLOCK));
       }

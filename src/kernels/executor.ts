@@ -873,7 +873,7 @@ function useArena(step: Step, state: unknown): void {
   step.alloc = (dtype, n, kept) =>
     kept ? (arenaAlloc(home, dtype, n) ?? fresh(dtype, n, kept)) : fresh(dtype, n, kept);
   step.keep = (current) => {
-    if (arenaOf(current) === home) return current;
+    if (current.buffer === home.buffer) return current;
     let to = moved.get(current);
     if (to === undefined) moved.set(current, (to = arenaAlloc(home, dtypeOf(current), current.length) ?? current));
     return to;
@@ -913,7 +913,7 @@ export const bytesOf = (arrays: Iterable<FloatArray>): number =>
  */
 export function applyTarget(params: FloatArray, updates: FloatArray): FloatArray {
   const arena = arenaOf(updates);
-  if (arena === undefined || arenaOf(params) === arena) return params;
+  if (arena === undefined || params.buffer === arena.buffer) return params;
   return arenaAlloc(arena, dtypeOf(params), params.length) ?? params;
 }
 const arrayOf = (dtype: Dtype, n: number): FloatArray => freshArray(dtype === "f32" ? Float32Array : Float64Array, n);
@@ -1269,6 +1269,17 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
         return out;
       });
     }
+    // Whether a kernel with no slots leaves a leaf alone, asked once per object of its scalars:
+    // the leaves of a step mostly share one.
+    const askedFor = new Array<ScalarValues | undefined>(ops.length).fill(undefined);
+    const alone = new Array<boolean>(ops.length).fill(false);
+    const leavesAlone = (k: number, values: ScalarValues): boolean => {
+      if (askedFor[k] !== values) {
+        askedFor[k] = values;
+        alone[k] = ops[k]!.kernel.spec.identity?.(values) === true;
+      }
+      return alone[k]!;
+    };
     const active: number[] = [];
     const outs: FloatArray[] = [];
     for (let i = 0; i < leaves; i++) {
@@ -1277,7 +1288,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       for (let k = from, bit = 1; k < to; k++, bit *= 2) {
         const { kernel } = ops[k]!;
         if (ops[k]!.active?.[i] === false) continue;
-        if (kernel.slotNames.length === 0 && kernel.spec.identity?.(scalars[k]![i]!)) continue;
+        if (kernel.slotNames.length === 0 && leavesAlone(k, scalars[k]![i]!)) continue;
         mask |= bit;
       }
       active.push(mask);
