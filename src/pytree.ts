@@ -133,6 +133,11 @@ export type TreeDef =
 export interface Flat {
   readonly def: TreeDef;
   readonly leaves: readonly Leaf[];
+  /**
+   * The leaves themselves when every one is a typed array (its own data), else undefined: what
+   * {@link denseLeaves} gives without a pass over the leaves.
+   */
+  readonly data?: readonly FloatArray[] | undefined;
 }
 
 const LEAF: TreeDef = { kind: "leaf" };
@@ -293,6 +298,7 @@ function walk(x: unknown, leaves: Leaf[], path: Segment[]): TreeDef {
     const layout = badLayout(x as unknown as FloatNdArray);
     if (layout !== undefined) throw new GradTxError("NOT_A_PYTREE", `malformed ndarray: ${layout}`, formatPath(path));
     leaves.push(x as unknown as FloatNdArray);
+    shapedLeaves++;
     return LEAF;
   }
   if (!isPlainObject(x)) throw notAPyTree(x, path);
@@ -326,6 +332,7 @@ export function flatten(tree: unknown): Flat {
   const leaves: Leaf[] = [];
   const path: Segment[] = [];
   let def: TreeDef;
+  shapedLeaves = 0;
   try {
     def = walk(tree, leaves, path);
   } catch (e) {
@@ -333,7 +340,28 @@ export function flatten(tree: unknown): Flat {
     if (e instanceof TooDeep) throw tooDeep(tree, path);
     throw e;
   }
-  return { def, leaves };
+  return { def, leaves, data: shapedLeaves === 0 ? (leaves as FloatArray[]) : undefined };
+}
+
+/**
+ * The ndarray leaves the walk of the current {@link flatten} has met (a tree of typed arrays
+ * alone is its own dense form).
+ */
+let shapedLeaves = 0;
+
+/** A flat form over `leaves`, with its dense form when they are all typed arrays. */
+export function flatOf(def: TreeDef, leaves: readonly Leaf[]): Flat {
+  let dense = true;
+  for (let i = 0; dense && i < leaves.length; i++) dense = isFloatArray(leaves[i]);
+  return { def, leaves, data: dense ? (leaves as readonly FloatArray[]) : undefined };
+}
+
+/**
+ * Each leaf's elements as one row-major typed array (see {@link dataOf}), in canonical order:
+ * for a tree of typed arrays, its leaves as they are. Must only be read.
+ */
+export function denseLeaves(flat: Flat): readonly FloatArray[] {
+  return flat.data ?? flat.leaves.map(dataOf);
 }
 
 /** Objects with more keys than this are built as dictionaries (see {@link objectFor}). */

@@ -12,6 +12,7 @@ import {
   assertShapes,
   ctorOf,
   dataOf,
+  flatOf,
   flatten,
   isFloatArray,
   unflatten,
@@ -120,7 +121,7 @@ function freeze(def: TreeDef, tree: unknown): void {
 export function frozenTree(def: TreeDef, leaves: readonly Leaf[]): PyTree {
   const tree = unflatten(def, leaves);
   freeze(def, tree);
-  if (typeof tree === "object" && tree !== null) builtFlats.set(tree, { def, leaves });
+  if (typeof tree === "object" && tree !== null) builtFlats.set(tree, flatOf(def, leaves));
   return tree;
 }
 

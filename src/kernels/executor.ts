@@ -19,6 +19,7 @@ import {
   assertSameStructure,
   ctorOf,
   dataOf,
+  denseLeaves,
   isLeaf,
   MAX_DEPTH,
   flatten,
@@ -104,7 +105,7 @@ function shapesRecord(params: Flat): PyTree {
   return frozenTree(params.def, flatten(shapesOf(params)).leaves);
 }
 
-const leavesOf = (flat: Flat): FloatArray[] => flat.leaves.map(dataOf);
+const leavesOf = (flat: Flat): readonly FloatArray[] => denseLeaves(flat);
 
 /** The initial state of a node. */
 export function initNode(node: Node, params: PyTree): unknown {
@@ -263,7 +264,7 @@ interface Step {
 function elementOp(
   kernel: Kernel,
   count: number,
-  slots: readonly FloatArray[][],
+  slots: readonly (readonly FloatArray[])[],
   view: View,
   owned: boolean,
   onScalars?: ElementOp["onScalars"],
@@ -439,7 +440,7 @@ function plan(
       let adaptive: { count: unknown; nu: unknown; alpha: unknown; estimate: unknown } | undefined;
       let adaptiveCount = 0;
       let nuTree: Flat | undefined;
-      let nu: FloatArray[] | undefined;
+      let nu: readonly FloatArray[] | undefined;
       let gradient: FloatArray[] | undefined;
       let track: ElementOp | undefined;
       if (node.alpha === "adaptive") {
@@ -483,7 +484,7 @@ function plan(
           };
         };
       const chosen = { alpha: node.alpha === "adaptive" ? NaN : node.alpha, estimate: NaN };
-      const slots: Record<string, FloatArray[]> = { slow, ...(nu === undefined ? {} : { nu }) };
+      const slots: Record<string, readonly FloatArray[]> = { slow, ...(nu === undefined ? {} : { nu }) };
       const reads: Record<string, FloatArray[]> = {
         ...(gradient === undefined ? {} : { g: gradient }),
         ...(node.curvature === undefined
@@ -801,8 +802,8 @@ export function updateNode(
     step.spare = updatesOf(state);
     if (options.alloc === undefined) useArena(step, state);
   }
-  const input = flat.leaves.map(dataOf);
-  let x: FloatArray[] = input;
+  const input = denseLeaves(flat);
+  let x: readonly FloatArray[] = input;
   for (let i = 0; i < step.ops.length;) {
     const op = step.ops[i]!;
     if (op.kind === "barrier") {
@@ -1024,13 +1025,15 @@ type ScalarValues = Record<string, number>;
  */
 function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: Step, last: boolean): FloatArray[] {
   const leaves = x.length;
-  const params = step.paramsFlat === undefined ? undefined : mapped(step.paramsFlat.leaves, dataOf);
+  const params = step.paramsFlat === undefined ? undefined : denseLeaves(step.paramsFlat);
   const types: LeafTypes[] = [];
   // Conversions back into narrower arrays, once the passes have run (mixed-dtype leaves only).
   const after: (() => void)[] = [];
   // Per leaf: the params read and written, and per kernel and slot, the slot read and written.
-  let pRead: FloatArray[] = [];
-  let pWrite: FloatArray[] = [];
+  const pReads: FloatArray[] = [];
+  const pWrites: FloatArray[] = [];
+  let pRead: readonly FloatArray[] = pReads;
+  let pWrite: readonly FloatArray[] = pWrites;
   // With every array of the run in float32 (the common case), every leaf computes in float32 and
   // the params are read and written as they are; a kernel whose slots are written in place
   // (every kernel of a compiled step) takes its slot and read columns whole, as they are, not
@@ -1048,8 +1051,10 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       op.next = columnsFor(slotNames);
       return;
     }
-    const slots = mapped(slotNames, (_, s) => op.slots[s]!.slice());
-    slotRead.push([...slots, ...mapped(readNames, (_, r) => op.reads[r]!.slice())]);
+    // The state's own lists, as they are (a compiled step's are the same lists every step): the
+    // columns of a whole kernel are only read, never filled in as leafSlots fills the others'.
+    const slots = mapped(slotNames, (_, s) => op.slots[s] as FloatArray[]);
+    slotRead.push([...slots, ...mapped(readNames, (_, r) => op.reads[r] as FloatArray[])]);
     slotWrite.push(slots);
     op.next = [...slots];
   });
@@ -1091,17 +1096,21 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     }
     const compute: Dtype = wide ? "f64" : "f32";
     types.push(LEAF_TYPES[compute][dtypeOf(input)]);
-    if (p !== undefined) pRead.push(inDtype(p, compute, step.alloc));
+    if (p !== undefined) pReads.push(inDtype(p, compute, step.alloc));
     if (step.apply && last) {
       const write = dtypeOf(p!) === compute ? p! : step.alloc(compute, p!.length, false);
-      pWrite.push(write);
+      pWrites.push(write);
       if (write !== p) after.push(() => p!.set(write));
     }
     const n = input.length;
     for (let k = 0; k < ops.length; k++) leafSlots(k, i, compute, n);
   }
   /** A buffer's array for every leaf, by its {@link Planned} code. */
-  const columnOf = (code: readonly number[], inputs: FloatArray[], outputs: FloatArray[]): FloatArray[] => {
+  const columnOf = (
+    code: readonly number[],
+    inputs: readonly FloatArray[],
+    outputs: readonly FloatArray[],
+  ): readonly FloatArray[] => {
     switch (code[0]) {
       case 0:
         return inputs;
@@ -1150,8 +1159,8 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     stage: number,
     from: number,
     active: readonly number[],
-    inputs: FloatArray[],
-    outputs: FloatArray[],
+    inputs: readonly FloatArray[],
+    outputs: readonly FloatArray[],
     reduce: Member | undefined,
     apply: boolean,
   ) => {
@@ -1170,7 +1179,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     // The leaf whose scalars `values` are (-1: none yet for this plan).
     let valuesOf = -1;
     let values: number[] = [];
-    let columns: FloatArray[][] = [];
+    let columns: (readonly FloatArray[])[] = [];
     // Per kernel, whether every leaf has the one object of its scalars (found once a stage); the
     // kernels of the current plan that do not, whose scalars are compared leaf by leaf.
     const uniform: (boolean | undefined)[] = [];
@@ -1247,7 +1256,14 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   const starts = [0];
   for (let k = 1; k < ops.length; k++)
     if (ops[k]!.kernel.reductions.length > 0 || k - starts[starts.length - 1]! >= 30) starts.push(k);
-  const input = mapped(x, (a, i) => inDtype(a, types[i]!.compute, step.alloc));
+  // The run's input in each leaf's compute dtype: the very list it came as where every leaf is
+  // in it already (a compiled step's passes then see the same lists step after step).
+  let input = x;
+  for (let i = 0; !narrow && i < leaves; i++)
+    if (dtypeOf(x[i]!) !== types[i]!.compute) {
+      input = mapped(x, (a, j) => inDtype(a, types[j]!.compute, step.alloc));
+      break;
+    }
   let current = input;
   const finals = new Array<FloatArray | undefined>(leaves);
   // The first kernel's sums are over the run's input itself.
