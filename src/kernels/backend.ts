@@ -229,14 +229,75 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     /** At `leaf * buffers + k`: the array last seen there, and its byte address (-1: elsewhere). */
     readonly arrays: (PassArray | undefined)[];
     readonly offsets: number[];
+    /** The tables of the last calls on this memory, to run again (see {@link Kept}). */
+    readonly kept: Kept[];
+    readonly keptOnPool: KeptOnPool[];
   }
   const instances = new WeakMap<Memory, Bound>();
   const boundTo = (memory: Memory): Bound => {
     let bound = instances.get(memory);
     if (bound === undefined)
-      instances.set(memory, (bound = { exports: undefined, buffer: memory.buffer, arrays: [], offsets: [] }));
+      instances.set(
+        memory,
+        (bound = { exports: undefined, buffer: memory.buffer, arrays: [], offsets: [], kept: [], keptOnPool: [] }),
+      );
     return bound;
   };
+  /** One table of entries a call ran on this thread, and where each entry's block sums go. */
+  interface KeptTable {
+    readonly words: Int32Array;
+    readonly leaf: Int32Array;
+    readonly length: Int32Array;
+    readonly sum: Int32Array;
+  }
+  /**
+   * What a call in place built, kept to run again. A compiled step calls each pass on the same
+   * lists of arrays step after step (the lists themselves, not only their arrays), and the
+   * arrays of a resident memory never move: a call with the same lists, by identity, and the
+   * same leaves runs the tables it built last time, without finding each leaf's addresses.
+   */
+  interface Kept {
+    readonly columns: Columns;
+    readonly leaves: Int32Array;
+    readonly tables: KeptTable[];
+  }
+  /** How many calls' tables a memory keeps per pass (a pass may run on a few runs of leaves a step). */
+  const KEPT = 4;
+  /** Of `list`, what a call on `columns` and `leaves` kept, if it is there. */
+  const keptFor = <T extends { readonly columns: Columns; readonly leaves: Int32Array }>(
+    list: readonly T[],
+    columns: Columns,
+    leaves: ArrayLike<number>,
+  ): T | undefined => {
+    for (const kept of list) {
+      if (kept.leaves.length !== leaves.length) continue;
+      let same = true;
+      for (let k = 0; same && k < nb; k++) same = kept.columns[k] === columns[k];
+      for (let j = 0; same && j < leaves.length; j++) same = kept.leaves[j] === leaves[j];
+      if (same) return kept;
+    }
+    return undefined;
+  };
+  /** Adds `kept` to `list`, which holds the last {@link KEPT}. */
+  const remember = <T>(list: T[], kept: T) => {
+    if (list.length === KEPT) list.shift();
+    list.push(kept);
+  };
+  /**
+   * The same for a call on a memory's threads: what it queued, in order. A leaf split over the
+   * threads (`thread` -1) with its buffers' addresses, or a table of leaves for one thread, each
+   * entry's sums address relative to the table's (the sums region is reserved anew each call).
+   */
+  interface KeptOnPool {
+    readonly columns: Columns;
+    readonly leaves: Int32Array;
+    readonly items: {
+      readonly thread: number;
+      readonly table: Int32Array;
+      readonly list: number[];
+      readonly load: number;
+    }[];
+  }
   /** The pass's exports on `memory` (a shared memory needs the module that imports one). */
   const runOn = (memory: Memory, shared: boolean): Bound => {
     const bound = boundTo(memory);
@@ -301,6 +362,43 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   ) => {
     const bound = boundTo(home.memory);
     const code = codeFor(true);
+    /** Queues leaf i alone, split over the threads, its buffers at `addresses`. */
+    const queueSplit = (i: number, addresses: ArrayLike<number>) => {
+      for (let k = 0; k < nb; k++) args[k] = addresses[k]!;
+      const n = columns[0]![i]!.length;
+      args[nb] = n;
+      if (r > 0)
+        args[nb + 1 + pass.scalars.length] = home.results + reserveSums(home, pool, columns, [i], results!, at!);
+      pool.queue(code, args, nb, size, r, n);
+    };
+    /**
+     * Queues a table of `words` (its entries' sums addresses relative to the table's sums) on
+     * thread t: the sums of `list`'s leaves, `load` elements.
+     */
+    const queueTable = (t: number, table: Int32Array, list: readonly number[], load: number) => {
+      if (home.tableUsed + table.length > home.table.length) {
+        pool.flush();
+        home.tableUsed = 0;
+      }
+      const w0 = home.tableUsed;
+      home.table.set(table, w0);
+      if (r > 0) {
+        const sums = home.results + reserveSums(home, pool, columns, list, results!, at!);
+        for (let w = w0 + nb + 1; w < w0 + table.length; w += words) home.table[w]! += sums;
+      }
+      home.tableUsed += table.length;
+      tableArgs[0] = home.table.byteOffset + 4 * w0;
+      tableArgs[1] = table.length / words;
+      pool.queueRuns(code, tableArgs, t, load);
+    };
+    const known = keptFor(bound.keptOnPool, columns, leaves);
+    if (known !== undefined) {
+      for (const item of known.items)
+        if (item.thread < 0) queueSplit(item.list[0]!, item.table);
+        else queueTable(item.thread, item.table, item.list, item.load);
+      return;
+    }
+    const kept: KeptOnPool = { columns, leaves: Int32Array.from(leaves), items: [] };
     const small: number[] = [];
     let elements = 0;
     for (let j = 0; j < leaves.length; j++) {
@@ -315,10 +413,9 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
         elements += n;
         continue;
       }
-      args[nb] = n;
-      if (r > 0)
-        args[nb + 1 + pass.scalars.length] = home.results + reserveSums(home, pool, columns, [i], results!, at!);
-      pool.queue(code, args, nb, size, r, n);
+      const addresses = Int32Array.from(args.slice(0, nb));
+      kept.items.push({ thread: -1, table: addresses, list: [i], load: n });
+      queueSplit(i, addresses);
     }
     // The small leaves: thread t takes those whose elements start in its share of them.
     let j = 0;
@@ -332,37 +429,35 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
       const capacity = Math.floor(home.table.length / words);
       for (let from = first; from < j; from += capacity) {
         const to = Math.min(j, from + capacity);
-        if (home.tableUsed + words * (to - from) > home.table.length) {
-          pool.flush();
-          home.tableUsed = 0;
-        }
-        const w0 = home.tableUsed;
-        // The table's block sums, side by side in one reservation, copied out in one go.
-        const sumsAt = r > 0 ? reserveSums(home, pool, columns, small.slice(from, to), results!, at!) : 0;
+        // The table's block sums, side by side in one reservation, copied out in one go: each
+        // entry's address here is relative to the reservation's.
+        const table = new Int32Array(words * (to - from));
+        let entries = 0;
         let load = 0;
         let sumsUsed = 0;
         for (let e = from; e < to; e++) {
           const i = small[e]!;
-          const w = home.tableUsed;
-          for (let k = 0; k < nb; k++) home.table[w + k] = bound.offsets[i * nb + k]!;
+          const w = entries * words;
+          for (let k = 0; k < nb; k++) table[w + k] = bound.offsets[i * nb + k]!;
           const len = columns[0]![i]!.length;
           load += len;
-          if (r === 0 && w > w0 && follows(home.table, w - words, w)) {
-            home.table[w - words + nb]! += len;
+          if (r === 0 && w > 0 && follows(table, w - words, w)) {
+            table[w - words + nb]! += len;
             continue;
           }
-          home.table[w + nb] = len;
+          table[w + nb] = len;
           if (r > 0) {
-            home.table[w + nb + 1] = home.results + sumsAt + 8 * sumsUsed;
+            table[w + nb + 1] = 8 * sumsUsed;
             sumsUsed += r * Math.ceil(len / BLOCK);
           }
-          home.tableUsed += words;
+          entries++;
         }
-        tableArgs[0] = home.table.byteOffset + 4 * w0;
-        tableArgs[1] = (home.tableUsed - w0) / words;
-        pool.queueRuns(code, tableArgs, t, load);
+        const item = { thread: t, table: table.subarray(0, entries * words), list: small.slice(from, to), load };
+        kept.items.push(item);
+        queueTable(t, item.table, item.list, load);
       }
     }
+    if (strays.length === 0) remember(bound.keptOnPool, kept);
   };
 
   /**
@@ -408,15 +503,34 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     const { table } = home;
     const capacity = Math.min(SEGMENTS, Math.floor(table.length / words));
     const sums = r > 0 ? new Float64Array(home.buffer, home.results, home.resultBytes / 8) : undefined;
-    let entries = 0;
-    let used = 0;
-    const runTable = () => {
+    /** Runs `entries` entries of the table, and copies their sums out. */
+    const runEntries = (entries: number, leaf: Int32Array, length: Int32Array, sum: Int32Array) => {
       tableArgs[0] = table.byteOffset;
       tableArgs[1] = entries;
       Reflect.apply(runs, undefined, tableArgs);
       if (sums !== undefined)
         for (let e = 0; e < entries; e++)
-          copy(sums, segSum[e]!, results!, at![segLeaf[e]!]!, r * Math.ceil(segLen[e]! / BLOCK));
+          copy(sums, sum[e]!, results!, at![leaf[e]!]!, r * Math.ceil(length[e]! / BLOCK));
+    };
+    const known = keptFor(bound.kept, columns, leaves);
+    if (known !== undefined) {
+      for (const t of known.tables) {
+        table.set(t.words);
+        runEntries(t.leaf.length, t.leaf, t.length, t.sum);
+      }
+      return;
+    }
+    const kept: Kept = { columns, leaves: Int32Array.from(leaves), tables: [] };
+    let entries = 0;
+    let used = 0;
+    const runTable = () => {
+      kept.tables.push({
+        words: table.slice(0, entries * words),
+        leaf: segLeaf.slice(0, entries),
+        length: segLen.slice(0, entries),
+        sum: segSum.slice(0, entries),
+      });
+      runEntries(entries, segLeaf, segLen, segSum);
       entries = used = 0;
     };
     for (let j = 0; j < leaves.length; j++) {
@@ -445,6 +559,8 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
       used += count;
     }
     if (entries > 0) runTable();
+    // A call with leaves elsewhere (streamed after these) is not kept.
+    if (strays.length === 0) remember(bound.kept, kept);
   };
 
   /**
