@@ -1138,6 +1138,9 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   const scalars: (ScalarValues[] | undefined)[] = mapped(ops, (op, k) =>
     leafScalars(k, op.kernel.reductions.length > 0 ? beforeOf(op) : scalarsOf(op, {})),
   );
+  // Per kernel, whether every leaf has the one object of its scalars: it has none per leaf and no
+  // sum per leaf (a gate keeps this: one object in, one out).
+  const uniform = mapped(ops, (op, k) => perLeaf[k] === undefined);
 
   let runKey = "";
   for (const op of ops) runKey += `${op.kernel.id},`;
@@ -1153,6 +1156,50 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     return (caches[at] ??= new Map());
   };
   const kernelOf = (k: number) => ops[k]!.kernel;
+
+  /** The kernels of a stage from `from` that `mask` has (bit b: kernel from + b). */
+  const membersOf = (from: number, mask: number): Member[] => {
+    const out: Member[] = [];
+    for (let k = from, bit = 1; bit <= mask; k++, bit *= 2) if (mask & bit) out.push({ k, kernel: ops[k]!.kernel });
+    return out;
+  };
+  // The leaves with elements, in order.
+  const filled: number[] = [];
+  for (let i = 0; i < leaves; i++) if (x[i]!.length > 0) filled.push(i);
+  /**
+   * Runs a stage's leaves as one run where they share everything: float32 all through, one
+   * mask, a reducing kernel that sees every leaf, and each kernel's one object of scalars (a
+   * compiled step's usual case). Then the leaves' plans need no pass over them; false where they
+   * may not share one.
+   */
+  const runAsOne = (
+    stage: number,
+    from: number,
+    active: readonly number[],
+    inputs: readonly FloatArray[],
+    outputs: readonly FloatArray[],
+    reduce: Member | undefined,
+    apply: boolean,
+    sums: Float64Array | undefined,
+    at: readonly number[] | undefined,
+  ): boolean => {
+    if (!narrow || filled.length === 0 || (reduce !== undefined && ops[reduce.k]!.active !== undefined)) return false;
+    const mask = active[0]!;
+    for (let i = 1; i < leaves; i++) if (active[i] !== mask) return false;
+    const t = LEAF_TYPES.f32.f32;
+    const cache = cacheOf(stage, t, apply, reduce !== undefined);
+    const plan = planned(cache, mask, () => membersOf(from, mask), reduce, t, apply, kernelOf);
+    if (plan === null) return true;
+    for (const [k] of plan.refs) if (!uniform[k]) return false;
+    runnerOf(plan.pass)(
+      mapped(plan.buffers, (code) => columnOf(code, inputs, outputs)),
+      filled,
+      mapped(plan.refs, ([k, name]) => scalars[k]![0]![name]!),
+      sums,
+      at,
+    );
+    return true;
+  };
 
   /** Runs one stage's passes over every leaf, then the next stage's first kernel's scalars. */
   const runStage = (
@@ -1180,19 +1227,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     let valuesOf = -1;
     let values: number[] = [];
     let columns: (readonly FloatArray[])[] = [];
-    // Per kernel, whether every leaf has the one object of its scalars (found once a stage); the
-    // kernels of the current plan that do not, whose scalars are compared leaf by leaf.
-    const uniform: (boolean | undefined)[] = [];
-    const isUniform = (k: number): boolean => {
-      let u = uniform[k];
-      if (u === undefined) {
-        const own = scalars[k]!;
-        u = true;
-        for (let i = 1; u && i < own.length; i++) u = own[i] === own[0];
-        uniform[k] = u;
-      }
-      return u;
-    };
+    // The kernels of the current plan whose scalars differ between leaves, compared leaf by leaf.
     let varying: number[] = [];
     const group: number[] = [];
     const runGroup = () => {
@@ -1200,7 +1235,8 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       last!.run(columns, group, values, sums, at);
       group.length = 0;
     };
-    for (let i = 0; i < leaves; i++) {
+    const asOne = runAsOne(stage, from, active, inputs, outputs, reduce, apply, sums, at);
+    for (let i = 0; !asOne && i < leaves; i++) {
       const n = x[i]!.length;
       if (n === 0) continue;
       const t = types[i]!;
@@ -1210,18 +1246,12 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       const cache = cacheOf(stage, t, apply, reducing !== undefined);
       if (last === undefined || last.cache !== cache || last.mask !== mask) {
         runGroup();
-        const members = () => {
-          const out: Member[] = [];
-          for (let k = from, bit = 1; bit <= mask; k++, bit *= 2)
-            if (mask & bit) out.push({ k, kernel: ops[k]!.kernel });
-          return out;
-        };
-        const plan = planned(cache, mask, members, reducing, t, apply, kernelOf);
+        const plan = planned(cache, mask, () => membersOf(from, mask), reducing, t, apply, kernelOf);
         last = { cache, mask, plan, run: plan === null ? noRun : runnerOf(plan.pass) };
         if (plan !== null) {
           columns = mapped(plan.buffers, (code) => columnOf(code, inputs, outputs));
           varying = [];
-          for (const [k] of plan.refs) if (!varying.includes(k) && !isUniform(k)) varying.push(k);
+          for (const [k] of plan.refs) if (!varying.includes(k) && !uniform[k]) varying.push(k);
         }
         valuesOf = -1;
       }
@@ -1249,6 +1279,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       mapped(input === "x" ? outputs : pRead, (a, i) => (op.active?.[i] === false ? a.subarray(0, 0) : a)),
     );
     scalars[reduce.k] = leafScalars(reduce.k, reduced);
+    uniform[reduce.k] = perLeaf[reduce.k] === undefined && !Array.isArray(reduced);
   };
 
   // Stages: [start, end) of the run, each after the first starting at a kernel that reduces.
@@ -1296,10 +1327,8 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       }
       return alone[k]!;
     };
-    const active: number[] = [];
-    const outs: FloatArray[] = [];
-    for (let i = 0; i < leaves; i++) {
-      // The kernels that change this leaf, as bits (kernel from + b is bit b).
+    /** The kernels that change leaf i, as bits (kernel from + b is bit b). */
+    const maskOf = (i: number): number => {
       let mask = 0;
       for (let k = from, bit = 1; k < to; k++, bit *= 2) {
         const { kernel } = ops[k]!;
@@ -1307,20 +1336,32 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
         if (kernel.slotNames.length === 0 && leavesAlone(k, scalars[k]![i]!)) continue;
         mask |= bit;
       }
-      active.push(mask);
+      return mask;
+    };
+    // Kernels that see every leaf, each with one object of scalars, change every leaf alike;
+    // where they change none, or change the params alone, the stage's output is its input.
+    let one = leaves > 0;
+    for (let k = from; one && k < to; k++) one = ops[k]!.active === undefined && uniform[k]!;
+    const mask0 = one ? maskOf(0) : 0;
+    const active: number[] = one ? new Array<number>(leaves).fill(mask0) : [];
+    const asInput = one && (mask0 === 0 || (lastStage && last && step.apply));
+    const built: FloatArray[] = [];
+    for (let i = 0; !asInput && i < leaves; i++) {
+      const mask = one ? mask0 : maskOf(i);
+      if (!one) active.push(mask);
       if (mask === 0) {
-        outs.push(current[i]!);
+        built.push(current[i]!);
         continue;
       }
       const n = x[i]!.length;
       const compute = types[i]!.compute;
       if (!lastStage) {
-        outs.push(step.alloc(compute, n, false));
+        built.push(step.alloc(compute, n, false));
         continue;
       }
       // Applied to the params, the last stage writes no updates.
       if (last && step.apply) {
-        outs.push(current[i]!);
+        built.push(current[i]!);
         continue;
       }
       // The last stage writes the updates, in their dtype: into the spare arrays of a donated
@@ -1334,8 +1375,9 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       finals[i] = out;
       const write = update === compute ? out : step.alloc(compute, n, false);
       if (write !== out) after.push(() => out.set(write));
-      outs.push(write);
+      built.push(write);
     }
+    const outs = asInput ? current : built;
     const reduce = lastStage ? undefined : { k: to, kernel: ops[to]!.kernel };
     runStage(s, from, active, current, outs, reduce, lastStage && last && step.apply);
     current = outs;
