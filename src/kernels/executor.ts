@@ -1166,41 +1166,6 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   // The leaves with elements, in order.
   const filled: number[] = [];
   for (let i = 0; i < leaves; i++) if (x[i]!.length > 0) filled.push(i);
-  /**
-   * Runs a stage's leaves as one run where they share everything: float32 all through, one
-   * mask, a reducing kernel that sees every leaf, and each kernel's one object of scalars (a
-   * compiled step's usual case). Then the leaves' plans need no pass over them; false where they
-   * may not share one.
-   */
-  const runAsOne = (
-    stage: number,
-    from: number,
-    active: readonly number[],
-    inputs: readonly FloatArray[],
-    outputs: readonly FloatArray[],
-    reduce: Member | undefined,
-    apply: boolean,
-    sums: Float64Array | undefined,
-    at: readonly number[] | undefined,
-  ): boolean => {
-    if (!narrow || filled.length === 0 || (reduce !== undefined && ops[reduce.k]!.active !== undefined)) return false;
-    const mask = active[0]!;
-    for (let i = 1; i < leaves; i++) if (active[i] !== mask) return false;
-    const t = LEAF_TYPES.f32.f32;
-    const cache = cacheOf(stage, t, apply, reduce !== undefined);
-    const plan = planned(cache, mask, () => membersOf(from, mask), reduce, t, apply, kernelOf);
-    if (plan === null) return true;
-    for (const [k] of plan.refs) if (!uniform[k]) return false;
-    runnerOf(plan.pass)(
-      mapped(plan.buffers, (code) => columnOf(code, inputs, outputs)),
-      filled,
-      mapped(plan.refs, ([k, name]) => scalars[k]![0]![name]!),
-      sums,
-      at,
-    );
-    return true;
-  };
-
   /** Runs one stage's passes over every leaf, then the next stage's first kernel's scalars. */
   const runStage = (
     stage: number,
@@ -1235,7 +1200,39 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       last!.run(columns, group, values, sums, at);
       group.length = 0;
     };
-    const asOne = runAsOne(stage, from, active, inputs, outputs, reduce, apply, sums, at);
+    /**
+     * Runs the stage's leaves as one run where they share everything: float32 all through, one
+     * mask, a reducing kernel that sees every leaf, and each kernel's one object of scalars (a
+     * compiled step's usual case). Then the leaves' plans need no pass over them; false where
+     * they may not share one.
+     */
+    const runAsOne = (): boolean => {
+      if (!narrow || filled.length === 0 || (reduce !== undefined && ops[reduce.k]!.active !== undefined)) return false;
+      const mask = active[0]!;
+      for (let i = 1; i < leaves; i++) if (active[i] !== mask) return false;
+      const t = LEAF_TYPES.f32.f32;
+      const plan = planned(
+        cacheOf(stage, t, apply, reduce !== undefined),
+        mask,
+        () => membersOf(from, mask),
+        reduce,
+        t,
+        apply,
+        kernelOf,
+      );
+      if (plan === null) return true;
+      for (const [k] of plan.refs) if (!uniform[k]) return false;
+      const columns = mapped(plan.buffers, (code) => columnOf(code, inputs, outputs));
+      runnerOf(plan.pass)(
+        columns,
+        filled,
+        mapped(plan.refs, ([k, name]) => scalars[k]![0]![name]!),
+        sums,
+        at,
+      );
+      return true;
+    };
+    const asOne = runAsOne();
     for (let i = 0; !asOne && i < leaves; i++) {
       const n = x[i]!.length;
       if (n === 0) continue;
