@@ -195,7 +195,8 @@ function copy(from: PassArray, f: number, to: PassArray, t: number, len: number)
 function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   const reads = readsOf(pass);
   const isInput = pass.buffers.map((name) => reads.has(name));
-  const isOutput = pass.buffers.map((name) => pass.stores.some((s) => s.buffer === name));
+  /** The buffers the pass writes. */
+  const outputs = pass.buffers.flatMap((name, k) => (pass.stores.some((s) => s.buffer === name) ? [k] : []));
   const size = pass.dtype === "f32" ? 4 : 8;
   /** Elements per 16 bytes: packed segments start at whole vectors. */
   const vector = 16 / size;
@@ -596,9 +597,9 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
         const w = table + e * words;
         // An output went through the scratch area where its entry points there (an arena's own
         // arrays lie below its scratch area).
-        for (let k = 0; k < nb; k++) {
+        for (const k of outputs) {
           const at = (base + k * slot) / size + segAt[e]!;
-          if (isOutput[k] && s.i32[w + k] === at * size) copy(view, at, columns[k]![i]!, segFrom[e]!, len);
+          if (s.i32[w + k] === at * size) copy(view, at, columns[k]![i]!, segFrom[e]!, len);
         }
         if (r > 0)
           copy(s.f64, sums + segSum[e]!, results!, at![i]! + (segFrom[e]! / BLOCK) * r, r * Math.ceil(len / BLOCK));
