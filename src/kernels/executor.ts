@@ -1080,7 +1080,9 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     }
     for (let r = 0; r < op.reads.length; r++) reads[slots + r]![i] = inDtype(op.reads[r]![i]!, compute, step.alloc);
   }
-  for (let i = 0; i < leaves; i++) {
+  // Float32 kernels that all take their columns whole have nothing to fill leaf by leaf.
+  const byLeaf = !narrow || whole.includes(false);
+  for (let i = 0; byLeaf && i < leaves; i++) {
     const input = x[i]!;
     const p = params?.[i];
     if (narrow) {
@@ -1163,9 +1165,15 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     for (let k = from, bit = 1; bit <= mask; k++, bit *= 2) if (mask & bit) out.push({ k, kernel: ops[k]!.kernel });
     return out;
   };
-  // The leaves with elements, in order.
+  // The leaves with elements, in order, and where each leaf's block sums start.
   const filled: number[] = [];
-  for (let i = 0; i < leaves; i++) if (x[i]!.length > 0) filled.push(i);
+  const blocksBefore: number[] = [];
+  let blocks = 0;
+  for (let i = 0; i < leaves; i++) {
+    if (x[i]!.length > 0) filled.push(i);
+    blocksBefore.push(blocks);
+    blocks += Math.ceil(x[i]!.length / BLOCK);
+  }
   /** Runs one stage's passes over every leaf, then the next stage's first kernel's scalars. */
   const runStage = (
     stage: number,
@@ -1176,12 +1184,6 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     reduce: Member | undefined,
     apply: boolean,
   ) => {
-    const blocksBefore: number[] = [];
-    let blocks = 0;
-    for (let i = 0; i < leaves; i++) {
-      blocksBefore.push(blocks);
-      blocks += Math.ceil(x[i]!.length / BLOCK);
-    }
     const r = reduce === undefined ? 0 : reduce.kernel.reductions.length;
     const sums = reduce === undefined ? undefined : new Float64Array(blocks * r);
     const at = reduce === undefined ? undefined : mapped(blocksBefore, (b) => b * r);
