@@ -3,11 +3,12 @@ import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { chain, clipByGlobalNorm, lookahead, type GradientTransformation, type PyTree } from "../src/index.js";
 import { arbitraryProblem } from "../src/laws/index.js";
-import { runnerOf, withBackend } from "../src/kernels/backend.js";
+import { runnerOf, withBackend, withResident, type Resident } from "../src/kernels/backend.js";
 import { elementwise } from "../src/kernels/executor.js";
 import * as e from "../src/kernels/expr.js";
 import { declare } from "../src/kernels/kernel.js";
 import { BLOCK, sumBlocks, type Pass } from "../src/kernels/pass.js";
+import { wasmApi } from "../src/kernels/wasm.js";
 import { catalogue } from "./catalogue.js";
 import { expectBitEqual, trajectory } from "./helpers.js";
 
@@ -207,6 +208,36 @@ describe("reductions", () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it("in place, a call on the same lists runs its own leaves: another set of as many, from the same first leaf, too", () => {
+    // Three leaves of x = (1, 2, ..., 10) times 1, 2 and 3, and y = 1, in a memory of their own:
+    // one block each, so leaf i's sums are sum(x*x) = 385 (i + 1)^2 and sum(x*y) = 55 (i + 1).
+    const memory = new wasmApi!.Memory({ initial: 1, maximum: 1 });
+    const leafAt = (k: number) => new Float32Array(memory.buffer, 64 * k, 10);
+    for (const i of [0, 1, 2]) leafAt(i).set(Array.from({ length: 10 }, (_, j) => (j + 1) * (i + 1)));
+    for (const k of [3, 4, 5]) leafAt(k).fill(1);
+    const home: Resident = {
+      memory,
+      buffer: memory.buffer,
+      results: 4096,
+      resultBytes: 4096,
+      pool: undefined,
+      table: new Int32Array(memory.buffer, 16384, 4096),
+      tableUsed: 0,
+    };
+    const columns = [[0, 1, 2].map(leafAt), [3, 4, 5].map(leafAt)];
+    const run = withBackend("wasm", () => runnerOf(sumPass("f32")));
+    const sumsOf = (leaves: number[]) => {
+      const results = new Float64Array(6).fill(NaN);
+      withResident(home, () => run(columns, leaves, [], results, [0, 2, 4]));
+      return [...results];
+    };
+    const expected = (i: number) => [385 * (i + 1) ** 2, 55 * (i + 1)];
+    for (let step = 0; step < 2; step++) {
+      expect(sumsOf([0, 2])).toEqual([...expected(0), NaN, NaN, ...expected(2)]);
+      expect(sumsOf([0, 1])).toEqual([...expected(0), ...expected(1), NaN, NaN]);
+    }
   });
 
   it("block sums add up in order, compensated: 1e16 + 1 - 1e16 keeps the 1", () => {

@@ -231,8 +231,8 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     readonly arrays: (PassArray | undefined)[];
     readonly offsets: number[];
     /** The tables of the last calls on this memory, to run again (see {@link Kept}). */
-    readonly kept: Kept[];
-    readonly keptOnPool: KeptOnPool[];
+    readonly kept: Map<number, Kept>;
+    readonly keptOnPool: Map<number, KeptOnPool>;
   }
   const instances = new WeakMap<Memory, Bound>();
   const boundTo = (memory: Memory): Bound => {
@@ -240,7 +240,14 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     if (bound === undefined)
       instances.set(
         memory,
-        (bound = { exports: undefined, buffer: memory.buffer, arrays: [], offsets: [], kept: [], keptOnPool: [] }),
+        (bound = {
+          exports: undefined,
+          buffer: memory.buffer,
+          arrays: [],
+          offsets: [],
+          kept: new Map(),
+          keptOnPool: new Map(),
+        }),
       );
     return bound;
   };
@@ -262,27 +269,20 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     readonly leaves: Int32Array;
     readonly tables: KeptTable[];
   }
-  /** How many calls' tables a memory keeps per pass (a pass may run on a few runs of leaves a step). */
-  const KEPT = 4;
-  /** Of `list`, what a call on `columns` and `leaves` kept, if it is there. */
+  /**
+   * What a call on `columns` and `leaves` kept, if it is there: by its first leaf, so that the
+   * calls of a step that each take a few leaves (their scalars differ) each find their own.
+   */
   const keptFor = <T extends { readonly columns: Columns; readonly leaves: Int32Array }>(
-    list: readonly T[],
+    kept: ReadonlyMap<number, T>,
     columns: Columns,
     leaves: ArrayLike<number>,
   ): T | undefined => {
-    for (const kept of list) {
-      if (kept.leaves.length !== leaves.length) continue;
-      let same = true;
-      for (let k = 0; same && k < nb; k++) same = kept.columns[k] === columns[k];
-      for (let j = 0; same && j < leaves.length; j++) same = kept.leaves[j] === leaves[j];
-      if (same) return kept;
-    }
-    return undefined;
-  };
-  /** Adds `kept` to `list`, which holds the last {@link KEPT}. */
-  const remember = <T>(list: T[], kept: T) => {
-    if (list.length === KEPT) list.shift();
-    list.push(kept);
+    const known = kept.get(leaves[0]!);
+    if (known === undefined || known.leaves.length !== leaves.length) return undefined;
+    for (let k = 0; k < nb; k++) if (known.columns[k] !== columns[k]) return undefined;
+    for (let j = 0; j < leaves.length; j++) if (known.leaves[j] !== leaves[j]) return undefined;
+    return known;
   };
   /**
    * The same for a call on a memory's threads: what it queued, in order. A leaf split over the
@@ -458,7 +458,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
         queueTable(t, item.table, item.list, load);
       }
     }
-    if (strays.length === 0) remember(bound.keptOnPool, kept);
+    if (strays.length === 0) bound.keptOnPool.set(leaves[0]!, kept);
   };
 
   /**
@@ -561,7 +561,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     }
     if (entries > 0) runTable();
     // A call with leaves elsewhere (streamed after these) is not kept.
-    if (strays.length === 0) remember(bound.kept, kept);
+    if (strays.length === 0) bound.kept.set(leaves[0]!, kept);
   };
 
   /**

@@ -1202,6 +1202,20 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       last!.run(columns, group, values, sums, at);
       group.length = 0;
     };
+    /** Starts a run of leaves on the plan of `mask` in `cache`: its runner, columns and varying scalars. */
+    const begin = (cache: Map<number, Planned | null>, mask: number, reducing: Member | undefined, t: LeafTypes) => {
+      const plan = planned(cache, mask, () => membersOf(from, mask), reducing, t, apply, kernelOf);
+      last = { cache, mask, plan, run: plan === null ? noRun : runnerOf(plan.pass) };
+      if (plan !== null) {
+        columns = mapped(plan.buffers, (code) => columnOf(code, inputs, outputs));
+        varying = [];
+        for (const [k] of plan.refs) if (!varying.includes(k) && !uniform[k]) varying.push(k);
+      }
+      valuesOf = -1;
+      return plan;
+    };
+    /** The plan's scalars at leaf i. */
+    const valuesAt = (refs: Planned["refs"], i: number) => mapped(refs, ([k, name]) => scalars[k]![i]![name]!);
     /**
      * Runs the stage's leaves as one run where they share everything: float32 all through, one
      * mask, a reducing kernel that sees every leaf, and each kernel's one object of scalars (a
@@ -1213,25 +1227,10 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       const mask = active[0]!;
       for (let i = 1; i < leaves; i++) if (active[i] !== mask) return false;
       const t = LEAF_TYPES.f32.f32;
-      const plan = planned(
-        cacheOf(stage, t, apply, reduce !== undefined),
-        mask,
-        () => membersOf(from, mask),
-        reduce,
-        t,
-        apply,
-        kernelOf,
-      );
+      const plan = begin(cacheOf(stage, t, apply, reduce !== undefined), mask, reduce, t);
       if (plan === null) return true;
-      for (const [k] of plan.refs) if (!uniform[k]) return false;
-      const columns = mapped(plan.buffers, (code) => columnOf(code, inputs, outputs));
-      runnerOf(plan.pass)(
-        columns,
-        filled,
-        mapped(plan.refs, ([k, name]) => scalars[k]![0]![name]!),
-        sums,
-        at,
-      );
+      if (varying.length > 0) return false;
+      last!.run(columns, filled, valuesAt(plan.refs, filled[0]!), sums, at);
       return true;
     };
     const asOne = runAsOne();
@@ -1245,18 +1244,10 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       const cache = cacheOf(stage, t, apply, reducing !== undefined);
       if (last === undefined || last.cache !== cache || last.mask !== mask) {
         runGroup();
-        const plan = planned(cache, mask, () => membersOf(from, mask), reducing, t, apply, kernelOf);
-        last = { cache, mask, plan, run: plan === null ? noRun : runnerOf(plan.pass) };
-        if (plan !== null) {
-          columns = mapped(plan.buffers, (code) => columnOf(code, inputs, outputs));
-          varying = [];
-          for (const [k] of plan.refs) if (!varying.includes(k) && !uniform[k]) varying.push(k);
-        }
-        valuesOf = -1;
+        begin(cache, mask, reducing, t);
       }
-      const { plan } = last;
+      const { plan } = last!;
       if (plan === null) continue;
-      const { refs } = plan;
       let same = valuesOf >= 0;
       for (let j = 0; same && j < varying.length; j++) {
         const own = scalars[varying[j]!]!;
@@ -1264,7 +1255,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       }
       if (!same) {
         runGroup();
-        values = mapped(refs, ([k, name]) => scalars[k]![i]![name]!);
+        values = valuesAt(plan.refs, i);
       }
       valuesOf = i;
       group.push(i);
