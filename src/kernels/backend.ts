@@ -114,8 +114,6 @@ const CHUNK = 4 * BLOCK;
 /** The scratch memory every streamed pass shares (one pass runs at a time). */
 interface Scratch {
   memory: Memory;
-  /** Whether the memory is shared (its passes' modules then import a shared memory). */
-  shared: boolean;
   f32: Float32Array;
   f64: Float64Array;
   i32: Int32Array;
@@ -126,23 +124,15 @@ let scratch: Scratch | undefined;
 const SCRATCH_PAGES = 16384;
 
 /**
- * A new scratch memory of `pages`: shared where the host allows it, since copying a chunk out of
- * a memory that is not shared is over three times slower in Node 20 (`TypedArray.prototype.set`
- * from a view of it: 22.6 ms for 40 MB in chunks, against 6.5 ms from a shared one and 5.3 ms
- * from a plain buffer), and every streamed pass copies its results out.
+ * A new scratch memory of `pages`. Not shared: `TypedArray.prototype.set` into or out of a view
+ * of shared memory copies word by word in Node 20 (AMD EPYC, chunks of 64 KiB: 120 MB in 8.7 ms
+ * against 4.6 ms, out 8.1 against 6.9; 3,000 leaves of 1,000 out 2.0 against 0.8 ms), and every
+ * streamed pass copies its leaves in and its results out.
  */
 function newScratch(api: WasmApi, pages: number): Scratch {
-  let memory: Memory;
-  let shared = true;
-  try {
-    memory = new api.Memory({ initial: pages, maximum: Math.max(pages, SCRATCH_PAGES), shared });
-  } catch {
-    // A page that is not cross-origin isolated has no shared memory.
-    shared = false;
-    memory = new api.Memory({ initial: pages });
-  }
+  const memory = new api.Memory({ initial: pages, maximum: Math.max(pages, SCRATCH_PAGES) });
   const { buffer } = memory;
-  return { memory, shared, f32: new Float32Array(buffer), f64: new Float64Array(buffer), i32: new Int32Array(buffer) };
+  return { memory, f32: new Float32Array(buffer), f64: new Float64Array(buffer), i32: new Int32Array(buffer) };
 }
 
 /** The scratch memory, grown to at least `bytes`. */
@@ -299,10 +289,10 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
       readonly load: number;
     }[];
   }
-  /** The pass's exports on `memory` (a shared memory needs the module that imports one). */
-  const runOn = (memory: Memory, shared: boolean): Bound => {
+  /** The pass's exports on `memory`, a memory that is not shared (threads run their own). */
+  const runOn = (memory: Memory): Bound => {
     const bound = boundTo(memory);
-    bound.exports ??= new api.Instance(codeFor(shared).module, { env: { memory } }).exports as Exports;
+    bound.exports ??= new api.Instance(codeFor(false).module, { env: { memory } }).exports as Exports;
     return bound;
   };
   /** The byte address of buffer k of leaf i in the bound memory, or -1 where it lives elsewhere. */
@@ -499,7 +489,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     results: Float64Array | undefined,
     at: ArrayLike<number> | undefined,
   ) => {
-    const bound = runOn(home.memory, false);
+    const bound = runOn(home.memory);
     const { runs } = bound.exports!;
     const { table } = home;
     const capacity = Math.min(SEGMENTS, Math.floor(table.length / words));
@@ -566,7 +556,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
 
   /**
    * Streamed through a scratch area: an arena's, where some arrays live in one (those are read
-   * and written where they are), else the shared scratch memory.
+   * and written where they are), else the scratch memory every streamed pass shares.
    */
   const stream = (
     columns: Columns,
@@ -577,7 +567,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     const arena = arenaOfAny(columns, leaves[0]!);
     const s = arena !== undefined && bytes <= arena.scratchBytes ? arena : scratchOf(api, bytes);
     const base = s === arena ? arena.scratchAt : 0;
-    const bound = runOn(s.memory, s.shared);
+    const bound = runOn(s.memory);
     const { runs } = bound.exports!;
     const view: PassArray = pass.dtype === "f32" ? s.f32 : s.f64;
     const table = (base + tableAt) / 4;
@@ -717,7 +707,6 @@ export function newArena(keepBytes: number): Arena | undefined {
   const arena: Arena = {
     memory,
     buffer,
-    shared: false,
     f32: new Float32Array(buffer),
     f64: new Float64Array(buffer),
     i32: new Int32Array(buffer),
