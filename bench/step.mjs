@@ -5,7 +5,10 @@
 // - the physical limit: a fused C Adam loop (bench/adam.c), built here with
 //   `cc -O3 -march=native -fno-math-errno -fopenmp` and run on 1 and 2 threads. The chain's limit
 //   is that time x 32/28: its norm pass reads the gradient once more (8 streams of 4 bytes where
-//   Adam has 7). Without a C compiler the C columns are left out;
+//   Adam has 7). Without a C compiler the C columns are left out. The same loop is also built
+//   with 16-byte vectors only (`-mprefer-vector-width=128`), the width WebAssembly SIMD has, and
+//   printed beside the limit: where a machine's wider vectors make the loop's divisions and square
+//   root cheaper, that line shows how much of the gap is the width;
 // - a hand-fused JavaScript loop: clip + Adam in place, one loop per leaf (the norm pass first).
 //
 // Paths: pure (fresh arrays, then applyUpdates), donated (donate(state), applyUpdates(donate(p))),
@@ -78,28 +81,33 @@ function median(step, steps, warmup = 10) {
   return times[Math.floor(times.length / 2)];
 }
 
-/** The C limit on `threads` threads at `n` elements, in ms, or undefined without a compiler. */
-let cBinary;
-function cLimit(n, threads, steps) {
-  if (cBinary === undefined) {
+/**
+ * The C loop's median ms on `threads` threads at `n` elements, or undefined without a compiler:
+ * built for this machine (the limit), or with `width: 128`, held to 16-byte vectors, the width
+ * of WebAssembly SIMD, to show what the vector width alone costs where the loop is bound by its
+ * arithmetic rather than by memory (its divisions and square root).
+ */
+const cBinaries = new Map();
+function cLimit(n, threads, steps, width) {
+  if (!cBinaries.has(width)) {
     const dir = mkdtempSync(path.join(os.tmpdir(), "gradtx-bench-"));
     const out = path.join(dir, "adam");
+    const narrow = width === undefined ? [] : [`-mprefer-vector-width=${width}`];
     try {
       execFileSync(
         "cc",
-        ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", path.join(here, "adam.c"), "-o", out, "-lm"],
-        {
-          stdio: "ignore",
-        },
+        ["-O3", "-march=native", ...narrow, "-fno-math-errno", "-fopenmp", path.join(here, "adam.c"), "-o", out, "-lm"],
+        { stdio: "ignore" },
       );
-      cBinary = out;
+      cBinaries.set(width, out);
     } catch {
-      cBinary = null;
+      cBinaries.set(width, null);
     }
     process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
   }
-  if (cBinary === null) return undefined;
-  const text = execFileSync(cBinary, [String(n), String(steps), String(threads)], { encoding: "utf8" });
+  const binary = cBinaries.get(width);
+  if (binary === null) return undefined;
+  const text = execFileSync(binary, [String(n), String(steps), String(threads)], { encoding: "utf8" });
   return Number(text.split(" ")[0]);
 }
 
@@ -189,6 +197,8 @@ for (const size of sizes) {
   const n = size.leaves * size.length;
   const c1 = cLimit(n, 1, size.steps);
   const c2 = cLimit(n, 2, size.steps);
+  const narrow1 = cLimit(n, 1, size.steps, 128);
+  const narrow2 = cLimit(n, 2, size.steps, 128);
   const limit1 = c1 === undefined ? undefined : (c1 * 32) / 28;
   const limit2 = c2 === undefined ? undefined : (c2 * 32) / 28;
   const g = makeTree(size.leaves, size.length, 1);
@@ -220,7 +230,10 @@ for (const size of sizes) {
 
   console.log(`## ${size.name}, float32, ${fmt((hand / n) * 1e6, 3)} ns/element by hand`);
   console.log(
-    `C Adam limit: ${fmt(c1)} ms on 1 thread, ${fmt(c2)} ms on 2 (chain limit x 32/28: ${fmt(limit1)}, ${fmt(limit2)})\n`,
+    `C Adam limit: ${fmt(c1)} ms on 1 thread, ${fmt(c2)} ms on 2 (chain limit x 32/28: ${fmt(limit1)}, ${fmt(limit2)})`,
+  );
+  console.log(
+    `C Adam held to 16-byte vectors, as WebAssembly SIMD is: ${fmt(narrow1)} ms on 1 thread, ${fmt(narrow2)} ms on 2\n`,
   );
   console.log("| path | median ms | x C limit | x hand-fused JS |");
   console.log("| --- | ---: | ---: | ---: |");
