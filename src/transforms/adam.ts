@@ -165,9 +165,9 @@ export function scaleByRAdam(options: RAdamOptions | null = {}): GradientTransfo
         return {
           a1: 1 - h.b1,
           a2: 1 - h.b2,
-          correct1: biasCorrection(h.b1, t),
-          correct2,
-          correctNext: biasCorrection(h.b1, increment(t)),
+          inverse1: 1 / biasCorrection(h.b1, t),
+          inverse2: 1 / correct2,
+          inverseNext: 1 / biasCorrection(h.b1, increment(t)),
           rectify: rectify ? 1 : 0,
           r: rectify ? Math.sqrt(((rho - 4) * (rho - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rho)) : 1,
         };
@@ -176,9 +176,9 @@ export function scaleByRAdam(options: RAdamOptions | null = {}): GradientTransfo
         const m = add(mul(s.a1, x), mul(s.b1, mu));
         const v = add(mul(s.a2, mul(x, x)), mul(s.b2, nu));
         const mHat = nesterov
-          ? add(mul(s.b1, div(m, s.correctNext)), mul(s.a1, div(x, s.correct1)))
-          : div(m, s.correct1);
-        const rectified = div(mul(s.r, mHat), add(sqrt(add(div(v, s.correct2), s.epsRoot)), s.eps));
+          ? add(mul(s.b1, mul(m, s.inverseNext)), mul(s.a1, mul(x, s.inverse1)))
+          : mul(m, s.inverse1);
+        const rectified = div(mul(s.r, mHat), add(sqrt(add(mul(v, s.inverse2), s.epsRoot)), s.eps));
         return { update: select(gt(s.rectify, 0), rectified, mHat), mu: m, nu: v };
       },
     }),
@@ -218,11 +218,11 @@ export function scaleByAdamax(
       slots: { mu: 0, nu: 0 },
       counted: true,
       hyper: { b1, b2, eps },
-      scalars: (h, count) => ({ a1: 1 - h.b1, correct1: biasCorrection(h.b1, increment(count)) }),
+      scalars: (h, count) => ({ a1: 1 - h.b1, inverse1: 1 / biasCorrection(h.b1, increment(count)) }),
       body: ({ x, mu, nu }, s) => {
         const m = add(mul(s.a1, x), mul(s.b1, mu));
         const v = max(mul(s.b2, nu), add(abs(x), s.eps));
-        return { update: div(div(m, s.correct1), v), mu: m, nu: v };
+        return { update: div(mul(m, s.inverse1), v), mu: m, nu: v };
       },
     }),
   );
@@ -269,14 +269,19 @@ export function scaleByAmsgrad(
       hyper: { b1, b2, eps, epsRoot },
       scalars: (h, count) => {
         const t = increment(count);
-        return { a1: 1 - h.b1, a2: 1 - h.b2, correct1: biasCorrection(h.b1, t), correct2: biasCorrection(h.b2, t) };
+        return {
+          a1: 1 - h.b1,
+          a2: 1 - h.b2,
+          inverse1: 1 / biasCorrection(h.b1, t),
+          inverse2: 1 / biasCorrection(h.b2, t),
+        };
       },
       body: ({ x, mu, nu, nuMax }, s) => {
         const m = add(mul(s.a1, x), mul(s.b1, mu));
         const v = add(mul(s.a2, mul(x, x)), mul(s.b2, nu));
-        const vMax = max(nuMax, div(v, s.correct2));
+        const vMax = max(nuMax, mul(v, s.inverse2));
         return {
-          update: div(div(m, s.correct1), add(sqrt(add(vMax, s.epsRoot)), s.eps)),
+          update: div(mul(m, s.inverse1), add(sqrt(add(vMax, s.epsRoot)), s.eps)),
           mu: m,
           nu: v,
           nuMax: vMax,
