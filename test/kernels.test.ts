@@ -63,6 +63,56 @@ describe("expressions: every operation rounds as IEEE 754 in the leaf's dtype, o
   }
 });
 
+describe("min and max with a number the same in every lane (run as pmin / pmax and masks)", () => {
+  // Math.min and Math.max order NaNs and signed zeros as IEEE 754-2019 minimum and maximum do.
+  const numbers = [0, -0, NaN, Infinity, -Infinity, 1, -1, 0.5, 3, 1e-40, -1e-310];
+  const cases = [
+    ...(["min", "max"] as const).flatMap((op) =>
+      [false, true].flatMap((first) => [Float32Array, Float64Array].map((ctor) => ({ op, first, ctor }))),
+    ),
+  ];
+  for (const { op, first, ctor } of cases) {
+    const f = ctor === Float32Array ? Math.fround : (v: number) => v;
+    it(`${op}(${first ? "c, x" : "x, c"}), ${ctor.name}: a per-step c and a constant c, each of them`, () => {
+      const g = ctor.from([...edges, ...numbers]);
+      for (const c of numbers) {
+        const kernels = [
+          elementwise(
+            declare({
+              name: "probe",
+              hyper: { c },
+              body: ({ x }, s) => ({ update: first ? e[op](s.c, x) : e[op](x, s.c) }),
+            }),
+          ),
+          unary((x) => (first ? e[op](e.constant(c), x) : e[op](x, e.constant(c)))),
+        ];
+        const want = Array.from(g, (v) => f(Math[op](v, f(c))));
+        for (const tx of kernels)
+          for (const backend of backends) expect(on(backend, tx, g), `${backend}, c = ${c}`).toEqual(want);
+      }
+    });
+  }
+  it("any float32 or float64 x and c, both backends", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double(), { minLength: 1, maxLength: 40 }),
+        fc.double(),
+        fc.constantFrom("min" as const, "max" as const),
+        fc.boolean(),
+        (xs, c, op, single) => {
+          const f = single ? Math.fround : (v: number) => v;
+          const g = single ? Float32Array.from(xs) : Float64Array.from(xs);
+          const tx = elementwise(
+            declare({ name: "probe", hyper: { c }, body: ({ x }, s) => ({ update: e[op](x, s.c) }) }),
+          );
+          const want = Array.from(g, (v) => f(Math[op](v, f(c))));
+          for (const backend of backends) expect(on(backend, tx, g)).toEqual(want);
+        },
+      ),
+    );
+  });
+});
+
 describe("the WebAssembly and JavaScript backends give the same bits", () => {
   const withLookahead = catalogue.flatMap((entry) => [
     entry,

@@ -163,6 +163,31 @@ const LOCAL_TEE = 0x22;
 
 type Node = Expr | Condition;
 
+/** A per-step number or a constant: the same in every lane. */
+const isUniform = (e: Expr): boolean => e.op === "scalar" || e.op === "const";
+
+/** A min or max with an operand the same in every lane: that operand, and the other one. */
+function bounded(e: Node): { readonly uniform: Expr; readonly other: Expr } | undefined {
+  if ((e.op !== "min" && e.op !== "max") || !("b" in e)) return undefined;
+  if (isUniform(e.b)) return { uniform: e.b, other: e.a };
+  if (isUniform(e.a)) return { uniform: e.a, other: e.b };
+  return undefined;
+}
+
+/** Signed LEB128 of a 64-bit integer. */
+function sleb64(n: bigint): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = Number(n & 0x7fn);
+    n >>= 7n;
+    if ((n === 0n && (byte & 0x40) === 0) || (n === -1n && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
 /** The nodes of the pass's DAG, operands before their users, each once. */
 export function topologicalOrder(roots: readonly Node[]): Node[] {
   const order: Node[] = [];
@@ -206,12 +231,17 @@ function functionBody(pass: Pass): number[] {
   // Per reduction, per unrolled copy: lanes 0-1 and (float32) lanes 2-3 of that copy's vector.
   const accumulators = reductions.map(() => Array.from({ length: UNROLL }, () => [next++, next++] as const));
   const shuffled = next++;
+  // Per min or max with a uniform operand, the masks that make pmin / pmax give its bits (see
+  // below).
+  const masksOf = new Map<Node, readonly [number, number]>(
+    order.filter((e) => bounded(e) !== undefined).map((e) => [e, [next++, next++]]),
+  );
   const values = order.filter((e) => !isCondition(e));
   const scalarOf = new Map(values.map((e) => [e, next++]));
   const tails = reductions.map(() => next++);
   const locals: number[][] = [
     [...uleb(4 + conditions.length), I32],
-    [...uleb(order.length + 2 * UNROLL * reductions.length + 1), V128],
+    [...uleb(order.length + 2 * UNROLL * reductions.length + 1 + 2 * masksOf.size), V128],
     [...uleb(values.length), lanes.scalar.type],
     [...uleb(reductions.length), F64],
   ].filter((group) => group[0] !== 0);
@@ -236,6 +266,42 @@ function functionBody(pass: Pass): number[] {
       }
       local(LOCAL_SET, slot);
     }
+  }
+  // A lane's min or max with a number c, as pmin / pmax (one x86 instruction, where min and max
+  // take about seven: they order NaNs and signed zeros) and two masks: pmin(x, c) is c < x ? c : x,
+  // min(x, c) but where c is NaN (then every lane is NaN: or all ones) or -0 (x = +0 gives +0:
+  // or the sign bit, which the other lanes, at most -0 or NaN, already have); pmax(x, c) is
+  // x < c ? c : x, max(x, c) but where c is NaN or +0 (x = -0 gives -0: and without the sign
+  // bit, which the other lanes, at least +0 or NaN, do not need).
+  const wide = dtype === "f64";
+  const [reinterpret, eq, eqz, ne, splat] = wide ? [0xbd, 0x51, 0x50, 0x62, 0x12] : [0xbc, 0x46, 0x45, 0x5c, 0x11];
+  const integer = (n: bigint) => [wide ? 0x42 : 0x41, ...sleb64(wide ? n : BigInt.asIntN(32, n))];
+  const sign = wide ? -(2n ** 63n) : -(2n ** 31n);
+  for (const [e, [and, or]] of masksOf) {
+    const c = scalarOf.get(bounded(e)!.uniform)!;
+    const isNaN = () => {
+      local(LOCAL_GET, c);
+      local(LOCAL_GET, c);
+      emit(ne);
+    };
+    const bits = () => {
+      local(LOCAL_GET, c);
+      emit(reinterpret);
+    };
+    // and (max only): all ones, or for +0 all but the sign bit.
+    if (e.op === "max") {
+      emit(...integer(-sign - 1n), ...integer(-1n));
+      bits();
+      emit(eqz, 0x1b, ...simd(splat));
+      local(LOCAL_SET, and);
+    }
+    // or: all ones for NaN, else (min of -0) the sign bit, else none.
+    emit(...integer(-1n), ...integer(e.op === "min" ? sign : 0n), ...integer(0n));
+    bits();
+    emit(...integer(sign), eq, 0x1b);
+    isNaN();
+    emit(0x1b, ...simd(splat));
+    local(LOCAL_SET, or);
   }
   // end = n * size; vecEnd = end rounded down to whole 16-byte vectors.
   local(LOCAL_GET, nParam);
@@ -284,6 +350,20 @@ function functionBody(pass: Pass): number[] {
           emit(...l.select);
           break;
         default:
+          if (vector && masksOf.has(e)) {
+            const { uniform, other } = bounded(e)!;
+            const [and, or] = masksOf.get(e)!;
+            local(LOCAL_GET, slotOf(other));
+            local(LOCAL_GET, slotOf(uniform));
+            emit(...simd((e.op === "min" ? 0xea : 0xeb) + (wide ? 0x0c : 0))); // pmin / pmax
+            if (e.op === "max") {
+              local(LOCAL_GET, and);
+              emit(...simd(0x4e));
+            }
+            local(LOCAL_GET, or);
+            emit(...simd(0x50));
+            break;
+          }
           local(LOCAL_GET, slotOf(e.a));
           if ("b" in e) local(LOCAL_GET, slotOf(e.b));
           emit(...l.ops[e.op]);
