@@ -8,7 +8,7 @@ import type { PyTree } from "../pytree.js";
 import { biasCorrection, increment } from "../state.js";
 import { DECAY, checkBoolean, checkNumber, readOptions } from "../validate.js";
 import { elementwise } from "../kernels/executor.js";
-import { add, div, mul } from "../kernels/expr.js";
+import { add, mul } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
 
 /** The state of {@link trace}. @since 0.1.0 */
@@ -102,11 +102,11 @@ export function ema(
       counted: true,
       hyper: { decay },
       // The count after this step's increment: optax's debiasing reads the new count.
-      scalars: (h, count) => ({ a: 1 - h.decay, correction: biasCorrection(h.decay, increment(count)) }),
+      scalars: (h, count) => ({ a: 1 - h.decay, inverse: 1 / biasCorrection(h.decay, increment(count)) }),
       body: ({ x, ema }, s) => {
         const next = add(mul(s.a, x), mul(s.decay, ema));
         // Without debiasing the old loop divided by 1, which changes no bit: leave it out.
-        return { update: debias ? div(next, s.correction) : next, ema: next };
+        return { update: debias ? mul(next, s.inverse) : next, ema: next };
       },
     }),
   );

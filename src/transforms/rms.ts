@@ -76,11 +76,11 @@ export function scaleByRms(options: RmsOptions | null = {}): GradientTransformat
       slots: { nu: initialScale },
       counted: true,
       hyper: { decay, eps },
-      scalars: (h, count) => ({ a: 1 - h.decay, correction: biasCorrection(h.decay, increment(count)) }),
+      scalars: (h, count) => ({ a: 1 - h.decay, inverse: 1 / biasCorrection(h.decay, increment(count)) }),
       body: ({ x, nu }, s) => {
         const v = add(mul(s.a, mul(x, x)), mul(s.decay, nu));
-        // Without the correction the divisor would be 1, which changes no bit: leave it out.
-        const vHat = corrected ? div(v, s.correction) : v;
+        // Without the correction the factor would be 1, which changes no bit: leave it out.
+        const vHat = corrected ? mul(v, s.inverse) : v;
         return { update: inSqrt ? div(x, sqrt(add(vHat, s.eps))) : div(x, add(sqrt(vHat), s.eps)), nu: v };
       },
     }),
@@ -137,13 +137,13 @@ export function scaleByStddev(options: RmsOptions | null = {}): GradientTransfor
       // The count is optax's ScaleByRStdDevWithCountState: kept only with biasCorrection.
       counted: corrected,
       hyper: { decay, eps },
-      scalars: (h, count) => ({ a: 1 - h.decay, correction: biasCorrection(h.decay, increment(count)) }),
+      scalars: (h, count) => ({ a: 1 - h.decay, inverse: 1 / biasCorrection(h.decay, increment(count)) }),
       body: ({ x, mu, nu }, s) => {
         const m = add(mul(s.a, x), mul(s.decay, mu));
         const v = add(mul(s.a, mul(x, x)), mul(s.decay, nu));
-        // Without the correction the divisor would be 1, which changes no bit: leave it out.
-        const mHat = corrected ? div(m, s.correction) : m;
-        const vHat = corrected ? div(v, s.correction) : v;
+        // Without the correction the factor would be 1, which changes no bit: leave it out.
+        const mHat = corrected ? mul(m, s.inverse) : m;
+        const vHat = corrected ? mul(v, s.inverse) : v;
         // v >= m^2 in exact arithmetic; rounding can break that by an ulp.
         const variance = max(sub(vHat, mul(mHat, mHat)), 0);
         return {
