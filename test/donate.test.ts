@@ -137,7 +137,7 @@ describe("donate: buffers are reused", () => {
 
   it("a host that cannot give an arena's memory leaves the arrays where they are, with the same numbers", () => {
     const params = { w: Float32Array.of(1, 2, 3, 4), b: [Float32Array.of(0, 0)] };
-    tx.update(grad, tx.init(params), params); // the shared scratch memory exists already
+    tx.update(grad, tx.init(params), params); // the scratch memory every streamed pass uses exists already
     // The build targets no DOM lib, so WebAssembly is reached through globalThis.
     const wasm = (globalThis as unknown as { WebAssembly: { Memory: (...args: unknown[]) => unknown } }).WebAssembly;
     const memory = vi.spyOn(wasm, "Memory").mockImplementation(() => {
