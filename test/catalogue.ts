@@ -701,6 +701,13 @@ export const needsExtra: readonly Entry[] = [
   {
     name: "lbfgs",
     flushesTiny: "subnormal differences make the direction overflow float32 (see the field)",
+    // Seen at seed -45746114: from zero params, five grads of about -10 in one coordinate or
+    // another, where the loss the line search sees is sum(p^2). Each direction climbs it, so the
+    // zoom search fails after its 20 steps and takes the last step it tried, as optax's does
+    // (no step gave a sufficient decrease), and the curvature pairs of grads that no function has
+    // grow the direction until a float32 param of 1.5e20 squares past float32's range.
+    overflows:
+      "grads that are not the line search's loss's make its failed steps grow the direction until float32 overflows",
     make: (lr) => lbfgs({ learningRate: lr }),
     lr: 1,
     defaults: () => lbfgs(),
