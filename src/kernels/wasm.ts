@@ -34,12 +34,15 @@ export function uleb(n: number): number[] {
 }
 
 /** Signed LEB128 (for i32.const). */
-export function sleb(n: number): number[] {
+export const sleb = (n: number): number[] => sleb64(BigInt(n));
+
+/** Signed LEB128 of a 64-bit integer (for i64.const). */
+function sleb64(n: bigint): number[] {
   const out: number[] = [];
   for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+    const byte = Number(n & 0x7fn);
+    n >>= 7n;
+    if ((n === 0n && (byte & 0x40) === 0) || (n === -1n && (byte & 0x40) !== 0)) {
       out.push(byte);
       return out;
     }
@@ -172,20 +175,6 @@ function bounded(e: Node): { readonly uniform: Expr; readonly other: Expr } | un
   if (isUniform(e.b)) return { uniform: e.b, other: e.a };
   if (isUniform(e.a)) return { uniform: e.a, other: e.b };
   return undefined;
-}
-
-/** Signed LEB128 of a 64-bit integer. */
-function sleb64(n: bigint): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = Number(n & 0x7fn);
-    n >>= 7n;
-    if ((n === 0n && (byte & 0x40) === 0) || (n === -1n && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
 }
 
 /** The nodes of the pass's DAG, operands before their users, each once. */
