@@ -159,7 +159,7 @@ export {
   type LambOptions,
   type RangerOptions,
   type RmspropOptions,
-} from "./alias.js";
+} from "./optimizers/standard.js";
 export {
   adabelief,
   adamaxw,
@@ -174,11 +174,18 @@ export {
   type AdanOptimizerOptions,
   type AdemamixOptimizerOptions,
   type NadamWOptions,
-} from "./alias-adaptive.js";
-export { rprop, signSgd, signum } from "./alias-sign.js";
-export { fromage, lars, type LarsOptions } from "./alias-layerwise.js";
-export { optimisticAdam, optimisticGradientDescent, type OptimisticAdamOptions } from "./alias-optimistic.js";
-export { cocob, dog, dowg, type CocobOptimizerOptions, type DogOptions, type DowgOptions } from "./alias-paramfree.js";
+} from "./optimizers/adaptive.js";
+export { rprop, signSgd, signum } from "./optimizers/sign.js";
+export { fromage, lars, type LarsOptions } from "./optimizers/layerwise.js";
+export { optimisticAdam, optimisticGradientDescent, type OptimisticAdamOptions } from "./optimizers/optimistic.js";
+export {
+  cocob,
+  dog,
+  dowg,
+  type CocobOptimizerOptions,
+  type DogOptions,
+  type DowgOptions,
+} from "./optimizers/parameter-free.js";
 export {
   scheduleFree,
   scheduleFreeAdamw,
@@ -188,9 +195,9 @@ export {
   type ScheduleFreeOptions,
   type ScheduleFreeSgdOptions,
   type ScheduleFreeState,
-} from "./schedule-free.js";
+} from "./optimizers/schedule-free.js";
 export { mechanize, type MechanicState, type MechanizeOptions } from "./mechanic.js";
-export { noisySgd, polyakSgd, type PolyakSgdOptions } from "./alias-sgd.js";
+export { noisySgd, polyakSgd, type PolyakSgdOptions } from "./optimizers/sgd-variants.js";
 export {
   adafactor,
   muon,
@@ -198,8 +205,8 @@ export {
   type AdafactorOptions,
   type MuonOptimizerState,
   type MuonOptions,
-} from "./alias-factored.js";
-export { lbfgs, type DefaultLbfgsLinesearch, type LbfgsOptimizerOptions, type LbfgsState } from "./alias-lbfgs.js";
+} from "./optimizers/factored.js";
+export { lbfgs, type DefaultLbfgsLinesearch, type LbfgsOptimizerOptions, type LbfgsState } from "./optimizers/lbfgs.js";
 export {
   lookahead,
   slowParams,

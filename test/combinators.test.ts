@@ -6,7 +6,7 @@
 import * as fc from "fast-check";
 import ndarray from "ndarray";
 import { describe, expect, it } from "vitest";
-import { sgd, adam } from "../src/alias.js";
+import { sgd, adam } from "../src/optimizers/standard.js";
 import { applyUpdates } from "../src/apply.js";
 import { initEmpty, type EmptyState, type GradientTransformation } from "../src/base.js";
 import { chain } from "../src/combine.js";

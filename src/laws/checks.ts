@@ -9,7 +9,7 @@ import * as fc from "fast-check";
 import { applyUpdates } from "../apply.js";
 import type { GradientTransformation } from "../base.js";
 import { chain, identity } from "../combine.js";
-import { sgd, adam } from "../alias.js";
+import { sgd, adam } from "../optimizers/standard.js";
 import { lookahead as gradtxLookahead, slowParams as gradtxSlowParams, type LookaheadOptions } from "../lookahead.js";
 import { assertSameStructure, dataOf, flatten, isFloatArray, isLeaf, MAX_DEPTH, type PyTree } from "../pytree.js";
 import { GradTxError } from "../errors.js";

@@ -11,16 +11,16 @@ import type {
   ShapesState,
   StateOf,
   WithExtraArgs,
-} from "./base.js";
-import { chain, identity } from "./combine.js";
-import { scaleByLbfgs, type LbfgsOptions, type ScaleByLbfgsState } from "./transforms/lbfgs.js";
+} from "../base.js";
+import { chain, identity } from "../combine.js";
+import { scaleByLbfgs, type LbfgsOptions, type ScaleByLbfgsState } from "../transforms/lbfgs.js";
 import {
   scaleByZoomLinesearch,
   type ScaleByZoomLinesearchState,
   type ZoomLinesearchNeeds,
-} from "./transforms/linesearch.js";
-import { scale, scaleByLearningRate, type ScaleByScheduleState } from "./transforms/scaling.js";
-import { asFactory, checkScalarOrSchedule, checkTransformation, readOptions } from "./validate.js";
+} from "../transforms/linesearch.js";
+import { scale, scaleByLearningRate, type ScaleByScheduleState } from "../transforms/scaling.js";
+import { asFactory, checkScalarOrSchedule, checkTransformation, readOptions } from "../validate.js";
 
 /** {@link lbfgs}'s default line search: a zoom line search of at most 20 steps, starting at 1. @since 0.3.0 */
 export type DefaultLbfgsLinesearch = GradientTransformationExtraArgs<ScaleByZoomLinesearchState, ZoomLinesearchNeeds>;

@@ -4,17 +4,17 @@
  *
  * @module
  */
-import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "./base.js";
-import { chain } from "./combine.js";
-import { ADAM_KEYS, positional } from "./alias.js";
-import { scaleByAdam, type AdamOptions, type ScaleByAdamState } from "./transforms/adam.js";
+import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../base.js";
+import { chain } from "../combine.js";
+import { ADAM_KEYS, positional } from "./standard.js";
+import { scaleByAdam, type AdamOptions, type ScaleByAdamState } from "../transforms/adam.js";
 import {
   scaleByOptimisticGradient,
   type OptimisticGradientOptions,
   type ScaleByOptimisticGradientState,
-} from "./transforms/optimistic.js";
-import { scaleByLearningRate, type ScaleByScheduleState } from "./transforms/scaling.js";
-import { asFactory, checkScalarOrSchedule, readOptions } from "./validate.js";
+} from "../transforms/optimistic.js";
+import { scaleByLearningRate, type ScaleByScheduleState } from "../transforms/scaling.js";
+import { asFactory, checkScalarOrSchedule, readOptions } from "../validate.js";
 
 /**
  * Optimistic gradient descent (Mokhtari, Ozdaglar and Pattathil, 2019): {@link

@@ -1,13 +1,15 @@
 /**
- * Complete optimizers, each a `chain` of building blocks with optax's defaults.
+ * The optimizers most used, as optax's core aliases: SGD, Adam and its close kin, RMSprop,
+ * Adagrad, Adadelta, Lion, LAMB and Ranger, each a `chain` of building blocks with optax's
+ * defaults.
  *
  * @module
  */
-import type { ShapesState, GradientTransformation, ScalarOrSchedule } from "./base.js";
-import { chain, identity } from "./combine.js";
-import { addDecayedWeights, type Mask } from "./transforms/adding.js";
-import { trace, type TraceState } from "./transforms/accumulation.js";
-import { lookahead, type LookaheadState } from "./lookahead.js";
+import type { ShapesState, GradientTransformation, ScalarOrSchedule } from "../base.js";
+import { chain, identity } from "../combine.js";
+import { addDecayedWeights, type Mask } from "../transforms/adding.js";
+import { trace, type TraceState } from "../transforms/accumulation.js";
+import { lookahead, type LookaheadState } from "../lookahead.js";
 import {
   scaleByAdadelta,
   scaleByRms,
@@ -18,8 +20,8 @@ import {
   type ScaleByRmsState,
   type ScaleByRssState,
   type ScaleByStddevState,
-} from "./transforms/rms.js";
-import { scaleByLion, type ScaleByLionState } from "./transforms/lion.js";
+} from "../transforms/rms.js";
+import { scaleByLion, type ScaleByLionState } from "../transforms/lion.js";
 import {
   scaleByAdam,
   scaleByAdamax,
@@ -29,9 +31,9 @@ import {
   type RAdamOptions,
   type ScaleByAdamState,
   type ScaleByAmsgradState,
-} from "./transforms/adam.js";
-import { scaleByLearningRate, scaleByTrustRatio, type ScaleByScheduleState } from "./transforms/scaling.js";
-import { asFactory, checkNumber, checkScalarOrSchedule, readOptions } from "./validate.js";
+} from "../transforms/adam.js";
+import { scaleByLearningRate, scaleByTrustRatio, type ScaleByScheduleState } from "../transforms/scaling.js";
+import { asFactory, checkNumber, checkScalarOrSchedule, readOptions } from "../validate.js";
 
 /** The keys of Adam's options, shared by the Adam family's aliases. */
 export const ADAM_KEYS = ["b1", "b2", "eps", "epsRoot", "nesterov"] as const;

@@ -5,22 +5,22 @@
  *
  * @module
  */
-import { barrier } from "./kernels/executor.js";
-import type { ExtraArgs, GradientTransformation, ScalarOrSchedule, ShapesState } from "./base.js";
-import { chain } from "./combine.js";
-import { positional } from "./alias.js";
-import { ema } from "./transforms/accumulation.js";
-import { addDecayedWeights, type Mask } from "./transforms/adding.js";
-import { clipByBlockRms } from "./transforms/clipping.js";
-import { scaleByFactoredRms } from "./transforms/factored.js";
-import { scaleBySm3, type ScaleBySm3State } from "./transforms/sm3.js";
-import { scaleByMuon, scaleByShape, SCALE_BY_MUON_KEYS, type NsCoeffs } from "./transforms/muon.js";
-import { multiTransform, type MultiTransformState } from "./combinators/multi-transform.js";
-import { leafOfShape, readShaped, shapesRecord } from "./transforms/shaped.js";
-import { dataOf, flatten, unflatten, type Flat, type PyTree } from "./pytree.js";
-import { adamw } from "./alias.js";
-import { scaleByParamBlockRms } from "./transforms/param-block.js";
-import { scale, scaleByLearningRate } from "./transforms/scaling.js";
+import { barrier } from "../kernels/executor.js";
+import type { ExtraArgs, GradientTransformation, ScalarOrSchedule, ShapesState } from "../base.js";
+import { chain } from "../combine.js";
+import { positional } from "./standard.js";
+import { ema } from "../transforms/accumulation.js";
+import { addDecayedWeights, type Mask } from "../transforms/adding.js";
+import { clipByBlockRms } from "../transforms/clipping.js";
+import { scaleByFactoredRms } from "../transforms/factored.js";
+import { scaleBySm3, type ScaleBySm3State } from "../transforms/sm3.js";
+import { scaleByMuon, scaleByShape, SCALE_BY_MUON_KEYS, type NsCoeffs } from "../transforms/muon.js";
+import { multiTransform, type MultiTransformState } from "../combinators/multi-transform.js";
+import { leafOfShape, readShaped, shapesRecord } from "../transforms/shaped.js";
+import { dataOf, flatten, unflatten, type Flat, type PyTree } from "../pytree.js";
+import { adamw } from "./standard.js";
+import { scaleByParamBlockRms } from "../transforms/param-block.js";
+import { scale, scaleByLearningRate } from "../transforms/scaling.js";
 import {
   DECAY,
   asFactory,
@@ -29,7 +29,7 @@ import {
   checkScalarOrSchedule,
   invalid,
   readOptions,
-} from "./validate.js";
+} from "../validate.js";
 
 /** Options of {@link adafactor}: optax's keyword arguments, camelCased. @since 0.3.0 */
 export interface AdafactorOptions {

@@ -1,33 +1,33 @@
 /**
- * Optimizers of the Adam lineage beyond `alias.ts`: AdaBelief, Yogi, Adan, NovoGrad, AdamaxW,
+ * Optimizers of the Adam lineage beyond `standard.ts`: AdaBelief, Yogi, Adan, NovoGrad, AdamaxW,
  * NAdamW, and optax.contrib's ADOPT and AdEMAMix, each a `chain` of building blocks with
  * optax's defaults.
  *
  * @module
  */
-import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "./base.js";
-import { chain } from "./combine.js";
-import { positional } from "./alias.js";
-import { scaleByAdam, scaleByAdamax, type AdamOptions, type ScaleByAdamState } from "./transforms/adam.js";
+import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../base.js";
+import { chain } from "../combine.js";
+import { positional } from "./standard.js";
+import { scaleByAdam, scaleByAdamax, type AdamOptions, type ScaleByAdamState } from "../transforms/adam.js";
 import {
   ADEMAMIX_KEYS,
   scaleByAdemamix,
   type AdemamixOptions,
   type ScaleByAdemamixState,
-} from "./transforms/ademamix.js";
-import { addDecayedWeights, type Mask } from "./transforms/adding.js";
-import { ADAN_KEYS, scaleByAdan, type AdanOptions, type ScaleByAdanState } from "./transforms/adan.js";
-import { ADOPT_KEYS, scaleByAdopt, type AdoptOptions } from "./transforms/adopt.js";
-import { BELIEF_KEYS, scaleByBelief, type BeliefOptions } from "./transforms/belief.js";
+} from "../transforms/ademamix.js";
+import { addDecayedWeights, type Mask } from "../transforms/adding.js";
+import { ADAN_KEYS, scaleByAdan, type AdanOptions, type ScaleByAdanState } from "../transforms/adan.js";
+import { ADOPT_KEYS, scaleByAdopt, type AdoptOptions } from "../transforms/adopt.js";
+import { BELIEF_KEYS, scaleByBelief, type BeliefOptions } from "../transforms/belief.js";
 import {
   NOVOGRAD_KEYS,
   scaleByNovograd,
   type NovogradOptions,
   type ScaleByNovogradState,
-} from "./transforms/novograd.js";
-import { scaleByLearningRate, type ScaleByScheduleState } from "./transforms/scaling.js";
-import { scaleByYogi } from "./transforms/yogi.js";
-import { asFactory, checkScalarOrSchedule, readOptions } from "./validate.js";
+} from "../transforms/novograd.js";
+import { scaleByLearningRate, type ScaleByScheduleState } from "../transforms/scaling.js";
+import { scaleByYogi } from "../transforms/yogi.js";
+import { asFactory, checkScalarOrSchedule, readOptions } from "../validate.js";
 
 /** Decoupled weight decay's options, as the Adam family's `W` variants take them. */
 interface DecayOptions {

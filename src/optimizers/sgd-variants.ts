@@ -1,17 +1,22 @@
 /**
- * Variants of SGD beyond `alias.ts`: noisy SGD and SGD with Polyak's step size, each a `chain` of
+ * Variants of SGD beyond `standard.ts`: noisy SGD and SGD with Polyak's step size, each a `chain` of
  * building blocks with optax's defaults.
  *
  * @module
  */
-import type { GradientTransformation, GradientTransformationExtraArgs, ScalarOrSchedule, ShapesState } from "./base.js";
-import { chain } from "./combine.js";
-import { positional, sgd } from "./alias.js";
-import { ADD_NOISE_KEYS, addNoise, type AddNoiseOptions, type AddNoiseState } from "./transforms/noise.js";
-import type { TraceState } from "./transforms/accumulation.js";
-import { POLYAK_KEYS, scaleByPolyak, type PolyakOptions } from "./transforms/norm-scaling.js";
-import { scaleByLearningRate, type ScaleByScheduleState } from "./transforms/scaling.js";
-import { asFactory, checkScalarOrSchedule, readOptions } from "./validate.js";
+import type {
+  GradientTransformation,
+  GradientTransformationExtraArgs,
+  ScalarOrSchedule,
+  ShapesState,
+} from "../base.js";
+import { chain } from "../combine.js";
+import { positional, sgd } from "./standard.js";
+import { ADD_NOISE_KEYS, addNoise, type AddNoiseOptions, type AddNoiseState } from "../transforms/noise.js";
+import type { TraceState } from "../transforms/accumulation.js";
+import { POLYAK_KEYS, scaleByPolyak, type PolyakOptions } from "../transforms/norm-scaling.js";
+import { scaleByLearningRate, type ScaleByScheduleState } from "../transforms/scaling.js";
+import { asFactory, checkScalarOrSchedule, readOptions } from "../validate.js";
 
 /**
  * SGD with annealed Gaussian gradient noise (Neelakantan et al., 2015): {@link addNoise} then

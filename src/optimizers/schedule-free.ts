@@ -6,20 +6,20 @@
  *
  * @module
  */
-import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "./base.js";
-import { chain } from "./combine.js";
-import { GradTxError } from "./errors.js";
-import { elementwise } from "./kernels/executor.js";
-import { add, div, mul, sub } from "./kernels/expr.js";
-import { declare } from "./kernels/kernel.js";
-import { flatten, zipLeaves, type PyTree } from "./pytree.js";
-import { sgd } from "./alias.js";
-import { warmupConstantSchedule } from "./schedules.js";
-import { addDecayedWeights } from "./transforms/adding.js";
-import { scaleByRms, type ScaleByRmsState } from "./transforms/rms.js";
-import { scaleByLearningRate, type ScaleByScheduleState } from "./transforms/scaling.js";
-import { increment, paramsFlat } from "./state.js";
-import { DECAY, asFactory, checkNumber, checkScalarOrSchedule, checkTransformation, readOptions } from "./validate.js";
+import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../base.js";
+import { chain } from "../combine.js";
+import { GradTxError } from "../errors.js";
+import { elementwise } from "../kernels/executor.js";
+import { add, div, mul, sub } from "../kernels/expr.js";
+import { declare } from "../kernels/kernel.js";
+import { flatten, zipLeaves, type PyTree } from "../pytree.js";
+import { sgd } from "./standard.js";
+import { warmupConstantSchedule } from "../schedules.js";
+import { addDecayedWeights } from "../transforms/adding.js";
+import { scaleByRms, type ScaleByRmsState } from "../transforms/rms.js";
+import { scaleByLearningRate, type ScaleByScheduleState } from "../transforms/scaling.js";
+import { increment, paramsFlat } from "../state.js";
+import { DECAY, asFactory, checkNumber, checkScalarOrSchedule, checkTransformation, readOptions } from "../validate.js";
 
 /**
  * The state of schedule-free's own step: optax's `ScheduleFreeState` without the base

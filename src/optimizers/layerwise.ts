@@ -4,17 +4,17 @@
  *
  * @module
  */
-import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "./base.js";
-import { chain } from "./combine.js";
-import { positional } from "./alias.js";
-import { masked, type MaskedState } from "./combinators/masked.js";
-import { elementwise } from "./kernels/executor.js";
-import { add, mul } from "./kernels/expr.js";
-import { declare } from "./kernels/kernel.js";
-import { trace, type TraceState } from "./transforms/accumulation.js";
-import { addDecayedWeights, type Mask } from "./transforms/adding.js";
-import { scaleByLearningRate, scaleByTrustRatio, type ScaleByScheduleState } from "./transforms/scaling.js";
-import { asFactory, checkBoolean, checkNumber, checkScalarOrSchedule, readOptions } from "./validate.js";
+import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../base.js";
+import { chain } from "../combine.js";
+import { positional } from "./standard.js";
+import { masked, type MaskedState } from "../combinators/masked.js";
+import { elementwise } from "../kernels/executor.js";
+import { add, mul } from "../kernels/expr.js";
+import { declare } from "../kernels/kernel.js";
+import { trace, type TraceState } from "../transforms/accumulation.js";
+import { addDecayedWeights, type Mask } from "../transforms/adding.js";
+import { scaleByLearningRate, scaleByTrustRatio, type ScaleByScheduleState } from "../transforms/scaling.js";
+import { asFactory, checkBoolean, checkNumber, checkScalarOrSchedule, readOptions } from "../validate.js";
 
 /** Options of {@link lars} (optax's names, camelCased). @since 0.3.0 */
 export interface LarsOptions {

@@ -4,13 +4,19 @@
  *
  * @module
  */
-import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "./base.js";
-import { chain } from "./combine.js";
-import { positional } from "./alias.js";
-import { ema, type EmaState } from "./transforms/accumulation.js";
-import { scale, scaleByLearningRate, type ScaleByScheduleState } from "./transforms/scaling.js";
-import { RPROP_KEYS, scaleByRprop, scaleBySign, type RpropOptions, type ScaleByRpropState } from "./transforms/sign.js";
-import { DECAY, asFactory, checkNumber, checkScalarOrSchedule, readOptions } from "./validate.js";
+import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../base.js";
+import { chain } from "../combine.js";
+import { positional } from "./standard.js";
+import { ema, type EmaState } from "../transforms/accumulation.js";
+import { scale, scaleByLearningRate, type ScaleByScheduleState } from "../transforms/scaling.js";
+import {
+  RPROP_KEYS,
+  scaleByRprop,
+  scaleBySign,
+  type RpropOptions,
+  type ScaleByRpropState,
+} from "../transforms/sign.js";
+import { DECAY, asFactory, checkNumber, checkScalarOrSchedule, readOptions } from "../validate.js";
 
 /**
  * signSGD (Bernstein et al., 2018; Balles et al., 2020): {@link scaleBySign} then the learning

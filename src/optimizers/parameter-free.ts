@@ -5,19 +5,19 @@
  *
  * @module
  */
-import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "./base.js";
-import { chain, identity } from "./combine.js";
-import { addDecayedWeights, type Mask } from "./transforms/adding.js";
-import { COCOB_KEYS, scaleByCocob, type CocobOptions, type ScaleByCocobState } from "./transforms/cocob.js";
+import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../base.js";
+import { chain, identity } from "../combine.js";
+import { addDecayedWeights, type Mask } from "../transforms/adding.js";
+import { COCOB_KEYS, scaleByCocob, type CocobOptions, type ScaleByCocobState } from "../transforms/cocob.js";
 import {
   scaleByDog,
   scaleByDowg,
   type DogInitStep,
   type ScaleByDogState,
   type ScaleByDowgState,
-} from "./transforms/distance.js";
-import { scaleByLearningRate, type ScaleByScheduleState } from "./transforms/scaling.js";
-import { asFactory, checkScalarOrSchedule, readOptions } from "./validate.js";
+} from "../transforms/distance.js";
+import { scaleByLearningRate, type ScaleByScheduleState } from "../transforms/scaling.js";
+import { asFactory, checkScalarOrSchedule, readOptions } from "../validate.js";
 
 /** The weight decay DoG and DoWG may add before their rescaling: none when it is omitted or null. */
 interface DistanceDecayOptions {
