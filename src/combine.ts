@@ -3,9 +3,9 @@
  *
  * @module
  */
-import type { ExtraArgsNeeded, GradientTransformation, ShapesState, StateOf, WithExtraArgs } from "./base.js";
-import { GradTxError } from "./errors.js";
-import { checkTransformation } from "./validate.js";
+import type { ExtraArgsNeeded, GradientTransformation, ShapesState, StateOf, WithExtraArgs } from "./core/base.js";
+import { GradTxError } from "./core/errors.js";
+import { checkTransformation } from "./core/validate.js";
 import { elementwise, nodeOf, Transformation } from "./kernels/executor.js";
 import { declare } from "./kernels/kernel.js";
 import { childrenOf, type Node } from "./kernels/node.js";

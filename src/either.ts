@@ -6,10 +6,10 @@
  */
 import * as E from "fp-ts/lib/Either.js";
 import type { Monoid } from "fp-ts/lib/Monoid.js";
-import type { ExtraArgs, GradientTransformation } from "./base.js";
+import type { ExtraArgs, GradientTransformation } from "./core/base.js";
 import { chain, identity } from "./combine.js";
-import { GradTxError } from "./errors.js";
-import type { AsPyTree, PyTree } from "./pytree.js";
+import { GradTxError } from "./core/errors.js";
+import type { AsPyTree, PyTree } from "./core/pytree.js";
 
 /** Runs `thunk`, turning a thrown {@link GradTxError} into `Left`; anything else is a bug and is rethrown. */
 function attempt<A>(thunk: () => A): E.Either<GradTxError, A> {

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-export { GradTxError, type GradTxErrorCode } from "./errors.js";
+export { GradTxError, type GradTxErrorCode } from "./core/errors.js";
 export {
   isLeaf,
   type AsPyTree,
@@ -14,7 +14,7 @@ export {
   type PyTree,
   type PyTreeLike,
   type TreeDef,
-} from "./pytree.js";
+} from "./core/pytree.js";
 export {
   type EmptyState,
   type ExtraArgName,
@@ -29,9 +29,9 @@ export {
   type StateOf,
   type ScalarOrSchedule,
   type Schedule,
-} from "./base.js";
+} from "./core/base.js";
 export { applyUpdates, incrementalUpdate, periodicUpdate } from "./apply.js";
-export { donate } from "./donate.js";
+export { donate } from "./core/donate.js";
 export { chain, identity } from "./combine.js";
 export { namedChain } from "./combine.js";
 
@@ -234,7 +234,7 @@ export {
 export { snapshot, type SnapshotState } from "./combinators/monitor.js";
 export { monitor, type Measure, type MonitorState } from "./combinators/monitor.js";
 export { sam, type SamOptions, type SamState } from "./combinators/sam.js";
-export type { PerLeaf, PrefixTree } from "./partition.js";
+export type { PerLeaf, PrefixTree } from "./core/partition.js";
 
 // Schedules.
 export {
@@ -275,7 +275,7 @@ export {
   projectLinfBall,
   projectNonNegative,
   projectSimplex,
-} from "./projections.js";
+} from "./core/projections.js";
 
 // The compiled fast path.
 export { compile, type CompiledOptimizer, type CompileOptions } from "./compile/compile.js";
@@ -283,4 +283,4 @@ export { compile, type CompiledOptimizer, type CompileOptions } from "./compile/
 // Checkpoints, the fp-ts face, and tree utilities.
 export { deserializeParams, deserializeState, serializeParams, serializeState } from "./serialize.js";
 export { initEither, monoidTransformation, safeFactory, updateEither } from "./either.js";
-export * as tree from "./tree.js";
+export * as tree from "./core/tree.js";

@@ -3,11 +3,11 @@
  *
  * @module
  */
-import type { ExtraArgsNeeded, GradientTransformation, StateOf, WithExtraArgs } from "./base.js";
-import { GradTxError } from "./errors.js";
-import { MAX_DEPTH, type PyTree } from "./pytree.js";
-import { checkNumber, checkTransformation, readOptions } from "./validate.js";
-import { checkNotSpent } from "./donate.js";
+import type { ExtraArgsNeeded, GradientTransformation, StateOf, WithExtraArgs } from "./core/base.js";
+import { GradTxError } from "./core/errors.js";
+import { MAX_DEPTH, type PyTree } from "./core/pytree.js";
+import { checkNumber, checkTransformation, readOptions } from "./core/validate.js";
+import { checkNotSpent } from "./core/donate.js";
 import {
   adaptiveKernels,
   checkCurvature,

@@ -42,7 +42,7 @@ import {
   checkTransformationLaws,
   type Problem,
 } from "../src/laws/index.js";
-import { asLeafLike, dataOf } from "../src/pytree.js";
+import { asLeafLike, dataOf } from "../src/core/pytree.js";
 import { everyEntry } from "./catalogue.js";
 import { expectClose, trajectory, values } from "./helpers.js";
 

@@ -25,7 +25,7 @@ import {
   shapeOf,
   type FloatArray,
   type FloatNdArray,
-} from "../src/pytree.js";
+} from "../src/core/pytree.js";
 import {
   cases,
   FROZEN_VERSION,

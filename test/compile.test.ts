@@ -18,7 +18,7 @@ import {
   type PyTree,
 } from "../src/index.js";
 import { arbitraryProblem } from "../src/laws/index.js";
-import { flatten, dataOf } from "../src/pytree.js";
+import { flatten, dataOf } from "../src/core/pytree.js";
 import { catalogue } from "./catalogue.js";
 import { expectBitEqual, snapshot, stateTree, values } from "./helpers.js";
 

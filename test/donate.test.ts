@@ -15,10 +15,10 @@ import {
   type PyTree,
 } from "../src/index.js";
 import { arbitraryProblem, fingerprint } from "../src/laws/index.js";
-import { dataOf, flatten } from "../src/pytree.js";
+import { dataOf, flatten } from "../src/core/pytree.js";
 import { catalogue } from "./catalogue.js";
 import { expectBitEqual, expectClose, snapshot, stateTree } from "./helpers.js";
-import { copyTree } from "../src/state.js";
+import { copyTree } from "../src/core/state.js";
 
 /** Both loops over the same gradients: plain, and donating the state and the params every step. */
 function bothLoops(tx: GradientTransformation, params: PyTree, grads: readonly PyTree[]) {

@@ -39,7 +39,7 @@ import { Transformation, updateNode } from "../src/kernels/executor.js";
 import { codeKey, type Kernel } from "../src/kernels/kernel.js";
 import { childrenOf, type Node } from "../src/kernels/node.js";
 import { arbitraryProblem, fingerprint, type Problem } from "../src/laws/index.js";
-import { selectLeaves } from "../src/partition.js";
+import { selectLeaves } from "../src/core/partition.js";
 import {
   asLeafLike,
   ctorOf,
@@ -53,8 +53,8 @@ import {
   unflatten,
   type FloatArray,
   type Leaf,
-} from "../src/pytree.js";
-import { copyTree } from "../src/state.js";
+} from "../src/core/pytree.js";
+import { copyTree } from "../src/core/state.js";
 import { expectClose, values } from "./helpers.js";
 
 const G = (tx: unknown) => tx as GradientTransformation;

@@ -21,7 +21,7 @@ import {
   type GradientTransformation,
   type PyTree,
 } from "../src/index.js";
-import { initEmpty } from "../src/base.js";
+import { initEmpty } from "../src/core/base.js";
 import { caught } from "./helpers.js";
 
 /** A user's own transformation (an opaque barrier) that passes updates through and records the `extra` it got. */

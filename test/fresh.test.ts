@@ -5,7 +5,7 @@
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { freshArray } from "../src/fresh.js";
+import { freshArray } from "../src/core/fresh.js";
 
 describe("freshArray", () => {
   it("gives zeros of the length and dtype asked for, no two of them sharing an element", () => {

@@ -1,7 +1,7 @@
 /** Small helpers the test files share: running trajectories and comparing trees. */
 import { expect } from "vitest";
 import { applyUpdates, GradTxError, type GradientTransformation, type PyTree } from "../src/index.js";
-import { dataOf, flatten } from "../src/pytree.js";
+import { dataOf, flatten } from "../src/core/pytree.js";
 
 /** A function from the current params to the gradient at them. */
 export type GradientFn = (params: PyTree, step: number) => PyTree;

@@ -41,7 +41,7 @@ import {
   type PyTree,
 } from "../src/index.js";
 import { fingerprint } from "../src/laws/index.js";
-import { flatten, MAX_DEPTH } from "../src/pytree.js";
+import { flatten, MAX_DEPTH } from "../src/core/pytree.js";
 import { catalogue } from "./catalogue.js";
 
 type Kind = "array" | "object";

@@ -27,7 +27,7 @@ import {
   type PyTree,
 } from "../src/index.js";
 import { arbitraryProblem, fingerprint } from "../src/laws/index.js";
-import { dataOf, type Leaf } from "../src/pytree.js";
+import { dataOf, type Leaf } from "../src/core/pytree.js";
 import { everyEntry } from "./catalogue.js";
 import { values } from "./helpers.js";
 

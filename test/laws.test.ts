@@ -24,7 +24,7 @@ import {
   fingerprint,
   LawViolation,
 } from "../src/laws/index.js";
-import { dataOf, flatten, unflatten } from "../src/pytree.js";
+import { dataOf, flatten, unflatten } from "../src/core/pytree.js";
 
 function violation(check: () => void): LawViolation {
   try {

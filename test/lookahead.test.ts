@@ -21,7 +21,7 @@ import {
   checkLookaheadSync,
   checkLookaheadSyncPeriodOne,
 } from "../src/laws/index.js";
-import { MAX_DEPTH } from "../src/pytree.js";
+import { MAX_DEPTH } from "../src/core/pytree.js";
 import { expectBitEqual, expectClose, snapshot, trajectory, values } from "./helpers.js";
 
 const quadratic = (p: PyTree): PyTree => tree.scale(2, p); // gradient of sum(x^2)

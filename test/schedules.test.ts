@@ -6,7 +6,7 @@
  */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Schedule } from "../src/base.js";
+import type { Schedule } from "../src/core/base.js";
 import {
   constantSchedule,
   cosineDecaySchedule,

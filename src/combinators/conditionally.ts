@@ -3,12 +3,12 @@
  *
  * @module
  */
-import type { ExtraArgs, ExtraArgsNeeded, GradientTransformation, StateOf, WithExtraArgs } from "../base.js";
-import { GradTxError } from "../errors.js";
+import type { ExtraArgs, ExtraArgsNeeded, GradientTransformation, StateOf, WithExtraArgs } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
 import { nodeOf, Transformation } from "../kernels/executor.js";
 import { buildKernel, type Kernel } from "../kernels/kernel.js";
 import { ZEROS } from "../transforms/zero.js";
-import { checkBoolean, checkTransformation, readOptions } from "../validate.js";
+import { checkBoolean, checkTransformation, readOptions } from "../core/validate.js";
 import { checkCallback } from "./stateless.js";
 
 /**

@@ -3,11 +3,11 @@
  *
  * @module
  */
-import type { ExtraArgsNeeded, GradientTransformation, StateOf, WithExtraArgs } from "../base.js";
+import type { ExtraArgsNeeded, GradientTransformation, StateOf, WithExtraArgs } from "../core/base.js";
 import { nodeOf, Transformation } from "../kernels/executor.js";
 import { constant, gt, select } from "../kernels/expr.js";
 import { buildKernel, declare, GATE } from "../kernels/kernel.js";
-import { checkNumber, checkTransformation } from "../validate.js";
+import { checkNumber, checkTransformation } from "../core/validate.js";
 
 /**
  * Whether the updates are all finite, as a reduction: `x * 0` is 0 for a finite number and NaN

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { GradientTransformation, ShapesState } from "../base.js";
+import type { GradientTransformation, ShapesState } from "../core/base.js";
 import type { Mask } from "../transforms/adding.js";
 import { setToZero } from "../transforms/zero.js";
 import { masked, type MaskedState } from "./masked.js";

@@ -3,10 +3,10 @@
  *
  * @module
  */
-import type { ExtraArgsNeeded, GradientTransformation, Schedule, StateOf, WithExtraArgs } from "../base.js";
-import { GradTxError } from "../errors.js";
+import type { ExtraArgsNeeded, GradientTransformation, Schedule, StateOf, WithExtraArgs } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
 import { nodeOf, Transformation } from "../kernels/executor.js";
-import { checkTransformation } from "../validate.js";
+import { checkTransformation } from "../core/validate.js";
 
 /** The state of {@link injectHyperparams}. @since 0.1.0 */
 export interface InjectHyperparamsState<S> {

@@ -3,11 +3,11 @@
  *
  * @module
  */
-import type { ExtraArgsNeeded, GradientTransformation, StateOf, WithExtraArgs } from "../base.js";
-import { isBoolean } from "../partition.js";
+import type { ExtraArgsNeeded, GradientTransformation, StateOf, WithExtraArgs } from "../core/base.js";
+import { isBoolean } from "../core/partition.js";
 import { nodeOf, Transformation } from "../kernels/executor.js";
 import { resolveMask, type Mask } from "../transforms/adding.js";
-import { checkTransformation } from "../validate.js";
+import { checkTransformation } from "../core/validate.js";
 import { checkPerLeafSpec } from "./parts.js";
 
 /**

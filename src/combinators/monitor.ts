@@ -3,12 +3,12 @@
  *
  * @module
  */
-import type { ExtraArgsNeeded, GradientTransformation, ShapesState, WithExtraArgs } from "../base.js";
-import { GradTxError } from "../errors.js";
+import type { ExtraArgsNeeded, GradientTransformation, ShapesState, WithExtraArgs } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
 import { Transformation } from "../kernels/executor.js";
-import { flatten, shapesOf, type PyTree } from "../pytree.js";
-import { checkShapes, copyTree, stateRecord, zerosTree } from "../state.js";
-import { checkTransformation } from "../validate.js";
+import { flatten, shapesOf, type PyTree } from "../core/pytree.js";
+import { checkShapes, copyTree, stateRecord, zerosTree } from "../core/state.js";
+import { checkTransformation } from "../core/validate.js";
 import { checkCallback } from "./stateless.js";
 
 /** The state of {@link snapshot} (optax's `SnapshotState`), with the params' shapes. @since 0.3.0 */

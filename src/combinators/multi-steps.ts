@@ -3,13 +3,13 @@
  *
  * @module
  */
-import type { ExtraArgsNeeded, GradientTransformation, Schedule, StateOf, WithExtraArgs } from "../base.js";
-import { GradTxError } from "../errors.js";
+import type { ExtraArgsNeeded, GradientTransformation, Schedule, StateOf, WithExtraArgs } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
 import { nodeOf, Transformation } from "../kernels/executor.js";
 import { add, asUpdate, constant, div, sub, type Expr } from "../kernels/expr.js";
 import { buildKernel, declare, type Inputs, type Scalars } from "../kernels/kernel.js";
-import type { PyTree } from "../pytree.js";
-import { checkNumber, checkTransformation } from "../validate.js";
+import type { PyTree } from "../core/pytree.js";
+import { checkNumber, checkTransformation } from "../core/validate.js";
 
 /** The running mean with this mini-step's updates: `acc + (u - acc) / (miniStep + 1)`. */
 const mean = ({ x, accGrads }: Inputs<"accGrads">, s: Scalars<"n">): Expr => add(accGrads, div(sub(x, accGrads), s.n));

@@ -3,12 +3,12 @@
  *
  * @module
  */
-import type { ExtraArgsNeeded, GradientTransformation, WithExtraArgs } from "../base.js";
-import { GradTxError } from "../errors.js";
+import type { ExtraArgsNeeded, GradientTransformation, WithExtraArgs } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
 import { nodeOf, Transformation } from "../kernels/executor.js";
-import { isString, resolvePerLeaf, type PerLeaf } from "../partition.js";
-import { leafPaths, type Flat } from "../pytree.js";
-import { checkTransformation } from "../validate.js";
+import { isString, resolvePerLeaf, type PerLeaf } from "../core/partition.js";
+import { leafPaths, type Flat } from "../core/pytree.js";
+import { checkTransformation } from "../core/validate.js";
 import { checkPerLeafSpec } from "./parts.js";
 
 /** The state of {@link multiTransform}: one inner state per label. @since 0.1.0 */

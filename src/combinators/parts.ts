@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { GradTxError } from "../errors.js";
-import { formatPath, isLeaf, MAX_DEPTH } from "../pytree.js";
+import { GradTxError } from "../core/errors.js";
+import { formatPath, isLeaf, MAX_DEPTH } from "../core/pytree.js";
 
 function describe(x: unknown): string {
   if (typeof x !== "object" || x === null) return typeof x === "string" ? JSON.stringify(x) : String(x);

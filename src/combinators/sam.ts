@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { ExtraArgs, GradientTransformation } from "../base.js";
-import { GradTxError } from "../errors.js";
+import type { ExtraArgs, GradientTransformation } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
 import { Transformation } from "../kernels/executor.js";
 import { applyUpdates } from "../apply.js";
 import {
@@ -17,9 +17,9 @@ import {
   type Flat,
   type FloatArray,
   type PyTree,
-} from "../pytree.js";
-import { copyTree, paramsFlat, stateRecord, stateTree } from "../state.js";
-import { checkBoolean, checkNumber, checkTransformation, readOptions } from "../validate.js";
+} from "../core/pytree.js";
+import { copyTree, paramsFlat, stateRecord, stateTree } from "../core/state.js";
+import { checkBoolean, checkNumber, checkTransformation, readOptions } from "../core/validate.js";
 
 /** The state of {@link sam}: optax's `SAMState`, camelCased. @since 0.3.0 */
 export interface SamState<O = unknown, A = unknown> {

@@ -3,12 +3,12 @@
  *
  * @module
  */
-import type { GradientTransformation, ShapesState } from "../base.js";
-import { GradTxError } from "../errors.js";
+import type { GradientTransformation, ShapesState } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
 import { Transformation } from "../kernels/executor.js";
-import { flatten, shapesOf, type Leaf, type PyTree } from "../pytree.js";
-import { checkShapes, stateRecord } from "../state.js";
-import { map } from "../tree.js";
+import { flatten, shapesOf, type Leaf, type PyTree } from "../core/pytree.js";
+import { checkShapes, stateRecord } from "../core/state.js";
+import { map } from "../core/tree.js";
 
 /** Throws `INVALID_HYPERPARAMETER` unless `fn` is a function. */
 export function checkCallback(where: string, name: string, fn: unknown, expected: string): void {

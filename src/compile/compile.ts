@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { ExtraArgs, GradientTransformation } from "../base.js";
-import { GradTxError } from "../errors.js";
+import type { ExtraArgs, GradientTransformation } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
 import {
   assertSameStructure,
   asLeafLike,
@@ -19,9 +19,9 @@ import {
   type FloatArray,
   type PyTree,
   type PyTreeLike,
-} from "../pytree.js";
-import { checkNumber, checkTransformation, invalid, readOptions } from "../validate.js";
-import { donate } from "../donate.js";
+} from "../core/pytree.js";
+import { checkNumber, checkTransformation, invalid, readOptions } from "../core/validate.js";
+import { donate } from "../core/donate.js";
 import { align16, currentBackend, withResident, type Memory, type Resident } from "../kernels/backend.js";
 import { arraysIn, bytesOf, nodeOf, updateNode, type Allocator } from "../kernels/executor.js";
 import { childrenOf, type Node } from "../kernels/node.js";

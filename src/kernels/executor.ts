@@ -10,10 +10,10 @@
  *
  * @module
  */
-import { EMPTY_STATE, type ExtraArgs, type GradientTransformation } from "../base.js";
-import { freshArray } from "../fresh.js";
-import { mapped } from "../lists.js";
-import { GradTxError } from "../errors.js";
+import { EMPTY_STATE, type ExtraArgs, type GradientTransformation } from "../core/base.js";
+import { freshArray } from "../core/fresh.js";
+import { mapped } from "../core/lists.js";
+import { GradTxError } from "../core/errors.js";
 import {
   asLeafLike,
   assertSameStructure,
@@ -29,9 +29,9 @@ import {
   type Flat,
   type FloatArray,
   type PyTree,
-} from "../pytree.js";
-import { selectLeaves } from "../partition.js";
-import { globalNormOf } from "../tree.js";
+} from "../core/pytree.js";
+import { selectLeaves } from "../core/partition.js";
+import { globalNormOf } from "../core/tree.js";
 import {
   checkShapes,
   frozenTree,
@@ -42,9 +42,9 @@ import {
   stateLeaves,
   stateRecord,
   stateTree,
-} from "../state.js";
-import { checkNotSpent, claim, isShared, rememberUpdates, share, updatesOf } from "../donate.js";
-import { readExtraArgs } from "../validate.js";
+} from "../core/state.js";
+import { checkNotSpent, claim, isShared, rememberUpdates, share, updatesOf } from "../core/donate.js";
+import { readExtraArgs } from "../core/validate.js";
 import { align16, arenaAlloc, arenaOf, flush, newArena, runnerOf, type Arena } from "./backend.js";
 import type { PassRunner } from "./js.js";
 import { fuse, type LeafTypes } from "./fuse.js";

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { GradTxError } from "../errors.js";
-import { asLeafLike, dataOf, isFloatArray, isLeaf, MAX_DEPTH, type FloatArray } from "../pytree.js";
+import { GradTxError } from "../core/errors.js";
+import { asLeafLike, dataOf, isFloatArray, isLeaf, MAX_DEPTH, type FloatArray } from "../core/pytree.js";
 
 /**
  * Moves every float array of `current` from its value in `atSync`: `atSync + alpha * (current -

@@ -23,7 +23,7 @@
  *
  * @module
  */
-import type { Flat } from "../pytree.js";
+import type { Flat } from "../core/pytree.js";
 import { exprKey, gt, input, scalar, select, type Expr } from "./expr.js";
 
 /** The per-element values a body reads: the update `x`, the params `p` and the slots, by name. */

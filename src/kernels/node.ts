@@ -12,8 +12,8 @@
  *
  * @module
  */
-import type { ExtraArgs, GradientTransformation } from "../base.js";
-import type { Flat, PyTree } from "../pytree.js";
+import type { ExtraArgs, GradientTransformation } from "../core/base.js";
+import type { Flat, PyTree } from "../core/pytree.js";
 import type { Kernel } from "./kernel.js";
 
 /** What happens to Lookahead's inner state at a sync (see `InnerStatePolicy`). */

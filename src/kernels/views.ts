@@ -9,9 +9,9 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
-import { GradTxError } from "../errors.js";
-import { selectLeaves } from "../partition.js";
+import type { GradientTransformation } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
+import { selectLeaves } from "../core/partition.js";
 import {
   asLeafLike,
   assertSameStructure,
@@ -21,7 +21,7 @@ import {
   unflatten,
   type Flat,
   type PyTree,
-} from "../pytree.js";
+} from "../core/pytree.js";
 
 /** The leaves a node works on. */
 export interface View {

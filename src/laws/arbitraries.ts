@@ -6,8 +6,8 @@
 import * as fc from "fast-check";
 import ndarray, { type NdArray } from "ndarray";
 import ops from "ndarray-ops";
-import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type Leaf, type PyTree } from "../pytree.js";
-import { checkBoolean, checkNumber, invalid, readOptions } from "../validate.js";
+import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type Leaf, type PyTree } from "../core/pytree.js";
+import { checkBoolean, checkNumber, invalid, readOptions } from "../core/validate.js";
 
 /** What {@link arbitraryTree} generates. @since 0.1.0 */
 export interface TreeConstraints {

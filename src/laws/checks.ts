@@ -7,14 +7,14 @@
  */
 import * as fc from "fast-check";
 import { applyUpdates } from "../apply.js";
-import type { GradientTransformation } from "../base.js";
+import type { GradientTransformation } from "../core/base.js";
 import { chain, identity } from "../combine.js";
 import { sgd, adam } from "../optimizers/standard.js";
 import { lookahead as gradtxLookahead, slowParams as gradtxSlowParams, type LookaheadOptions } from "../lookahead.js";
-import { assertSameStructure, dataOf, flatten, isFloatArray, isLeaf, MAX_DEPTH, type PyTree } from "../pytree.js";
-import { GradTxError } from "../errors.js";
+import { assertSameStructure, dataOf, flatten, isFloatArray, isLeaf, MAX_DEPTH, type PyTree } from "../core/pytree.js";
+import { GradTxError } from "../core/errors.js";
 import { arbitraryProblem, hyperparameters, type Problem } from "./arbitraries.js";
-import { checkBoolean, checkNumber, invalid, readOptions } from "../validate.js";
+import { checkBoolean, checkNumber, invalid, readOptions } from "../core/validate.js";
 
 /** The keys of {@link LawOptions}. */
 const LAW_KEYS = ["numRuns", "seed", "problems"] as const;

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { GradTxError } from "../errors.js";
-import { ctorOf, type FloatArray, type Leaf } from "../pytree.js";
+import { GradTxError } from "../core/errors.js";
+import { ctorOf, type FloatArray, type Leaf } from "../core/pytree.js";
 import { readLike, readPredictions, result, roundingOf, type LossAndGrad, type Round } from "./result.js";
 
 /** The class count (the last dimension) and the example count (the product of the others). */

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { ctorOf, type FloatArray, type Leaf } from "../pytree.js";
-import { checkNumber, readOptions } from "../validate.js";
+import { ctorOf, type FloatArray, type Leaf } from "../core/pytree.js";
+import { checkNumber, readOptions } from "../core/validate.js";
 import { readLike, readPredictions, result, roundingOf, type LossAndGrad, type Round } from "./result.js";
 
 /**

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { GradTxError } from "../errors.js";
+import { GradTxError } from "../core/errors.js";
 import {
   asLeafLike,
   ctorOf,
@@ -13,7 +13,7 @@ import {
   type FloatArray,
   type FloatNdArray,
   type Leaf,
-} from "../pytree.js";
+} from "../core/pytree.js";
 
 /**
  * A leaf of the kind and dtype of `L`: what a loss's gradient is for predictions of type `L`

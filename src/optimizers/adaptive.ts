@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../base.js";
+import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../core/base.js";
 import { chain } from "../combine.js";
 import { positional } from "./standard.js";
 import { scaleByAdam, scaleByAdamax, type AdamOptions, type ScaleByAdamState } from "../transforms/adam.js";
@@ -27,7 +27,7 @@ import {
 } from "../transforms/novograd.js";
 import { scaleByLearningRate, type ScaleByScheduleState } from "../transforms/scaling.js";
 import { scaleByYogi } from "../transforms/yogi.js";
-import { asFactory, checkScalarOrSchedule, readOptions } from "../validate.js";
+import { asFactory, checkScalarOrSchedule, readOptions } from "../core/validate.js";
 
 /** Decoupled weight decay's options, as the Adam family's `W` variants take them. */
 interface DecayOptions {

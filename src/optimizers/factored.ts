@@ -6,7 +6,7 @@
  * @module
  */
 import { barrier } from "../kernels/executor.js";
-import type { ExtraArgs, GradientTransformation, ScalarOrSchedule, ShapesState } from "../base.js";
+import type { ExtraArgs, GradientTransformation, ScalarOrSchedule, ShapesState } from "../core/base.js";
 import { chain } from "../combine.js";
 import { positional } from "./standard.js";
 import { ema } from "../transforms/accumulation.js";
@@ -17,7 +17,7 @@ import { scaleBySm3, type ScaleBySm3State } from "../transforms/sm3.js";
 import { scaleByMuon, scaleByShape, SCALE_BY_MUON_KEYS, type NsCoeffs } from "../transforms/muon.js";
 import { multiTransform, type MultiTransformState } from "../combinators/multi-transform.js";
 import { leafOfShape, readShaped, shapesRecord } from "../transforms/shaped.js";
-import { dataOf, flatten, unflatten, type Flat, type PyTree } from "../pytree.js";
+import { dataOf, flatten, unflatten, type Flat, type PyTree } from "../core/pytree.js";
 import { adamw } from "./standard.js";
 import { scaleByParamBlockRms } from "../transforms/param-block.js";
 import { scale, scaleByLearningRate } from "../transforms/scaling.js";
@@ -29,7 +29,7 @@ import {
   checkScalarOrSchedule,
   invalid,
   readOptions,
-} from "../validate.js";
+} from "../core/validate.js";
 
 /** Options of {@link adafactor}: optax's keyword arguments, camelCased. @since 0.3.0 */
 export interface AdafactorOptions {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../base.js";
+import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../core/base.js";
 import { chain } from "../combine.js";
 import { positional } from "./standard.js";
 import { masked, type MaskedState } from "../combinators/masked.js";
@@ -14,7 +14,7 @@ import { declare } from "../kernels/kernel.js";
 import { trace, type TraceState } from "../transforms/accumulation.js";
 import { addDecayedWeights, type Mask } from "../transforms/adding.js";
 import { scaleByLearningRate, scaleByTrustRatio, type ScaleByScheduleState } from "../transforms/scaling.js";
-import { asFactory, checkBoolean, checkNumber, checkScalarOrSchedule, readOptions } from "../validate.js";
+import { asFactory, checkBoolean, checkNumber, checkScalarOrSchedule, readOptions } from "../core/validate.js";
 
 /** Options of {@link lars} (optax's names, camelCased). @since 0.3.0 */
 export interface LarsOptions {

@@ -11,7 +11,7 @@ import type {
   ShapesState,
   StateOf,
   WithExtraArgs,
-} from "../base.js";
+} from "../core/base.js";
 import { chain, identity } from "../combine.js";
 import { scaleByLbfgs, type LbfgsOptions, type ScaleByLbfgsState } from "../transforms/lbfgs.js";
 import {
@@ -20,7 +20,7 @@ import {
   type ZoomLinesearchNeeds,
 } from "../transforms/linesearch.js";
 import { scale, scaleByLearningRate, type ScaleByScheduleState } from "../transforms/scaling.js";
-import { asFactory, checkScalarOrSchedule, checkTransformation, readOptions } from "../validate.js";
+import { asFactory, checkScalarOrSchedule, checkTransformation, readOptions } from "../core/validate.js";
 
 /** {@link lbfgs}'s default line search: a zoom line search of at most 20 steps, starting at 1. @since 0.3.0 */
 export type DefaultLbfgsLinesearch = GradientTransformationExtraArgs<ScaleByZoomLinesearchState, ZoomLinesearchNeeds>;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../base.js";
+import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../core/base.js";
 import { chain } from "../combine.js";
 import { ADAM_KEYS, positional } from "./standard.js";
 import { scaleByAdam, type AdamOptions, type ScaleByAdamState } from "../transforms/adam.js";
@@ -14,7 +14,7 @@ import {
   type ScaleByOptimisticGradientState,
 } from "../transforms/optimistic.js";
 import { scaleByLearningRate, type ScaleByScheduleState } from "../transforms/scaling.js";
-import { asFactory, checkScalarOrSchedule, readOptions } from "../validate.js";
+import { asFactory, checkScalarOrSchedule, readOptions } from "../core/validate.js";
 
 /**
  * Optimistic gradient descent (Mokhtari, Ozdaglar and Pattathil, 2019): {@link

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../base.js";
+import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../core/base.js";
 import { chain, identity } from "../combine.js";
 import { addDecayedWeights, type Mask } from "../transforms/adding.js";
 import { COCOB_KEYS, scaleByCocob, type CocobOptions, type ScaleByCocobState } from "../transforms/cocob.js";
@@ -17,7 +17,7 @@ import {
   type ScaleByDowgState,
 } from "../transforms/distance.js";
 import { scaleByLearningRate, type ScaleByScheduleState } from "../transforms/scaling.js";
-import { asFactory, checkScalarOrSchedule, readOptions } from "../validate.js";
+import { asFactory, checkScalarOrSchedule, readOptions } from "../core/validate.js";
 
 /** The weight decay DoG and DoWG may add before their rescaling: none when it is omitted or null. */
 interface DistanceDecayOptions {

@@ -6,20 +6,27 @@
  *
  * @module
  */
-import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../base.js";
+import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../core/base.js";
 import { chain } from "../combine.js";
-import { GradTxError } from "../errors.js";
+import { GradTxError } from "../core/errors.js";
 import { elementwise } from "../kernels/executor.js";
 import { add, div, mul, sub } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import { flatten, zipLeaves, type PyTree } from "../pytree.js";
+import { flatten, zipLeaves, type PyTree } from "../core/pytree.js";
 import { sgd } from "./standard.js";
 import { warmupConstantSchedule } from "../schedules.js";
 import { addDecayedWeights } from "../transforms/adding.js";
 import { scaleByRms, type ScaleByRmsState } from "../transforms/rms.js";
 import { scaleByLearningRate, type ScaleByScheduleState } from "../transforms/scaling.js";
-import { increment, paramsFlat } from "../state.js";
-import { DECAY, asFactory, checkNumber, checkScalarOrSchedule, checkTransformation, readOptions } from "../validate.js";
+import { increment, paramsFlat } from "../core/state.js";
+import {
+  DECAY,
+  asFactory,
+  checkNumber,
+  checkScalarOrSchedule,
+  checkTransformation,
+  readOptions,
+} from "../core/validate.js";
 
 /**
  * The state of schedule-free's own step: optax's `ScheduleFreeState` without the base

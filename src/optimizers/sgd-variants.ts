@@ -9,14 +9,14 @@ import type {
   GradientTransformationExtraArgs,
   ScalarOrSchedule,
   ShapesState,
-} from "../base.js";
+} from "../core/base.js";
 import { chain } from "../combine.js";
 import { positional, sgd } from "./standard.js";
 import { ADD_NOISE_KEYS, addNoise, type AddNoiseOptions, type AddNoiseState } from "../transforms/noise.js";
 import type { TraceState } from "../transforms/accumulation.js";
 import { POLYAK_KEYS, scaleByPolyak, type PolyakOptions } from "../transforms/norm-scaling.js";
 import { scaleByLearningRate, type ScaleByScheduleState } from "../transforms/scaling.js";
-import { asFactory, checkScalarOrSchedule, readOptions } from "../validate.js";
+import { asFactory, checkScalarOrSchedule, readOptions } from "../core/validate.js";
 
 /**
  * SGD with annealed Gaussian gradient noise (Neelakantan et al., 2015): {@link addNoise} then

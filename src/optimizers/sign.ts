@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../base.js";
+import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../core/base.js";
 import { chain } from "../combine.js";
 import { positional } from "./standard.js";
 import { ema, type EmaState } from "../transforms/accumulation.js";
@@ -16,7 +16,7 @@ import {
   type RpropOptions,
   type ScaleByRpropState,
 } from "../transforms/sign.js";
-import { DECAY, asFactory, checkNumber, checkScalarOrSchedule, readOptions } from "../validate.js";
+import { DECAY, asFactory, checkNumber, checkScalarOrSchedule, readOptions } from "../core/validate.js";
 
 /**
  * signSGD (Bernstein et al., 2018; Balles et al., 2020): {@link scaleBySign} then the learning

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ShapesState, GradientTransformation, ScalarOrSchedule } from "../base.js";
+import type { ShapesState, GradientTransformation, ScalarOrSchedule } from "../core/base.js";
 import { chain, identity } from "../combine.js";
 import { addDecayedWeights, type Mask } from "../transforms/adding.js";
 import { trace, type TraceState } from "../transforms/accumulation.js";
@@ -33,7 +33,7 @@ import {
   type ScaleByAmsgradState,
 } from "../transforms/adam.js";
 import { scaleByLearningRate, scaleByTrustRatio, type ScaleByScheduleState } from "../transforms/scaling.js";
-import { asFactory, checkNumber, checkScalarOrSchedule, readOptions } from "../validate.js";
+import { asFactory, checkNumber, checkScalarOrSchedule, readOptions } from "../core/validate.js";
 
 /** The keys of Adam's options, shared by the Adam family's aliases. */
 export const ADAM_KEYS = ["b1", "b2", "eps", "epsRoot", "nesterov"] as const;

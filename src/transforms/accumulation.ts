@@ -3,10 +3,10 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
-import type { PyTree } from "../pytree.js";
-import { biasCorrection, increment } from "../state.js";
-import { DECAY, checkBoolean, checkNumber, readOptions } from "../validate.js";
+import type { GradientTransformation } from "../core/base.js";
+import type { PyTree } from "../core/pytree.js";
+import { biasCorrection, increment } from "../core/state.js";
+import { DECAY, checkBoolean, checkNumber, readOptions } from "../core/validate.js";
 import { elementwise } from "../kernels/executor.js";
 import { add, mul } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";

@@ -6,13 +6,13 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
+import type { GradientTransformation } from "../core/base.js";
 import { elementwise } from "../kernels/executor.js";
 import { abs, add, div, gt, max, mul, select, sqrt } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import type { PyTree } from "../pytree.js";
-import { biasCorrection, increment } from "../state.js";
-import { DECAY, checkBoolean, checkNumber, readOptions } from "../validate.js";
+import type { PyTree } from "../core/pytree.js";
+import { biasCorrection, increment } from "../core/state.js";
+import { DECAY, checkBoolean, checkNumber, readOptions } from "../core/validate.js";
 
 /** The state of {@link scaleByAdam}. @since 0.1.0 */
 export interface ScaleByAdamState {

@@ -5,13 +5,13 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
+import type { GradientTransformation } from "../core/base.js";
 import { elementwise } from "../kernels/executor.js";
 import { add, div, gt, mul, select, sqrt, sub } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import type { PyTree } from "../pytree.js";
-import { biasCorrection, increment } from "../state.js";
-import { DECAY, checkNumber, readOptions } from "../validate.js";
+import type { PyTree } from "../core/pytree.js";
+import { biasCorrection, increment } from "../core/state.js";
+import { DECAY, checkNumber, readOptions } from "../core/validate.js";
 
 /** The state of {@link scaleByAdan}. @since 0.3.0 */
 export interface ScaleByAdanState {

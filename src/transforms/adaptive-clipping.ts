@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { GradientTransformation, ShapesState } from "../base.js";
-import { GradTxError } from "../errors.js";
+import type { GradientTransformation, ShapesState } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
 import { Transformation } from "../kernels/executor.js";
 import {
   asLeafLike,
@@ -18,9 +18,9 @@ import {
   unflatten,
   type FloatArray,
   type PyTree,
-} from "../pytree.js";
-import { checkShapes, paramsFlat, stateRecord } from "../state.js";
-import { checkNumber, invalid, readOptions } from "../validate.js";
+} from "../core/pytree.js";
+import { checkShapes, paramsFlat, stateRecord } from "../core/state.js";
+import { checkNumber, invalid, readOptions } from "../core/validate.js";
 
 /** Options of {@link adaptiveGradClip} (optax's names, camelCased). @since 0.3.0 */
 export interface AdaptiveGradClipOptions {

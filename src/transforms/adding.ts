@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { type ShapesState, type GradientTransformation, type ScalarOrSchedule } from "../base.js";
-import { isBoolean, resolvePerLeaf, type PerLeaf, type PrefixTree } from "../partition.js";
-import { type Flat } from "../pytree.js";
-import { checkNumber, invalid, readOptions } from "../validate.js";
+import { type ShapesState, type GradientTransformation, type ScalarOrSchedule } from "../core/base.js";
+import { isBoolean, resolvePerLeaf, type PerLeaf, type PrefixTree } from "../core/partition.js";
+import { type Flat } from "../core/pytree.js";
+import { checkNumber, invalid, readOptions } from "../core/validate.js";
 import { elementwise } from "../kernels/executor.js";
 import { add, mul } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";

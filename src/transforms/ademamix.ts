@@ -5,13 +5,13 @@
  *
  * @module
  */
-import type { GradientTransformation, ScalarOrSchedule } from "../base.js";
+import type { GradientTransformation, ScalarOrSchedule } from "../core/base.js";
 import { elementwise } from "../kernels/executor.js";
 import { add, div, mul, sqrt } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import type { PyTree } from "../pytree.js";
-import { biasCorrection, increment } from "../state.js";
-import { DECAY, checkNumber, readOptions } from "../validate.js";
+import type { PyTree } from "../core/pytree.js";
+import { biasCorrection, increment } from "../core/state.js";
+import { DECAY, checkNumber, readOptions } from "../core/validate.js";
 
 /** The state of {@link scaleByAdemamix}. @since 0.3.0 */
 export interface ScaleByAdemamixState {

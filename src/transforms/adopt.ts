@@ -5,11 +5,11 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
+import type { GradientTransformation } from "../core/base.js";
 import { elementwise } from "../kernels/executor.js";
 import { add, clamp, div, max, mul, sqrt } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import { checkBoolean, invalid, readOptions } from "../validate.js";
+import { checkBoolean, invalid, readOptions } from "../core/validate.js";
 import { adamOptions, type ScaleByAdamState } from "./adam.js";
 
 /** Options of {@link scaleByAdopt} (optax's names, camelCased). @since 0.3.0 */

@@ -3,9 +3,9 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
-import type { PyTree } from "../pytree.js";
-import { checkNumber } from "../validate.js";
+import type { GradientTransformation } from "../core/base.js";
+import type { PyTree } from "../core/pytree.js";
+import { checkNumber } from "../core/validate.js";
 import { elementwise } from "../kernels/executor.js";
 import { add, constant, eq, select } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";

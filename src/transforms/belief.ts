@@ -5,11 +5,11 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
+import type { GradientTransformation } from "../core/base.js";
 import { elementwise } from "../kernels/executor.js";
 import { add, div, mul, sqrt, sub } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import { readOptions } from "../validate.js";
+import { readOptions } from "../core/validate.js";
 import { adamOptions, adamScalars, type ScaleByAdamState } from "./adam.js";
 
 /** Options of {@link scaleByBelief} (optax's names, camelCased). @since 0.3.0 */

@@ -5,8 +5,8 @@
  * @module
  */
 import { barrier } from "../kernels/executor.js";
-import type { GradientTransformation, ShapesState } from "../base.js";
-import { ctorOf, dataOf, flatten, unflatten, type PyTree } from "../pytree.js";
+import type { GradientTransformation, ShapesState } from "../core/base.js";
+import { ctorOf, dataOf, flatten, unflatten, type PyTree } from "../core/pytree.js";
 import { meanMiddle, readShaped, shapesRecord, sizeBetween, updateLeaf } from "./shaped.js";
 
 /**

@@ -3,11 +3,11 @@
  *
  * @module
  */
-import type { ShapesState, GradientTransformation } from "../base.js";
+import type { ShapesState, GradientTransformation } from "../core/base.js";
 import { elementwise } from "../kernels/executor.js";
 import { clamp, constant, div, mul } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import { checkNumber } from "../validate.js";
+import { checkNumber } from "../core/validate.js";
 
 /**
  * Rescales all updates together so that their global norm is at most `maxNorm`, with optax's

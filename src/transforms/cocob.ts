@@ -5,12 +5,12 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
+import type { GradientTransformation } from "../core/base.js";
 import { elementwise } from "../kernels/executor.js";
 import { abs, add, div, max, mul, neg, sub } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import type { PyTree } from "../pytree.js";
-import { checkNumber, readOptions } from "../validate.js";
+import type { PyTree } from "../core/pytree.js";
+import { checkNumber, readOptions } from "../core/validate.js";
 
 /** The state of {@link scaleByCocob}: optax's `COCOBState` (trees like the params). @since 0.3.0 */
 export interface ScaleByCocobState {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { GradientTransformation, ShapesState } from "../base.js";
+import type { GradientTransformation, ShapesState } from "../core/base.js";
 import { elementwise } from "../kernels/executor.js";
 import { add, lt, neg, select } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";

@@ -6,14 +6,14 @@
  *
  * @module
  */
-import type { GradientTransformation, ScalarOrSchedule } from "../base.js";
+import type { GradientTransformation, ScalarOrSchedule } from "../core/base.js";
 import { elementwise } from "../kernels/executor.js";
 import { abs, add, constant, div, gt, mul, select, sqrt, sub, type Expr } from "../kernels/expr.js";
 import { declare, type Inputs, type Scalars } from "../kernels/kernel.js";
-import type { PyTree } from "../pytree.js";
-import { biasCorrection, increment } from "../state.js";
+import type { PyTree } from "../core/pytree.js";
+import { biasCorrection, increment } from "../core/state.js";
 import { resolveMask, type Mask } from "./adding.js";
-import { DECAY, checkBoolean, checkNumber, checkScalarOrSchedule, invalid, readOptions } from "../validate.js";
+import { DECAY, checkBoolean, checkNumber, checkScalarOrSchedule, invalid, readOptions } from "../core/validate.js";
 
 /** The state of {@link dadaptAdamw}: optax's `DAdaptAdamWState`. @since 0.3.0 */
 export interface DAdaptAdamWState {

@@ -6,13 +6,13 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
+import type { GradientTransformation } from "../core/base.js";
 import { elementwise } from "../kernels/executor.js";
 import { add, div, max, mul, sqrt, sub } from "../kernels/expr.js";
 import { declare, type Reduction } from "../kernels/kernel.js";
-import { dataOf, type PyTree } from "../pytree.js";
-import { globalNormOf } from "../tree.js";
-import { checkNumber, invalid, readOptions } from "../validate.js";
+import { dataOf, type PyTree } from "../core/pytree.js";
+import { globalNormOf } from "../core/tree.js";
+import { checkNumber, invalid, readOptions } from "../core/validate.js";
 
 /** How {@link scaleByDog} takes its first step: optax's `init_step`, a `[tag, value]` pair. @since 0.3.0 */
 export type DogInitStep = readonly ["distance" | "learning_rate" | "heuristic", number];

@@ -5,11 +5,20 @@
  * @module
  */
 import { barrier } from "../kernels/executor.js";
-import type { GradientTransformation, ShapesState } from "../base.js";
-import { GradTxError } from "../errors.js";
-import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type FloatArray, type Leaf, type PyTree } from "../pytree.js";
-import { increment, stateCount } from "../state.js";
-import { checkBoolean, checkNumber, invalid, readOptions } from "../validate.js";
+import type { GradientTransformation, ShapesState } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
+import {
+  asLeafLike,
+  ctorOf,
+  dataOf,
+  flatten,
+  unflatten,
+  type FloatArray,
+  type Leaf,
+  type PyTree,
+} from "../core/pytree.js";
+import { increment, stateCount } from "../core/state.js";
+import { checkBoolean, checkNumber, invalid, readOptions } from "../core/validate.js";
 import {
   inDtypeOf,
   leafOfShape,

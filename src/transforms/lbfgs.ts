@@ -6,11 +6,11 @@
  * @module
  */
 import { barrier } from "../kernels/executor.js";
-import type { GradientTransformation } from "../base.js";
-import { GradTxError } from "../errors.js";
-import { flatten, type Flat, type FloatArray, type PyTree } from "../pytree.js";
-import { increment, paramsFlat, stateCount, stateRecord, treeLike, zerosTree } from "../state.js";
-import { checkBoolean, checkNumber, readOptions } from "../validate.js";
+import type { GradientTransformation } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
+import { flatten, type Flat, type FloatArray, type PyTree } from "../core/pytree.js";
+import { increment, paramsFlat, stateCount, stateRecord, treeLike, zerosTree } from "../core/state.js";
+import { checkBoolean, checkNumber, readOptions } from "../core/validate.js";
 import { axpy, dot, inDtypesOf, minus, scaled, stateVector, vectorOf, zerosOf, type Vector } from "./vectors.js";
 
 /** The options of {@link scaleByLbfgs}: optax's keyword arguments, camelCased. @since 0.3.0 */

@@ -7,11 +7,11 @@
  * @module
  */
 import { barrier } from "../kernels/executor.js";
-import type { ExtraArgName, ExtraArgs, GradientTransformationExtraArgs } from "../base.js";
-import { GradTxError } from "../errors.js";
-import { flatten, type Flat, type FloatArray, type PyTree } from "../pytree.js";
-import { paramsFlat, stateRecord, treeLike, zerosTree } from "../state.js";
-import { checkBoolean, checkNumber, invalid, readOptions } from "../validate.js";
+import type { ExtraArgName, ExtraArgs, GradientTransformationExtraArgs } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
+import { flatten, type Flat, type FloatArray, type PyTree } from "../core/pytree.js";
+import { paramsFlat, stateRecord, treeLike, zerosTree } from "../core/state.js";
+import { checkBoolean, checkNumber, invalid, readOptions } from "../core/validate.js";
 import {
   axpy,
   dot,

@@ -4,12 +4,12 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
+import type { GradientTransformation } from "../core/base.js";
 import { elementwise } from "../kernels/executor.js";
 import { add, mul, sign } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import type { PyTree } from "../pytree.js";
-import { checkNumber, readOptions } from "../validate.js";
+import type { PyTree } from "../core/pytree.js";
+import { checkNumber, readOptions } from "../core/validate.js";
 
 /** The state of {@link scaleByLion}. @since 0.1.0 */
 export interface ScaleByLionState {

@@ -5,8 +5,8 @@
  * @module
  */
 import { barrier } from "../kernels/executor.js";
-import type { GradientTransformation, ShapesState } from "../base.js";
-import { GradTxError } from "../errors.js";
+import type { GradientTransformation, ShapesState } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
 import {
   asLeafLike,
   ctorOf,
@@ -17,10 +17,10 @@ import {
   type FloatArray,
   type Leaf,
   type PyTree,
-} from "../pytree.js";
-import { biasCorrection, increment, stateCount, zerosTree } from "../state.js";
-import { globalNormOf } from "../tree.js";
-import { DECAY, checkBoolean, checkNumber, invalid, readOptions } from "../validate.js";
+} from "../core/pytree.js";
+import { biasCorrection, increment, stateCount, zerosTree } from "../core/state.js";
+import { globalNormOf } from "../core/tree.js";
+import { DECAY, checkBoolean, checkNumber, invalid, readOptions } from "../core/validate.js";
 import {
   inDtypeOf,
   oneDtype,

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
+import type { GradientTransformation } from "../core/base.js";
 import { elementwise } from "../kernels/executor.js";
 import { constant, ne, select } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";

@@ -3,12 +3,12 @@
  *
  * @module
  */
-import type { GradientTransformation, ShapesState } from "../base.js";
-import { GradTxError } from "../errors.js";
+import type { GradientTransformation, ShapesState } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
 import { Transformation } from "../kernels/executor.js";
-import { asLeafLike, dataOf, flatten, shapesOf, unflatten, type FloatArray, type PyTree } from "../pytree.js";
-import { checkShapes, increment, stateCount, stateRecord } from "../state.js";
-import { checkNumber, readOptions } from "../validate.js";
+import { asLeafLike, dataOf, flatten, shapesOf, unflatten, type FloatArray, type PyTree } from "../core/pytree.js";
+import { checkShapes, increment, stateCount, stateRecord } from "../core/state.js";
+import { checkNumber, readOptions } from "../core/validate.js";
 
 /**
  * The state of {@link addNoise}: optax's `AddNoiseState` (`count`, `rng_key`), with the params'

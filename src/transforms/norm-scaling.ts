@@ -4,11 +4,11 @@
  *
  * @module
  */
-import type { GradientTransformation, GradientTransformationExtraArgs, ShapesState } from "../base.js";
+import type { GradientTransformation, GradientTransformationExtraArgs, ShapesState } from "../core/base.js";
 import { elementwise, Transformation } from "../kernels/executor.js";
 import { div, mul } from "../kernels/expr.js";
 import { buildKernel, declare } from "../kernels/kernel.js";
-import { checkNumber, extraValue, invalid, readOptions } from "../validate.js";
+import { checkNumber, extraValue, invalid, readOptions } from "../core/validate.js";
 
 /** Options of {@link scaleByPolyak} (optax's names, camelCased). @since 0.3.0 */
 export interface PolyakOptions {

@@ -5,12 +5,12 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
+import type { GradientTransformation } from "../core/base.js";
 import { elementwise } from "../kernels/executor.js";
 import { add, div, gt, mul, select, sqrt, type Expr } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import type { PyTree } from "../pytree.js";
-import { DECAY, checkNumber, readOptions } from "../validate.js";
+import type { PyTree } from "../core/pytree.js";
+import { DECAY, checkNumber, readOptions } from "../core/validate.js";
 
 /** The state of {@link scaleByNovograd}. @since 0.3.0 */
 export interface ScaleByNovogradState {

@@ -5,12 +5,12 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
+import type { GradientTransformation } from "../core/base.js";
 import { elementwise } from "../kernels/executor.js";
 import { gt, mul, select, sub } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import type { PyTree } from "../pytree.js";
-import { checkNumber, readOptions } from "../validate.js";
+import type { PyTree } from "../core/pytree.js";
+import { checkNumber, readOptions } from "../core/validate.js";
 
 /** The state of {@link scaleByOptimisticGradient}. @since 0.3.0 */
 export interface ScaleByOptimisticGradientState {

@@ -4,11 +4,11 @@
  *
  * @module
  */
-import type { GradientTransformation, ShapesState } from "../base.js";
+import type { GradientTransformation, ShapesState } from "../core/base.js";
 import { elementwise } from "../kernels/executor.js";
 import { constant, mul } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import { checkNumber, readOptions } from "../validate.js";
+import { checkNumber, readOptions } from "../core/validate.js";
 
 /** Options of {@link scaleByParamBlockNorm} and {@link scaleByParamBlockRms}. @since 0.3.0 */
 export interface ParamBlockOptions {

@@ -4,13 +4,13 @@
  *
  * @module
  */
-import type { ExtraArgs, GradientTransformationExtraArgs, ShapesState } from "../base.js";
-import { GradTxError } from "../errors.js";
+import type { ExtraArgs, GradientTransformationExtraArgs, ShapesState } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
 import { Transformation } from "../kernels/executor.js";
 import { mul } from "../kernels/expr.js";
 import { buildKernel, declare } from "../kernels/kernel.js";
-import { increment } from "../state.js";
-import { checkNumber, extraValue, invalid, readOptions } from "../validate.js";
+import { increment } from "../core/state.js";
+import { checkNumber, extraValue, invalid, readOptions } from "../core/validate.js";
 
 /** The options of {@link reduceOnPlateau}: optax's keyword arguments, camelCased. @since 0.3.0 */
 export interface ReduceOnPlateauOptions {

@@ -6,13 +6,13 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
+import type { GradientTransformation } from "../core/base.js";
 import { elementwise } from "../kernels/executor.js";
 import { add, div, gt, max, mul, select, sqrt, sub } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import type { PyTree } from "../pytree.js";
-import { biasCorrection, increment } from "../state.js";
-import { DECAY, checkBoolean, checkNumber, readOptions } from "../validate.js";
+import type { PyTree } from "../core/pytree.js";
+import { biasCorrection, increment } from "../core/state.js";
+import { DECAY, checkBoolean, checkNumber, readOptions } from "../core/validate.js";
 
 /** A decay rate in [0, 1). */
 

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import type { ShapesState, GradientTransformation, ScalarOrSchedule, Schedule } from "../base.js";
-import { GradTxError } from "../errors.js";
-import { checkBoolean, checkNumber, checkScalarOrSchedule, readOptions } from "../validate.js";
+import type { ShapesState, GradientTransformation, ScalarOrSchedule, Schedule } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
+import { checkBoolean, checkNumber, checkScalarOrSchedule, readOptions } from "../core/validate.js";
 import { elementwise } from "../kernels/executor.js";
 import { mul } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";

@@ -15,7 +15,7 @@
  * @module
  */
 import ndarray from "ndarray";
-import { GradTxError } from "../errors.js";
+import { GradTxError } from "../core/errors.js";
 import {
   asLeafLike,
   ctorOf,
@@ -28,8 +28,8 @@ import {
   type FloatNdArray,
   type Leaf,
   type PyTree,
-} from "../pytree.js";
-import { checkShapes, stateRecord } from "../state.js";
+} from "../core/pytree.js";
+import { checkShapes, stateRecord } from "../core/state.js";
 
 /** A typed-array constructor of the two dtypes. */
 export type FloatCtor = Float32ArrayConstructor | Float64ArrayConstructor;

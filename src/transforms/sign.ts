@@ -4,12 +4,12 @@
  *
  * @module
  */
-import type { GradientTransformation, ShapesState } from "../base.js";
+import type { GradientTransformation, ShapesState } from "../core/base.js";
 import { elementwise } from "../kernels/executor.js";
 import { clamp, eq, gt, lt, mul, select, sign } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import type { PyTree } from "../pytree.js";
-import { checkNumber, readOptions } from "../validate.js";
+import type { PyTree } from "../core/pytree.js";
+import { checkNumber, readOptions } from "../core/validate.js";
 
 /**
  * The sign of every update, as optax's `scale_by_sign` (`jnp.sign`): -1, 0 or 1, a zero

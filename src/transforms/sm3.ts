@@ -5,10 +5,19 @@
  * @module
  */
 import { barrier } from "../kernels/executor.js";
-import type { GradientTransformation, ShapesState } from "../base.js";
-import { asLeafLike, ctorOf, dataOf, flatten, unflatten, type FloatArray, type Leaf, type PyTree } from "../pytree.js";
-import { zerosTree } from "../state.js";
-import { DECAY, checkNumber, readOptions } from "../validate.js";
+import type { GradientTransformation, ShapesState } from "../core/base.js";
+import {
+  asLeafLike,
+  ctorOf,
+  dataOf,
+  flatten,
+  unflatten,
+  type FloatArray,
+  type Leaf,
+  type PyTree,
+} from "../core/pytree.js";
+import { zerosTree } from "../core/state.js";
+import { DECAY, checkNumber, readOptions } from "../core/validate.js";
 import {
   inDtypeOf,
   oneDtype,

@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { GradTxError } from "../errors.js";
-import { ctorOf, dataOf, flattenLike, sizeOf, type Flat, type FloatArray, type PyTree } from "../pytree.js";
-import { stateRecord, stateTree } from "../state.js";
-import { vdot } from "../tree.js";
+import { GradTxError } from "../core/errors.js";
+import { ctorOf, dataOf, flattenLike, sizeOf, type Flat, type FloatArray, type PyTree } from "../core/pytree.js";
+import { stateRecord, stateTree } from "../core/state.js";
+import { vdot } from "../core/tree.js";
 
 /** Dense leaves: one row-major array per leaf, in a tree's canonical order. */
 export type Vector = readonly FloatArray[];

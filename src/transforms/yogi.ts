@@ -5,12 +5,12 @@
  *
  * @module
  */
-import type { GradientTransformation } from "../base.js";
+import type { GradientTransformation } from "../core/base.js";
 import { elementwise } from "../kernels/executor.js";
 import { add, div, mul, sign, sqrt, sub } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
-import { biasCorrection, increment } from "../state.js";
-import { DECAY, checkNumber, readOptions } from "../validate.js";
+import { biasCorrection, increment } from "../core/state.js";
+import { DECAY, checkNumber, readOptions } from "../core/validate.js";
 import type { ScaleByAdamState } from "./adam.js";
 
 /** Options of {@link scaleByYogi} (optax's names, camelCased). @since 0.3.0 */

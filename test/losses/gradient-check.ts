@@ -1,7 +1,7 @@
 /** Central finite differences of a loss's value, to check the gradient it returns. */
 import { expect } from "vitest";
 import type { LossAndGrad } from "../../src/losses/index.js";
-import { dataOf } from "../../src/pytree.js";
+import { dataOf } from "../../src/core/pytree.js";
 
 /**
  * Asserts that `loss(x).grad` matches the central differences of `loss(x).value`, element by

@@ -8,7 +8,7 @@ import * as fc from "fast-check";
 import ndarray from "ndarray";
 import { describe, expect, it } from "vitest";
 import { adaptiveGradClip, chain, compile, sgd, type FloatArray, type PyTree } from "../../src/index.js";
-import { dataOf, flatten } from "../../src/pytree.js";
+import { dataOf, flatten } from "../../src/core/pytree.js";
 import { caught, expectBitEqual, trajectory, values } from "../helpers.js";
 
 const fixture = JSON.parse(readFileSync(new URL("../fixtures/agc.json", import.meta.url), "utf8")) as {

@@ -5,7 +5,7 @@
 import { expect } from "vitest";
 import type { GradientTransformation, PyTree } from "../../src/index.js";
 import { withBackend } from "../../src/kernels/backend.js";
-import { dataOf, flatten } from "../../src/pytree.js";
+import { dataOf, flatten } from "../../src/core/pytree.js";
 
 export const backends = ["wasm", "js"] as const;
 export const dtypes = ["float64", "float32"] as const;
