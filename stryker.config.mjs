@@ -6,7 +6,12 @@
 export default {
   testRunner: "vitest",
   vitest: { configFile: "vitest.mutation.config.ts" },
-  mutate: ["src/schedules.ts", "src/serialize.ts", "src/transforms/clipping.ts", "src/lookahead.ts"],
+  mutate: [
+    "src/optimizers/schedules.ts",
+    "src/checkpoints/serialize.ts",
+    "src/transforms/clipping.ts",
+    "src/lookahead/lookahead.ts",
+  ],
   mutator: { excludedMutations: ["StringLiteral"] },
   coverageAnalysis: "perTest",
   concurrency: 2,

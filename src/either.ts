@@ -7,7 +7,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import type { Monoid } from "fp-ts/lib/Monoid.js";
 import type { ExtraArgs, GradientTransformation } from "./core/base.js";
-import { chain, identity } from "./combine.js";
+import { chain, identity } from "./combinators/chain.js";
 import { GradTxError } from "./core/errors.js";
 import type { AsPyTree, PyTree } from "./core/pytree.js";
 

@@ -30,10 +30,10 @@ export {
   type ScalarOrSchedule,
   type Schedule,
 } from "./core/base.js";
-export { applyUpdates, incrementalUpdate, periodicUpdate } from "./apply.js";
+export { applyUpdates, incrementalUpdate, periodicUpdate } from "./transforms/apply.js";
 export { donate } from "./core/donate.js";
-export { chain, identity } from "./combine.js";
-export { namedChain } from "./combine.js";
+export { chain, identity } from "./combinators/chain.js";
+export { namedChain } from "./combinators/chain.js";
 
 // Transforms, by family.
 export {
@@ -196,7 +196,7 @@ export {
   type ScheduleFreeSgdOptions,
   type ScheduleFreeState,
 } from "./optimizers/schedule-free.js";
-export { mechanize, type MechanicState, type MechanizeOptions } from "./mechanic.js";
+export { mechanize, type MechanicState, type MechanizeOptions } from "./combinators/mechanic.js";
 export { noisySgd, polyakSgd, type PolyakSgdOptions } from "./optimizers/sgd-variants.js";
 export {
   adafactor,
@@ -213,8 +213,8 @@ export {
   type InnerStatePolicy,
   type LookaheadOptions,
   type LookaheadState,
-} from "./lookahead.js";
-export type { AdaptiveAlphaState } from "./adaptive-alpha.js";
+} from "./lookahead/lookahead.js";
+export type { AdaptiveAlphaState } from "./lookahead/adaptive-alpha.js";
 
 // Combinators.
 export { masked, type MaskedState } from "./combinators/masked.js";
@@ -263,7 +263,7 @@ export {
   type WarmupConstantOptions,
   type WarmupCosineDecayOptions,
   type WarmupExponentialDecayOptions,
-} from "./schedules.js";
+} from "./optimizers/schedules.js";
 
 // Projections.
 export {
@@ -281,6 +281,6 @@ export {
 export { compile, type CompiledOptimizer, type CompileOptions } from "./compile/compile.js";
 
 // Checkpoints, the fp-ts face, and tree utilities.
-export { deserializeParams, deserializeState, serializeParams, serializeState } from "./serialize.js";
+export { deserializeParams, deserializeState, serializeParams, serializeState } from "./checkpoints/serialize.js";
 export { initEither, monoidTransformation, safeFactory, updateEither } from "./either.js";
 export * as tree from "./core/tree.js";

@@ -309,7 +309,7 @@ function crc32(bytes: Uint8Array): number {
 }
 
 describe("a checkpoint from a future format", () => {
-  // The header (src/serialize.ts): magic u32, format version u32, payload length u32, payload,
+  // The header (src/checkpoints/serialize.ts): magic u32, format version u32, payload length u32, payload,
   // then the CRC-32 of everything before it, all little-endian.
   const c = cases.find((x) => x.slug === "lookahead-adam-interpolate")!;
   const original = read(stateFile(c));

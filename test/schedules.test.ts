@@ -22,7 +22,7 @@ import {
   warmupConstantSchedule,
   warmupCosineDecaySchedule,
   warmupExponentialDecaySchedule,
-} from "../src/schedules.js";
+} from "../src/optimizers/schedules.js";
 import { codeOf } from "./helpers.js";
 
 /** The message `thunk` throws. */

@@ -1,6 +1,6 @@
 /**
  * The checkpoint byte format, pinned: golden blobs written here from the format's description
- * (src/serialize.ts), and damaged blobs whose checksum is recomputed, so that each check behind
+ * (src/checkpoints/serialize.ts), and damaged blobs whose checksum is recomputed, so that each check behind
  * the checksum (bounds, trailing bytes, tags, the template) is reached and must hold by itself.
  */
 import ndarray from "ndarray";

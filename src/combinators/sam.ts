@@ -7,7 +7,7 @@
 import type { ExtraArgs, GradientTransformation } from "../core/base.js";
 import { GradTxError } from "../core/errors.js";
 import { Transformation } from "../kernels/executor.js";
-import { applyUpdates } from "../apply.js";
+import { applyUpdates } from "../transforms/apply.js";
 import {
   asLeafLike,
   dataOf,

@@ -6,11 +6,15 @@
  * @module
  */
 import * as fc from "fast-check";
-import { applyUpdates } from "../apply.js";
+import { applyUpdates } from "../transforms/apply.js";
 import type { GradientTransformation } from "../core/base.js";
-import { chain, identity } from "../combine.js";
+import { chain, identity } from "../combinators/chain.js";
 import { sgd, adam } from "../optimizers/standard.js";
-import { lookahead as gradtxLookahead, slowParams as gradtxSlowParams, type LookaheadOptions } from "../lookahead.js";
+import {
+  lookahead as gradtxLookahead,
+  slowParams as gradtxSlowParams,
+  type LookaheadOptions,
+} from "../lookahead/lookahead.js";
 import { assertSameStructure, dataOf, flatten, isFloatArray, isLeaf, MAX_DEPTH, type PyTree } from "../core/pytree.js";
 import { GradTxError } from "../core/errors.js";
 import { arbitraryProblem, hyperparameters, type Problem } from "./arbitraries.js";

@@ -6,7 +6,7 @@
  * @module
  */
 import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../core/base.js";
-import { chain } from "../combine.js";
+import { chain } from "../combinators/chain.js";
 import { positional } from "./standard.js";
 import { scaleByAdam, scaleByAdamax, type AdamOptions, type ScaleByAdamState } from "../transforms/adam.js";
 import {

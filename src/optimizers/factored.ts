@@ -7,7 +7,7 @@
  */
 import { barrier } from "../kernels/executor.js";
 import type { ExtraArgs, GradientTransformation, ScalarOrSchedule, ShapesState } from "../core/base.js";
-import { chain } from "../combine.js";
+import { chain } from "../combinators/chain.js";
 import { positional } from "./standard.js";
 import { ema } from "../transforms/accumulation.js";
 import { addDecayedWeights, type Mask } from "../transforms/adding.js";

@@ -5,7 +5,7 @@
  * @module
  */
 import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../core/base.js";
-import { chain } from "../combine.js";
+import { chain } from "../combinators/chain.js";
 import { positional } from "./standard.js";
 import { masked, type MaskedState } from "../combinators/masked.js";
 import { elementwise } from "../kernels/executor.js";

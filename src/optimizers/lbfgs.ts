@@ -12,7 +12,7 @@ import type {
   StateOf,
   WithExtraArgs,
 } from "../core/base.js";
-import { chain, identity } from "../combine.js";
+import { chain, identity } from "../combinators/chain.js";
 import { scaleByLbfgs, type LbfgsOptions, type ScaleByLbfgsState } from "../transforms/lbfgs.js";
 import {
   scaleByZoomLinesearch,

@@ -5,7 +5,7 @@
  * @module
  */
 import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../core/base.js";
-import { chain } from "../combine.js";
+import { chain } from "../combinators/chain.js";
 import { ADAM_KEYS, positional } from "./standard.js";
 import { scaleByAdam, type AdamOptions, type ScaleByAdamState } from "../transforms/adam.js";
 import {

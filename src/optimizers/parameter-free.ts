@@ -6,7 +6,7 @@
  * @module
  */
 import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../core/base.js";
-import { chain, identity } from "../combine.js";
+import { chain, identity } from "../combinators/chain.js";
 import { addDecayedWeights, type Mask } from "../transforms/adding.js";
 import { COCOB_KEYS, scaleByCocob, type CocobOptions, type ScaleByCocobState } from "../transforms/cocob.js";
 import {

@@ -7,14 +7,14 @@
  * @module
  */
 import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../core/base.js";
-import { chain } from "../combine.js";
+import { chain } from "../combinators/chain.js";
 import { GradTxError } from "../core/errors.js";
 import { elementwise } from "../kernels/executor.js";
 import { add, div, mul, sub } from "../kernels/expr.js";
 import { declare } from "../kernels/kernel.js";
 import { flatten, zipLeaves, type PyTree } from "../core/pytree.js";
 import { sgd } from "./standard.js";
-import { warmupConstantSchedule } from "../schedules.js";
+import { warmupConstantSchedule } from "./schedules.js";
 import { addDecayedWeights } from "../transforms/adding.js";
 import { scaleByRms, type ScaleByRmsState } from "../transforms/rms.js";
 import { scaleByLearningRate, type ScaleByScheduleState } from "../transforms/scaling.js";

@@ -10,7 +10,7 @@ import type {
   ScalarOrSchedule,
   ShapesState,
 } from "../core/base.js";
-import { chain } from "../combine.js";
+import { chain } from "../combinators/chain.js";
 import { positional, sgd } from "./standard.js";
 import { ADD_NOISE_KEYS, addNoise, type AddNoiseOptions, type AddNoiseState } from "../transforms/noise.js";
 import type { TraceState } from "../transforms/accumulation.js";

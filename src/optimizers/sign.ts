@@ -5,7 +5,7 @@
  * @module
  */
 import type { GradientTransformation, ScalarOrSchedule, ShapesState } from "../core/base.js";
-import { chain } from "../combine.js";
+import { chain } from "../combinators/chain.js";
 import { positional } from "./standard.js";
 import { ema, type EmaState } from "../transforms/accumulation.js";
 import { scale, scaleByLearningRate, type ScaleByScheduleState } from "../transforms/scaling.js";

@@ -6,10 +6,10 @@
  * @module
  */
 import type { ShapesState, GradientTransformation, ScalarOrSchedule } from "../core/base.js";
-import { chain, identity } from "../combine.js";
+import { chain, identity } from "../combinators/chain.js";
 import { addDecayedWeights, type Mask } from "../transforms/adding.js";
 import { trace, type TraceState } from "../transforms/accumulation.js";
-import { lookahead, type LookaheadState } from "../lookahead.js";
+import { lookahead, type LookaheadState } from "../lookahead/lookahead.js";
 import {
   scaleByAdadelta,
   scaleByRms,

@@ -29,11 +29,11 @@
  *
  * @module
  */
-import { GradTxError } from "./core/errors.js";
-import { add, mul, sub, type Expr } from "./kernels/expr.js";
-import { buildKernel, declare, type Kernel } from "./kernels/kernel.js";
-import { dataOf, flatten, type PyTree } from "./core/pytree.js";
-import { biasCorrection } from "./core/state.js";
+import { GradTxError } from "../core/errors.js";
+import { add, mul, sub, type Expr } from "../kernels/expr.js";
+import { buildKernel, declare, type Kernel } from "../kernels/kernel.js";
+import { dataOf, flatten, type PyTree } from "../core/pytree.js";
+import { biasCorrection } from "../core/state.js";
 
 /** Lookahead's state for the adaptive step size. @since 0.1.0 */
 export interface AdaptiveAlphaState {

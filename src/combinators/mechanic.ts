@@ -7,13 +7,13 @@
  *
  * @module
  */
-import type { ExtraArgs, GradientTransformation } from "./core/base.js";
-import { GradTxError } from "./core/errors.js";
-import { barrier } from "./kernels/executor.js";
-import { asLeafLike, dataOf, flatten, unflatten, type FloatArray, type PyTree } from "./core/pytree.js";
-import { copyTree, increment, paramsFlat, stateCount, stateRecord, stateTree } from "./core/state.js";
-import { globalNormOf } from "./core/tree.js";
-import { checkNumber, checkTransformation, readOptions } from "./core/validate.js";
+import type { ExtraArgs, GradientTransformation } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
+import { barrier } from "../kernels/executor.js";
+import { asLeafLike, dataOf, flatten, unflatten, type FloatArray, type PyTree } from "../core/pytree.js";
+import { copyTree, increment, paramsFlat, stateCount, stateRecord, stateTree } from "../core/state.js";
+import { globalNormOf } from "../core/tree.js";
+import { checkNumber, checkTransformation, readOptions } from "../core/validate.js";
 
 /** The state of {@link mechanize}: optax's `MechanicState`. @since 0.3.0 */
 export interface MechanicState<S = unknown> {

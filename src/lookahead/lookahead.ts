@@ -3,20 +3,20 @@
  *
  * @module
  */
-import type { ExtraArgsNeeded, GradientTransformation, StateOf, WithExtraArgs } from "./core/base.js";
-import { GradTxError } from "./core/errors.js";
-import { MAX_DEPTH, type PyTree } from "./core/pytree.js";
-import { checkNumber, checkTransformation, readOptions } from "./core/validate.js";
-import { checkNotSpent } from "./core/donate.js";
+import type { ExtraArgsNeeded, GradientTransformation, StateOf, WithExtraArgs } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
+import { MAX_DEPTH, type PyTree } from "../core/pytree.js";
+import { checkNumber, checkTransformation, readOptions } from "../core/validate.js";
+import { checkNotSpent } from "../core/donate.js";
 import {
   adaptiveKernels,
   checkCurvature,
   type AdaptiveAlphaOptions,
   type AdaptiveAlphaState,
 } from "./adaptive-alpha.js";
-import { nodeOf, Transformation } from "./kernels/executor.js";
-import { add, asUpdate, mul, sub, type Expr } from "./kernels/expr.js";
-import { buildKernel, declare, type Kernel } from "./kernels/kernel.js";
+import { nodeOf, Transformation } from "../kernels/executor.js";
+import { add, asUpdate, mul, sub, type Expr } from "../kernels/expr.js";
+import { buildKernel, declare, type Kernel } from "../kernels/kernel.js";
 
 /**
  * What happens to the inner optimizer's state at a sync:

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { Schedule } from "./core/base.js";
-import { GradTxError } from "./core/errors.js";
-import { asFactory, checkBoolean, checkNumber, invalid, readOptions, type Range } from "./core/validate.js";
+import type { Schedule } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
+import { asFactory, checkBoolean, checkNumber, invalid, readOptions, type Range } from "../core/validate.js";
 
 /**
  * `checkNumber`, adding `note` to the message when `value` is one of the degenerate arguments

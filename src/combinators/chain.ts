@@ -3,12 +3,12 @@
  *
  * @module
  */
-import type { ExtraArgsNeeded, GradientTransformation, ShapesState, StateOf, WithExtraArgs } from "./core/base.js";
-import { GradTxError } from "./core/errors.js";
-import { checkTransformation } from "./core/validate.js";
-import { elementwise, nodeOf, Transformation } from "./kernels/executor.js";
-import { declare } from "./kernels/kernel.js";
-import { childrenOf, type Node } from "./kernels/node.js";
+import type { ExtraArgsNeeded, GradientTransformation, ShapesState, StateOf, WithExtraArgs } from "../core/base.js";
+import { GradTxError } from "../core/errors.js";
+import { checkTransformation } from "../core/validate.js";
+import { elementwise, nodeOf, Transformation } from "../kernels/executor.js";
+import { declare } from "../kernels/kernel.js";
+import { childrenOf, type Node } from "../kernels/node.js";
 
 /**
  * Applies transformations in sequence: the updates of one are the input of the next. The state

@@ -21,8 +21,8 @@
  * @module
  */
 import ndarray from "ndarray";
-import { GradTxError } from "./core/errors.js";
-import { checkNotSpent } from "./core/donate.js";
+import { GradTxError } from "../core/errors.js";
+import { checkNotSpent } from "../core/donate.js";
 import {
   dataOf,
   flatten,
@@ -36,7 +36,7 @@ import {
   type FloatNdArray,
   type PyTree,
   type PyTreeLike,
-} from "./core/pytree.js";
+} from "../core/pytree.js";
 
 const VERSION = 2;
 /**

@@ -12,10 +12,10 @@ import {
   type FloatArray,
   type PyTree,
   type PyTreeLike,
-} from "./core/pytree.js";
-import { claim, release } from "./core/donate.js";
-import { addInto, applyTarget } from "./kernels/executor.js";
-import { checkNumber } from "./core/validate.js";
+} from "../core/pytree.js";
+import { claim, release } from "../core/donate.js";
+import { addInto, applyTarget } from "../kernels/executor.js";
+import { checkNumber } from "../core/validate.js";
 
 /**
  * Adds updates to params, leaf by leaf, into new arrays of the params' dtype and kind; with
