@@ -6,9 +6,10 @@ import { arbitraryProblem } from "../src/laws/index.js";
 import { runnerOf, withBackend, withResident, type Resident } from "../src/kernels/backend.js";
 import { elementwise } from "../src/kernels/executor.js";
 import * as e from "../src/kernels/expr.js";
-import { declare } from "../src/kernels/kernel.js";
+import { fuse } from "../src/kernels/fuse.js";
+import { buildKernel, declare } from "../src/kernels/kernel.js";
 import { BLOCK, sumBlocks, type Pass } from "../src/kernels/pass.js";
-import { wasmApi } from "../src/kernels/wasm.js";
+import { passRoots, topologicalOrder, wasmApi } from "../src/kernels/wasm.js";
 import { catalogue } from "./catalogue.js";
 import { expectBitEqual, trajectory } from "./helpers.js";
 
@@ -63,14 +64,33 @@ describe("expressions: every operation rounds as IEEE 754 in the leaf's dtype, o
   }
 });
 
+describe("fusion", () => {
+  it("a subexpression that reductions and kernels build each on their own is one node of the pass", () => {
+    // Two reductions and the next kernel's body each write x - 1 anew.
+    const reducing = buildKernel(
+      declare({
+        name: "probe",
+        reductions: {
+          r: { over: "tree", of: ({ x }) => [e.sub(x, 1), x] },
+          q: { over: "tree", of: ({ x }) => [e.sub(x, 1), e.sub(x, 1)] },
+        },
+        body: ({ x }) => ({ update: x }),
+      }),
+    );
+    const before = buildKernel(declare({ name: "probe", body: ({ x }) => ({ update: e.mul(e.sub(x, 1), 2) }) }));
+    const pass = fuse([{ k: 0, kernel: before }], { k: 1, kernel: reducing }, { compute: "f64", update: "f64" })!;
+    const subs = topologicalOrder(passRoots(pass)).filter((n) => n.op === "sub");
+    // x - 1 of the input, then u - 1 of the first kernel's update u = (x - 1) * 2: two, not four.
+    expect(subs).toHaveLength(2);
+  });
+});
+
 describe("min and max with a number the same in every lane (run as pmin / pmax and masks)", () => {
   // Math.min and Math.max order NaNs and signed zeros as IEEE 754-2019 minimum and maximum do.
   const numbers = [0, -0, NaN, Infinity, -Infinity, 1, -1, 0.5, 3, 1e-40, -1e-310];
-  const cases = [
-    ...(["min", "max"] as const).flatMap((op) =>
-      [false, true].flatMap((first) => [Float32Array, Float64Array].map((ctor) => ({ op, first, ctor }))),
-    ),
-  ];
+  const cases = (["min", "max"] as const).flatMap((op) =>
+    [false, true].flatMap((first) => [Float32Array, Float64Array].map((ctor) => ({ op, first, ctor }))),
+  );
   for (const { op, first, ctor } of cases) {
     const f = ctor === Float32Array ? Math.fround : (v: number) => v;
     it(`${op}(${first ? "c, x" : "x, c"}), ${ctor.name}: a per-step c and a constant c, each of them`, () => {

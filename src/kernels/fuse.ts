@@ -27,8 +27,35 @@ export interface LeafTypes {
 
 type Node = Expr | Condition;
 
+/**
+ * One node per distinct expression of a pass: a node equal to one made before (the same
+ * operation on the same operands, the same input, scalar or constant) is that node, so that a
+ * subexpression two kernels, a body and its reductions, or two reductions build each on their
+ * own is computed once per element. Values do not change: the same expression gives the same bits.
+ */
+function interner(): (e: Node) => Node {
+  const nodes = new Map<string, Node>();
+  const ids = new Map<Node, number>();
+  const id = (e: Node) => ids.get(e)!;
+  return (e) => {
+    const known = ids.get(e);
+    if (known !== undefined) return e;
+    let key: string = e.op;
+    if (e.op === "input" || e.op === "scalar") key += `|${e.name}`;
+    else if (e.op === "const") key += `|${Object.is(e.value, -0) ? "-0" : String(e.value)}`;
+    if ("cond" in e) key += `|${id(e.cond)}`;
+    if ("a" in e) key += `|${id(e.a)}`;
+    if ("b" in e) key += `|${id(e.b)}`;
+    const same = nodes.get(key);
+    if (same !== undefined) return same;
+    nodes.set(key, e);
+    ids.set(e, ids.size);
+    return e;
+  };
+}
+
 /** Renames a kernel's canonical inputs and scalars into a pass, resolving `asUpdate`. */
-function renamer(k: number | string, x: Expr, types: LeafTypes): (e: Expr) => Expr {
+function renamer(k: number | string, x: Expr, types: LeafTypes, intern: (e: Node) => Node): (e: Expr) => Expr {
   const memo = new Map<Node, Node>();
   const visit = (e: Node): Node => {
     const seen = memo.get(e);
@@ -53,6 +80,7 @@ function renamer(k: number | string, x: Expr, types: LeafTypes): (e: Expr) => Ex
       default:
         out = "b" in e ? { ...e, a: visit(e.a) as Expr, b: visit(e.b) as Expr } : { ...e, a: visit(e.a) as Expr };
     }
+    out = intern(out);
     memo.set(e, out);
     return out;
   };
@@ -89,24 +117,26 @@ export function fuse(
   types: LeafTypes,
   apply = false,
 ): Pass | undefined {
-  let x: Expr = { op: "input", name: "in" };
+  const intern = interner();
+  let x = intern({ op: "input", name: "in" }) as Expr;
   const stores: { buffer: string; value: Expr }[] = [];
   for (const { k, kernel } of kernels) {
-    const rename = renamer(k, x, types);
+    const rename = renamer(k, x, types, intern);
     for (const slot of kernel.slotNames) stores.push({ buffer: `${k}.${slot}'`, value: rename(kernel.next[slot]!) });
     x = rename(kernel.update);
   }
   // Applied to the params, the update itself is not kept: nobody reads it.
   if (kernels.length > 0 && !apply) stores.push({ buffer: "out", value: x });
   if (apply) {
-    const u: Expr = types.update === "f32" && types.compute === "f64" ? { op: "round32", a: x } : x;
-    stores.push({ buffer: "p'", value: { op: "add", a: { op: "input", name: P }, b: u } });
+    const u = types.update === "f32" && types.compute === "f64" ? (intern({ op: "round32", a: x }) as Expr) : x;
+    const p = intern({ op: "input", name: P }) as Expr;
+    stores.push({ buffer: "p'", value: intern({ op: "add", a: p, b: u }) as Expr });
   }
   const reductions =
     reduce === undefined
       ? []
       : reduce.kernel.reductions.map((r) => {
-          const rename = renamer(reduce.k, x, types);
+          const rename = renamer(reduce.k, x, types, intern);
           return { a: rename(r.a), b: rename(r.b) };
         });
   if (stores.length === 0 && reductions.length === 0) return undefined;

@@ -222,9 +222,14 @@ function functionBody(pass: Pass): number[] {
   const shuffled = next++;
   // Per min or max with a uniform operand, the masks that make pmin / pmax give its bits (see
   // below).
-  const masksOf = new Map<Node, readonly [number, number]>(
-    order.filter((e) => bounded(e) !== undefined).map((e) => [e, [next++, next++]]),
-  );
+  const masksOf = new Map<
+    Node,
+    { readonly uniform: Expr; readonly other: Expr; readonly and: number; readonly or: number }
+  >();
+  for (const e of order) {
+    const operands = bounded(e);
+    if (operands !== undefined) masksOf.set(e, { ...operands, and: next++, or: next++ });
+  }
   const values = order.filter((e) => !isCondition(e));
   const scalarOf = new Map(values.map((e) => [e, next++]));
   const tails = reductions.map(() => next++);
@@ -266,30 +271,25 @@ function functionBody(pass: Pass): number[] {
   const [reinterpret, eq, eqz, ne, splat] = wide ? [0xbd, 0x51, 0x50, 0x62, 0x12] : [0xbc, 0x46, 0x45, 0x5c, 0x11];
   const integer = (n: bigint) => [wide ? 0x42 : 0x41, ...sleb64(wide ? n : BigInt.asIntN(32, n))];
   const sign = wide ? -(2n ** 63n) : -(2n ** 31n);
-  for (const [e, [and, or]] of masksOf) {
-    const c = scalarOf.get(bounded(e)!.uniform)!;
-    const isNaN = () => {
-      local(LOCAL_GET, c);
-      local(LOCAL_GET, c);
-      emit(ne);
-    };
-    const bits = () => {
-      local(LOCAL_GET, c);
-      emit(reinterpret);
-    };
+  for (const [e, { uniform, and, or }] of masksOf) {
+    const c = scalarOf.get(uniform)!;
     // and (max only): all ones, or for +0 all but the sign bit.
     if (e.op === "max") {
       emit(...integer(-sign - 1n), ...integer(-1n));
-      bits();
-      emit(eqz, 0x1b, ...simd(splat));
+      local(LOCAL_GET, c);
+      emit(reinterpret, eqz, 0x1b, ...simd(splat));
       local(LOCAL_SET, and);
     }
-    // or: all ones for NaN, else (min of -0) the sign bit, else none.
-    emit(...integer(-1n), ...integer(e.op === "min" ? sign : 0n), ...integer(0n));
-    bits();
-    emit(...integer(sign), eq, 0x1b);
-    isNaN();
-    emit(0x1b, ...simd(splat));
+    // or: all ones for NaN, else for min of -0 the sign bit, else none.
+    emit(...integer(-1n));
+    if (e.op === "min") {
+      emit(...integer(sign), ...integer(0n));
+      local(LOCAL_GET, c);
+      emit(reinterpret, ...integer(sign), eq, 0x1b);
+    } else emit(...integer(0n));
+    local(LOCAL_GET, c);
+    local(LOCAL_GET, c);
+    emit(ne, 0x1b, ...simd(splat));
     local(LOCAL_SET, or);
   }
   // end = n * size; vecEnd = end rounded down to whole 16-byte vectors.
@@ -338,10 +338,10 @@ function functionBody(pass: Pass): number[] {
           local(LOCAL_GET, slotOf(e.cond));
           emit(...l.select);
           break;
-        default:
-          if (vector && masksOf.has(e)) {
-            const { uniform, other } = bounded(e)!;
-            const [and, or] = masksOf.get(e)!;
+        default: {
+          const masked = vector ? masksOf.get(e) : undefined;
+          if (masked !== undefined) {
+            const { uniform, other, and, or } = masked;
             local(LOCAL_GET, slotOf(other));
             local(LOCAL_GET, slotOf(uniform));
             emit(...simd((e.op === "min" ? 0xea : 0xeb) + (wide ? 0x0c : 0))); // pmin / pmax
@@ -356,6 +356,7 @@ function functionBody(pass: Pass): number[] {
           local(LOCAL_GET, slotOf(e.a));
           if ("b" in e) local(LOCAL_GET, slotOf(e.b));
           emit(...l.ops[e.op]);
+        }
       }
       local(LOCAL_SET, slotOf(e));
     }

@@ -75,13 +75,8 @@ export function adaptiveKernels(options: AdaptiveAlphaOptions, move: SlowMove): 
   const { alphaLow, curvatureDecay: b } = options;
   /** The average with this step's gradient: `(1 - b) g^2 + b nu`. */
   const average = (g: Expr, nu: Expr): Expr => add(mul(1 - b, mul(g, g)), mul(b, nu));
-  /** `d = slow - fast`, shared by the reductions and the body (they see one inputs object). */
-  const ds = new WeakMap<object, Expr>();
-  const dOf = (v: { readonly x: Expr; readonly p: Expr; readonly slow: Expr }): Expr => {
-    let d = ds.get(v);
-    if (d === undefined) ds.set(v, (d = sub(v.slow, add(v.p, v.x))));
-    return d;
-  };
+  /** `d = slow - fast` (a pass computes it once, however many reductions build it). */
+  const dOf = (v: { readonly x: Expr; readonly p: Expr; readonly slow: Expr }): Expr => sub(v.slow, add(v.p, v.x));
 
   if (options.curvature !== undefined)
     return {
@@ -101,12 +96,7 @@ export function adaptiveKernels(options: AdaptiveAlphaOptions, move: SlowMove): 
       ),
     };
 
-  const nus = new WeakMap<object, Expr>();
-  const nuOf = (v: { readonly g: Expr; readonly nu: Expr }): Expr => {
-    let nu = nus.get(v);
-    if (nu === undefined) nus.set(v, (nu = average(v.g, v.nu)));
-    return nu;
-  };
+  const nuOf = (v: { readonly g: Expr; readonly nu: Expr }): Expr => average(v.g, v.nu);
   return {
     track: buildKernel(
       declare({ name: "lookahead", slots: { nu: 0 }, body: ({ x, nu }) => ({ update: x, nu: average(x, nu) }) }),
