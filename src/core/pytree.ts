@@ -472,7 +472,6 @@ function compareDefs(expected: TreeDef, actual: TreeDef, path: Segment[]): void 
  * not change (a `TreeDef` is never modified), so that the state trees of one step, which share a
  * structure, are compared with the step's updates once. Weak: it keeps no tree alive. Identical
  * structures (a state tree built on the updates' own) never reach it.
- *
  */
 const equalDefs = new WeakMap<TreeDef, TreeDef>();
 
