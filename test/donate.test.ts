@@ -155,6 +155,28 @@ describe("donate: buffers are reused", () => {
     }
   });
 
+  it("a stateless optimizer's donated loop asks for no memory: its updates go into the last step's arrays", () => {
+    const plain = sgd(0.1);
+    let params = { w: Float32Array.of(1, 2, 3, 4), b: [Float32Array.of(0, 0)] };
+    let state = plain.init(params);
+    plain.update(grad, plain.init(params), params); // the scratch memory every streamed pass uses exists already
+    const wasm = (globalThis as unknown as { WebAssembly: { Memory: (...args: unknown[]) => unknown } }).WebAssembly;
+    const memory = vi.spyOn(wasm, "Memory");
+    try {
+      const seen: ReturnType<typeof leavesOf>[] = [];
+      for (let t = 0; t < 4; t++) {
+        const [updates, next] = plain.update(grad, donate(state), params);
+        seen.push(leavesOf(updates));
+        params = applyUpdates(donate(params), updates);
+        state = next;
+      }
+      expect(memory).not.toHaveBeenCalled();
+      seen.slice(1).forEach((arrays, t) => arrays.forEach((a, i) => expect(a, `step ${t + 2}`).toBe(seen[0]![i])));
+    } finally {
+      memory.mockRestore();
+    }
+  });
+
   it("an older state that shares the slow weights keeps them when a newer one is donated", () => {
     const params = { w: Float32Array.of(1, 2, 3, 4), b: [Float32Array.of(0, 0)] };
     const s0 = tx.init(params);

@@ -855,15 +855,22 @@ function useArena(step: Step, state: unknown): void {
   // The arena of the first slot that has one (a donated state's arrays all moved to one). A
   // kernel on a view has no slot at the leaves outside it (holes).
   let arena: Arena | undefined;
+  let slots = false;
   for (let k = 0; arena === undefined && k < step.ops.length; k++) {
     const op = step.ops[k]!;
     if (op.kind !== "element") continue;
     for (let s = 0; arena === undefined && s < op.slots.length; s++)
       for (let i = 0; arena === undefined && i < op.slots[s]!.length; i++) {
         const a = op.slots[s]![i] as FloatArray | undefined;
-        if (a !== undefined) arena = arenaOf(a);
+        if (a === undefined) continue;
+        slots = true;
+        arena = arenaOf(a);
       }
   }
+  // Kernels without slots (a stateless chain: sgd is a scale) keep nothing an arena could hold:
+  // their updates go into the spare arrays of the last step, where they are. A new arena each
+  // step would only copy the gradient through its scratch area.
+  if (!slots) return;
   const created = arena === undefined;
   if (arena === undefined) {
     arena = newArena(bytesOf(arraysIn(state)) + 2 * bytesOf(step.updates.leaves.map(dataOf)));
