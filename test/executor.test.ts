@@ -886,6 +886,38 @@ describe("many leaves: a run of leaves goes to the backend as one table", () => 
     compiled.dispose();
   });
 
+  it("a weight decay's flags per leaf, all alike or mixed, give each leaf its own: the tree equals each leaf alone", () => {
+    const keys = Object.keys(problem.params as object);
+    // Leaves that share their flags go to the backend together; the decay must still reach
+    // exactly the leaves its mask names, on every path.
+    for (const mask of [undefined, (path: string) => Number(path.slice(1)) % 3 !== 0]) {
+      const make = () => G(chain(adam(0.01), addDecayedWeights(0.1, mask === undefined ? {} : { mask }), scale(-0.01)));
+      expectSameOnBackends(make, problem, mask === undefined ? "decay without a mask" : "decay with a mixed mask");
+      const pure = run(make, problem);
+      const alone = keys.map((key) => {
+        const leafOf = (tree: PyTree): PyTree => ({ [key]: (tree as Record<string, FloatArray>)[key]! });
+        const decays = mask === undefined || mask(key);
+        const one = run(() => G(chain(adam(0.01), addDecayedWeights(0.1, { mask: decays }), scale(-0.01))), {
+          params: leafOf(problem.params),
+          grads: problem.grads.map(leafOf),
+        });
+        return one.steps.map((s) => s.params);
+      });
+      const compiled = compile(make(), problem.params, { threads: 1 });
+      problem.grads.forEach((g, t) => {
+        compiled.step(g);
+        const params = flatten(compiled.params).leaves.map(dataOf);
+        params.forEach((leaf, i) =>
+          expect(fingerprint([leaf]), `${mask === undefined ? "no mask" : "mixed"}: leaf ${i}, step ${t + 1}`).toBe(
+            alone[i]![t],
+          ),
+        );
+        expect(fingerprint(params), `step ${t + 1}`).toBe(pure.steps[t]!.params);
+      });
+      compiled.dispose();
+    }
+  });
+
   it("runs each leaf as if alone: Adam over the tree equals Adam over each leaf by itself", () => {
     /** The params after every gradient of `grads`, as their arrays. */
     const trained = (params: PyTree, grads: readonly PyTree[]): FloatArray[] => {

@@ -1025,6 +1025,22 @@ function planned(
 
 type ScalarValues = Record<string, number>;
 
+/** Whether every leaf's own scalars are those of the first leaf. */
+function ownAlike(own: readonly ({ readonly [name: string]: number | undefined } | undefined)[]): boolean {
+  const first = own[0];
+  if (first === undefined) return false;
+  const names = Object.keys(first);
+  for (let i = 1; i < own.length; i++) {
+    const o = own[i];
+    // A leaf outside a view has none: such a list stays per leaf.
+    if (o === undefined) return false;
+    if (o === first) continue;
+    for (const name of names) if (!Object.is(o[name], first[name])) return false;
+    if (Object.keys(o).length !== names.length) return false;
+  }
+  return true;
+}
+
 /**
  * Runs a run of elementwise kernels over every leaf; returns the updates they produce. The run
  * goes in stages, cut before each kernel that reduces (see fuse.ts); within a stage, each leaf
@@ -1137,19 +1153,28 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   };
 
   // Per-step scalars, per leaf: each kernel's, once its reductions (if any) are known.
+  // Per-leaf scalars that are the same at every leaf (a weight decay without a mask: every leaf's
+  // flag is 1) are one object, so that the leaves still go to the runner together.
   const perLeaf = mapped(ops, (op) => op.perLeaf ?? op.kernel.spec.perLeaf?.(step.paramsFlat ?? step.updates));
+  const oneLeaf = mapped(perLeaf, (own) => (own !== undefined && ownAlike(own) ? own[0] : undefined));
   const leafScalars = (k: number, s: ScalarValues | ScalarValues[]): ScalarValues[] => {
     const own = perLeaf[k];
+    const one = oneLeaf[k];
     if (own === undefined) return Array.isArray(s) ? s : new Array<ScalarValues>(leaves).fill(s);
+    if (one !== undefined && !Array.isArray(s))
+      return new Array<ScalarValues>(leaves).fill({ ...s, ...one } as ScalarValues);
     return mapped(x, (_, i) => ({ ...(Array.isArray(s) ? s[i]! : s), ...own[i] }) as ScalarValues);
   };
+  /** Whether kernel k has one object of scalars at every leaf, given its sums (one, or one per leaf). */
+  const uniformAt = (k: number, sums: unknown) =>
+    (perLeaf[k] === undefined || oneLeaf[k] !== undefined) && !Array.isArray(sums);
   // A kernel that reduces has, until its sums are known, the scalars its reductions may read.
   const scalars: (ScalarValues[] | undefined)[] = mapped(ops, (op, k) =>
     leafScalars(k, op.kernel.reductions.length > 0 ? beforeOf(op) : scalarsOf(op, {})),
   );
   // Per kernel, whether every leaf has the one object of its scalars: it has none per leaf and no
   // sum per leaf (a gate keeps this: one object in, one out).
-  const uniform = mapped(ops, (op, k) => perLeaf[k] === undefined);
+  const uniform = mapped(ops, (_, k) => uniformAt(k, undefined));
 
   let runKey = "";
   for (const op of ops) runKey += `${op.kernel.id},`;
@@ -1276,7 +1301,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       mapped(input === "x" ? outputs : pRead, (a, i) => (op.active?.[i] === false ? a.subarray(0, 0) : a)),
     );
     scalars[reduce.k] = leafScalars(reduce.k, reduced);
-    uniform[reduce.k] = perLeaf[reduce.k] === undefined && !Array.isArray(reduced);
+    uniform[reduce.k] = uniformAt(reduce.k, reduced);
   };
 
   // Stages: [start, end) of the run, each after the first starting at a kernel that reduces.
