@@ -23,6 +23,7 @@ import {
   donate,
   exponentialDecay,
   injectHyperparams,
+  lamb,
   lookahead,
   masked,
   multiSteps,
@@ -884,6 +885,31 @@ describe("many leaves: a run of leaves goes to the backend as one table", () => 
       expect(fingerprint(flatten(compiled.params).leaves.map(dataOf)), `step ${t + 1}`).toBe(pure.steps[t]!.params);
     });
     compiled.dispose();
+  });
+
+  it("scalars that differ from leaf to leaf (lamb's trust ratio) go in one table, each leaf its own, on every path", () => {
+    // More leaves than a table holds, each with its own ratio: a leaf given another's would
+    // differ from the same leaf trained alone.
+    const make = () => G(lookahead(lamb(0.01, { weightDecay: 0.1 }), { syncPeriod: 3 }));
+    expectSameOnBackends(make, problem, "lamb over 302 leaves");
+    const pure = run(make, problem);
+    const keys = Object.keys(problem.params as object);
+    const alone = keys.map((key) => {
+      const leafOf = (tree: PyTree): PyTree => ({ [key]: (tree as Record<string, FloatArray>)[key]! });
+      return run(make, { params: leafOf(problem.params), grads: problem.grads.map(leafOf) }).steps.map((s) => s.params);
+    });
+    for (const threads of [1, 2]) {
+      const compiled = compile(make(), problem.params, { threads });
+      problem.grads.forEach((g, t) => {
+        compiled.step(g);
+        const params = flatten(compiled.params).leaves.map(dataOf);
+        expect(fingerprint(params), `${threads} threads: step ${t + 1}`).toBe(pure.steps[t]!.params);
+        params.forEach((leaf, i) =>
+          expect(fingerprint([leaf]), `${threads} threads: leaf ${i}, step ${t + 1}`).toBe(alone[i]![t]),
+        );
+      });
+      compiled.dispose();
+    }
   });
 
   it("a weight decay's flags per leaf, all alike or mixed, give each leaf its own: the tree equals each leaf alone", () => {

@@ -9,7 +9,7 @@
  */
 import { jsRunner, type Columns, type PassArray, type PassRunner } from "./js.js";
 import { BLOCK, passKey, type Pass } from "./pass.js";
-import { entryWords, PAGE, passModule, wasmApi, type WasmApi } from "./wasm.js";
+import { entryWords, ownEntryWords, PAGE, passModule, wasmApi, type WasmApi } from "./wasm.js";
 import { MIN_SPLIT, type PassCode, type Pool } from "./threads.js";
 
 /** Which runner passes over JavaScript arrays use. */
@@ -193,10 +193,13 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   const r = pass.reductions.length;
   const nb = pass.buffers.length;
   const words = entryWords(pass);
+  const ownWords = ownEntryWords(pass);
+  /** Where an entry of a `runsOwn` table keeps its scalars, in words from its start. */
+  const ownAt = ownWords - 2 * pass.scalars.length;
   const slot = CHUNK * 8;
   const resultsAt = nb * slot;
   const tableAt = resultsAt + 8 * Math.max(1, r * (CHUNK / BLOCK + SEGMENTS));
-  const bytes = tableAt + 4 * words * SEGMENTS;
+  const bytes = tableAt + 4 * ownWords * SEGMENTS;
   const modules: { plain?: PassCode; shared?: PassCode } = {};
   const codeFor = (shared: boolean): PassCode => {
     const which = shared ? "shared" : "plain";
@@ -211,7 +214,11 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   // array the pass last ran on in that memory, by leaf and buffer: a typed array's `buffer` and
   // `byteOffset` cost tens of nanoseconds each to read in Node 20, and a step runs on the same
   // arrays as the one before.
-  type Exports = { run: (...a: number[]) => void; runs: (...a: number[]) => void };
+  type Exports = {
+    run: (...a: number[]) => void;
+    runs: (...a: number[]) => void;
+    runsOwn: (table: number, count: number) => void;
+  };
   interface Bound {
     /** The instance on this memory (none where the memory's threads run the pass). */
     exports: Exports | undefined;
@@ -337,6 +344,20 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
 
   /** Leaves of a call that live outside the resident memory (streamed after the others). */
   const strays: number[] = [];
+  /** With scalars per leaf, the position of each stray in its call's leaves. */
+  const strayOwn: number[] = [];
+  const ns = pass.scalars.length;
+  /** Runs the table of `entries` at byte `address`: with the call's scalars, or each entry its own. */
+  const runTableAt = (exports: Exports, address: number, entries: number, own: Float64Array | undefined) => {
+    if (own !== undefined) return exports.runsOwn(address, entries);
+    tableArgs[0] = address;
+    tableArgs[1] = entries;
+    Reflect.apply(exports.runs, undefined, tableArgs);
+  };
+  /** Copies the scalars of the call's `j`-th leaf from `own` to `into[at..]`. */
+  const ownValues = (own: Float64Array, j: number, into: Float64Array, at: number) => {
+    for (let q = 0; q < ns; q++) into[at + q] = own[j * ns + q]!;
+  };
 
   /**
    * In place, on the resident memory's threads: a leaf large enough to split is queued alone, in
@@ -481,29 +502,32 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     return offset;
   };
 
-  /** In place, on this thread: the leaves' entries in the resident memory's table, one call per table. */
+  /**
+   * In place, on this thread: the leaves' entries in the resident memory's table, one call per
+   * table; with `own`, each entry carries its leaf's scalars (such a call is not kept: its
+   * scalars change from step to step).
+   */
   const runResident = (
     home: Resident,
     columns: Columns,
     leaves: ArrayLike<number>,
     results: Float64Array | undefined,
     at: ArrayLike<number> | undefined,
+    own: Float64Array | undefined,
   ) => {
     const bound = runOn(home.memory);
-    const { runs } = bound.exports!;
     const { table } = home;
-    const capacity = Math.min(SEGMENTS, Math.floor(table.length / words));
+    const stride = own === undefined ? words : ownWords;
+    const capacity = Math.min(SEGMENTS, Math.floor(table.length / stride));
     const sums = r > 0 ? new Float64Array(home.buffer, home.results, home.resultBytes / 8) : undefined;
     /** Runs `entries` entries of the table, and copies their sums out. */
     const runEntries = (entries: number, leaf: Int32Array, length: Int32Array, sum: Int32Array) => {
-      tableArgs[0] = table.byteOffset;
-      tableArgs[1] = entries;
-      Reflect.apply(runs, undefined, tableArgs);
+      runTableAt(bound.exports!, table.byteOffset, entries, own);
       if (sums !== undefined)
         for (let e = 0; e < entries; e++)
           copy(sums, sum[e]!, results!, at![leaf[e]!]!, r * Math.ceil(length[e]! / BLOCK));
     };
-    const known = keptFor(bound.kept, columns, leaves);
+    const known = own === undefined ? keptFor(bound.kept, columns, leaves) : undefined;
     if (known !== undefined) {
       for (const t of known.tables) {
         table.set(t.words);
@@ -511,11 +535,14 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
       }
       return;
     }
-    const kept: Kept = { columns, leaves: Int32Array.from(leaves), tables: [] };
+    const kept: Kept | undefined =
+      own === undefined ? { columns, leaves: Int32Array.from(leaves), tables: [] } : undefined;
+    // The entries' scalars, as float64 words of the table (whose start is a whole number of 8 bytes).
+    const values = own === undefined ? undefined : new Float64Array(home.buffer, table.byteOffset, table.length >> 1);
     let entries = 0;
     let used = 0;
     const runTable = () => {
-      kept.tables.push({
+      kept?.tables.push({
         words: table.slice(0, entries * words),
         leaf: segLeaf.slice(0, entries),
         length: segLen.slice(0, entries),
@@ -530,14 +557,17 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
       const count = r * Math.ceil(n / BLOCK);
       if (8 * count > home.resultBytes) throw new Error("the resident sums region is too small");
       if (entries === capacity || 8 * (used + count) > home.resultBytes) runTable();
-      const w = entries * words;
+      const w = entries * stride;
       if (!addressesIn(bound, columns, i, table, w)) {
         strays.push(i);
+        if (own !== undefined) strayOwn.push(j);
         continue;
       }
+      if (values !== undefined) ownValues(own!, j, values, (w + ownAt) >> 1);
       // A pass that does not reduce runs a leaf that starts where the last one ends, in every
-      // buffer, as more of the last one: each element is computed alone, so nothing changes.
-      if (r === 0 && entries > 0 && follows(table, w - words, w)) {
+      // buffer, as more of the last one: each element is computed alone, so nothing changes
+      // (where the leaves have scalars of their own, each keeps its entry).
+      else if (r === 0 && entries > 0 && follows(table, w - words, w)) {
         table[w - words + nb]! += n;
         continue;
       }
@@ -551,7 +581,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     }
     if (entries > 0) runTable();
     // A call with leaves elsewhere (streamed after these) is not kept.
-    if (strays.length === 0) bound.kept.set(leaves[0]!, kept);
+    if (kept !== undefined && strays.length === 0) bound.kept.set(leaves[0]!, kept);
   };
 
   /**
@@ -563,14 +593,15 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     leaves: ArrayLike<number>,
     results: Float64Array | undefined,
     at: ArrayLike<number> | undefined,
+    own: Float64Array | undefined,
   ) => {
     const arena = arenaOfAny(columns, leaves[0]!);
     const s = arena !== undefined && bytes <= arena.scratchBytes ? arena : scratchOf(api, bytes);
     const base = s === arena ? arena.scratchAt : 0;
     const bound = runOn(s.memory);
-    const { runs } = bound.exports!;
     const view: PassArray = pass.dtype === "f32" ? s.f32 : s.f64;
     const table = (base + tableAt) / 4;
+    const stride = own === undefined ? words : ownWords;
     const sums = (base + resultsAt) / 8;
     /** Buffer k of leaf i's address in the arena, or -1: it is copied through the scratch area. */
     const direct = (i: number, k: number) => (s === arena ? addressIn(bound, columns[k]![i]!, i, k) : -1);
@@ -578,13 +609,11 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     let packed = 0;
     let used = 0;
     const runTable = () => {
-      tableArgs[0] = base + tableAt;
-      tableArgs[1] = entries;
-      Reflect.apply(runs, undefined, tableArgs);
+      runTableAt(bound.exports!, base + tableAt, entries, own);
       for (let e = 0; e < entries; e++) {
         const i = segLeaf[e]!;
         const len = segLen[e]!;
-        const w = table + e * words;
+        const w = table + e * stride;
         // An output went through the scratch area where its entry points there (an arena's own
         // arrays lie below its scratch area).
         for (const k of outputs) {
@@ -602,7 +631,8 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
       for (let from = 0; from < n; from += CHUNK) {
         const len = Math.min(CHUNK, n - from);
         if (entries === SEGMENTS || packed + len > CHUNK) runTable();
-        const w = table + entries * words;
+        const w = table + entries * stride;
+        if (own !== undefined) ownValues(own, j, s.f64, (w + ownAt) >> 1);
         for (let k = 0; k < nb; k++) {
           const address = direct(i, k);
           if (address >= 0) {
@@ -627,17 +657,31 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     if (entries > 0) runTable();
   };
 
-  return (columns, leaves, scalars, results, at) => {
+  const one = [0];
+  const runner: PassRunner = (columns, leaves, scalars, results, at, own) => {
     if (leaves.length === 0) return;
-    for (let k = 0; k < pass.scalars.length; k++) args[nb + 1 + k] = tableArgs[2 + k] = scalars[k]!;
     const home = resident;
-    if (home === undefined) return stream(columns, leaves, results, at);
+    if (own !== undefined && home?.pool !== undefined) {
+      // A memory's threads take one set of scalars per work item: leaf by leaf.
+      for (let j = 0; j < leaves.length; j++) {
+        one[0] = leaves[j]!;
+        runner(columns, one, own.subarray(j * ns, (j + 1) * ns), results, at);
+      }
+      return;
+    }
+    if (own === undefined) for (let k = 0; k < ns; k++) args[nb + 1 + k] = tableArgs[2 + k] = scalars[k]!;
+    if (home === undefined) return stream(columns, leaves, results, at, own);
     if (home.pool !== undefined) queueOnPool(home, home.pool, columns, leaves, results, at);
-    else runResident(home, columns, leaves, results, at);
+    else runResident(home, columns, leaves, results, at, own);
     if (strays.length === 0) return;
-    stream(columns, strays, results, at);
+    // Each stray with its own scalars, in the order of the strays.
+    const strayValues = own === undefined ? undefined : new Float64Array(strays.length * ns);
+    if (strayValues !== undefined) strayOwn.forEach((j, e) => ownValues(own!, j, strayValues, e * ns));
+    stream(columns, strays, results, at, strayValues);
     strays.length = 0;
+    strayOwn.length = 0;
   };
+  return runner;
 }
 
 /**

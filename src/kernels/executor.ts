@@ -1229,10 +1229,14 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     // The kernels of the current plan whose scalars differ between leaves, compared leaf by leaf.
     let varying: number[] = [];
     const group: number[] = [];
+    // Where the plan's scalars differ between leaves, each leaf's, in the group's order: the
+    // runner takes the group in one call all the same.
+    const groupOwn: number[] = [];
     const runGroup = () => {
       if (group.length === 0) return;
-      last!.run(columns, group, values, sums, at);
+      last!.run(columns, group, values, sums, at, groupOwn.length === 0 ? undefined : Float64Array.from(groupOwn));
       group.length = 0;
+      groupOwn.length = 0;
     };
     /** Starts a run of leaves on the plan of `mask` in `cache`: its runner, columns and varying scalars. */
     const begin = (cache: Map<number, Planned | null>, mask: number, reducing: Member | undefined, t: LeafTypes) => {
@@ -1248,6 +1252,10 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     };
     /** The plan's scalars at leaf i. */
     const valuesAt = (refs: Planned["refs"], i: number) => mapped(refs, ([k, name]) => scalars[k]![i]![name]!);
+    /** Appends the plan's scalars at leaf i to `into`. */
+    const pushValues = (refs: Planned["refs"], i: number, into: number[]) => {
+      for (const [k, name] of refs) into.push(scalars[k]![i]![name]!);
+    };
     /**
      * Runs the stage's leaves as one run where they share everything: float32 all through, one
      * mask, a reducing kernel that sees every leaf, and each kernel's one object of scalars (a
@@ -1261,8 +1269,13 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       const t = LEAF_TYPES.f32.f32;
       const plan = begin(cacheOf(stage, t, apply, reduce !== undefined), mask, reduce, t);
       if (plan === null) return true;
-      if (varying.length > 0) return false;
-      last!.run(columns, filled, valuesAt(plan.refs, filled[0]!), sums, at);
+      if (varying.length === 0) {
+        last!.run(columns, filled, valuesAt(plan.refs, filled[0]!), sums, at);
+        return true;
+      }
+      for (const i of filled) pushValues(plan.refs, i, groupOwn);
+      last!.run(columns, filled, values, sums, at, Float64Array.from(groupOwn));
+      groupOwn.length = 0;
       return true;
     };
     const asOne = runAsOne();
@@ -1280,16 +1293,11 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       }
       const { plan } = last!;
       if (plan === null) continue;
-      let same = valuesOf >= 0;
-      for (let j = 0; same && j < varying.length; j++) {
-        const own = scalars[varying[j]!]!;
-        same = own[i] === own[valuesOf];
-      }
-      if (!same) {
-        runGroup();
+      if (varying.length > 0) pushValues(plan.refs, i, groupOwn);
+      else if (valuesOf < 0) {
         values = valuesAt(plan.refs, i);
+        valuesOf = i;
       }
-      valuesOf = i;
       group.push(i);
     }
     runGroup();

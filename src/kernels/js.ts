@@ -21,12 +21,13 @@ export type PassArray = Float32Array | Float64Array;
 export type Columns = readonly (readonly PassArray[])[];
 
 /**
- * Runs a pass over a run of leaves with one set of scalars. `columns[k]` holds buffer k's array
- * of every leaf (buffers in the order of `pass.buffers`), `leaves` the leaves to run, each over
- * all of its elements (every buffer of a leaf has its length), and `scalars` the values in the
- * order of `pass.scalars`. With reductions, the sum of reduction `r` over block `b` of leaf `i`
- * goes to `results[at[i] + b R + r]`. Each leaf runs as if alone: its blocks start at its first
- * element.
+ * Runs a pass over a run of leaves. `columns[k]` holds buffer k's array of every leaf (buffers in
+ * the order of `pass.buffers`), `leaves` the leaves to run, each over all of its elements (every
+ * buffer of a leaf has its length), and `scalars` the values in the order of `pass.scalars`; or,
+ * where the leaves' scalars differ, `own` holds them, those of `leaves[j]` at `j S .. j S + S - 1`
+ * (`S` scalars), and `scalars` is not read. With reductions, the sum of reduction `r` over block
+ * `b` of leaf `i` goes to `results[at[i] + b R + r]`. Each leaf runs as if alone: its blocks start
+ * at its first element.
  */
 export type PassRunner = (
   columns: Columns,
@@ -34,6 +35,7 @@ export type PassRunner = (
   scalars: ArrayLike<number>,
   results?: Float64Array,
   at?: ArrayLike<number>,
+  own?: Float64Array,
 ) => void;
 
 type Node = Expr | Condition;
@@ -96,8 +98,12 @@ export function jsRunner(pass: Pass): PassRunner {
       });
     }
   };
-  return (columns, leaves, scalars, results, at) => {
-    for (let j = 0; j < leaves.length; j++) runLeaf(columns, leaves[j]!, scalars, results, at?.[leaves[j]!] ?? 0);
+  const ns = pass.scalars.length;
+  return (columns, leaves, scalars, results, at, own) => {
+    for (let j = 0; j < leaves.length; j++) {
+      const values = own === undefined ? scalars : own.subarray(j * ns, (j + 1) * ns);
+      runLeaf(columns, leaves[j]!, values, results, at?.[leaves[j]!] ?? 0);
+    }
   };
 }
 

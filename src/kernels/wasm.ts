@@ -496,20 +496,33 @@ function tableSignature(pass: Pass): number[] {
 export const entryWords = (pass: Pass): number => pass.buffers.length + 2;
 
 /**
- * The code of `runs(table, count, scalars...)`: `run` once per entry of the table (see
- * {@link entryWords}), with the scalars given: one call from JavaScript for a run of leaves.
+ * The 32-bit words of one entry in a `runsOwn` table: those of {@link entryWords}, to a whole
+ * number of 8 bytes, then the entry's own scalars, each a float64 (two words).
  */
-function tableBody(pass: Pass): number[] {
+export const ownEntryWords = (pass: Pass): number => 2 * Math.ceil(entryWords(pass) / 2) + 2 * pass.scalars.length;
+
+/**
+ * The code of `runs(table, count, scalars...)`: `run` once per entry of the table (see
+ * {@link entryWords}), with the scalars given: one call from JavaScript for a run of leaves. With
+ * `own`, the code of `runsOwn(table, count)`, whose entries carry their own scalars (see
+ * {@link ownEntryWords}), for leaves whose scalars differ (a trust ratio, a mask's flag): one call
+ * per leaf, each passing its scalars, cost more than the leaf's arithmetic.
+ */
+function tableBody(pass: Pass, own: boolean): number[] {
   const nb = pass.buffers.length;
-  const stride = 4 * entryWords(pass);
-  const end = 2 + pass.scalars.length;
+  const stride = 4 * (own ? ownEntryWords(pass) : entryWords(pass));
+  const scalarsAt = 8 * Math.ceil(entryWords(pass) / 2);
+  // The local after the parameters: the table's end.
+  const end = own ? 2 : 2 + pass.scalars.length;
   const load = (word: number) => [LOCAL_GET, 0, 0x28, 2, ...uleb(4 * word)];
+  const scalar = (k: number) =>
+    own ? [LOCAL_GET, 0, 0x2b, 3, ...uleb(scalarsAt + 8 * k)] : [LOCAL_GET, ...uleb(2 + k)]; // f64.load, or the argument
   const code = [
     ...[LOCAL_GET, 0, LOCAL_GET, 1, 0x41, ...sleb(stride), 0x6c, 0x6a, LOCAL_SET, ...uleb(end)],
     ...[0x02, 0x40, 0x03, 0x40], // block, loop
     ...[LOCAL_GET, 0, LOCAL_GET, ...uleb(end), 0x4f, 0x0d, 1], // table >= end: done
     ...Array.from({ length: nb + 1 }, (_, k) => load(k)).flat(),
-    ...pass.scalars.flatMap((_, k) => [LOCAL_GET, ...uleb(2 + k)]),
+    ...pass.scalars.flatMap((_, k) => scalar(k)),
     ...(pass.reductions.length > 0 ? load(nb + 1) : []),
     ...[0x10, 0], // call run
     ...[LOCAL_GET, 0, 0x41, ...sleb(stride), 0x6a, LOCAL_SET, 0],
@@ -524,23 +537,25 @@ const MAX_PAGES = 65536;
 
 /**
  * The bytes of a module that imports its memory as `env.memory` (shared when `shared`, as
- * threads need) and exports the pass as `run`, and `runs`, which runs it over a table of leaves.
+ * threads need) and exports the pass as `run`, `runs`, which runs it over a table of leaves with
+ * one set of scalars, and `runsOwn`, over a table whose entries carry their own.
  */
 export function passModule(pass: Pass, shared: boolean): Uint8Array {
   const limits = shared ? [0x03, ...uleb(1), ...uleb(MAX_PAGES)] : [0x00, ...uleb(1)];
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([signature(pass), tableSignature(pass)])),
+    ...section(1, vec([signature(pass), tableSignature(pass), [0x60, 2, I32, I32, 0]])),
     ...section(2, vec([[...utf8("env"), ...utf8("memory"), 0x02, ...limits]])),
-    ...section(3, vec([uleb(0), uleb(1)])),
+    ...section(3, vec([uleb(0), uleb(1), uleb(2)])),
     ...section(
       7,
       vec([
         [...utf8("run"), 0x00, ...uleb(0)],
         [...utf8("runs"), 0x00, ...uleb(1)],
+        [...utf8("runsOwn"), 0x00, ...uleb(2)],
       ]),
     ),
-    ...section(10, vec([functionBody(pass), tableBody(pass)])),
+    ...section(10, vec([functionBody(pass), tableBody(pass, false), tableBody(pass, true)])),
   ];
   return Uint8Array.from(bytes);
 }
