@@ -83,5 +83,30 @@ export function selectLeaves(tree: Flat, selected: readonly boolean[]): PyTree {
   );
 }
 
+const NONE: TreeDef = { kind: "none", value: null };
+
+/**
+ * The flat form of {@link selectLeaves}'s tree, built from `tree`'s without the tree in between:
+ * the structure with each leaf left out an empty subtree, and the selected leaves.
+ */
+export function selectFlat(tree: Flat, selected: readonly boolean[]): Flat {
+  let next = 0;
+  const select = (def: TreeDef): TreeDef => {
+    switch (def.kind) {
+      case "leaf":
+        return selected[next++] ? def : NONE;
+      case "none":
+        return def;
+      case "array":
+        return { kind: "array", children: def.children.map(select) };
+      case "object":
+        return { kind: "object", keys: def.keys, children: def.children.map(select) };
+    }
+  };
+  const def = select(tree.def);
+  const leaves = tree.leaves.filter((_, i) => selected[i]);
+  return { def, leaves, data: tree.data === undefined ? undefined : tree.data.filter((_, i) => selected[i]) };
+}
+
 export const isBoolean = (x: unknown): x is boolean => typeof x === "boolean";
 export const isString = (x: unknown): x is string => typeof x === "string";

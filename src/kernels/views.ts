@@ -11,7 +11,7 @@
  */
 import type { GradientTransformation } from "../core/base.js";
 import { GradTxError } from "../core/errors.js";
-import { selectLeaves } from "../core/partition.js";
+import { selectFlat } from "../core/partition.js";
 import {
   asLeafLike,
   assertSameStructure,
@@ -57,11 +57,15 @@ export function narrow(view: View, selected: readonly boolean[], where: string):
   const active = new Array<boolean>(steps).fill(false);
   const index = view.index.filter((_, j) => selected[j]);
   for (const i of index) active[i] = true;
-  const paramsTree = view.params === undefined ? undefined : selectLeaves(view.params, selected);
+  const params = view.params === undefined ? undefined : selectFlat(view.params, selected);
+  let paramsTree: PyTree | undefined;
   return {
-    tree: flatten(selectLeaves(view.tree, selected)),
-    params: paramsTree === undefined ? undefined : flatten(paramsTree),
-    paramsTree,
+    tree: selectFlat(view.tree, selected),
+    params,
+    // Built only for an opaque transformation inside the view, which takes the params as a tree.
+    get paramsTree() {
+      return params === undefined ? undefined : (paramsTree ??= unflatten(params.def, params.leaves));
+    },
     index,
     active,
     where,
