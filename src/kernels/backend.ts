@@ -325,6 +325,8 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   const segLen = new Int32Array(SEGMENTS);
   const segAt = new Int32Array(SEGMENTS);
   const segSum = new Int32Array(SEGMENTS);
+  /** The addresses of one leaf's buffers in an arena (-1: copied through the scratch area). */
+  const leafAt = new Int32Array(nb);
 
   /**
    * Writes the addresses of leaf i's buffers in the bound memory to `into[at..]`; false (and
@@ -628,13 +630,18 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     for (let j = 0; j < leaves.length; j++) {
       const i = leaves[j]!;
       const n = columns[0]![i]!.length;
+      // A leaf whose every buffer lives in the arena takes no room in the scratch area, and
+      // where it starts where the last entry ends, in every buffer, it runs as more of it (as
+      // in place: each element is computed alone; not with sums, or scalars of its own).
+      let inArena = true;
+      for (let k = 0; k < nb; k++) if ((leafAt[k] = direct(i, k)) < 0) inArena = false;
+      const joins = inArena && r === 0 && own === undefined;
       for (let from = 0; from < n; from += CHUNK) {
         const len = Math.min(CHUNK, n - from);
-        if (entries === SEGMENTS || packed + len > CHUNK) runTable();
+        if (entries === SEGMENTS || (!inArena && packed + len > CHUNK)) runTable();
         const w = table + entries * stride;
-        if (own !== undefined) ownValues(own, j, s.f64, (w + ownAt) >> 1);
         for (let k = 0; k < nb; k++) {
-          const address = direct(i, k);
+          const address = leafAt[k]!;
           if (address >= 0) {
             s.i32[w + k] = address + from * size;
             continue;
@@ -642,6 +649,11 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
           s.i32[w + k] = base + k * slot + packed * size;
           if (isInput[k]) copy(columns[k]![i]!, from, view, (base + k * slot) / size + packed, len);
         }
+        if (joins && entries > 0 && follows(s.i32, w - stride, w)) {
+          s.i32[w - stride + nb]! += len;
+          continue;
+        }
+        if (own !== undefined) ownValues(own, j, s.f64, (w + ownAt) >> 1);
         s.i32[w + nb] = len;
         s.i32[w + nb + 1] = base + resultsAt + 8 * used;
         segLeaf[entries] = i;
@@ -650,7 +662,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
         segAt[entries] = packed;
         segSum[entries] = used;
         entries++;
-        packed += Math.ceil(len / vector) * vector;
+        if (!inArena) packed += Math.ceil(len / vector) * vector;
         used += r * Math.ceil(len / BLOCK);
       }
     }
