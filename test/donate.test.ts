@@ -8,6 +8,7 @@ import {
   donate,
   GradTxError,
   lookahead,
+  masked,
   serializeState,
   sgd,
   slowParams,
@@ -175,6 +176,33 @@ describe("donate: buffers are reused", () => {
     } finally {
       memory.mockRestore();
     }
+  });
+
+  it("a donated step reads its gradient from its memory, but gives back a leaf it leaves alone as the caller's array", () => {
+    // The kernels read a copy of the gradient in the state's memory; what comes out unchanged
+    // (here the leaf the mask leaves out) is the caller's own array, and a barrier after the
+    // kernels keeps what it was given: the next steps' copies do not reach it.
+    const grads = [1, 2, 3].map((t) => ({ w: Float32Array.of(t, -t), b: Float32Array.of(t, 2 * t, 3 * t) }));
+    const loop = (donated: boolean) => {
+      const seen: PyTree[] = [];
+      const remember: GradientTransformation = { init: () => ({}), update: (u, s) => (seen.push(u), [u, s]) };
+      const tx = chain(
+        masked(sgd(0.1, { momentum: 0.9 }), (path) => path === "w"),
+        remember,
+        sgd(1, { momentum: 0.5 }),
+      ) as GradientTransformation;
+      let params: PyTree = { w: Float32Array.of(1, 2), b: Float32Array.of(3, 4, 5) };
+      let state = tx.init(params);
+      for (const g of grads) {
+        const [u, next]: readonly [PyTree, unknown] = tx.update(g, donated ? donate(state) : state, params);
+        params = applyUpdates(donated ? donate(params) : params, u);
+        state = next;
+      }
+      return seen as { w: Float32Array; b: Float32Array }[];
+    };
+    const donated = loop(true);
+    donated.forEach((got, t) => expect(got.b, `step ${t + 1}: the leaf the mask leaves out`).toBe(grads[t]!.b));
+    expect(snapshot(donated as unknown as PyTree)).toEqual(snapshot(loop(false) as unknown as PyTree));
   });
 
   it("an older state that shares the slow weights keeps them when a newer one is donated", () => {

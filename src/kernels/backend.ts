@@ -708,6 +708,8 @@ export interface Arena extends Scratch {
   next: number;
   readonly scratchAt: number;
   readonly scratchBytes: number;
+  /** By leaf, the array a donated step copies its gradient into (see {@link staged}). */
+  readonly stage: (PassArray | undefined)[];
 }
 
 /** The arena each memory buffer belongs to: value bookkeeping, weak so that an arena can go. */
@@ -769,9 +771,40 @@ export function newArena(keepBytes: number): Arena | undefined {
     next: 0,
     scratchAt,
     scratchBytes,
+    stage: [],
   };
   arenas.set(buffer, arena);
   return arena;
+}
+
+/**
+ * `arrays` copied into the arena, each into the array its leaf had there the step before (made
+ * the first time, where there is room; an array the arena has no room for stays as it is), so
+ * that a donated step's passes read the gradient where they read everything else: it is copied
+ * in once, not once per pass through the scratch area, and the leaves run as one.
+ */
+export function staged(arena: Arena, arrays: readonly PassArray[]): PassArray[] {
+  const out: PassArray[] = [];
+  for (let i = 0; i < arrays.length; i++) {
+    const a = arrays[i]!;
+    let to = arena.stage[i];
+    if (a.buffer === arena.buffer || a.length === 0) {
+      out.push(a);
+      continue;
+    }
+    if (to === undefined || to.length !== a.length || to.constructor !== a.constructor) {
+      to = arenaAlloc(arena, a instanceof Float32Array ? "f32" : "f64", a.length);
+      // Grown in order, so that the list stays dense.
+      while (arena.stage.length <= i) arena.stage.push(undefined);
+      arena.stage[i] = to;
+    }
+    if (to === undefined) out.push(a);
+    else {
+      to.set(a);
+      out.push(to);
+    }
+  }
+  return out;
 }
 
 /** An array of `n` elements in the arena's kept region, if it has room. */

@@ -45,7 +45,7 @@ import {
 } from "../core/state.js";
 import { checkNotSpent, claim, isShared, rememberUpdates, share, updatesOf } from "../core/donate.js";
 import { readExtraArgs } from "../core/validate.js";
-import { align16, arenaAlloc, arenaOf, flush, newArena, runnerOf, type Arena } from "./backend.js";
+import { align16, arenaAlloc, arenaOf, flush, newArena, runnerOf, staged, type Arena } from "./backend.js";
 import type { PassRunner } from "./js.js";
 import { fuse, type LeafTypes } from "./fuse.js";
 import { interpolateState } from "./interpolate.js";
@@ -257,6 +257,8 @@ interface Step {
   keep: (current: FloatArray) => FloatArray;
   /** Whether to add the updates to the params in place, in the last pass (a compiled step). */
   readonly apply: boolean;
+  /** A donated call's arena: its runs read their input from it (see `staged`). */
+  arena: Arena | undefined;
   readonly ops: Op[];
 }
 
@@ -792,6 +794,7 @@ export function updateNode(
     alloc: options.alloc ?? fresh,
     keep: sameArray,
     apply,
+    arena: undefined,
     ops: [],
   };
   const finish = plan(node, state, step);
@@ -846,10 +849,11 @@ const dtypeOf = (a: FloatArray): Dtype => (a instanceof Float32Array ? "f32" : "
 
 /**
  * Gives a donated call an arena (see backend.ts): the one its state's arrays live in, or, on the
- * first donated call, a new one with room for the state's slots, the updates and the params (which
- * `applyUpdates(donate(params), updates)` moves there). Kept arrays come from it while it has
- * room, and the slots and spare updates move into it; from the next donated call on, the passes
- * read and write them where they are, and copy only what lives elsewhere.
+ * first donated call, a new one with room for the state's slots, the updates, the params (which
+ * `applyUpdates(donate(params), updates)` moves there) and a copy of the gradient. Kept arrays
+ * come from it while it has room, and the slots and spare updates move into it; from the next
+ * donated call on, the passes read and write them where they are, and each call copies its
+ * gradient in once.
  */
 function useArena(step: Step, state: unknown): void {
   // The arena of the first slot that has one (a donated state's arrays all moved to one). A
@@ -873,10 +877,12 @@ function useArena(step: Step, state: unknown): void {
   if (!slots) return;
   const created = arena === undefined;
   if (arena === undefined) {
-    arena = newArena(bytesOf(arraysIn(state)) + 2 * bytesOf(step.updates.leaves.map(dataOf)));
+    // Room for the state, the updates, the params and the gradient (see `staged`).
+    arena = newArena(bytesOf(arraysIn(state)) + 3 * bytesOf(step.updates.leaves.map(dataOf)));
   }
   if (arena === undefined) return;
   const home = arena;
+  step.arena = home;
   const moved = new Map<FloatArray, FloatArray>();
   step.alloc = (dtype, n, kept) =>
     kept ? (arenaAlloc(home, dtype, n) ?? fresh(dtype, n, kept)) : fresh(dtype, n, kept);
@@ -1325,6 +1331,9 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       input = mapped(x, (a, j) => inDtype(a, types[j]!.compute, step.alloc));
       break;
     }
+  // A donated call reads its input where it keeps its state (a leaf no kernel changes still
+  // comes back as the array it came in as, below).
+  if (step.arena !== undefined && ops.length > 0) input = staged(step.arena, input);
   let current = input;
   const finals = new Array<FloatArray | undefined>(leaves);
   // The first kernel's sums are over the run's input itself.
