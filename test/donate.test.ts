@@ -178,6 +178,17 @@ describe("donate: buffers are reused", () => {
     }
   });
 
+  it("a donated leaf whose block sums outgrow a streamed table's room runs in several tables, with the same numbers", () => {
+    // 2e6 elements, 489 blocks: the clip's norm over them has more block sums than one table of
+    // a streamed pass holds (a chunk's and one per segment: 260), and every buffer of the leaf
+    // lives in the arena after the first step.
+    const n = 2_000_000;
+    const leaf = (seed: number) => Float32Array.from({ length: n }, (_, j) => Math.sin(seed + j));
+    const tx = chain(clipByGlobalNorm(1), lookahead(adam(0.01), { syncPeriod: 2 })) as GradientTransformation;
+    const steps = bothLoops(tx, { w: leaf(0) }, [{ w: leaf(1) }, { w: leaf(2) }, { w: leaf(3) }]);
+    steps.forEach((step, t) => expectBitEqual(step.donated, step.plain, `params after step ${t + 1}`));
+  });
+
   it("a donated step reads its gradient from its memory, but gives back a leaf it leaves alone as the caller's array", () => {
     // The kernels read a copy of the gradient in the state's memory; what comes out unchanged
     // (here the leaf the mask leaves out) is the caller's own array, and a barrier after the

@@ -198,7 +198,9 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   const ownAt = ownWords - 2 * pass.scalars.length;
   const slot = CHUNK * 8;
   const resultsAt = nb * slot;
-  const tableAt = resultsAt + 8 * Math.max(1, r * (CHUNK / BLOCK + SEGMENTS));
+  /** The block sums a streamed table has room for: a chunk's, and one more per segment. */
+  const sumsRoom = r * (CHUNK / BLOCK + SEGMENTS);
+  const tableAt = resultsAt + 8 * Math.max(1, sumsRoom);
   const bytes = tableAt + 4 * ownWords * SEGMENTS;
   const modules: { plain?: PassCode; shared?: PassCode } = {};
   const codeFor = (shared: boolean): PassCode => {
@@ -638,7 +640,8 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
       const joins = inArena && r === 0 && own === undefined;
       for (let from = 0; from < n; from += CHUNK) {
         const len = Math.min(CHUNK, n - from);
-        if (entries === SEGMENTS || (!inArena && packed + len > CHUNK)) runTable();
+        const blocks = r * Math.ceil(len / BLOCK);
+        if (entries === SEGMENTS || (!inArena && packed + len > CHUNK) || used + blocks > sumsRoom) runTable();
         const w = table + entries * stride;
         for (let k = 0; k < nb; k++) {
           const address = leafAt[k]!;
@@ -663,7 +666,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
         segSum[entries] = used;
         entries++;
         if (!inArena) packed += Math.ceil(len / vector) * vector;
-        used += r * Math.ceil(len / BLOCK);
+        used += blocks;
       }
     }
     if (entries > 0) runTable();
