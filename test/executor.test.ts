@@ -916,7 +916,8 @@ describe("many leaves: a run of leaves goes to the backend as one table", () => 
     const keys = Object.keys(problem.params as object);
     // Leaves that share their flags go to the backend together; the decay must still reach
     // exactly the leaves its mask names, on every path.
-    for (const mask of [undefined, (path: string) => Number(path.slice(1)) % 3 !== 0]) {
+    const masks = [undefined, (path: string) => Number(path.slice(1)) % 3 !== 0, (path: string) => path < "w150"];
+    for (const mask of masks) {
       const make = () => G(chain(adam(0.01), addDecayedWeights(0.1, mask === undefined ? {} : { mask }), scale(-0.01)));
       expectSameOnBackends(make, problem, mask === undefined ? "decay without a mask" : "decay with a mixed mask");
       const pure = run(make, problem);
@@ -929,18 +930,19 @@ describe("many leaves: a run of leaves goes to the backend as one table", () => 
         });
         return one.steps.map((s) => s.params);
       });
-      const compiled = compile(make(), problem.params, { threads: 1 });
-      problem.grads.forEach((g, t) => {
-        compiled.step(g);
-        const params = flatten(compiled.params).leaves.map(dataOf);
-        params.forEach((leaf, i) =>
-          expect(fingerprint([leaf]), `${mask === undefined ? "no mask" : "mixed"}: leaf ${i}, step ${t + 1}`).toBe(
-            alone[i]![t],
-          ),
-        );
-        expect(fingerprint(params), `step ${t + 1}`).toBe(pure.steps[t]!.params);
-      });
-      compiled.dispose();
+      for (const threads of [1, 2]) {
+        const compiled = compile(make(), problem.params, { threads });
+        problem.grads.forEach((g, t) => {
+          compiled.step(g);
+          const params = flatten(compiled.params).leaves.map(dataOf);
+          const label = `mask ${masks.indexOf(mask)}, ${threads} threads`;
+          params.forEach((leaf, i) =>
+            expect(fingerprint([leaf]), `${label}: leaf ${i}, step ${t + 1}`).toBe(alone[i]![t]),
+          );
+          expect(fingerprint(params), `${label}: step ${t + 1}`).toBe(pure.steps[t]!.params);
+        });
+        compiled.dispose();
+      }
     }
   });
 

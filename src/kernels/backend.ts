@@ -672,15 +672,20 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     if (entries > 0) runTable();
   };
 
-  const one = [0];
+  /** Whether the call's leaves `j` and `k` have the same scalars in `own`. */
+  const sameOwn = (own: Float64Array, j: number, k: number) => {
+    for (let q = 0; q < ns; q++) if (!Object.is(own[j * ns + q], own[k * ns + q])) return false;
+    return true;
+  };
   const runner: PassRunner = (columns, leaves, scalars, results, at, own) => {
     if (leaves.length === 0) return;
     const home = resident;
     if (own !== undefined && home?.pool !== undefined) {
-      // A memory's threads take one set of scalars per work item: leaf by leaf.
-      for (let j = 0; j < leaves.length; j++) {
-        one[0] = leaves[j]!;
-        runner(columns, one, own.subarray(j * ns, (j + 1) * ns), results, at);
+      // A memory's threads take one set of scalars per work item: each run of neighbouring
+      // leaves with the same scalars goes as one call.
+      for (let j = 0, k = 1; j < leaves.length; j = k++) {
+        while (k < leaves.length && sameOwn(own, j, k)) k++;
+        runner(columns, Array.prototype.slice.call(leaves, j, k), own.subarray(j * ns, (j + 1) * ns), results, at);
       }
       return;
     }

@@ -1232,7 +1232,8 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     let valuesOf = -1;
     let values: number[] = [];
     let columns: (readonly FloatArray[])[] = [];
-    // The kernels of the current plan whose scalars differ between leaves, compared leaf by leaf.
+    // The kernels of the current plan whose scalars may differ between leaves: each leaf's go to
+    // the runner with it (see `groupOwn`).
     let varying: number[] = [];
     const group: number[] = [];
     // Where the plan's scalars differ between leaves, each leaf's, in the group's order: the
@@ -1280,7 +1281,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
         return true;
       }
       for (const i of filled) pushValues(plan.refs, i, groupOwn);
-      last!.run(columns, filled, values, sums, at, Float64Array.from(groupOwn));
+      last!.run(columns, filled, [], sums, at, Float64Array.from(groupOwn));
       groupOwn.length = 0;
       return true;
     };
