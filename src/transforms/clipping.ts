@@ -81,6 +81,8 @@ export function clip(maxDelta: number): GradientTransformation<ShapesState> {
  *
  * `u' = u / max(1, rms(u) / threshold)`,  `rms(u) = sqrt(mean(u^2))` per leaf
  *
+ * A leaf within the threshold is divided by 1, so it comes back as it is, the very same array.
+ *
  * @param threshold > 0.
  * @example
  * ```ts
@@ -103,6 +105,8 @@ export function clipByBlockRms(threshold: number): GradientTransformation<Shapes
         const rms = size === 0 ? 0 : norm / Math.sqrt(size);
         return { denominator: Math.max(1, rms / h.threshold) };
       },
+      // A leaf within the threshold is divided by 1: it passes as it is, the very same leaf.
+      identity: (s) => s.denominator === 1,
       body: ({ x }, s) => ({ update: div(x, s.denominator) }),
     }),
   );

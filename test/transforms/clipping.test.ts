@@ -87,6 +87,9 @@ describe.each(backends)("clip and clipByBlockRms by hand (%s)", (backend) => {
       expectNear(Array.from(u.a!), [3 / r, 4 / r], dtype, 4);
       expect(Array.from(u.b!)).toEqual([0.5, -0.5]);
       expect(u.c!.length).toBe(0);
+      // Within the threshold a leaf is divided by 1: it comes back as the very same leaf.
+      expect(u.b).toBe((g as Record<string, unknown>).b);
+      expect(u.a).not.toBe((g as Record<string, unknown>).a);
     });
 
     it("clipByBlockRms counts a leaf's elements over several blocks: 2 * BLOCK + 3 twos have rms 2, so clip(1) gives ones", () => {
