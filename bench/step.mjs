@@ -258,24 +258,35 @@ const paths = {
   compiled2: (leaves, length) =>
     compiledStep(chainTx(), makeTree(leaves, length, 0).tree, makeTree(leaves, length, 1).tree, 2),
 };
-const inTurns = {};
-for (const [key, make] of Object.entries(paths)) {
-  gc();
-  const made = [make(1, 1e6), make(1000, 1000)];
-  const steps = made.map((m) => (typeof m === "function" ? m : m.step));
-  const until = performance.now() + 2 * WARMUP_MS;
-  for (let i = 0; i < 20 || performance.now() < until; i++) steps.forEach((step) => step());
-  const times = [[], []];
-  for (let round = 0; round < (quick ? 3 : 15); round++)
+/**
+ * The median ms of each of `steps`, timed in turns (`perRound` calls of one, then of the next,
+ * for `rounds` rounds) after a warm-up of every one, so that all of them see the same machine.
+ */
+function medianInTurns(steps, rounds, perRound, { warmup = 20, ms = 2 * WARMUP_MS } = {}) {
+  const until = performance.now() + ms;
+  for (let i = 0; i < warmup || performance.now() < until; i++) steps.forEach((step) => step());
+  const times = steps.map(() => []);
+  for (let round = 0; round < rounds; round++)
     steps.forEach((step, k) => {
-      for (let i = 0; i < 10; i++) {
+      for (let i = 0; i < perRound; i++) {
         const t0 = performance.now();
         step();
         times[k].push(performance.now() - t0);
       }
     });
+  return times.map((t) => t.sort((a, b) => a - b)[t.length >> 1]);
+}
+
+const inTurns = {};
+for (const [key, make] of Object.entries(paths)) {
+  gc();
+  const made = [make(1, 1e6), make(1000, 1000)];
+  const [one, many] = medianInTurns(
+    made.map((m) => (typeof m === "function" ? m : m.step)),
+    quick ? 3 : 15,
+    10,
+  );
   made.forEach((m) => m.run?.dispose());
-  const [one, many] = times.map((t) => t.sort((a, b) => a - b)[t.length >> 1]);
   inTurns[key] = many / one;
 }
 console.log("## 1,000 leaves of 1,000 against one leaf of 1e6, per element\n");
@@ -348,9 +359,13 @@ console.log("| --- | ---: | ---: | ---: | --- |");
 for (const [name, make] of Object.entries(catalogue)) {
   const tx = () => lookahead(make());
   gc();
+  // Each timed on its own, in its steady state: timed in turns, the pure step's fresh arrays
+  // push the compiled step's buffers out of the caches (sgd momentum compiled: 0.15 ms alone,
+  // 0.57 in turns), which measures the two steps' interference rather than either.
   const pure = median(pureStep(tx(), makeTree(1, n6, 0).tree, g6.tree, false, extraOf(name)), quick ? 5 : 20, 5);
   const { step, run } = compiledStep(tx(), makeTree(1, n6, 0).tree, g6.tree, 1, extraOf(name));
   const compiled = median(step, quick ? 5 : 20, 5);
   const reason = run.reason === undefined ? "" : run.reason.replace(/^.*: /, "");
+  run.dispose();
   console.log(`| lookahead(${name}) | ${fmt(pure)} | ${fmt(compiled)} | ${fmt(pure / compiled, 1)} | ${reason} |`);
 }
