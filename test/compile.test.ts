@@ -208,6 +208,32 @@ describe("compile: threads", () => {
     }
   });
 
+  it("leaves with scalars of their own (lamb's trust ratios), split over the threads or not, keep the pure path's bits", () => {
+    const lambTx = lookahead(gradtx.lamb(0.01, { weightDecay: 0.1 }), { syncPeriod: 2 });
+    // Float32 all through, so that one call takes them all: small ones and ones to split, in turn.
+    const mixed = (seed: number) =>
+      Object.fromEntries(
+        [17, 70_001, 3, 65_536].map((n, i) => [
+          `l${i}`,
+          Float32Array.from({ length: n }, (_, j) => Math.sin(seed + j * (i + 1))),
+        ]),
+      );
+    const params = mixed(0);
+    const grads = [1, 2, 3].map(mixed);
+    const want = pureRun(lambTx, params, grads);
+    for (const threads of [1, 2]) {
+      const run = compile(lambTx, params, { threads });
+      try {
+        grads.forEach((g, t) => {
+          run.step(g);
+          expectBitEqual(run.params, want[t]!.params, `${threads} threads: params after step ${t + 1}`);
+        });
+      } finally {
+        run.dispose();
+      }
+    }
+  });
+
   it("a disposed optimizer refuses to step; bad thread counts are refused at compile", () => {
     const run = compile(tx, tree(0), { threads: 2 });
     run.dispose();

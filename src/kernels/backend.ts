@@ -375,16 +375,18 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     leaves: ArrayLike<number>,
     results: Float64Array | undefined,
     at: ArrayLike<number> | undefined,
+    own: Float64Array | undefined,
   ) => {
     const bound = boundTo(home.memory);
     const code = codeFor(true);
-    /** Queues leaf i alone, split over the threads, its buffers at `addresses`. */
-    const queueSplit = (i: number, addresses: ArrayLike<number>) => {
+    const stride = own === undefined ? words : ownWords;
+    /** Queues the call's `j`-th leaf, i, alone, split over the threads, its buffers at `addresses`. */
+    const queueSplit = (i: number, j: number, addresses: ArrayLike<number>) => {
       for (let k = 0; k < nb; k++) args[k] = addresses[k]!;
       const n = columns[0]![i]!.length;
       args[nb] = n;
-      if (r > 0)
-        args[nb + 1 + pass.scalars.length] = home.results + reserveSums(home, pool, columns, [i], results!, at!);
+      if (own !== undefined) for (let q = 0; q < ns; q++) args[nb + 1 + q] = own[j * ns + q]!;
+      if (r > 0) args[nb + 1 + ns] = home.results + reserveSums(home, pool, columns, [i], results!, at!);
       pool.queue(code, args, nb, size, r, n);
     };
     /**
@@ -392,46 +394,52 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
      * thread t: the sums of `list`'s leaves, `load` elements.
      */
     const queueTable = (t: number, table: Int32Array, list: readonly number[], load: number) => {
-      if (home.tableUsed + table.length > home.table.length) {
+      // A table whose entries carry float64 scalars starts at a whole number of 8 bytes.
+      let w0 = home.tableUsed + (own === undefined ? 0 : home.tableUsed & 1);
+      if (w0 + table.length > home.table.length) {
         pool.flush();
-        home.tableUsed = 0;
+        w0 = 0;
       }
-      const w0 = home.tableUsed;
       home.table.set(table, w0);
       if (r > 0) {
         const sums = home.results + reserveSums(home, pool, columns, list, results!, at!);
-        for (let w = w0 + nb + 1; w < w0 + table.length; w += words) home.table[w]! += sums;
+        for (let w = w0 + nb + 1; w < w0 + table.length; w += stride) home.table[w]! += sums;
       }
-      home.tableUsed += table.length;
+      home.tableUsed = w0 + table.length;
       tableArgs[0] = home.table.byteOffset + 4 * w0;
-      tableArgs[1] = table.length / words;
-      pool.queueRuns(code, tableArgs, t, load);
+      tableArgs[1] = table.length / stride;
+      pool.queueRuns(code, own === undefined ? tableArgs : tableArgs.slice(0, 2), t, load, own !== undefined);
     };
-    const known = keptFor(bound.keptOnPool, columns, leaves);
+    // A call whose leaves carry their own scalars is not kept: its scalars change from step to step.
+    const known = own === undefined ? keptFor(bound.keptOnPool, columns, leaves) : undefined;
     if (known !== undefined) {
       for (const item of known.items)
-        if (item.thread < 0) queueSplit(item.list[0]!, item.table);
+        if (item.thread < 0) queueSplit(item.list[0]!, -1, item.table);
         else queueTable(item.thread, item.table, item.list, item.load);
       return;
     }
     const kept: KeptOnPool = { columns, leaves: Int32Array.from(leaves), items: [] };
     const small: number[] = [];
+    /** With scalars per leaf, each small leaf's position in the call's leaves. */
+    const smallAt: number[] = [];
     let elements = 0;
     for (let j = 0; j < leaves.length; j++) {
       const i = leaves[j]!;
       if (!addressesIn(bound, columns, i, args, 0)) {
         strays.push(i);
+        if (own !== undefined) strayOwn.push(j);
         continue;
       }
       const n = columns[0]![i]!.length;
       if (n < MIN_SPLIT) {
         small.push(i);
+        smallAt.push(j);
         elements += n;
         continue;
       }
       const addresses = Int32Array.from(args.slice(0, nb));
       kept.items.push({ thread: -1, table: addresses, list: [i], load: n });
-      queueSplit(i, addresses);
+      queueSplit(i, j, addresses);
     }
     // The small leaves: thread t takes those whose elements start in its share of them.
     let j = 0;
@@ -441,23 +449,26 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
       let n = 0;
       while (j < small.length && (before + n < end || t === pool.lanes - 1)) n += columns[0]![small[j++]!]!.length;
       before += n;
-      // In tables that fit the region: a full region waits for the work queued on it.
-      const capacity = Math.floor(home.table.length / words);
+      // In tables that fit the region (less one word, to start on 8 bytes): a full region waits
+      // for the work queued on it.
+      const capacity = Math.floor((home.table.length - 1) / stride);
       for (let from = first; from < j; from += capacity) {
         const to = Math.min(j, from + capacity);
         // The table's block sums, side by side in one reservation, copied out in one go: each
         // entry's address here is relative to the reservation's.
-        const table = new Int32Array(words * (to - from));
+        const table = new Int32Array(stride * (to - from));
+        const values = own === undefined ? undefined : new Float64Array(table.buffer);
         let entries = 0;
         let load = 0;
         let sumsUsed = 0;
         for (let e = from; e < to; e++) {
           const i = small[e]!;
-          const w = entries * words;
+          const w = entries * stride;
           for (let k = 0; k < nb; k++) table[w + k] = bound.offsets[i * nb + k]!;
           const len = columns[0]![i]!.length;
           load += len;
-          if (r === 0 && w > 0 && follows(table, w - words, w)) {
+          if (values !== undefined) ownValues(own!, smallAt[e]!, values, (w + ownAt) >> 1);
+          else if (r === 0 && w > 0 && follows(table, w - words, w)) {
             table[w - words + nb]! += len;
             continue;
           }
@@ -468,12 +479,12 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
           }
           entries++;
         }
-        const item = { thread: t, table: table.subarray(0, entries * words), list: small.slice(from, to), load };
+        const item = { thread: t, table: table.subarray(0, entries * stride), list: small.slice(from, to), load };
         kept.items.push(item);
         queueTable(t, item.table, item.list, load);
       }
     }
-    if (strays.length === 0) bound.keptOnPool.set(leaves[0]!, kept);
+    if (own === undefined && strays.length === 0) bound.keptOnPool.set(leaves[0]!, kept);
   };
 
   /**
@@ -672,26 +683,12 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     if (entries > 0) runTable();
   };
 
-  /** Whether the call's leaves `j` and `k` have the same scalars in `own`. */
-  const sameOwn = (own: Float64Array, j: number, k: number) => {
-    for (let q = 0; q < ns; q++) if (!Object.is(own[j * ns + q], own[k * ns + q])) return false;
-    return true;
-  };
   const runner: PassRunner = (columns, leaves, scalars, results, at, own) => {
     if (leaves.length === 0) return;
     const home = resident;
-    if (own !== undefined && home?.pool !== undefined) {
-      // A memory's threads take one set of scalars per work item: each run of neighbouring
-      // leaves with the same scalars goes as one call.
-      for (let j = 0, k = 1; j < leaves.length; j = k++) {
-        while (k < leaves.length && sameOwn(own, j, k)) k++;
-        runner(columns, Array.prototype.slice.call(leaves, j, k), own.subarray(j * ns, (j + 1) * ns), results, at);
-      }
-      return;
-    }
     if (own === undefined) for (let k = 0; k < ns; k++) args[nb + 1 + k] = tableArgs[2 + k] = scalars[k]!;
     if (home === undefined) return stream(columns, leaves, results, at, own);
-    if (home.pool !== undefined) queueOnPool(home, home.pool, columns, leaves, results, at);
+    if (home.pool !== undefined) queueOnPool(home, home.pool, columns, leaves, results, at, own);
     else runResident(home, columns, leaves, results, at, own);
     if (strays.length === 0) return;
     // Each stray with its own scalars, in the order of the strays.

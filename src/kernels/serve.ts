@@ -48,7 +48,11 @@ export function serve(init: WorkerInit): void {
     }
   ).WebAssembly;
   const base = 2 + 4 * index;
-  const fns: { run: (...args: number[]) => void; runs: (...args: number[]) => void }[] = [];
+  const fns: {
+    run: (...args: number[]) => void;
+    runs: (...args: number[]) => void;
+    runsOwn: (...args: number[]) => void;
+  }[] = [];
   Atomics.store(control, base + 3, 1);
   let seen = 0;
   for (;;) {
@@ -60,9 +64,11 @@ export function serve(init: WorkerInit): void {
     if (Atomics.compareExchange(control, base + 2, seen, -seen) !== seen) continue;
     const table = new Float64Array(memory.buffer, tableAt, tableLength);
     for (let o = control[base]!, end = control[base + 1]!; o < end;) {
-      // The module's id, doubled, plus 1 for a call of `runs` (a table of leaves).
+      // The module's id, tripled, plus the function: 0 `run`, 1 `runs` (a table of leaves), 2
+      // `runsOwn` (a table whose entries carry their scalars).
       const word = table[o]!;
-      const id = Math.floor(word / 2);
+      const id = Math.floor(word / 3);
+      const call = word % 3;
       const argc = table[o + 1]!;
       let exports = fns[id];
       if (exports === undefined) {
@@ -71,7 +77,7 @@ export function serve(init: WorkerInit): void {
         exports = fns[id] = instance.exports as (typeof fns)[number];
       }
       Reflect.apply(
-        word % 2 === 1 ? exports.runs : exports.run,
+        call === 0 ? exports.run : call === 1 ? exports.runs : exports.runsOwn,
         undefined,
         Array.from(table.subarray(o + 2, o + 2 + argc)),
       );

@@ -53,9 +53,10 @@ export interface Pool {
   queue(code: PassCode, args: readonly number[], buffers: number, size: number, reductions: number, n: number): void;
   /**
    * Queues `runs(...args)` of `code` (a table address, its entry count, the scalars: see
-   * `entryWords`) on thread `thread` (0 is this one), `n` elements of work.
+   * `entryWords`) on thread `thread` (0 is this one), `n` elements of work; with `own`,
+   * `runsOwn(table, count)`, whose entries carry their scalars (see `ownEntryWords`).
    */
-  queueRuns(code: PassCode, args: readonly number[], thread: number, n: number): void;
+  queueRuns(code: PassCode, args: readonly number[], thread: number, n: number, own?: boolean): void;
   /** How many threads work is queued for: this one and every worker started. */
   readonly lanes: number;
   /** Runs what is queued on every thread and waits for it. */
@@ -143,15 +144,20 @@ function canBlock(control: Int32Array): boolean {
 interface Item {
   readonly code: PassCode;
   readonly args: number[];
-  /** Whether the item calls the module's `runs` (a table of leaves), not `run`. */
-  readonly table: boolean;
+  /** Which function the item calls: `run` (0), `runs` (1, a table of leaves) or `runsOwn` (2). */
+  readonly call: 0 | 1 | 2;
 }
 
 /** A module's functions, as a thread instantiates them. */
 export interface PassExports {
   readonly run: (...args: number[]) => void;
   readonly runs: (...args: number[]) => void;
+  readonly runsOwn: (...args: number[]) => void;
 }
+
+/** The function of `exports` an item calls. */
+const callOf = (exports: PassExports, call: Item["call"]) =>
+  call === 0 ? exports.run : call === 1 ? exports.runs : exports.runsOwn;
 
 /**
  * Starts `threads - 1` workers on `memory` (shared), with the work table at byte `table.at` of
@@ -207,7 +213,7 @@ export function startPool(
     for (const item of items) {
       let exports = own.get(item.code.module);
       if (exports === undefined) own.set(item.code.module, (exports = instantiate(item.code.module)));
-      Reflect.apply(item.table ? exports.runs : exports.run, undefined, item.args);
+      Reflect.apply(callOf(exports, item.call), undefined, item.args);
     }
   };
 
@@ -226,14 +232,14 @@ export function startPool(
       if (queuedArgs + threads * (args.length + 2) > tableLength) pool.flush();
       queuedArgs += threads * (args.length + 2);
       if (idOf(code) < 0) {
-        queues[0]!.push({ code, args: args.slice(), table: false });
+        queues[0]!.push({ code, args: args.slice(), call: 0 });
         load[0]! += n;
         return;
       }
       if (n < MIN_SPLIT) {
         let least = 0;
         for (let t = 1; t < threads; t++) if (load[t]! < load[least]!) least = t;
-        queues[least]!.push({ code, args: args.slice(), table: false });
+        queues[least]!.push({ code, args: args.slice(), call: 0 });
         load[least]! += n;
         return;
       }
@@ -243,15 +249,15 @@ export function startPool(
         for (let k = 0; k < buffers; k++) part[k] = args[k]! + start * size;
         part[buffers] = Math.min(chunk, n - start);
         if (reductions > 0) part[part.length - 1] = args[args.length - 1]! + 8 * reductions * (start / BLOCK);
-        queues[t]!.push({ code, args: part, table: false });
+        queues[t]!.push({ code, args: part, call: 0 });
         load[t]! += part[buffers]!;
       }
     },
-    queueRuns(code, args, thread, n) {
+    queueRuns(code, args, thread, n, own = false) {
       if (queuedArgs + args.length + 2 > tableLength) pool.flush();
       queuedArgs += args.length + 2;
       const t = idOf(code) < 0 ? 0 : thread;
-      queues[t]!.push({ code, args: args.slice(), table: true });
+      queues[t]!.push({ code, args: args.slice(), call: own ? 2 : 1 });
       load[t]! += n;
     },
     flush() {
@@ -263,8 +269,8 @@ export function startPool(
         const base = 2 + 4 * w;
         control[base] = o;
         for (const item of queues[w + 1]!) {
-          // The module's id, doubled, plus 1 for a call of `runs`.
-          view[o] = 2 * idOf(item.code) + (item.table ? 1 : 0);
+          // The module's id, tripled, plus the function it calls (see `Item`).
+          view[o] = 3 * idOf(item.code) + item.call;
           view[o + 1] = item.args.length;
           view.set(item.args, o + 2);
           o += 2 + item.args.length;
