@@ -1445,9 +1445,14 @@ function beforeOf(op: ElementOp): Record<string, number> {
 }
 
 /** A kernel's scalars: its hyperparameters and its per-step scalars. */
-function scalarsOf(op: ElementOp, reduced: Record<string, number>, leaf?: number): Record<string, number> {
+function scalarsOf(
+  op: ElementOp,
+  reduced: Record<string, number>,
+  leaf?: number,
+  before: Record<string, number> = beforeOf(op),
+): Record<string, number> {
   const { spec } = op.kernel;
-  const values = { ...beforeOf(op), ...spec.scalars(spec.hyper, op.count, reduced, op.carried) };
+  const values = { ...before, ...spec.scalars(spec.hyper, op.count, reduced, op.carried) };
   op.onScalars?.(values, leaf);
   return values;
 }
@@ -1491,7 +1496,9 @@ function reducedScalars(
       }),
     );
   if (!reductions.some((red) => red.over === "leaf")) return scalarsOf(op, reducedFor(undefined));
-  return blocksBefore.map((_, i) => scalarsOf(op, reducedFor(i), i));
+  // What comes before the sums is the same at every leaf: computed once.
+  const before = beforeOf(op);
+  return blocksBefore.map((_, i) => scalarsOf(op, reducedFor(i), i, before));
 }
 
 /** The pass `p' = p + in` in each dtype: the addition a compiled step fuses into its last pass. */
