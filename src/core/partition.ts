@@ -75,14 +75,6 @@ export function resolvePerLeaf<T>(
   return out;
 }
 
-/** The tree with only the selected leaves; the others become `null` (an empty subtree). */
-export function selectLeaves(tree: Flat, selected: readonly boolean[]): PyTree {
-  return unflatten(
-    tree.def,
-    tree.leaves.map((leaf, i) => (selected[i] ? leaf : null)),
-  );
-}
-
 const NONE: TreeDef = { kind: "none", value: null };
 
 /**
@@ -106,6 +98,12 @@ export function selectFlat(tree: Flat, selected: readonly boolean[]): Flat {
   const def = select(tree.def);
   const leaves = tree.leaves.filter((_, i) => selected[i]);
   return { def, leaves, data: tree.data === undefined ? undefined : tree.data.filter((_, i) => selected[i]) };
+}
+
+/** The tree with only the selected leaves; the others become `null` (an empty subtree). */
+export function selectLeaves(tree: Flat, selected: readonly boolean[]): PyTree {
+  const flat = selectFlat(tree, selected);
+  return unflatten(flat.def, flat.leaves);
 }
 
 export const isBoolean = (x: unknown): x is boolean => typeof x === "boolean";

@@ -9,7 +9,7 @@
  */
 import { jsRunner, type Columns, type PassArray, type PassRunner } from "./js.js";
 import { BLOCK, passKey, type Pass } from "./pass.js";
-import { entryWords, ownEntryWords, PAGE, passModule, wasmApi, type WasmApi } from "./wasm.js";
+import { entryWords, ownEntryWords, ownScalarsWord, PAGE, passModule, wasmApi, type WasmApi } from "./wasm.js";
 import { MIN_SPLIT, type PassCode, type Pool } from "./threads.js";
 
 /** Which runner passes over JavaScript arrays use. */
@@ -195,7 +195,7 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   const words = entryWords(pass);
   const ownWords = ownEntryWords(pass);
   /** Where an entry of a `runsOwn` table keeps its scalars, in words from its start. */
-  const ownAt = ownWords - 2 * pass.scalars.length;
+  const ownAt = ownScalarsWord(pass);
   const slot = CHUNK * 8;
   const resultsAt = nb * slot;
   /** The block sums a streamed table has room for: a chunk's, and one more per segment. */

@@ -496,10 +496,13 @@ function tableSignature(pass: Pass): number[] {
 export const entryWords = (pass: Pass): number => pass.buffers.length + 2;
 
 /**
- * The 32-bit words of one entry in a `runsOwn` table: those of {@link entryWords}, to a whole
- * number of 8 bytes, then the entry's own scalars, each a float64 (two words).
+ * Where an entry of a `runsOwn` table keeps its scalars, in 32-bit words from its start: after
+ * the words of {@link entryWords}, at a whole number of 8 bytes.
  */
-export const ownEntryWords = (pass: Pass): number => 2 * Math.ceil(entryWords(pass) / 2) + 2 * pass.scalars.length;
+export const ownScalarsWord = (pass: Pass): number => 2 * Math.ceil(entryWords(pass) / 2);
+
+/** The 32-bit words of one entry in a `runsOwn` table: those, then its scalars, a float64 (two words) each. */
+export const ownEntryWords = (pass: Pass): number => ownScalarsWord(pass) + 2 * pass.scalars.length;
 
 /**
  * The code of `runs(table, count, scalars...)`: `run` once per entry of the table (see
@@ -511,7 +514,7 @@ export const ownEntryWords = (pass: Pass): number => 2 * Math.ceil(entryWords(pa
 function tableBody(pass: Pass, own: boolean): number[] {
   const nb = pass.buffers.length;
   const stride = 4 * (own ? ownEntryWords(pass) : entryWords(pass));
-  const scalarsAt = 8 * Math.ceil(entryWords(pass) / 2);
+  const scalarsAt = 4 * ownScalarsWord(pass);
   // The local after the parameters: the table's end.
   const end = own ? 2 : 2 + pass.scalars.length;
   const load = (word: number) => [LOCAL_GET, 0, 0x28, 2, ...uleb(4 * word)];

@@ -33,6 +33,18 @@ export function resolveMask(where: string, mask: Mask, tree: Flat): boolean[] {
   return resolvePerLeaf(where, mask, tree, isBoolean, "mask");
 }
 
+const DECAYED = { decayed: 1 } as const;
+const KEPT = { decayed: 0 } as const;
+
+/**
+ * A weight decay's flag per leaf (`decayed`: 1 where `mask` selects the leaf, every leaf without a
+ * mask), one shared object per value, so that leaves with one flag share their scalars.
+ */
+export function decayFlags(where: string, mask: Mask | undefined, params: Flat): { readonly decayed: number }[] {
+  if (mask === undefined) return params.leaves.map(() => DECAYED);
+  return resolveMask(where, mask, params).map((on) => (on ? DECAYED : KEPT));
+}
+
 /**
  * Adds decoupled weight decay (Loshchilov and Hutter, 2019) to the updates: `params` are
  * required. Placed before `scaleByLearningRate`, as in `adamw`, the decay is multiplied by the
@@ -80,10 +92,7 @@ export function addDecayedWeights(
       hyper: { weightDecay },
       // The mask is a flag per leaf: a leaf it leaves out passes untouched, the same leaf.
       leafScalars: ["decayed"],
-      perLeaf: (params) =>
-        mask === undefined
-          ? params.leaves.map(() => ({ decayed: 1 }))
-          : resolveMask("addDecayedWeights", mask, params).map((on) => ({ decayed: on ? 1 : 0 })),
+      perLeaf: (params) => decayFlags("addDecayedWeights", mask, params),
       identity: (s) => s.decayed === 0,
       body: ({ x, p }, s) => {
         const decayed = add(x, mul(s.weightDecay, p));

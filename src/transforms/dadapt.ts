@@ -12,7 +12,7 @@ import { abs, add, constant, div, gt, mul, select, sqrt, sub, type Expr } from "
 import { declare, type Inputs, type Scalars } from "../kernels/kernel.js";
 import type { PyTree } from "../core/pytree.js";
 import { biasCorrection, increment } from "../core/state.js";
-import { resolveMask, type Mask } from "./adding.js";
+import { decayFlags, type Mask } from "./adding.js";
 import { DECAY, checkBoolean, checkNumber, checkScalarOrSchedule, invalid, readOptions } from "../core/validate.js";
 
 /** The state of {@link dadaptAdamw}: optax's `DAdaptAdamWState`. @since 0.3.0 */
@@ -255,10 +255,7 @@ export function prodigy(
       before: (_, count, carried) => before(count, carried),
       // The mask is a flag per leaf.
       leafScalars: ["decayed"],
-      perLeaf: (params) =>
-        mask === undefined
-          ? params.leaves.map(() => ({ decayed: 1 }))
-          : resolveMask(where, mask, params).map((on) => ({ decayed: on ? 1 : 0 })),
+      perLeaf: (params) => decayFlags(where, mask, params),
       reductions: {
         numerator: { over: "tree", of: ({ x, p, params0 }) => [x, sub(params0, p)] },
         l1: { over: "tree", of: (v, s) => [abs(nextSum(v as Inputs<"gradSum">, s)), constant(1)] },
