@@ -170,8 +170,13 @@ describe("the WebAssembly and JavaScript backends give the same bits", () => {
 });
 
 describe("reductions", () => {
-  const sumPass = (dtype: "f32" | "f64"): Pass => {
+  /**
+   * Sums x * x and x * y; with `computed`, also d * d and d * x for d = x - y, whose factor is
+   * not a buffer's own vector (the generated code loads a buffer's halves where it can).
+   */
+  const sumPass = (dtype: "f32" | "f64", computed = false): Pass => {
     const [a, b] = [e.input("x"), e.input("y")];
+    const d = e.sub(a, b);
     return {
       dtype,
       buffers: ["x", "y"],
@@ -180,25 +185,33 @@ describe("reductions", () => {
       reductions: [
         { a, b: a },
         { a, b },
+        ...(computed
+          ? [
+              { a: d, b: d },
+              { a: d, b: a },
+            ]
+          : []),
       ],
     };
   };
+  /** The reductions of `sumPass(dtype, true)`. */
+  const R = 4;
   /**
-   * A pass summing x * x and x * y over leaves `[x, y]`, run in one call: the block sums per
-   * backend, leaf after leaf.
+   * A pass summing x * x, x * y, d * d and d * x (d = x - y) over leaves `[x, y]`, run in one
+   * call: the block sums per backend, leaf after leaf.
    */
   const blockSumsOf = (dtype: "f32" | "f64", leaves: readonly (readonly [number[], number[]])[]) => {
-    const pass = sumPass(dtype);
+    const pass = sumPass(dtype, true);
     const Float = dtype === "f32" ? Float32Array : Float64Array;
     const at: number[] = [];
     let blocks = 0;
     for (const [x] of leaves) {
-      at.push(2 * blocks);
+      at.push(R * blocks);
       blocks += Math.ceil(x.length / BLOCK);
     }
     return backends.map((backend) =>
       withBackend(backend, () => {
-        const results = new Float64Array(2 * blocks);
+        const results = new Float64Array(R * blocks);
         const columns = [leaves.map(([x]) => Float.from(x)), leaves.map(([, y]) => Float.from(y))];
         runnerOf(pass)(
           columns,
@@ -241,13 +254,16 @@ describe("reductions", () => {
         length.chain((n) => fc.array(fc.integer({ min: -1000, max: 1000 }), { minLength: n, maxLength: n })),
         (dtype, x) => {
           const y = x.map((v, j) => (j % 5) - v);
-          const exact = [0, 0];
+          const exact = [0, 0, 0, 0];
           x.forEach((v, j) => {
+            const d = v - y[j]!;
             exact[0]! += v * v;
             exact[1]! += v * y[j]!;
+            exact[2]! += d * d;
+            exact[3]! += d * v;
           });
           for (const sums of blockSums(dtype, x, y)) {
-            const total = [0, 1].map((r) => sums.filter((_, k) => k % 2 === r).reduce((s, v) => s + v, 0));
+            const total = [0, 1, 2, 3].map((r) => sums.filter((_, k) => k % R === r).reduce((s, v) => s + v, 0));
             expect(total).toEqual(exact);
           }
         },

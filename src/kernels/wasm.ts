@@ -381,8 +381,20 @@ function functionBody(pass: Pass): number[] {
         local(LOCAL_SET, tails[k]!);
         return;
       }
+      // A sum of squares (the norms) widens its factor once and multiplies it by itself.
+      const square = slotOf(r.a) === slotOf(r.b);
       const product = (low: boolean, into: number) => {
-        for (const factor of [r.a, r.b]) {
+        for (const factor of square ? [r.a] : [r.a, r.b]) {
+          const b = factor.op === "input" ? bufferIndex.get(factor.name) : undefined;
+          if (dtype === "f32" && b !== undefined) {
+            // A buffer's lanes 0-1 or 2-3, loaded as the low half of a vector (v128.load64_zero)
+            // and promoted: one instruction that reads memory (x86's cvtps2pd), where the
+            // promotion of a register and the shuffle for lanes 2-3 take the port both use.
+            local(LOCAL_GET, b);
+            local(LOCAL_GET, offset);
+            emit(0x6a, ...simd(0x5d), 3, ...uleb(low ? at : at + 8), ...simd(0x5f));
+            continue;
+          }
           local(LOCAL_GET, slotOf(factor));
           if (dtype === "f32" && !low) {
             local(LOCAL_TEE, shuffled);
@@ -390,6 +402,10 @@ function functionBody(pass: Pass): number[] {
             emit(...simd(0x0d), 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
           }
           if (dtype === "f32") emit(...simd(0x5f));
+        }
+        if (square) {
+          local(LOCAL_TEE, shuffled);
+          local(LOCAL_GET, shuffled);
         }
         emit(...simd(0xf2));
         local(LOCAL_GET, into);
