@@ -172,11 +172,13 @@ describe("the WebAssembly and JavaScript backends give the same bits", () => {
 describe("reductions", () => {
   /**
    * Sums x * x and x * y; with `computed`, also d * d and d * x for d = x - y, whose factor is
-   * not a buffer's own vector (the generated code loads a buffer's halves where it can).
+   * not a buffer's own vector (the generated code loads a buffer's halves where it can), the
+   * count, the sum of x and the count of x < y.
    */
   const sumPass = (dtype: "f32" | "f64", computed = false): Pass => {
     const [a, b] = [e.input("x"), e.input("y")];
     const d = e.sub(a, b);
+    const one = e.constant(1);
     return {
       dtype,
       buffers: ["x", "y"],
@@ -189,15 +191,19 @@ describe("reductions", () => {
           ? [
               { a: d, b: d },
               { a: d, b: a },
+              // A factor of 1 is left out: a count, a sum, and a count of a condition.
+              { a: one, b: one },
+              { a, b: one },
+              { a: e.select(e.lt(a, b), 1, 0), b: one },
             ]
           : []),
       ],
     };
   };
   /** The reductions of `sumPass(dtype, true)`. */
-  const R = 4;
+  const R = 7;
   /**
-   * A pass summing x * x, x * y, d * d and d * x (d = x - y) over leaves `[x, y]`, run in one
+   * A pass summing the reductions of `sumPass(dtype, true)` over leaves `[x, y]`, run in one
    * call: the block sums per backend, leaf after leaf.
    */
   const blockSumsOf = (dtype: "f32" | "f64", leaves: readonly (readonly [number[], number[]])[]) => {
@@ -254,16 +260,20 @@ describe("reductions", () => {
         length.chain((n) => fc.array(fc.integer({ min: -1000, max: 1000 }), { minLength: n, maxLength: n })),
         (dtype, x) => {
           const y = x.map((v, j) => (j % 5) - v);
-          const exact = [0, 0, 0, 0];
+          const exact = [0, 0, 0, 0, x.length, 0, 0];
           x.forEach((v, j) => {
             const d = v - y[j]!;
             exact[0]! += v * v;
             exact[1]! += v * y[j]!;
             exact[2]! += d * d;
             exact[3]! += d * v;
+            exact[5]! += v;
+            exact[6]! += v < y[j]! ? 1 : 0;
           });
           for (const sums of blockSums(dtype, x, y)) {
-            const total = [0, 1, 2, 3].map((r) => sums.filter((_, k) => k % R === r).reduce((s, v) => s + v, 0));
+            const total = [0, 1, 2, 3, 4, 5, 6].map((r) =>
+              sums.filter((_, k) => k % R === r).reduce((s, v) => s + v, 0),
+            );
             expect(total).toEqual(exact);
           }
         },

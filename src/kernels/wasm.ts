@@ -381,10 +381,13 @@ function functionBody(pass: Pass): number[] {
         local(LOCAL_SET, tails[k]!);
         return;
       }
-      // A sum of squares (the norms) widens its factor once and multiplies it by itself.
-      const square = slotOf(r.a) === slotOf(r.b);
+      // A factor of 1 (a count, or a sum of one factor) is left out: x * 1 is x. A sum of squares
+      // (the norms) widens its factor once and multiplies it by itself.
+      const factors = [r.a, r.b].filter((f) => !(f.op === "const" && f.value === 1));
+      const square = factors.length === 2 && slotOf(r.a) === slotOf(r.b);
       const product = (low: boolean, into: number) => {
-        for (const factor of square ? [r.a] : [r.a, r.b]) {
+        if (factors.length === 0) emit(...simd(0x0c), ...f64Bytes(1), ...f64Bytes(1));
+        for (const factor of square ? [r.a] : factors) {
           const b = factor.op === "input" ? bufferIndex.get(factor.name) : undefined;
           if (dtype === "f32" && b !== undefined) {
             // A buffer's lanes 0-1 or 2-3, loaded as the low half of a vector (v128.load64_zero)
@@ -407,7 +410,7 @@ function functionBody(pass: Pass): number[] {
           local(LOCAL_TEE, shuffled);
           local(LOCAL_GET, shuffled);
         }
-        emit(...simd(0xf2));
+        if (factors.length === 2) emit(...simd(0xf2));
         local(LOCAL_GET, into);
         emit(...simd(0xf0));
         local(LOCAL_SET, into);
