@@ -199,6 +199,19 @@ export const passRoots = (pass: Pass): Node[] => [
   ...pass.reductions.flatMap((r) => [r.a, r.b]),
 ];
 
+const isOne = (e: Expr): boolean => e.op === "const" && e.value === 1;
+
+/** A reduction's factors other than the constant 1. */
+const factorsOf = (r: Pass["reductions"][number]): Expr[] => [r.a, r.b].filter((f) => !isOne(f));
+
+/** The condition a reduction counts, when its one factor other than 1 is `select(c, 1, 0)`. */
+function countedCondition(r: Pass["reductions"][number]): Condition | undefined {
+  const factors = factorsOf(r);
+  const f = factors[0];
+  if (factors.length !== 1 || f?.op !== "select") return undefined;
+  return isOne(f.a) && f.b.op === "const" && f.b.value === 0 ? f.cond : undefined;
+}
+
 /** The code of the pass's function. */
 function functionBody(pass: Pass): number[] {
   const { buffers, scalars, dtype, reductions } = pass;
@@ -381,9 +394,18 @@ function functionBody(pass: Pass): number[] {
         local(LOCAL_SET, tails[k]!);
         return;
       }
+      const counted = countedCondition(r);
+      if (counted !== undefined) {
+        // A count of a condition adds its mask, as integers: a true lane is -1.
+        local(LOCAL_GET, acc);
+        local(LOCAL_GET, slotOf(counted));
+        emit(...simd(wide ? 0xd1 : 0xb1)); // i64x2.sub / i32x4.sub
+        local(LOCAL_SET, acc);
+        return;
+      }
       // A factor of 1 (a count, or a sum of one factor) is left out: x * 1 is x. A sum of squares
       // (the norms) widens its factor once and multiplies it by itself.
-      const factors = [r.a, r.b].filter((f) => !(f.op === "const" && f.value === 1));
+      const factors = factorsOf(r);
       const square = factors.length === 2 && slotOf(r.a) === slotOf(r.b);
       const product = (low: boolean, into: number) => {
         if (factors.length === 0) emit(...simd(0x0c), ...f64Bytes(1), ...f64Bytes(1));
@@ -461,14 +483,37 @@ function functionBody(pass: Pass): number[] {
   loop(false, blockEnd);
   // Per copy c, t_c = acc_c + acc2_c (float32) or acc_c (float64); T = (t_0 + t_1) + (t_2 + t_3),
   // lane by lane; sum = T[0] + T[1] + tail.
-  const pairwise = (terms: readonly (() => void)[]): void => {
+  const pairwise = (terms: readonly (() => void)[], add = 0xf0): void => {
     if (terms.length === 1) return terms[0]!();
-    pairwise(terms.slice(0, terms.length / 2));
-    pairwise(terms.slice(terms.length / 2));
-    emit(...simd(0xf0));
+    pairwise(terms.slice(0, terms.length / 2), add);
+    pairwise(terms.slice(terms.length / 2), add);
+    emit(...simd(add));
   };
-  reductions.forEach((_, k) => {
+  reductions.forEach((r, k) => {
     local(LOCAL_GET, resultsParam);
+    if (countedCondition(r) !== undefined) {
+      // The lanes' integer counts, added as integers and converted once: exact, as the float64
+      // sum of the same zeros and ones is in any order.
+      pairwise(
+        accumulators[k]!.map(
+          ([acc]) =>
+            () =>
+              local(LOCAL_GET, acc),
+        ),
+        wide ? 0xce : 0xae, // i64x2.add / i32x4.add
+      );
+      local(LOCAL_SET, shuffled);
+      for (let lane = 0; lane < (wide ? 2 : 4); lane++) {
+        local(LOCAL_GET, shuffled);
+        emit(...simd(wide ? 0x1d : 0x1b), lane); // i64x2 / i32x4 extract_lane
+        if (lane > 0) emit(wide ? 0x7c : 0x6a); // i64.add / i32.add
+      }
+      emit(wide ? 0xb9 : 0xb7); // f64.convert_i64_s / f64.convert_i32_s
+      local(LOCAL_GET, tails[k]!);
+      emit(0xa0);
+      emit(0x39, 3, ...uleb(8 * k));
+      return;
+    }
     pairwise(
       accumulators[k]!.map(([acc, acc2]) => () => {
         local(LOCAL_GET, acc);
