@@ -236,7 +236,7 @@ for (const size of sizes) {
   const compiled2 = measure(`compiled, ${two.run.threads} threads`, two.step, limit2, chain2);
   two.run.dispose();
   const alloc = measure("allocate + write 4 fresh arrays", allocation(g.list), undefined);
-  perElement[size.name] = { n, pure, donated, compiled1, compiled2 };
+  perElement[size.name] = { n, pure, donated, compiled1, compiled2, alloc, limit1, limit2, chain1, chain2 };
 
   console.log(`## ${size.name}, float32, ${fmt((hand / n) * 1e6, 3)} ns/element by hand`);
   console.log(
@@ -364,6 +364,8 @@ const catalogue = {
   "lbfgs, no line search": () => gradtx.lbfgs({ linesearch: null }),
   "mechanize sgd": () => gradtx.mechanize(gradtx.sgd(0.1)),
 };
+/** Kernels-only rows (no barrier) whose compiled step is less than 4x faster than pure. */
+const slowKernels = [];
 const extraOf = (name) => (name.includes("extra.value") ? { value: 1 } : undefined);
 const n6 = 1e6;
 const g6 = makeTree(1, n6, 7);
@@ -382,4 +384,48 @@ for (const [name, make] of Object.entries(catalogue)) {
   const reason = run.reason === undefined ? "" : run.reason.replace(/^.*: /, "");
   run.dispose();
   console.log(`| lookahead(${name}) | ${fmt(pure)} | ${fmt(compiled)} | ${fmt(pure / compiled, 1)} | ${reason} |`);
+  if (reason === "" && pure / compiled < 4) slowKernels.push(`${name} ${fmt(pure / compiled, 1)}x`);
 }
+
+// The issue's targets, judged from this run's numbers.
+const top = perElement["1 leaf of 1e7"];
+const verdict = (ok) => (ok === undefined ? "no C compiler" : ok ? "met" : "not met");
+const against = (ms, limit, bound) => (limit === undefined ? undefined : ms / limit <= bound);
+const perElementRatios = ["pure", "donated", "compiled1", "compiled2"].map((key) => [
+  key,
+  Math.max(small[key] / big[key], inTurns[key]),
+]);
+console.log("\n## The targets, from this run\n");
+console.log("| target | this run | |");
+console.log("| --- | --- | --- |");
+const target = (name, value, ok) => console.log(`| ${name} | ${value} | ${verdict(ok)} |`);
+const withChain = (ms, limit, chain) =>
+  `${fmt(limit === undefined ? undefined : ms / limit)}x (${fmt(chain === undefined ? undefined : ms / chain)}x the chain's C loop)`;
+target(
+  "compiled, 1 thread, <= 1.4x the 1-thread limit at 1e7",
+  withChain(top.compiled1, top.limit1, top.chain1),
+  against(top.compiled1, top.limit1, 1.4),
+);
+target(
+  "compiled, 2 threads, <= 1.4x the 2-thread limit",
+  withChain(top.compiled2, top.limit2, top.chain2),
+  against(top.compiled2, top.limit2, 1.4),
+);
+target(
+  "donated, <= 4x the 1-thread limit",
+  withChain(top.donated, top.limit1, top.chain1),
+  against(top.donated, top.limit1, 4),
+);
+const purity = top.pure / (top.alloc + top.compiled1);
+target("pure, <= 1.3x (allocation + compiled step)", `${fmt(purity)}x`, purity <= 1.3);
+target(
+  "every other kernels-only optimizer compiled >= 4x its pure path at 1e6",
+  slowKernels.length === 0 ? "all" : `below: ${slowKernels.join(", ")}`,
+  slowKernels.length === 0,
+);
+for (const [key, ratio] of perElementRatios)
+  target(
+    `1,000 leaves of 1,000 within 1.5x of one leaf of 1e6 per element, ${key}`,
+    `${fmt(ratio)} (the larger reading)`,
+    ratio <= 1.5,
+  );
