@@ -306,6 +306,17 @@ describe("reductions", () => {
     );
   });
 
+  /** `memory` as a compiled step's: its sums at byte 4096, its table at 16384, one thread. */
+  const residentOn = (memory: Resident["memory"]): Resident => ({
+    memory,
+    buffer: memory.buffer,
+    results: 4096,
+    resultBytes: 4096,
+    pool: undefined,
+    table: new Int32Array(memory.buffer, 16384, 4096),
+    tableUsed: 0,
+  });
+
   it("in place, a call on the same lists runs its own leaves: another set of as many, from the same first leaf, too", () => {
     // Three leaves of x = (1, 2, ..., 10) times 1, 2 and 3, and y = 1, in a memory of their own:
     // one block each, so leaf i's sums are sum(x*x) = 385 (i + 1)^2 and sum(x*y) = 55 (i + 1).
@@ -313,15 +324,7 @@ describe("reductions", () => {
     const leafAt = (k: number) => new Float32Array(memory.buffer, 64 * k, 10);
     for (const i of [0, 1, 2]) leafAt(i).set(Array.from({ length: 10 }, (_, j) => (j + 1) * (i + 1)));
     for (const k of [3, 4, 5]) leafAt(k).fill(1);
-    const home: Resident = {
-      memory,
-      buffer: memory.buffer,
-      results: 4096,
-      resultBytes: 4096,
-      pool: undefined,
-      table: new Int32Array(memory.buffer, 16384, 4096),
-      tableUsed: 0,
-    };
+    const home = residentOn(memory);
     const columns = [[0, 1, 2].map(leafAt), [3, 4, 5].map(leafAt)];
     const run = withBackend("wasm", () => runnerOf(sumPass("f32")));
     const sumsOf = (leaves: number[]) => {
@@ -334,6 +337,32 @@ describe("reductions", () => {
       expect(sumsOf([0, 2])).toEqual([...expected(0), NaN, NaN, ...expected(2)]);
       expect(sumsOf([0, 1])).toEqual([...expected(0), ...expected(1), NaN, NaN]);
     }
+  });
+
+  it("a loop reads only its leaves: leaves that end at their memory's end run in place", () => {
+    // Two pages; x fills the second to its last byte and y ends 16 KiB into it, so any read past
+    // a leaf (the loops touch their inputs ahead of their vectors) would be out of bounds or
+    // another leaf's.
+    const memory = new wasmApi!.Memory({ initial: 2, maximum: 2 });
+    const n = 4096;
+    const x = new Float32Array(memory.buffer, 65536 + 65536 - 4 * n, n);
+    x.set(Array.from({ length: n }, (_, j) => (j % 7) - 3));
+    const y = new Float32Array(memory.buffer, 65536, n).fill(0.5);
+    const out = new Float32Array(memory.buffer, 65536 + 4 * n, n);
+    const home = residentOn(memory);
+    const results = new Float64Array(2).fill(NaN);
+    withResident(home, () => withBackend("wasm", () => runnerOf(sumPass("f32")))([[x], [y]], [0], [], results, [0]));
+    // sum over j of ((j mod 7) - 3)^2 and of ((j mod 7) - 3) / 2, exactly: 4096 = 585 * 7 + 1.
+    expect([...results]).toEqual([585 * 28 + 9, -1.5]);
+    const scale: Pass = {
+      dtype: "f32",
+      buffers: ["x", "out"],
+      scalars: [],
+      stores: [{ buffer: "out", value: e.mul(e.input("x"), e.constant(2)) }],
+      reductions: [],
+    };
+    withResident(home, () => withBackend("wasm", () => runnerOf(scale))([[x], [out]], [0], [], undefined, undefined));
+    expect(Array.from(out)).toEqual(Array.from(x, (v) => 2 * v));
   });
 
   it("block sums add up in order, compensated: 1e16 + 1 - 1e16 keeps the 1", () => {

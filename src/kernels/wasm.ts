@@ -212,6 +212,14 @@ function countedCondition(r: Pass["reductions"][number]): Condition | undefined 
   return isOne(f.a) && f.b.op === "const" && f.b.value === 0 ? f.cond : undefined;
 }
 
+/**
+ * How far ahead of its vectors a loop touches each input, in bytes: two pages. On an Intel Xeon
+ * (AVX-512, 2 cores), compiled clip + Lookahead(Adam) over 1e7 float32 went from 19.2-19.6 to
+ * 16.9-17.2 ms on 1 thread and from 10.6 to 9.8 ms on 2; the norm pass alone from 6.4 to
+ * 5.1-5.4 ms; no change at 1e5 or 1e6.
+ */
+const PREFETCH = 8192;
+
 /** The code of the pass's function. */
 function functionBody(pass: Pass): number[] {
   const { buffers, scalars, dtype, reductions } = pass;
@@ -226,7 +234,7 @@ function functionBody(pass: Pass): number[] {
 
   // Locals: loop counters; per node a vector and a scalar form (constants and scalars are set
   // before the loops; conditions are v128 masks and i32 flags); the reductions' accumulators.
-  const [offset, vecEnd, end, blockEnd] = [next++, next++, next++, next++];
+  const [offset, vecEnd, end, blockEnd, ahead] = [next++, next++, next++, next++, next++];
   const conditions = order.filter(isCondition);
   const flagOf = new Map(conditions.map((c) => [c, next++]));
   const vectorOf = new Map(order.map((e) => [e, next++]));
@@ -247,11 +255,14 @@ function functionBody(pass: Pass): number[] {
   const scalarOf = new Map(values.map((e) => [e, next++]));
   const tails = reductions.map(() => next++);
   const locals: number[][] = [
-    [...uleb(4 + conditions.length), I32],
+    [...uleb(5 + conditions.length), I32],
     [...uleb(order.length + 2 * UNROLL * reductions.length + 1 + 2 * masksOf.size), V128],
     [...uleb(values.length), lanes.scalar.type],
     [...uleb(reductions.length), F64],
   ].filter((group) => group[0] !== 0);
+
+  // The buffers the pass reads, each once.
+  const inputBuffers = [...new Set(order.flatMap((e) => (e.op === "input" ? [bufferIndex.get(e.name)!] : [])))];
 
   const code: number[] = [];
   const emit = (...bytes: number[]) => code.push(...bytes);
@@ -322,6 +333,24 @@ function functionBody(pass: Pass): number[] {
     emit(0x41, ...sleb(l.bytes * unroll), 0x6a);
     local(LOCAL_GET, limit);
     emit(0x4b, 0x0d, 1); // i32.gt_u, br_if 1
+    if (vector) {
+      // Each input's byte PREFETCH ahead, read and dropped (within the leaf: else the current
+      // one): a stream's hardware prefetch stops at each 4 KiB page, and a loop this long per
+      // cache line keeps too few of its own loads in flight to cover the next page's misses.
+      local(LOCAL_GET, offset);
+      emit(0x41, ...sleb(PREFETCH), 0x6a);
+      local(LOCAL_TEE, ahead);
+      local(LOCAL_GET, offset);
+      local(LOCAL_GET, ahead);
+      local(LOCAL_GET, end);
+      emit(0x49, 0x1b); // i32.lt_u, select
+      local(LOCAL_SET, ahead);
+      for (const b of inputBuffers) {
+        local(LOCAL_GET, b);
+        local(LOCAL_GET, ahead);
+        emit(0x6a, 0x2d, 0, 0, 0x1a); // i32.add, i32.load8_u, drop
+      }
+    }
     for (let copy = 0; copy < unroll; copy++) element(vector, l, slotOf, copy);
     local(LOCAL_GET, offset);
     emit(0x41, ...sleb(l.bytes * unroll), 0x6a);
