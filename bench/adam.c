@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
     float c1 = 1.0f - powf(b1, (float)(s + 1)), c2 = 1.0f - powf(b2, (float)(s + 1));
     double t0 = now_ms();
     if (clip) {
-      // 16 partial sums in a fixed order (as gradtx's blocks are): C may not reorder a sum of
+      // 16 partial sums in a fixed order (gradtx too sums in fixed lanes): C may not reorder a sum of
       // doubles itself, and one running sum would be bound by the latency of its additions.
       double acc[16] = {0}, sum = 0;
 #pragma omp parallel for schedule(static) reduction(+ : acc[:16])

@@ -1,7 +1,7 @@
 // npm run playground: builds the Lookahead playground into docs/playground/ (one classic
 // script, so that the page also opens from the files, with no server) and serves it on
 // 127.0.0.1 under the CSP gradtx must load under. `--build` only builds.
-import { copyFileSync, mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -35,6 +35,11 @@ export async function buildPlayground(out = page) {
   if (resolve(out) !== page)
     for (const file of ["index.html", "style.css"]) copyFileSync(join(page, file), join(out, file));
   return out;
+}
+
+/** Whether the playground.js built into `out` is the committed one in docs/playground/, byte for byte. */
+export function isCommittedBuild(out) {
+  return readFileSync(join(out, "playground.js")).equals(readFileSync(join(page, "playground.js")));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -240,6 +240,9 @@ function functionBody(pass: Pass): number[] {
   const vectorOf = new Map(order.map((e) => [e, next++]));
   // Per reduction, per unrolled copy: lanes 0-1 and (float32) lanes 2-3 of that copy's vector.
   const accumulators = reductions.map(() => Array.from({ length: UNROLL }, () => [next++, next++] as const));
+  // Per reduction: its factors other than 1, and the condition it counts, if it is a count.
+  const factorsAt = reductions.map(factorsOf);
+  const countedAt = reductions.map(countedCondition);
   const shuffled = next++;
   // Per min or max with a uniform operand, the masks that make pmin / pmax give its bits (see
   // below).
@@ -333,10 +336,11 @@ function functionBody(pass: Pass): number[] {
     emit(0x41, ...sleb(l.bytes * unroll), 0x6a);
     local(LOCAL_GET, limit);
     emit(0x4b, 0x0d, 1); // i32.gt_u, br_if 1
-    if (vector) {
+    if (vector && unroll > 1) {
       // Each input's byte PREFETCH ahead, read and dropped (within the leaf: else the current
       // one): a stream's hardware prefetch stops at each 4 KiB page, and a loop this long per
       // cache line keeps too few of its own loads in flight to cover the next page's misses.
+      // Only the unrolled loop: the one after it runs at most UNROLL - 1 vectors a leaf.
       local(LOCAL_GET, offset);
       emit(0x41, ...sleb(PREFETCH), 0x6a);
       local(LOCAL_TEE, ahead);
@@ -423,7 +427,7 @@ function functionBody(pass: Pass): number[] {
         local(LOCAL_SET, tails[k]!);
         return;
       }
-      const counted = countedCondition(r);
+      const counted = countedAt[k];
       if (counted !== undefined) {
         // A count of a condition adds its mask, as integers: a true lane is -1.
         local(LOCAL_GET, acc);
@@ -434,7 +438,7 @@ function functionBody(pass: Pass): number[] {
       }
       // A factor of 1 (a count, or a sum of one factor) is left out: x * 1 is x. A sum of squares
       // (the norms) widens its factor once and multiplies it by itself.
-      const factors = factorsOf(r);
+      const factors = factorsAt[k]!;
       const square = factors.length === 2 && slotOf(r.a) === slotOf(r.b);
       const product = (low: boolean, into: number) => {
         if (factors.length === 0) emit(...simd(0x0c), ...f64Bytes(1), ...f64Bytes(1));
@@ -518,9 +522,9 @@ function functionBody(pass: Pass): number[] {
     pairwise(terms.slice(terms.length / 2), add);
     emit(...simd(add));
   };
-  reductions.forEach((r, k) => {
+  reductions.forEach((_, k) => {
     local(LOCAL_GET, resultsParam);
-    if (countedCondition(r) !== undefined) {
+    if (countedAt[k] !== undefined) {
       // The lanes' integer counts, added as integers and converted once: exact, as the float64
       // sum of the same zeros and ones is in any order.
       pairwise(
