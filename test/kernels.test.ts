@@ -1,7 +1,18 @@
 /** The kernel layer: expressions, the two backends, fusion and reductions. */
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { chain, clipByGlobalNorm, lookahead, type GradientTransformation, type PyTree } from "../src/index.js";
+import {
+  applyUpdates,
+  chain,
+  clipByGlobalNorm,
+  compile,
+  donate,
+  lookahead,
+  scaleByDowg,
+  tree,
+  type GradientTransformation,
+  type PyTree,
+} from "../src/index.js";
 import { arbitraryProblem } from "../src/laws/index.js";
 import { runnerOf, withBackend, withResident, type Resident } from "../src/kernels/backend.js";
 import { elementwise } from "../src/kernels/executor.js";
@@ -82,6 +93,57 @@ describe("fusion", () => {
     const subs = topologicalOrder(passRoots(pass)).filter((n) => n.op === "sub");
     // x - 1 of the input, then u - 1 of the first kernel's update u = (x - 1) * 2: two, not four.
     expect(subs).toHaveLength(2);
+  });
+});
+
+describe("a slot the body leaves as it is (DoWG's initial params)", () => {
+  const x0 = () => ({ a: Float32Array.of(1, -2, 3), b: Float64Array.from({ length: 40 }, (_, i) => i / 7 - 2) });
+  const grad = (t: number) => ({
+    a: Float32Array.of(0.5, -t, 2),
+    b: Float64Array.from({ length: 40 }, (_, i) => Math.sin(i + t)),
+  });
+  const initParams = (state: unknown) => (state as { initParams: PyTree }).initParams;
+
+  it("is no store of its kernel's pass", () => {
+    const kernel = buildKernel(
+      declare({
+        name: "probe",
+        slots: { x0: "params", m: 0 },
+        readsParams: true,
+        body: ({ x, p, x0, m }) => ({ update: e.sub(p, x0), x0, m: e.add(m, x) }),
+      }),
+    );
+    expect(kernel.keeps).toEqual([false, true]);
+    const pass = fuse([{ k: 0, kernel }], undefined, { compute: "f64", update: "f64" })!;
+    expect(pass.stores.map((s) => s.buffer).sort()).toEqual(["0.m'", "out"]);
+  });
+
+  it("goes on as the very same array on the pure path, and keeps its values on every path", () => {
+    const tx = scaleByDowg();
+    let params: PyTree = x0();
+    let state = tx.init(params);
+    const first = initParams(state);
+    let donated = tx.init(x0());
+    let donatedParams: PyTree = x0();
+    const run = compile(scaleByDowg(), x0());
+    for (let t = 0; t < 4; t++) {
+      const [u, next]: readonly [PyTree, typeof state] = tx.update(grad(t), state, params);
+      tree.leaves(initParams(next)).forEach((leaf, i) => expect(leaf).toBe(tree.leaves(first)[i]));
+      params = applyUpdates(params, u);
+      state = next;
+      const [du, dnext]: readonly [PyTree, typeof state] = tx.update(grad(t), donate(donated), donatedParams);
+      donatedParams = applyUpdates(donate(donatedParams), du);
+      donated = dnext;
+      const g = tree.leaves(grad(t)) as Float64Array[];
+      tree.leaves(run.grads).forEach((view, i) => (view as Float64Array).set(g[i]!));
+      run.step();
+    }
+    // The donated state moved into an arena on its first step, and its kept slot with its values.
+    expectBitEqual(initParams(donated), x0(), "donated initParams");
+    expectBitEqual(initParams(run.state()), x0(), "compiled initParams");
+    expectBitEqual(donatedParams, params, "donated params");
+    expectBitEqual(run.params, params, "compiled params");
+    run.dispose();
   });
 });
 

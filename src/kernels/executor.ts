@@ -886,10 +886,14 @@ function useArena(step: Step, state: unknown): void {
   const moved = new Map<FloatArray, FloatArray>();
   step.alloc = (dtype, n, kept) =>
     kept ? (arenaAlloc(home, dtype, n) ?? fresh(dtype, n, kept)) : fresh(dtype, n, kept);
+  // An array moves with its values, once: a slot the body leaves as it is is never written.
   step.keep = (current) => {
     if (current.buffer === home.buffer) return current;
     let to = moved.get(current);
-    if (to === undefined) moved.set(current, (to = arenaAlloc(home, dtypeOf(current), current.length) ?? current));
+    if (to === undefined) {
+      moved.set(current, (to = arenaAlloc(home, dtypeOf(current), current.length) ?? current));
+      if (to !== current) to.set(current);
+    }
     return to;
   };
   if (!created) return;
@@ -1101,6 +1105,10 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     for (let s = 0; s < slots; s++) {
       const current = op.slots[s]![i]!;
       reads[s]![i] = inDtype(current, compute, step.alloc);
+      if (op.kernel.keeps[s]) {
+        op.next[s]![i] = step.inPlace && op.inPlace ? step.keep(current) : current;
+        continue;
+      }
       const target = step.inPlace && op.inPlace ? step.keep(current) : step.alloc(dtypeOf(current), n, true);
       const write = dtypeOf(target) === compute ? target : step.alloc(compute, n, false);
       slotWrite[k]![s]![i] = write;

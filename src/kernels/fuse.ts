@@ -122,7 +122,10 @@ export function fuse(
   const stores: { buffer: string; value: Expr }[] = [];
   for (const { k, kernel } of kernels) {
     const rename = renamer(k, x, types, intern);
-    for (const slot of kernel.slotNames) stores.push({ buffer: `${k}.${slot}'`, value: rename(kernel.next[slot]!) });
+    // A slot the body leaves as it is is not written: its array goes on into the next state.
+    kernel.slotNames.forEach((slot, s) => {
+      if (!kernel.keeps[s]) stores.push({ buffer: `${k}.${slot}'`, value: rename(kernel.next[slot]!) });
+    });
     x = rename(kernel.update);
   }
   // Applied to the params, the update itself is not kept: nobody reads it.

@@ -164,6 +164,8 @@ export interface Kernel {
   /** The body over the canonical inputs `x`, `p`, `slot:<name>` and scalars `<name>`. */
   readonly update: Expr;
   readonly next: Readonly<Record<string, Expr>>;
+  /** By slot, whether the body leaves it as it is (see {@link keepsSlot}). */
+  readonly keeps: readonly boolean[];
   /** The reductions over the canonical inputs. */
   readonly reductions: readonly {
     readonly name: string;
@@ -179,6 +181,15 @@ export interface Kernel {
 export const X = "x";
 export const P = "p";
 export const slotInput = (name: string): string => `slot:${name}`;
+
+/**
+ * Whether the body leaves slot `name` as it is (DoG's initial params): its next value is the
+ * slot itself. A pass then never writes it, and the next state holds the very same array.
+ */
+export function keepsSlot(kernel: Pick<Kernel, "next">, name: string): boolean {
+  const e = kernel.next[name]!;
+  return e.op === "input" && e.name === slotInput(name);
+}
 
 /** Builds a kernel's body once, over canonical inputs. */
 export function buildKernel(spec: KernelSpec): Kernel {
@@ -218,7 +229,8 @@ export function buildKernel(spec: KernelSpec): Kernel {
     next: Object.fromEntries(slotNames.map((n) => [n, body[n]!])),
     reductions,
   };
-  return { id: idOf(code), spec, reductionNames, ...code };
+  const keeps = slotNames.map((name) => keepsSlot(code, name));
+  return { id: idOf(code), spec, reductionNames, keeps, ...code };
 }
 
 /** Kernel ids by code (see {@link Kernel.id}). */
@@ -250,7 +262,10 @@ export function gated(kernel: Kernel): Kernel {
   if (code === undefined) {
     const on = gt(scalar(GATE), 0);
     const next = Object.fromEntries(
-      kernel.slotNames.map((name) => [name, select(on, kernel.next[name]!, input(slotInput(name)))]),
+      kernel.slotNames.map((name) => [
+        name,
+        keepsSlot(kernel, name) ? kernel.next[name]! : select(on, kernel.next[name]!, input(slotInput(name))),
+      ]),
     );
     code = { id: idOf({ ...kernel, next }), next };
     gatedCode.set(kernel.id, code);
