@@ -29,7 +29,9 @@ import {
   multiSteps,
   multiTransform,
   scale,
+  scaleByPolyak,
   scaleBySchedule,
+  scaleByTrustRatio,
   sgd,
   trace,
   type GradientTransformation,
@@ -56,7 +58,10 @@ import {
   type Leaf,
 } from "../src/core/pytree.js";
 import { copyTree } from "../src/core/state.js";
-import { expectClose, values } from "./helpers.js";
+import { expectBitEqual, expectClose, values } from "./helpers.js";
+
+/** `p + u`, leaf by leaf in each leaf's dtype, into fresh arrays. */
+const applyUpdatesCopy = (p: PyTree, u: PyTree): PyTree => applyUpdates(copyTree(flatten(p)), u);
 
 const G = (tx: unknown) => tx as GradientTransformation;
 
@@ -201,6 +206,84 @@ describe("masked as an executor node", () => {
     // ||a|| = 5e200 (b's 1e300 is outside the mask): a * 1e200 / 5e200 = (6e199, 8e199).
     expectClose(u.a, Float64Array.of(6e199, 8e199), 8e199 * 4e-16);
     expect(u.b).toBe(g.b);
+  });
+});
+
+describe("a stage of kernels without slots before a sum, computed again by the next stage", () => {
+  // Each pair as one chain, whose first stage (the scale, the weight decay) only sums and the
+  // next computes again, against the two run one after the other (each stores its updates).
+  const pairs: [string, () => [GradientTransformation<unknown>, GradientTransformation<unknown>]][] = [
+    ["scale, clipByGlobalNorm", () => [scale(-0.75), clipByGlobalNorm(0.5)]],
+    ["addDecayedWeights, scaleByTrustRatio", () => [addDecayedWeights(0.3), scaleByTrustRatio()]],
+    ["scale, scale, scaleByPolyak", () => [chain(scale(2), scale(-0.5)), scaleByPolyak()]],
+  ];
+  const leaf = (dtype: "f32" | "f64", xs: number[]) => (dtype === "f32" ? Float32Array : Float64Array).from(xs);
+  const pair = fc.tuple(fc.double({ min: -4, max: 4, noNaN: true }), fc.double({ min: -4, max: 4, noNaN: true }));
+  /** Gradients and params of one structure: two leaves, of either dtype. */
+  const problem = fc
+    .record({
+      dtypeA: fc.constantFrom("f32" as const, "f64" as const),
+      dtypeB: fc.constantFrom("f32" as const, "f64" as const),
+      a: fc.array(pair, { minLength: 1, maxLength: 40 }),
+      b: fc.array(pair, { minLength: 1, maxLength: 9 }),
+    })
+    .map(({ dtypeA, dtypeB, a, b }) =>
+      ([0, 1] as const).map((j) => ({
+        a: leaf(
+          dtypeA,
+          a.map((x) => x[j]),
+        ),
+        b: leaf(
+          dtypeB,
+          b.map((x) => x[j]),
+        ),
+      })),
+    );
+  const byHand = (
+    make: () => [GradientTransformation<unknown>, GradientTransformation<unknown>],
+    g: PyTree,
+    p: PyTree,
+  ) => {
+    const [first, second] = make();
+    const [u] = first.update(g, first.init(p), p);
+    return second.update(u, second.init(p), p, { value: 1 })[0];
+  };
+
+  for (const [name, make] of pairs)
+    it(`${name}: the bits of the two run one after the other, on both backends, donated and compiled`, () => {
+      fc.assert(
+        fc.property(problem, ([g, p]) => {
+          const want = byHand(make, g, p);
+          const tx = () => chain(...make());
+          for (const which of ["wasm", "js"] as const)
+            withBackend(which, () => {
+              const t = tx();
+              expectBitEqual(t.update(g, t.init(p), p, { value: 1 })[0], want, `${which}`);
+              const [du] = t.update(copyTree(flatten(g)), donate(t.init(p)), p, { value: 1 });
+              expectBitEqual(du, want, `${which}, donated`);
+            });
+          const run = compile(chain(...make(), scale(1)), copyTree(flatten(p)));
+          const views = flatten(run.grads).leaves as FloatArray[];
+          flatten(g).leaves.forEach((leaf, i) => views[i]!.set(leaf as FloatArray));
+          run.step(undefined, { value: 1 });
+          expectBitEqual(applyUpdatesCopy(p, want), run.params, "compiled");
+          run.dispose();
+        }),
+        { numRuns: 40 },
+      );
+    });
+
+  it("its values are computed where the next stage's norm needs them: squares that overflow", () => {
+    // ||1e150 (3e10, 4e10)|| = 5e160, whose square overflows: the clip to 1 gives (0.6, 0.8).
+    const g = { w: Float64Array.of(3e10, 4e10) };
+    const tx = chain(scale(1e150), clipByGlobalNorm(1));
+    const [u] = tx.update(g, tx.init(g)) as [typeof g, unknown];
+    expectClose(u.w, Float64Array.of(0.6, 0.8), 4e-16);
+    expectBitEqual(
+      u,
+      byHand(() => [scale(1e150), clipByGlobalNorm(1)], g, g),
+      "by hand",
+    );
   });
 });
 

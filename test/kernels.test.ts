@@ -94,6 +94,20 @@ describe("fusion", () => {
     // x - 1 of the input, then u - 1 of the first kernel's update u = (x - 1) * 2: two, not four.
     expect(subs).toHaveLength(2);
   });
+
+  it("a stage the next computes again only sums: no store, the sums over its value", () => {
+    const reducing = buildKernel(
+      declare({ name: "probe", reductions: { r: { over: "tree", norm: "x" } }, body: ({ x }) => ({ update: x }) }),
+    );
+    const before = buildKernel(declare({ name: "probe", body: ({ x }) => ({ update: e.mul(x, 2) }) }));
+    const types = { compute: "f32", update: "f32" } as const;
+    const stored = fuse([{ k: 0, kernel: before }], { k: 1, kernel: reducing }, types)!;
+    const summed = fuse([{ k: 0, kernel: before }], { k: 1, kernel: reducing }, types, false, false)!;
+    expect(stored.stores.map((s) => s.buffer)).toEqual(["out"]);
+    expect(summed.stores).toEqual([]);
+    expect(summed.buffers).toEqual(["in"]);
+    expect(summed.reductions).toEqual(stored.reductions);
+  });
 });
 
 describe("a slot the body leaves as it is (DoWG's initial params)", () => {

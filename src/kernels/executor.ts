@@ -1014,10 +1014,11 @@ function planned(
   types: LeafTypes,
   apply: boolean,
   kernelOf: (k: number) => Kernel,
+  store: boolean,
 ): Planned | null {
   let p = cache.get(key);
   if (p !== undefined) return p;
-  const pass = fuse(members(), reduce, types, apply);
+  const pass = fuse(members(), reduce, types, apply, store);
   p =
     pass === undefined
       ? null
@@ -1194,9 +1195,16 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   for (const op of ops) runKey += `${op.kernel.id},`;
   let caches = passCache.get(runKey);
   if (caches === undefined) passCache.set(runKey, (caches = []));
-  const cacheOf = (stage: number, t: LeafTypes, apply: boolean, reduces: boolean): Map<number, Planned | null> => {
+  const cacheOf = (
+    stage: number,
+    t: LeafTypes,
+    apply: boolean,
+    reduces: boolean,
+    store: boolean,
+  ): Map<number, Planned | null> => {
     const at =
-      16 * (stage + 1) +
+      32 * (stage + 1) +
+      (store ? 0 : 16) +
       (t.compute === "f64" ? 8 : 0) +
       (t.update === "f64" ? 4 : 0) +
       (apply ? 2 : 0) +
@@ -1220,16 +1228,22 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     blocksBefore.push(blocks);
     blocks += Math.ceil(x[i]!.length / BLOCK);
   }
-  /** Runs one stage's passes over every leaf, then the next stage's first kernel's scalars. */
+  /**
+   * Runs one stage's passes over every leaf, then the next stage's first kernel's scalars. A
+   * stage the next one computes again stores nothing: its `outputs` are then what computes its
+   * values, should its sums need them (a norm whose squares overflow).
+   */
   const runStage = (
     stage: number,
     from: number,
     active: readonly number[],
     inputs: readonly FloatArray[],
-    outputs: readonly FloatArray[],
+    outputs: readonly FloatArray[] | (() => readonly FloatArray[]),
     reduce: Member | undefined,
     apply: boolean,
   ) => {
+    const store = typeof outputs !== "function";
+    const written: readonly FloatArray[] = typeof outputs === "function" ? inputs : outputs;
     const r = reduce === undefined ? 0 : reduce.kernel.reductions.length;
     const sums = reduce === undefined ? undefined : new Float64Array(blocks * r);
     const at = reduce === undefined ? undefined : mapped(blocksBefore, (b) => b * r);
@@ -1255,10 +1269,10 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     };
     /** Starts a run of leaves on the plan of `mask` in `cache`: its runner, columns and varying scalars. */
     const begin = (cache: Map<number, Planned | null>, mask: number, reducing: Member | undefined, t: LeafTypes) => {
-      const plan = planned(cache, mask, () => membersOf(from, mask), reducing, t, apply, kernelOf);
+      const plan = planned(cache, mask, () => membersOf(from, mask), reducing, t, apply, kernelOf, store);
       last = { cache, mask, plan, run: plan === null ? noRun : runnerOf(plan.pass) };
       if (plan !== null) {
-        columns = mapped(plan.buffers, (code) => columnOf(code, inputs, outputs));
+        columns = mapped(plan.buffers, (code) => columnOf(code, inputs, written));
         varying = [];
         for (const [k] of plan.refs) if (!varying.includes(k) && !uniform[k]) varying.push(k);
       }
@@ -1282,7 +1296,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       const mask = active[0]!;
       for (let i = 1; i < leaves; i++) if (active[i] !== mask) return false;
       const t = LEAF_TYPES.f32.f32;
-      const plan = begin(cacheOf(stage, t, apply, reduce !== undefined), mask, reduce, t);
+      const plan = begin(cacheOf(stage, t, apply, reduce !== undefined, store), mask, reduce, t);
       if (plan === null) return true;
       if (varying.length === 0) {
         last!.run(columns, filled, valuesAt(plan.refs, filled[0]!), sums, at);
@@ -1301,7 +1315,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       const mask = active[i]!;
       // A leaf outside the reducing kernel's view adds nothing to its sums.
       const reducing = reduce !== undefined && ops[reduce.k]!.active?.[i] !== false ? reduce : undefined;
-      const cache = cacheOf(stage, t, apply, reducing !== undefined);
+      const cache = cacheOf(stage, t, apply, reducing !== undefined, store);
       if (last === undefined || last.cache !== cache || last.mask !== mask) {
         runGroup();
         begin(cache, mask, reducing, t);
@@ -1321,7 +1335,9 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     if (reduce === undefined) return;
     const op = ops[reduce.k]!;
     const reduced = reducedScalars(op, sums!, blocksBefore, blocks, (input) =>
-      mapped(input === "x" ? outputs : pRead, (a, i) => (op.active?.[i] === false ? a.subarray(0, 0) : a)),
+      mapped(input === "p" ? pRead : typeof outputs === "function" ? outputs() : outputs, (a, i) =>
+        op.active?.[i] === false ? a.subarray(0, 0) : a,
+      ),
     );
     scalars[reduce.k] = leafScalars(reduce.k, reduced);
     uniform[reduce.k] = uniformAt(reduce.k, reduced);
@@ -1332,6 +1348,24 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   const starts = [0];
   for (let k = 1; k < ops.length; k++)
     if (ops[k]!.kernel.reductions.length > 0 || k - starts[starts.length - 1]! >= 30) starts.push(k);
+  // A stage of kernels without slots or reads (a scale, a weight decay) before a kernel that
+  // reduces stores nothing: its pass only sums, and the next stage computes its values again
+  // from the same input, element by element, with the same bits. That saves a write and a read
+  // of every element (polyakSgd's scaled gradient, lars' decayed one). Per stage: the first
+  // kernel its passes compute (an earlier one where it computes such a stage again), and
+  // whether the next stage computes it again (its kernels must fit in the bits of a number).
+  const firstOf: number[] = [];
+  const again: boolean[] = [];
+  for (let s = 0; s < starts.length; s++) {
+    const from = starts[s]!;
+    const to = s + 1 < starts.length ? starts[s + 1]! : ops.length;
+    firstOf.push(s > 0 && again[s - 1]! ? firstOf[s - 1]! : from);
+    const nextEnd = s + 2 < starts.length ? starts[s + 2]! : ops.length;
+    let stateless = to < ops.length && ops[to]!.kernel.reductions.length > 0 && nextEnd - firstOf[s]! <= 30;
+    for (let k = from; stateless && k < to; k++)
+      stateless = ops[k]!.kernel.slotNames.length === 0 && ops[k]!.kernel.readNames.length === 0;
+    again.push(stateless);
+  }
   // The run's input in each leaf's compute dtype: the very list it came as where every leaf is
   // in it already (a compiled step's passes then see the same lists step after step).
   let input = x;
@@ -1349,11 +1383,12 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   if (ops.length > 0 && ops[0]!.kernel.reductions.length > 0)
     runStage(-1, 0, new Array<number>(leaves).fill(0), current, current, { k: 0, kernel: ops[0]!.kernel }, false);
   for (let s = 0; s < starts.length; s++) {
-    const from = starts[s]!;
+    const own = starts[s]!;
+    const from = firstOf[s]!;
     const to = s + 1 < starts.length ? starts[s + 1]! : ops.length;
     const lastStage = to === ops.length;
     // A gate is known once the passes before its stage have run (the check it reads reduces there).
-    for (let k = from; k < to; k++) {
+    for (let k = own; k < to; k++) {
       const gate = ops[k]!.gate;
       if (gate === undefined) continue;
       const value = gate() ? 1 : 0;
@@ -1392,6 +1427,18 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     for (let k = from; one && k < to; k++) one = ops[k]!.active === undefined && uniform[k]!;
     const mask0 = one ? maskOf(0) : 0;
     const active: number[] = one ? new Array<number>(leaves).fill(mask0) : [];
+    const reduce = lastStage ? undefined : { k: to, kernel: ops[to]!.kernel };
+    if (again[s]) {
+      for (let i = 0; !one && i < leaves; i++) active.push(maskOf(i));
+      // Its values, computed only should the sums need them.
+      const values = () => {
+        const outs = mapped(current, (a, i) => (active[i] === 0 ? a : step.alloc(types[i]!.compute, a.length, false)));
+        runStage(s, from, active, current, outs, undefined, false);
+        return outs;
+      };
+      runStage(s, from, active, current, values, reduce, false);
+      continue;
+    }
     const asInput = one && (mask0 === 0 || (lastStage && last && step.apply));
     const built: FloatArray[] = [];
     for (let i = 0; !asInput && i < leaves; i++) {
@@ -1426,7 +1473,6 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
       built.push(write);
     }
     const outs = asInput ? current : built;
-    const reduce = lastStage ? undefined : { k: to, kernel: ops[to]!.kernel };
     runStage(s, from, active, current, outs, reduce, lastStage && last && step.apply);
     current = outs;
   }

@@ -109,13 +109,16 @@ function reads(roots: readonly Node[]): { buffers: string[]; scalars: string[] }
  * The pass of one stage for one leaf: `kernels` (each with its position `k` in the run) fused,
  * writing `out` when there are any, and computing `reduce`'s sums over the value the stage ends
  * with. With `apply`, it instead adds the result to the params in place (`p' = p + u`, as
- * `applyUpdates` computes it), and the update itself is not stored. Undefined when there is nothing to do: the value passes as it is.
+ * `applyUpdates` computes it), and the update itself is not stored; without `store`, only the
+ * sums are computed (a stage of kernels without slots, which the next stage computes again).
+ * Undefined when there is nothing to do: the value passes as it is.
  */
 export function fuse(
   kernels: readonly { readonly k: number; readonly kernel: Kernel }[],
   reduce: { readonly k: number; readonly kernel: Kernel } | undefined,
   types: LeafTypes,
   apply = false,
+  store = true,
 ): Pass | undefined {
   const intern = interner();
   let x = intern({ op: "input", name: "in" }) as Expr;
@@ -129,7 +132,7 @@ export function fuse(
     x = rename(kernel.update);
   }
   // Applied to the params, the update itself is not kept: nobody reads it.
-  if (kernels.length > 0 && !apply) stores.push({ buffer: "out", value: x });
+  if (kernels.length > 0 && !apply && store) stores.push({ buffer: "out", value: x });
   if (apply) {
     const u = types.update === "f32" && types.compute === "f64" ? (intern({ op: "round32", a: x }) as Expr) : x;
     const p = intern({ op: "input", name: P }) as Expr;
