@@ -212,10 +212,17 @@ describe("masked as an executor node", () => {
 describe("a stage of kernels without slots before a sum, computed again by the next stage", () => {
   // Each pair as one chain, whose first stage (the scale, the weight decay) only sums and the
   // next computes again, against the two run one after the other (each stores its updates).
-  const pairs: [string, () => [GradientTransformation<unknown>, GradientTransformation<unknown>]][] = [
+  const pairs: [string, () => GradientTransformation<unknown>[]][] = [
     ["scale, clipByGlobalNorm", () => [scale(-0.75), clipByGlobalNorm(0.5)]],
     ["addDecayedWeights, scaleByTrustRatio", () => [addDecayedWeights(0.3), scaleByTrustRatio()]],
     ["scale, scale, scaleByPolyak", () => [chain(scale(2), scale(-0.5)), scaleByPolyak()]],
+    // Views: each kernel on some leaves only.
+    [
+      "masked addDecayedWeights, masked scaleByTrustRatio",
+      () => [masked(addDecayedWeights(0.3), { a: true, b: false }), masked(scaleByTrustRatio(), { a: false, b: true })],
+    ],
+    // Two stages computed again: the last computes the scale and the first clip again.
+    ["scale, clipByGlobalNorm, clipByGlobalNorm", () => [scale(3), clipByGlobalNorm(2), clipByGlobalNorm(0.5)]],
   ];
   const leaf = (dtype: "f32" | "f64", xs: number[]) => (dtype === "f32" ? Float32Array : Float64Array).from(xs);
   const pair = fc.tuple(fc.double({ min: -4, max: 4, noNaN: true }), fc.double({ min: -4, max: 4, noNaN: true }));
@@ -239,15 +246,9 @@ describe("a stage of kernels without slots before a sum, computed again by the n
         ),
       })),
     );
-  const byHand = (
-    make: () => [GradientTransformation<unknown>, GradientTransformation<unknown>],
-    g: PyTree,
-    p: PyTree,
-  ) => {
-    const [first, second] = make();
-    const [u] = first.update(g, first.init(p), p);
-    return second.update(u, second.init(p), p, { value: 1 })[0];
-  };
+  /** Each transformation of `make()` run on the one before's updates, each storing them. */
+  const byHand = (make: () => GradientTransformation<unknown>[], g: PyTree, p: PyTree): PyTree =>
+    make().reduce((u, tx) => tx.update(u, tx.init(p), p, { value: 1 })[0], g);
 
   for (const [name, make] of pairs)
     it(`${name}: the bits of the two run one after the other, on both backends, donated and compiled`, () => {
