@@ -1243,7 +1243,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     apply: boolean,
   ) => {
     const store = typeof outputs !== "function";
-    const written: readonly FloatArray[] = typeof outputs === "function" ? inputs : outputs;
+    const written = store ? outputs : inputs;
     const r = reduce === undefined ? 0 : reduce.kernel.reductions.length;
     const sums = reduce === undefined ? undefined : new Float64Array(blocks * r);
     const at = reduce === undefined ? undefined : mapped(blocksBefore, (b) => b * r);
@@ -1335,7 +1335,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     if (reduce === undefined) return;
     const op = ops[reduce.k]!;
     const reduced = reducedScalars(op, sums!, blocksBefore, blocks, (input) =>
-      mapped(input === "p" ? pRead : typeof outputs === "function" ? outputs() : outputs, (a, i) =>
+      mapped(input === "p" ? pRead : store ? outputs : outputs(), (a, i) =>
         op.active?.[i] === false ? a.subarray(0, 0) : a,
       ),
     );
@@ -1430,9 +1430,12 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
     const reduce = lastStage ? undefined : { k: to, kernel: ops[to]!.kernel };
     if (again[s]) {
       for (let i = 0; !one && i < leaves; i++) active.push(maskOf(i));
-      // Its values, computed only should the sums need them.
+      // Its values, computed only should the sums need them, and then once (each leaf's
+      // overflowing norm asks for them).
+      let outs: FloatArray[] | undefined;
       const values = () => {
-        const outs = mapped(current, (a, i) => (active[i] === 0 ? a : step.alloc(types[i]!.compute, a.length, false)));
+        if (outs !== undefined) return outs;
+        outs = mapped(current, (a, i) => (active[i] === 0 ? a : step.alloc(types[i]!.compute, a.length, false)));
         runStage(s, from, active, current, outs, undefined, false);
         return outs;
       };

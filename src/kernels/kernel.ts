@@ -186,7 +186,7 @@ export const slotInput = (name: string): string => `slot:${name}`;
  * Whether the body leaves slot `name` as it is (DoG's initial params): its next value is the
  * slot itself. A pass then never writes it, and the next state holds the very same array.
  */
-export function keepsSlot(kernel: Pick<Kernel, "next">, name: string): boolean {
+function keepsSlot(kernel: Pick<Kernel, "next">, name: string): boolean {
   const e = kernel.next[name]!;
   return e.op === "input" && e.name === slotInput(name);
 }
@@ -262,9 +262,9 @@ export function gated(kernel: Kernel): Kernel {
   if (code === undefined) {
     const on = gt(scalar(GATE), 0);
     const next = Object.fromEntries(
-      kernel.slotNames.map((name) => [
+      kernel.slotNames.map((name, s) => [
         name,
-        keepsSlot(kernel, name) ? kernel.next[name]! : select(on, kernel.next[name]!, input(slotInput(name))),
+        kernel.keeps[s] ? kernel.next[name]! : select(on, kernel.next[name]!, input(slotInput(name))),
       ]),
     );
     code = { id: idOf({ ...kernel, next }), next };
