@@ -965,6 +965,21 @@ function allFloat32(
   return true;
 }
 
+/**
+ * Whether every slot array of `op` already lives in `arena`: a donated step after the first,
+ * whose `keep` would give back each of them as it is (so its columns can be taken whole).
+ */
+function slotsIn(op: ElementOp, arena: Arena | undefined): boolean {
+  if (arena === undefined) return false;
+  for (const column of op.slots)
+    for (let i = 0; i < column.length; i++) {
+      // A kernel on a view has no arrays at the leaves outside it (holes).
+      const a = column[i] as FloatArray | undefined;
+      if (a !== undefined && a.buffer !== arena.buffer) return false;
+    }
+  return true;
+}
+
 /** The four kinds of leaf, by compute and update dtype (one object each). */
 const LEAF_TYPES: Record<Dtype, Record<Dtype, LeafTypes>> = {
   f32: { f32: { compute: "f32", update: "f32" }, f64: { compute: "f32", update: "f64" } },
@@ -1073,7 +1088,10 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   // (every kernel of a compiled step) takes its slot and read columns whole, as they are, not
   // leaf by leaf. Other kernels fill theirs leaf by leaf.
   const narrow = allFloat32(x, params, ops);
-  const whole = mapped(ops, (op) => narrow && step.inPlace && op.inPlace && step.keep === sameArray);
+  const whole = mapped(
+    ops,
+    (op) => narrow && step.inPlace && op.inPlace && (step.keep === sameArray || slotsIn(op, step.arena)),
+  );
   const columnsFor = (names: readonly string[]) => mapped(names, () => new Array<FloatArray>(leaves));
   const slotRead: FloatArray[][][] = [];
   const slotWrite: FloatArray[][][] = [];
