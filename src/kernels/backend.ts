@@ -279,8 +279,14 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   ): T | undefined => {
     const known = kept.get(leaves[0]!);
     if (known === undefined || known.leaves.length !== leaves.length) return undefined;
-    for (let k = 0; k < nb; k++) if (known.columns[k] !== columns[k]) return undefined;
     for (let j = 0; j < leaves.length; j++) if (known.leaves[j] !== leaves[j]) return undefined;
+    for (let k = 0; k < nb; k++) {
+      const then = known.columns[k]!;
+      const now = columns[k]!;
+      if (then === now) continue;
+      // New lists of the same arrays (a donated step gathers its lists anew) run the same tables.
+      for (let j = 0; j < leaves.length; j++) if (then[leaves[j]!] !== now[leaves[j]!]) return undefined;
+    }
     return known;
   };
   /**
@@ -643,12 +649,9 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     for (let j = 0; j < leaves.length; j++) {
       const i = leaves[j]!;
       const n = columns[0]![i]!.length;
-      // A leaf whose every buffer lives in the arena takes no room in the scratch area, and
-      // where it starts where the last entry ends, in every buffer, it runs as more of it (as
-      // in place: each element is computed alone; not with sums, or scalars of its own).
+      // A leaf whose every buffer lives in the arena takes no room in the scratch area.
       let inArena = true;
       for (let k = 0; k < nb; k++) if ((leafAt[k] = direct(i, k)) < 0) inArena = false;
-      const joins = inArena && r === 0 && own === undefined;
       for (let from = 0; from < n; from += CHUNK) {
         const len = Math.min(CHUNK, n - from);
         const blocks = r * Math.ceil(len / BLOCK);
@@ -662,10 +665,6 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
           }
           s.i32[w + k] = base + k * slot + packed * size;
           if (isInput[k]) copy(columns[k]![i]!, from, view, (base + k * slot) / size + packed, len);
-        }
-        if (joins && entries > 0 && follows(s.i32, w - stride, w)) {
-          s.i32[w - stride + nb]! += len;
-          continue;
         }
         if (own !== undefined) ownValues(own, j, s.f64, (w + ownAt) >> 1);
         s.i32[w + nb] = len;
@@ -683,9 +682,24 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     if (entries > 0) runTable();
   };
 
+  /**
+   * The arena the call's first leaf lives in, as a memory to run in place (its leaves that live
+   * there wholly run from a table kept from step to step, as a compiled memory's do; the others
+   * are streamed after them), where each leaf's block sums fit its region.
+   */
+  const arenaHome = (columns: Columns, leaves: ArrayLike<number>): Resident | undefined => {
+    const arena = arenaOfAny(columns, leaves[0]!);
+    if (arena === undefined) return undefined;
+    const room = arena.resident.resultBytes / 8;
+    if (r > 0)
+      for (let j = 0; j < leaves.length; j++)
+        if (r * Math.ceil(columns[0]![leaves[j]!]!.length / BLOCK) > room) return undefined;
+    return arena.resident;
+  };
+
   const runner: PassRunner = (columns, leaves, scalars, results, at, own) => {
     if (leaves.length === 0) return;
-    const home = resident;
+    const home = resident ?? arenaHome(columns, leaves);
     if (own === undefined) for (let k = 0; k < ns; k++) args[nb + 1 + k] = tableArgs[2 + k] = scalars[k]!;
     if (home === undefined) return stream(columns, leaves, results, at, own);
     if (home.pool !== undefined) queueOnPool(home, home.pool, columns, leaves, results, at, own);
@@ -709,6 +723,11 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
  */
 export interface Arena extends Scratch {
   readonly buffer: ArrayBufferLike;
+  /**
+   * The arena as a memory passes run on in place (its scratch area holds the tables and the
+   * block sums), for the leaves that live in it wholly.
+   */
+  readonly resident: Resident;
   /** The next free byte of the kept region, and its end (the scratch area's start). */
   next: number;
   readonly scratchAt: number;
@@ -767,9 +786,20 @@ export function newArena(keepBytes: number): Arena | undefined {
     return undefined;
   }
   const { buffer } = memory;
+  // The scratch area, when a pass runs in place: half for block sums, the rest for its tables.
+  const sumsBytes = align16(scratchBytes / 2);
   const arena: Arena = {
     memory,
     buffer,
+    resident: {
+      memory,
+      buffer,
+      results: scratchAt,
+      resultBytes: sumsBytes,
+      pool: undefined,
+      table: new Int32Array(buffer, scratchAt + sumsBytes, (scratchBytes - sumsBytes) >> 2),
+      tableUsed: 0,
+    },
     f32: new Float32Array(buffer),
     f64: new Float64Array(buffer),
     i32: new Int32Array(buffer),
