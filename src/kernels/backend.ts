@@ -177,8 +177,8 @@ function copy(from: PassArray, f: number, to: PassArray, t: number, len: number)
 
 /**
  * The WebAssembly runner of a pass. A run of leaves goes to the module's `runs` as one table of
- * entries (see {@link entryWords}): in place over arrays of the resident memory, else streamed
- * through a scratch area, where the leaves' chunks are packed side by side (buffer `k`'s slot at
+ * entries (see {@link entryWords}): in place over arrays of the resident memory (or of an arena,
+ * for the leaves that live in it wholly), else streamed through a scratch area, where the leaves' chunks are packed side by side (buffer `k`'s slot at
  * `k * CHUNK` elements, then the block sums, then the table) and each copied in and out around
  * the call.
  */
@@ -259,9 +259,10 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
   }
   /**
    * What a call in place built, kept to run again. A compiled step calls each pass on the same
-   * lists of arrays step after step (the lists themselves, not only their arrays), and the
-   * arrays of a resident memory never move: a call with the same lists, by identity, and the
-   * same leaves runs the tables it built last time, without finding each leaf's addresses.
+   * lists of arrays step after step (the lists themselves), a donated step on new lists of the
+   * same arrays, and the arrays of a resident memory or an arena never move: a call on the same
+   * arrays and the same leaves runs the tables it built last time, without finding each leaf's
+   * addresses.
    */
   interface Kept {
     readonly columns: Columns;
