@@ -28,6 +28,41 @@ describe("pytrees: the data model", () => {
     },
   );
 
+  it("reads an object's own enumerable keys only, however the object was made", () => {
+    const at = (tree_: PyTree) => tree.leaves(tree_).map((l) => (l as Float64Array)[0]);
+    const literal = { b: Float64Array.of(2), a: Float64Array.of(1) };
+    const bare = Object.assign(Object.create(null) as Record<string, PyTree>, literal);
+    // A dictionary-mode object (one that lost a key), and one with a key it does not enumerate.
+    const emptied: Record<string, PyTree> = { c: Float64Array.of(3), ...literal };
+    delete emptied.c;
+    const hidden = { ...literal };
+    Object.defineProperty(hidden, "z", { value: Float64Array.of(9), enumerable: false });
+    const proto = Object.prototype as Record<string, unknown>;
+    // An enumerable property on Object.prototype is inherited, not the tree's own.
+    Object.defineProperty(proto, "polluted", {
+      value: Float64Array.of(7),
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
+    try {
+      for (const t of [literal, bare, emptied, hidden] as PyTree[]) expect(at(t)).toEqual([1, 2]);
+    } finally {
+      delete proto.polluted;
+    }
+  });
+
+  test.prop([fc.uniqueArray(fc.string({ maxLength: 3 }), { minLength: 33, maxLength: 80 })])(
+    "a wide tree gradtx built (a dictionary) walks again into its own leaves, in order",
+    (keys) => {
+      const obj = Object.fromEntries(keys.map((k, i) => [k, Float64Array.of(i)])) as Record<string, PyTree>;
+      const out = applyUpdates(obj, tree.zerosLike(obj));
+      expect(tree.leaves(out).map((l) => (l as Float64Array)[0])).toEqual(
+        tree.leaves(obj).map((l) => (l as Float64Array)[0]),
+      );
+    },
+  );
+
   test.prop([fc.uniqueArray(fc.string({ maxLength: 3 }), { minLength: 33, maxLength: 80 })])(
     "a tree rebuilt from a wide object (past 32 keys, built as a dictionary) has exactly its keys, in order, as a plain object",
     (keys) => {

@@ -268,6 +268,36 @@ function inOrder(keys: readonly string[]): boolean {
   return true;
 }
 
+/**
+ * A plain object's own enumerable keys, sorted, and their values in `values`. A `for...in` reads
+ * a fast-mode object (as an object literal or `Object.fromEntries` makes one) from its
+ * enumeration cache: in Node 20, 1,000 keys and values in about 25 µs, against 105 for
+ * `Object.keys` and a read per key. A dictionary-mode object is the other way round, and a
+ * `for...in` that has met dictionaries reads every object slowly, so the wide trees gradtx builds
+ * as dictionaries (see {@link objectFor}) are read by `Object.keys`.
+ */
+function ownEntries(x: Record<string, unknown>, values: unknown[]): string[] {
+  let keys: string[];
+  if (dictionaries.has(x)) {
+    keys = Object.keys(x);
+    for (let i = 0; i < keys.length; i++) values.push(x[keys[i]!]);
+  } else {
+    keys = [];
+    for (const key in x)
+      if (Object.prototype.hasOwnProperty.call(x, key)) {
+        keys.push(key);
+        values.push(x[key]);
+      }
+  }
+  // Trees gradtx builds, and most users', list their keys in order already: one linear check
+  // spares a sort of a thousand keys on every flatten.
+  if (!inOrder(keys)) {
+    keys.sort();
+    for (let i = 0; i < keys.length; i++) values[i] = x[keys[i]!];
+  }
+  return keys;
+}
+
 function walk(x: unknown, leaves: Leaf[], path: Segment[]): TreeDef {
   if (x === null) return NULL;
   if (x === undefined) return UNDEFINED;
@@ -302,14 +332,12 @@ function walk(x: unknown, leaves: Leaf[], path: Segment[]): TreeDef {
     return LEAF;
   }
   if (!isPlainObject(x)) throw notAPyTree(x, path);
-  const keys = Object.keys(x);
-  // Trees gradtx builds, and most users', list their keys in order already: one linear check
-  // spares a sort of a thousand keys on every flatten.
-  if (!inOrder(keys)) keys.sort();
+  const values: unknown[] = [];
+  const keys = ownEntries(x as Record<string, unknown>, values);
   const children = new Array<TreeDef>(keys.length);
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
-    const child = (x as Record<string, unknown>)[key];
+    const child = values[i];
     // A typed array, the usual child, is taken here: a walk of it would only push it.
     if (isFloatArray(child)) {
       leaves.push(child);
@@ -368,6 +396,13 @@ export function denseLeaves(flat: Flat): readonly FloatArray[] {
 const WIDE = 32;
 
 /**
+ * The objects {@link objectFor} put in dictionary mode, so that a walk reads them the way that
+ * suits them (see {@link ownEntries}). Weak: a mark on objects gradtx built, which keeps none of
+ * them alive.
+ */
+const dictionaries = new WeakSet<object>();
+
+/**
  * An empty plain object to receive `keys` keys. A wide one is put in V8's dictionary mode at once
  * (two keys added and deleted): adding a thousand keys one by one to `{}` follows the engine's
  * chain of hidden classes, which the user's own tree of those keys has already built, and took
@@ -383,6 +418,7 @@ function objectFor(keys: number): Record<string, PyTree> {
     out["  "] = null;
     delete out[" "];
     delete out["  "];
+    dictionaries.add(out);
   }
   return out;
 }
