@@ -577,10 +577,12 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
       const i = leaves[j]!;
       const n = columns[0]![i]!.length;
       const count = r * Math.ceil(n / BLOCK);
-      if (8 * count > home.resultBytes) throw new Error("the resident sums region is too small");
-      if (entries === capacity || 8 * (used + count) > home.resultBytes) runTable();
+      // A leaf whose sums would not fit the region (one of over a billion elements in an arena)
+      // is streamed after the others, as is a leaf elsewhere.
+      const fits = 8 * count <= home.resultBytes;
+      if (fits && (entries === capacity || 8 * (used + count) > home.resultBytes)) runTable();
       const w = entries * stride;
-      if (!addressesIn(bound, columns, i, table, w)) {
+      if (!fits || !addressesIn(bound, columns, i, table, w)) {
         strays.push(i);
         if (own !== undefined) strayOwn.push(j);
         continue;
@@ -683,24 +685,11 @@ function wasmRunner(pass: Pass, api: WasmApi): PassRunner {
     if (entries > 0) runTable();
   };
 
-  /**
-   * The arena the call's first leaf lives in, as a memory to run in place (its leaves that live
-   * there wholly run from a table kept from step to step, as a compiled memory's do; the others
-   * are streamed after them), where each leaf's block sums fit its region.
-   */
-  const arenaHome = (columns: Columns, leaves: ArrayLike<number>): Resident | undefined => {
-    const arena = arenaOfAny(columns, leaves[0]!);
-    if (arena === undefined) return undefined;
-    const room = arena.resident.resultBytes / 8;
-    if (r > 0)
-      for (let j = 0; j < leaves.length; j++)
-        if (r * Math.ceil(columns[0]![leaves[j]!]!.length / BLOCK) > room) return undefined;
-    return arena.resident;
-  };
-
   const runner: PassRunner = (columns, leaves, scalars, results, at, own) => {
     if (leaves.length === 0) return;
-    const home = resident ?? arenaHome(columns, leaves);
+    // The arena the first leaf lives in runs in place too: its leaves that live there wholly run
+    // from a table kept from step to step, as a compiled memory's do; the others are streamed.
+    const home = resident ?? arenaOfAny(columns, leaves[0]!)?.resident;
     if (own === undefined) for (let k = 0; k < ns; k++) args[nb + 1 + k] = tableArgs[2 + k] = scalars[k]!;
     if (home === undefined) return stream(columns, leaves, results, at, own);
     if (home.pool !== undefined) queueOnPool(home, home.pool, columns, leaves, results, at, own);

@@ -886,6 +886,10 @@ function useArena(step: Step, state: unknown): void {
   const moved = new Map<FloatArray, FloatArray>();
   step.alloc = (dtype, n, kept) =>
     kept ? (arenaAlloc(home, dtype, n) ?? fresh(dtype, n, kept)) : fresh(dtype, n, kept);
+  // A step whose slots and spare updates all live in the arena (every donated step after the
+  // first) moves nothing: its arrays stay as they are, and its kernels take their columns whole,
+  // as a compiled step's do.
+  if (!created && livesIn(step, home.buffer)) return;
   // An array moves with its values, once: a slot the body leaves as it is is never written.
   step.keep = (current) => {
     if (current.buffer === home.buffer) return current;
@@ -907,6 +911,21 @@ function useArena(step: Step, state: unknown): void {
           const a = leaves[i] as FloatArray | undefined;
           if (a !== undefined) step.keep(a);
         }
+}
+
+/** Whether every slot array of the step's kernels and every spare update lives in `buffer`. */
+function livesIn(step: Step, buffer: ArrayBufferLike): boolean {
+  for (const op of step.ops) {
+    if (op.kind !== "element") continue;
+    for (const column of op.slots)
+      for (let i = 0; i < column.length; i++) {
+        // A kernel on a view has no arrays at the leaves outside it (holes).
+        const a = column[i] as FloatArray | undefined;
+        if (a !== undefined && a.buffer !== buffer) return false;
+      }
+  }
+  for (const a of step.spare ?? []) if (a.buffer !== buffer) return false;
+  return true;
 }
 
 /** The typed arrays a state holds (an ndarray leaf's data), each once (a state may share one). */
@@ -962,21 +981,6 @@ function allFloat32(
     for (const column of op.slots) if (!f32(column)) return false;
     for (const column of op.reads) if (!f32(column)) return false;
   }
-  return true;
-}
-
-/**
- * Whether every slot array of `op` already lives in `arena`: a donated step after the first,
- * whose `keep` would give back each of them as it is (so its columns can be taken whole).
- */
-function slotsIn(op: ElementOp, arena: Arena | undefined): boolean {
-  if (arena === undefined) return false;
-  for (const column of op.slots)
-    for (let i = 0; i < column.length; i++) {
-      // A kernel on a view has no arrays at the leaves outside it (holes).
-      const a = column[i] as FloatArray | undefined;
-      if (a !== undefined && a.buffer !== arena.buffer) return false;
-    }
   return true;
 }
 
@@ -1088,10 +1092,7 @@ function runElements(ops: readonly ElementOp[], x: readonly FloatArray[], step: 
   // (every kernel of a compiled step) takes its slot and read columns whole, as they are, not
   // leaf by leaf. Other kernels fill theirs leaf by leaf.
   const narrow = allFloat32(x, params, ops);
-  const whole = mapped(
-    ops,
-    (op) => narrow && step.inPlace && op.inPlace && (step.keep === sameArray || slotsIn(op, step.arena)),
-  );
+  const whole = mapped(ops, (op) => narrow && step.inPlace && op.inPlace && step.keep === sameArray);
   const columnsFor = (names: readonly string[]) => mapped(names, () => new Array<FloatArray>(leaves));
   const slotRead: FloatArray[][][] = [];
   const slotWrite: FloatArray[][][] = [];
