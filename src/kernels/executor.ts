@@ -915,16 +915,21 @@ function useArena(step: Step, state: unknown): void {
 
 /** Whether every slot array of the step's kernels and every spare update lives in `buffer`. */
 function livesIn(step: Step, buffer: ArrayBufferLike): boolean {
-  for (const op of step.ops) {
-    if (op.kind !== "element") continue;
-    for (const column of op.slots)
-      for (let i = 0; i < column.length; i++) {
-        // A kernel on a view has no arrays at the leaves outside it (holes).
-        const a = column[i] as FloatArray | undefined;
-        if (a !== undefined && a.buffer !== buffer) return false;
-      }
+  const inside = (a: FloatArray) => a.buffer === buffer;
+  for (const op of step.ops)
+    if (op.kind === "element") for (const column of op.slots) if (!everyArray(column, inside)) return false;
+  return everyArray(step.spare ?? [], inside);
+}
+
+/**
+ * Whether every array of a column passes `test`. A kernel on a view has no arrays at the leaves
+ * outside it (holes): those are skipped.
+ */
+function everyArray(column: readonly FloatArray[], test: (a: FloatArray) => boolean): boolean {
+  for (let i = 0; i < column.length; i++) {
+    const a = column[i] as FloatArray | undefined;
+    if (a !== undefined && !test(a)) return false;
   }
-  for (const a of step.spare ?? []) if (a.buffer !== buffer) return false;
   return true;
 }
 
@@ -968,14 +973,7 @@ function allFloat32(
   params: readonly FloatArray[] | undefined,
   ops: readonly ElementOp[],
 ): boolean {
-  const f32 = (column: readonly FloatArray[]): boolean => {
-    for (let i = 0; i < column.length; i++) {
-      // A kernel on a view has no arrays at the leaves outside it (holes).
-      const a = column[i] as FloatArray | undefined;
-      if (a !== undefined && !(a instanceof Float32Array)) return false;
-    }
-    return true;
-  };
+  const f32 = (column: readonly FloatArray[]): boolean => everyArray(column, (a) => a instanceof Float32Array);
   if (!f32(x) || (params !== undefined && !f32(params))) return false;
   for (const op of ops) {
     for (const column of op.slots) if (!f32(column)) return false;
